@@ -127,7 +127,11 @@ fn check_algorithm(input: &str, algorithm: &str) -> Result<(), ParseHashError> {
     }
 }
 
-fn to_array(input: &str, encoding: &'static str, bytes: Vec<u8>) -> Result<NixHash, ParseHashError> {
+fn to_array(
+    input: &str,
+    encoding: &'static str,
+    bytes: Vec<u8>,
+) -> Result<NixHash, ParseHashError> {
     let len = bytes.len();
     let array: [u8; 32] = bytes.try_into().map_err(|_| ParseHashError::BadEncoding {
         input: input.to_owned(),
@@ -154,9 +158,16 @@ fn decode_base64(input: &str, digest: &str) -> Result<NixHash, ParseHashError> {
     to_array(input, "base64", bytes)
 }
 
-fn decode_by_length(input: &str, digest: &str, allow_base64: bool) -> Result<NixHash, ParseHashError> {
+fn decode_by_length(
+    input: &str,
+    digest: &str,
+    allow_base64: bool,
+) -> Result<NixHash, ParseHashError> {
     let (encoding, decoded) = match digest.len() {
-        52 => ("nix-base32", nixbase32::decode(digest).map_err(|e| e.to_string())),
+        52 => (
+            "nix-base32",
+            nixbase32::decode(digest).map_err(|e| e.to_string()),
+        ),
         64 => (
             "hex",
             HEXLOWER_PERMISSIVE
@@ -220,7 +231,11 @@ impl<W: Write> HashingWriter<W> {
     /// The hash and number of bytes written so far, and the inner writer.
     /// Does not flush `inner`.
     pub fn finish(self) -> (NixHash, u64, W) {
-        (NixHash::Sha256(self.hasher.finalize().into()), self.count, self.inner)
+        (
+            NixHash::Sha256(self.hasher.finalize().into()),
+            self.count,
+            self.inner,
+        )
     }
 }
 
@@ -265,7 +280,10 @@ mod tests {
             assert_eq!(NixHash::parse(&form), Ok(h), "{form}");
             assert_eq!(form.parse::<NixHash>(), Ok(h), "{form}");
         }
-        assert_eq!(h.digest(), &BASE64.decode(base64.as_bytes()).expect("valid base64")[..]);
+        assert_eq!(
+            h.digest(),
+            &BASE64.decode(base64.as_bytes()).expect("valid base64")[..]
+        );
     }
 
     #[test]
@@ -279,28 +297,61 @@ mod tests {
     #[test]
     fn parse_errors_name_the_problem() {
         let h = sha256(b"x");
-        let cases: Vec<(String, fn(&ParseHashError) -> bool)> = vec![
-            (format!("md5:{}", h.to_hex()), |e| {
-                matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "md5")
+        type Check = fn(&ParseHashError) -> bool;
+        let cases: Vec<(String, Check)> = vec![
+            (
+                format!("md5:{}", h.to_hex()),
+                |e| matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "md5"),
+            ),
+            (
+                format!("sha1-{}", BASE64.encode(h.digest())),
+                |e| matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "sha1"),
+            ),
+            ("abc".to_owned(), |e| {
+                matches!(e, ParseHashError::BadLength { len: 3, .. })
             }),
-            (format!("sha1-{}", BASE64.encode(h.digest())), |e| {
-                matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "sha1")
+            (BASE64.encode(h.digest()), |e| {
+                matches!(e, ParseHashError::BadLength { len: 44, .. })
             }),
-            ("abc".to_owned(), |e| matches!(e, ParseHashError::BadLength { len: 3, .. })),
-            (BASE64.encode(h.digest()), |e| matches!(e, ParseHashError::BadLength { len: 44, .. })),
-            ("sha256-AAAA".to_owned(), |e| matches!(e, ParseHashError::BadLength { len: 4, .. })),
+            ("sha256-AAAA".to_owned(), |e| {
+                matches!(e, ParseHashError::BadLength { len: 4, .. })
+            }),
             (format!("sha256:{}", "g".repeat(64)), |e| {
-                matches!(e, ParseHashError::BadEncoding { encoding: "hex", .. })
+                matches!(
+                    e,
+                    ParseHashError::BadEncoding {
+                        encoding: "hex",
+                        ..
+                    }
+                )
             }),
             (format!("sha256:{}", "e".repeat(52)), |e| {
-                matches!(e, ParseHashError::BadEncoding { encoding: "nix-base32", .. })
+                matches!(
+                    e,
+                    ParseHashError::BadEncoding {
+                        encoding: "nix-base32",
+                        ..
+                    }
+                )
             }),
             (format!("sha256-{}", "!".repeat(44)), |e| {
-                matches!(e, ParseHashError::BadEncoding { encoding: "base64", .. })
+                matches!(
+                    e,
+                    ParseHashError::BadEncoding {
+                        encoding: "base64",
+                        ..
+                    }
+                )
             }),
             // 33 bytes in base64 is 44 chars without padding: right length, wrong size.
             (format!("sha256:{}", BASE64.encode(&[7u8; 33])), |e| {
-                matches!(e, ParseHashError::BadEncoding { encoding: "base64", .. })
+                matches!(
+                    e,
+                    ParseHashError::BadEncoding {
+                        encoding: "base64",
+                        ..
+                    }
+                )
             }),
         ];
         for (input, check) in cases {

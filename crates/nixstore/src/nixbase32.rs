@@ -163,7 +163,11 @@ mod tests {
                 .collect();
             let text = encode(&bytes);
             assert!(text.bytes().all(|c| ALPHABET.contains(&c)));
-            assert_eq!(decode(&text).expect("own encoding decodes"), bytes, "{text}");
+            assert_eq!(
+                decode(&text).expect("own encoding decodes"),
+                bytes,
+                "{text}"
+            );
         }
     }
 
@@ -185,7 +189,9 @@ mod tests {
                 other => panic!("{s}: {other:?}"),
             }
         }
-        let msg = decode("0e").expect_err("e is not in the alphabet").to_string();
+        let msg = decode("0e")
+            .expect_err("e is not in the alphabet")
+            .to_string();
         assert!(msg.contains("'e'") && msg.contains("position 1"), "{msg}");
     }
 
@@ -204,7 +210,11 @@ mod tests {
     fn accepts_exactly_the_encoded_lengths() {
         let valid: Vec<usize> = (0..40).map(encoded_len).collect();
         for len in 0..60 {
-            assert_eq!(decode(&"0".repeat(len)).is_ok(), valid.contains(&len), "{len}");
+            assert_eq!(
+                decode(&"0".repeat(len)).is_ok(),
+                valid.contains(&len),
+                "{len}"
+            );
         }
     }
 
@@ -214,6 +224,9 @@ mod tests {
         let mut s = "1".to_owned() + &"0".repeat(51);
         assert!(decode(&s).is_ok());
         s.replace_range(0..1, "g"); // value 16
-        assert!(matches!(decode(&s), Err(DecodeError::NonCanonical { byte_len: 32, .. })));
+        assert!(matches!(
+            decode(&s),
+            Err(DecodeError::NonCanonical { byte_len: 32, .. })
+        ));
     }
 }

@@ -144,7 +144,9 @@ pub enum ParseStorePathError {
         source: nixbase32::DecodeError,
     },
     /// The 33rd character is not `-`.
-    #[error("store path base name {base_name:?} has {found:?} after the digest where `-` is expected")]
+    #[error(
+        "store path base name {base_name:?} has {found:?} after the digest where `-` is expected"
+    )]
     MissingDash {
         /// The offending base name.
         base_name: String,
@@ -205,10 +207,11 @@ impl StorePath {
             .map(|(i, _)| i)
             .ok_or_else(too_short)?;
         let (digest_part, rest) = base_name.split_at(split);
-        let digest = nixbase32::decode(digest_part).map_err(|source| ParseStorePathError::BadDigest {
-            base_name: base_name.to_owned(),
-            source,
-        })?;
+        let digest =
+            nixbase32::decode(digest_part).map_err(|source| ParseStorePathError::BadDigest {
+                base_name: base_name.to_owned(),
+                source,
+            })?;
         let digest: [u8; 20] = digest
             .try_into()
             .expect("32 nix-base32 characters decode to 20 bytes");
@@ -223,15 +226,19 @@ impl StorePath {
             }
             None => return Err(too_short()),
         }
-        let name = StorePathName::new(chars.as_str()).map_err(|source| ParseStorePathError::BadName {
-            base_name: base_name.to_owned(),
-            source,
-        })?;
+        let name =
+            StorePathName::new(chars.as_str()).map_err(|source| ParseStorePathError::BadName {
+                base_name: base_name.to_owned(),
+                source,
+            })?;
         Ok(StorePath { digest, name })
     }
 
     /// Parse `<store_dir>/<32 nix-base32>-<name>`. Paths below a store path are refused.
-    pub fn from_absolute_path(path: &str, store_dir: &str) -> Result<StorePath, ParseStorePathError> {
+    pub fn from_absolute_path(
+        path: &str,
+        store_dir: &str,
+    ) -> Result<StorePath, ParseStorePathError> {
         let not_in_store = || ParseStorePathError::NotInStore {
             path: path.to_owned(),
             store_dir: store_dir.to_owned(),
@@ -315,7 +322,10 @@ mod tests {
             let hash = NixHash::parse(hash).expect("vector parses");
             let built = build_ca_path(&source(), &hash, DEFAULT_STORE_DIR);
             assert_eq!(built.to_absolute_path(DEFAULT_STORE_DIR), path);
-            assert_eq!(StorePath::from_absolute_path(path, DEFAULT_STORE_DIR), Ok(built.clone()));
+            assert_eq!(
+                StorePath::from_absolute_path(path, DEFAULT_STORE_DIR),
+                Ok(built.clone())
+            );
             assert_eq!(format!("{DEFAULT_STORE_DIR}/{built}"), path);
             assert_eq!(built.to_string().parse::<StorePath>(), Ok(built.clone()));
             assert_eq!(built.name().as_str(), "source");
@@ -328,7 +338,11 @@ mod tests {
         let hash = NixHash::parse(VECTORS[0].0).expect("vector parses");
         let a = build_ca_path(&source(), &hash, DEFAULT_STORE_DIR);
         let b = build_ca_path(&source(), &hash, "/other/store");
-        let c = build_ca_path(&StorePathName::new("source2").expect("valid"), &hash, DEFAULT_STORE_DIR);
+        let c = build_ca_path(
+            &StorePathName::new("source2").expect("valid"),
+            &hash,
+            DEFAULT_STORE_DIR,
+        );
         assert_ne!(a.digest(), b.digest());
         assert_ne!(a.digest(), c.digest());
         assert_eq!(
@@ -340,7 +354,16 @@ mod tests {
     #[test]
     fn valid_names() {
         let long = "a".repeat(211);
-        for name in ["a", "source", ".", "..", ".foo", "-foo", "A-Z_0.9+?=", long.as_str()] {
+        for name in [
+            "a",
+            "source",
+            ".",
+            "..",
+            ".foo",
+            "-foo",
+            "A-Z_0.9+?=",
+            long.as_str(),
+        ] {
             assert_eq!(StorePathName::new(name).expect(name).as_str(), name);
         }
     }
@@ -349,7 +372,10 @@ mod tests {
     fn invalid_names_say_where() {
         assert_eq!(StorePathName::new(""), Err(NameError::Empty));
         let long = "a".repeat(212);
-        assert!(matches!(StorePathName::new(&long), Err(NameError::TooLong { len: 212, .. })));
+        assert!(matches!(
+            StorePathName::new(&long),
+            Err(NameError::TooLong { len: 212, .. })
+        ));
         for (name, character, position) in [
             ("a b", ' ', 1),
             ("foo/bar", '/', 3),
@@ -367,7 +393,10 @@ mod tests {
                     position
                 }
             );
-            assert!(err.to_string().contains(&format!("position {position}")), "{err}");
+            assert!(
+                err.to_string().contains(&format!("position {position}")),
+                "{err}"
+            );
         }
     }
 
@@ -377,18 +406,32 @@ mod tests {
         let check = |path: &str, ok: fn(&ParseStorePathError) -> bool| {
             let err = StorePath::from_absolute_path(path, DEFAULT_STORE_DIR).expect_err(path);
             assert!(ok(&err), "{path}: {err:?}");
-            assert!(err.to_string().contains(path.trim_start_matches("/nix/store/")), "{err}");
+            assert!(
+                err.to_string()
+                    .contains(path.trim_start_matches("/nix/store/")),
+                "{err}"
+            );
         };
         check("/nix/storex/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-source", |e| {
             matches!(e, ParseStorePathError::NotInStore { .. })
         });
-        check(&format!("{good}/sub"), |e| matches!(e, ParseStorePathError::NotInStore { .. }));
-        check("source", |e| matches!(e, ParseStorePathError::NotInStore { .. }));
+        check(&format!("{good}/sub"), |e| {
+            matches!(e, ParseStorePathError::NotInStore { .. })
+        });
+        check("source", |e| {
+            matches!(e, ParseStorePathError::NotInStore { .. })
+        });
         check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8", |e| {
             matches!(e, ParseStorePathError::TooShort { .. })
         });
         check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-", |e| {
-            matches!(e, ParseStorePathError::BadName { source: NameError::Empty, .. })
+            matches!(
+                e,
+                ParseStorePathError::BadName {
+                    source: NameError::Empty,
+                    ..
+                }
+            )
         });
         check("/nix/store/eccnxa25whszw7mgbgyzdm4nqc0zwnm8-source", |e| {
             matches!(e, ParseStorePathError::BadDigest { .. })
@@ -397,10 +440,26 @@ mod tests {
             matches!(e, ParseStorePathError::MissingDash { found: '_', .. })
         });
         check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-so urce", |e| {
-            matches!(e, ParseStorePathError::BadName { source: NameError::InvalidCharacter { position: 2, .. }, .. })
+            matches!(
+                e,
+                ParseStorePathError::BadName {
+                    source: NameError::InvalidCharacter { position: 2, .. },
+                    ..
+                }
+            )
         });
         check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnmé-source", |e| {
-            matches!(e, ParseStorePathError::BadDigest { source: nixbase32::DecodeError::InvalidCharacter { character: 'é', position: 31, .. }, .. })
+            matches!(
+                e,
+                ParseStorePathError::BadDigest {
+                    source: nixbase32::DecodeError::InvalidCharacter {
+                        character: 'é',
+                        position: 31,
+                        ..
+                    },
+                    ..
+                }
+            )
         });
     }
 }

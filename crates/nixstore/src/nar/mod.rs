@@ -91,21 +91,22 @@ fn dump_node<W: Write>(path: &Path, node: writer::Node<'_, W>) -> io::Result<()>
     if file_type.is_file() {
         let executable = meta.permissions().mode() & 0o100 != 0;
         let mut file = File::open(path).map_err(io_err(path))?;
-        node.file(executable, meta.len(), &mut file).map_err(|source| {
-            if source
-                .get_ref()
-                .and_then(|e| e.downcast_ref::<writer::Error>())
-                .is_some()
-            {
-                DumpError::Changed {
-                    path: path.to_owned(),
-                    source,
+        node.file(executable, meta.len(), &mut file)
+            .map_err(|source| {
+                if source
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<writer::Error>())
+                    .is_some()
+                {
+                    DumpError::Changed {
+                        path: path.to_owned(),
+                        source,
+                    }
+                    .into()
+                } else {
+                    io_err(path)(source)
                 }
-                .into()
-            } else {
-                io_err(path)(source)
-            }
-        })
+            })
     } else if file_type.is_symlink() {
         let target = fs::read_link(path).map_err(io_err(path))?;
         node.symlink(target.as_os_str().as_bytes())

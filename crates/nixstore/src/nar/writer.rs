@@ -180,7 +180,11 @@ impl<'a, W: Write> Node<'a, W> {
     /// Record the outcome of writing this node in the parent's slot and pass it on.
     fn finish(parent: Option<&'a mut Slot>, result: io::Result<()>) -> io::Result<()> {
         if let Some(slot) = parent {
-            *slot = if result.is_ok() { Slot::Idle } else { Slot::Failed };
+            *slot = if result.is_ok() {
+                Slot::Idle
+            } else {
+                Slot::Failed
+            };
         }
         result
     }
