@@ -1,1 +1,282 @@
-fn main() {}
+//! `fetchgit-date`: command-line glue over the `fetchgit-date` library.
+//!
+//! Exit codes: 0 success; 1 `verify` found no export that reproduces the hash; 2 error
+//! (bad arguments included). Errors are one line on stderr; stdout carries only results.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use fetchgit_date::cache::Cache;
+use fetchgit_date::date::{parse_date, Interval};
+use fetchgit_date::error_chain;
+use fetchgit_date::export::{ExportOptions, Generation};
+use fetchgit_date::fetch::{Fetched, Fetcher, Selection, Selector, TruncateTo};
+use nixstore::hash::NixHash;
+use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
+
+#[derive(Parser)]
+#[command(name = "fetchgit-date", version, about = "Fetch a git repository rolled back to a date, hashed exactly as Nix's builtins.fetchGit")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Export a commit and print builtins.fetchGit's attributes for it.
+    Fetch(FetchArgs),
+    /// Print the commit a ref/rev truncates to (40 hex digits).
+    Resolve(ResolveArgs),
+    /// Print the NAR hash of a file or directory, like `nix hash path`.
+    Hash(HashArgs),
+    /// Check which Nix export of a commit reproduces a NAR hash (exit 1: none does).
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct Source {
+    /// Repository: a path (work tree or bare) or file:// URL.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Branch or full ref to start from (default: the current branch).
+    #[arg(long = "ref", value_name = "REF")]
+    ref_name: Option<String>,
+    /// Full 40-hex commit to start from; makes truncation reproducible.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+}
+
+#[derive(Args)]
+struct Truncation {
+    /// Roll back to the last commit at or before this date (Unix seconds, ISO 8601, RFC 2822).
+    #[arg(long, value_name = "SPEC", conflicts_with = "interval")]
+    date: Option<String>,
+    /// Roll back to the last commit before the start's time rounded down to DURATION (86400, 12h, 1d, 1w).
+    #[arg(long, value_name = "DURATION")]
+    interval: Option<Interval>,
+    /// Follow only first parents while truncating (branch-local history).
+    #[arg(long)]
+    first_parent: bool,
+    /// Fail instead of taking the root commit when no commit is old enough.
+    #[arg(long)]
+    no_root_fallback: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Compat {
+    /// Nix >= 2.20: raw blobs, export-ignore from the commit's .gitattributes.
+    Modern,
+    /// Nix <= 2.19 and Lix: git archive (export-ignore, export-subst, line endings).
+    Legacy,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Nix,
+}
+
+#[derive(Args)]
+struct FetchArgs {
+    #[command(flatten)]
+    source: Source,
+    #[command(flatten)]
+    truncation: Truncation,
+    /// Which Nix's export to reproduce.
+    #[arg(long, value_enum, default_value = "modern")]
+    compat: Compat,
+    /// Keep paths marked export-ignore (modern only; like fetchGit's exportIgnore = false).
+    #[arg(long)]
+    no_export_ignore: bool,
+    /// Store path name.
+    #[arg(long, default_value = "source")]
+    name: String,
+    /// Compute the attributes without adding the tree to the Nix store.
+    #[arg(long)]
+    no_store: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("when").required(true).args(["date", "interval"]))]
+struct ResolveArgs {
+    #[command(flatten)]
+    source: Source,
+    #[command(flatten)]
+    truncation: Truncation,
+}
+
+#[derive(Args)]
+struct HashArgs {
+    /// File or directory to hash.
+    path: std::path::PathBuf,
+    /// Print nix-base32 instead of SRI.
+    #[arg(long)]
+    base32: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Repository: a path (work tree or bare) or file:// URL.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Full 40-hex commit.
+    #[arg(long, value_name = "REV")]
+    rev: String,
+    /// The narHash to check (SRI, or sha256:<base32|hex>).
+    #[arg(long, value_name = "SRI")]
+    nar_hash: String,
+    /// Store path name (to print the matching store path).
+    #[arg(long, default_value = "source")]
+    name: String,
+}
+
+/// A failure to report: one line, exit code 2.
+struct Failure(String);
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure(error_chain(&err))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let rendered = err.render().to_string();
+            let line = rendered.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("fetchgit-date: {line} (see fetchgit-date --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::Fetch(args) => fetch(args, &mut stdout),
+        Command::Resolve(args) => resolve(args, &mut stdout),
+        Command::Hash(args) => hash(args, &mut stdout),
+        Command::Verify(args) => verify(args, &mut stdout),
+    };
+    match result.and_then(|code| stdout.flush().map(|_| code).map_err(Failure::from)) {
+        Ok(code) => code,
+        Err(Failure(message)) if message.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("fetchgit-date: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn selector(source: &Source, truncation: &Truncation) -> Result<Selector, Failure> {
+    let truncate = match (&truncation.date, truncation.interval) {
+        (Some(spec), _) => {
+            let date = parse_date(spec, SystemTime::now())?;
+            if date.clock_dependent {
+                eprintln!("fetchgit-date: warning: --date '{spec}' depends on the clock, so the result is impure; pass an absolute date to make it reproducible");
+            }
+            Some(TruncateTo::Date(date.unix_seconds))
+        }
+        (None, Some(interval)) => Some(TruncateTo::Interval(interval)),
+        (None, None) => None,
+    };
+    if truncate.is_none() && truncation.first_parent {
+        return Err(Failure("--first-parent only applies to truncation: add --date or --interval".into()));
+    }
+    Ok(Selector {
+        ref_name: source.ref_name.clone(),
+        rev: source.rev.clone(),
+        truncate,
+        first_parent: truncation.first_parent,
+    })
+}
+
+/// Reports the root-commit fallback on stderr, or refuses it when asked to.
+fn check_fallback(selection: &Selection, truncation: &Truncation) -> Result<(), Failure> {
+    let Some(info) = selection.truncation.as_ref().filter(|t| t.root_fallback) else {
+        return Ok(());
+    };
+    if truncation.no_root_fallback {
+        return Err(Failure(format!(
+            "no commit reachable from {} is at or before {} (Unix seconds): pick a later date, or drop --no-root-fallback to take the root commit",
+            info.start, info.boundary
+        )));
+    }
+    eprintln!(
+        "fetchgit-date: warning: no commit reachable from {} is at or before {}; falling back to the root commit {}",
+        info.start, info.boundary, selection.commit
+    );
+    Ok(())
+}
+
+fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let name = StorePathName::new(&args.name)?;
+    let generation = match args.compat {
+        Compat::Modern => Generation::Modern,
+        Compat::Legacy => Generation::Legacy,
+    };
+    if generation == Generation::Legacy && args.no_export_ignore {
+        return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
+    }
+    if !args.no_store {
+        return Err(Failure("adding to the Nix store is not implemented yet: pass --no-store to print the attributes only".into()));
+    }
+    let selector = selector(&args.source, &args.truncation)?;
+    let fetcher = Fetcher::open(&args.source.url, Cache::from_environment())?;
+    if selector.truncate.is_some() {
+        check_fallback(&fetcher.select(&selector)?, &args.truncation)?;
+    }
+    let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
+    let Fetched { attrs, .. } = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    if attrs.dirty_rev.is_some() {
+        eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
+    }
+    match args.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string(&attrs).expect("plain data serialises"))?,
+        Format::Nix => writeln!(out, "{}", attrs.to_nix())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let selector = selector(&args.source, &args.truncation)?;
+    let fetcher = Fetcher::open(&args.source.url, Cache::from_environment())?;
+    let selection = fetcher.select(&selector)?;
+    check_fallback(&selection, &args.truncation)?;
+    writeln!(out, "{}", selection.commit)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hash(args: HashArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let (hash, _) = nixstore::nar::hash_path(&args.path)
+        .map_err(|err| Failure(format!("cannot hash '{}': {}", args.path.display(), error_chain(&err))))?;
+    let text = if args.base32 { hash.to_nix_base32() } else { hash.to_sri() };
+    writeln!(out, "{text}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: VerifyArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let name = StorePathName::new(&args.name)?;
+    let expected = NixHash::parse(&args.nar_hash)?;
+    let fetcher = Fetcher::open(&args.url, Cache::from_environment())?;
+    let commit = fetchgit_date::resolve::rev_commit(fetcher.repo(), &args.rev)?;
+    let verdict = fetchgit_date::verify::verify(fetcher.repo(), commit, expected)?;
+    for line in verdict.report() {
+        writeln!(out, "{line}")?;
+    }
+    Ok(match verdict.matching() {
+        Some(_) => {
+            let path = nixstore::store_path::build_ca_path(&name, &expected, DEFAULT_STORE_DIR);
+            writeln!(out, "store path: {}", path.to_absolute_path(DEFAULT_STORE_DIR))?;
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(1),
+    })
+}

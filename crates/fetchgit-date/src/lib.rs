@@ -1,4 +1,44 @@
 //! Fetch a git repository rolled back to the last commit before a date or a repeating time
 //! boundary, hashed exactly as Nix's `builtins.fetchGit` would.
+//!
+//! The pieces, in the order a fetch uses them: [`location`] parses the URL, [`resolve`] opens the
+//! repository and finds the start commit, [`history`] truncates (as `git rev-list -1 --before`)
+//! and counts commits, [`export`] turns a tree into a NAR the way each Nix generation does,
+//! [`cache`] remembers immutable results, and [`fetch`] ties them together. [`verify`] explains
+//! why a given `narHash` does or does not reproduce.
+//!
+//! ```no_run
+//! use fetchgit_date::{cache::Cache, export::{ExportOptions, Generation}, fetch::{Fetcher, Selector, TruncateTo}};
+//! let fetcher = Fetcher::open("/path/to/repo", Cache::from_environment())?;
+//! let selector = Selector { truncate: Some(TruncateTo::Interval("1d".parse()?)), ..Selector::default() };
+//! let export = ExportOptions { generation: Generation::Modern, export_ignore: true };
+//! let name = nixstore::store_path::StorePathName::new("source")?;
+//! let fetched = fetcher.fetch(&selector, export, &name, nixstore::store_path::DEFAULT_STORE_DIR)?;
+//! println!("{}", fetched.attrs.nar_hash);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+pub mod cache;
 pub mod date;
+pub mod dirty;
+pub mod export;
+pub mod fetch;
+pub mod history;
+pub mod location;
+pub mod resolve;
+pub mod verify;
+
+/// An error and its sources on one line, joined by ": ", as the CLI prints them.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,489 @@
+//! Turning a commit's tree into a NAR exactly as Nix does, straight from the object database:
+//! no checkout, no temporary copy.
+//!
+//! Two generations of Nix disagree on what the files are (see docs/design.md):
+//! - [`Generation::Modern`] (Nix >= 2.20): raw blob bytes; `export-ignore` from the commit's own
+//!   `.gitattributes` (unless disabled); no filters.
+//! - [`Generation::Legacy`] (Nix <= 2.19, Lix): what `git archive` writes: `export-ignore`,
+//!   checkout conversions (`text`, `eol`, `ident`, filter drivers) and `export-subst`, with
+//!   attributes from the tree plus the repository's and user's attribute files, like git.
+//!
+//! Gitlinks (submodules) become empty directories in both.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
+use gix::objs::tree::EntryKind;
+use gix::objs::FindExt;
+use gix::ObjectId;
+use nixstore::hash::{HashingWriter, NixHash};
+use nixstore::nar::writer::{self, Directory};
+
+use crate::error_chain;
+
+/// Which Nix's export to reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Generation {
+    /// Nix >= 2.20: raw blobs from the tree.
+    Modern,
+    /// Nix <= 2.19 and Lix: `git archive` semantics.
+    Legacy,
+}
+
+impl Generation {
+    /// The generation a Nix of version `nix_version` (as `builtins.nixVersion` prints it) uses.
+    /// Lix reports versions like `2.90.0` but exports like Nix 2.18, so pass `lix = true` for it.
+    pub fn for_nix_version(nix_version: &str, lix: bool) -> Generation {
+        let mut parts = nix_version.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        if !lix && (major, minor) >= (2, 20) {
+            Generation::Modern
+        } else {
+            Generation::Legacy
+        }
+    }
+
+    /// A short stable name, used in cache keys and messages.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Generation::Modern => "modern",
+            Generation::Legacy => "legacy",
+        }
+    }
+}
+
+/// How to export a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExportOptions {
+    /// Which Nix's export to reproduce.
+    pub generation: Generation,
+    /// Drop paths whose `export-ignore` attribute is set. Always true for [`Generation::Legacy`],
+    /// where `git archive` gives no way around it.
+    pub export_ignore: bool,
+}
+
+/// What an export did besides copying blobs: the reasons two exports of one commit can differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Paths left out because of `export-ignore`.
+    pub export_ignored: Vec<BString>,
+    /// Files whose bytes checkout conversions (line endings, `ident`, filters) changed.
+    pub converted: Vec<BString>,
+    /// Files whose `$Format:...$` placeholders `export-subst` expanded.
+    pub substituted: Vec<BString>,
+    /// Submodule entries, exported as empty directories.
+    pub gitlinks: Vec<BString>,
+}
+
+/// Why a tree could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A tree entry name that a NAR cannot hold, or that could escape the output directory.
+    #[error("unsafe tree entry '{path}' in commit {commit}: names must not be empty, '.', '..' or contain '/' or NUL; Nix cannot fetch this commit either")]
+    UnsafeName {
+        /// The commit being exported.
+        commit: ObjectId,
+        /// The path of the entry, with the offending name last.
+        path: BString,
+    },
+    /// The same name appears twice in one tree.
+    #[error("tree entry '{path}' appears twice in commit {commit}: the tree is corrupt (try git fsck)")]
+    DuplicateName {
+        /// The commit being exported.
+        commit: ObjectId,
+        /// The duplicated path.
+        path: BString,
+    },
+    /// An object could not be read.
+    #[error("cannot read object {id} ('{path}'): {reason}: the repository is corrupt or incomplete (try git fsck)")]
+    Corrupt {
+        /// The object that failed.
+        id: ObjectId,
+        /// Where it sits in the tree.
+        path: BString,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Attributes or filters could not be set up or applied.
+    #[error("cannot apply .gitattributes to '{path}': {reason}")]
+    Attributes {
+        /// The path being exported.
+        path: BString,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `git` itself failed to expand `export-subst` placeholders.
+    #[error("cannot expand export-subst placeholders in '{path}': {reason}")]
+    Subst {
+        /// The file with placeholders.
+        path: BString,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Writing the NAR failed.
+    #[error("cannot write the NAR: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// NAR hash and size of `commit`'s tree, exported with `options`.
+pub fn nar_hash(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    options: ExportOptions,
+) -> Result<(NixHash, u64, ExportStats), ExportError> {
+    let mut hasher = HashingWriter::new(std::io::sink());
+    let stats = write_nar(repo, commit, options, &mut hasher)?;
+    let (hash, size, _) = hasher.finish();
+    Ok((hash, size, stats))
+}
+
+/// Writes the NAR of `commit`'s tree to `out`, one blob in memory at a time.
+pub fn write_nar<W: Write>(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    options: ExportOptions,
+    out: &mut W,
+) -> Result<ExportStats, ExportError> {
+    let corrupt = |id: ObjectId, reason: String| ExportError::Corrupt { id, path: BString::default(), reason };
+    let tree = repo
+        .find_commit(commit)
+        .map_err(|err| corrupt(commit, error_chain(&err)))?
+        .tree_id()
+        .map_err(|err| corrupt(commit, error_chain(&err)))?
+        .detach();
+    let mut exporter = Exporter::new(repo, commit, tree, options)?;
+    let root = writer::open(out)?.directory()?;
+    exporter.write_tree(root, tree)?;
+    Ok(exporter.stats)
+}
+
+struct Exporter<'repo> {
+    repo: &'repo gix::Repository,
+    commit: ObjectId,
+    options: ExportOptions,
+    attributes: Option<AttributeQuery>,
+    filters: Option<gix::filter::Pipeline<'repo>>,
+    substitutions: HashMap<BString, Vec<u8>>,
+    stats: ExportStats,
+    path: BString,
+}
+
+/// Answers `export-ignore` and `export-subst` for paths of one tree.
+struct AttributeQuery {
+    stack: gix::worktree::Stack,
+    outcome: gix::attrs::search::Outcome,
+}
+
+#[derive(Default)]
+struct PathAttributes {
+    export_ignore: bool,
+    export_subst: bool,
+}
+
+impl AttributeQuery {
+    fn matches(&mut self, path: &BStr, mode: gix::index::entry::Mode, objects: &dyn gix::objs::Find) -> std::io::Result<PathAttributes> {
+        let platform = self.stack.at_entry(path, Some(mode), objects)?;
+        self.outcome.reset();
+        platform.matching_attributes(&mut self.outcome);
+        let mut found = PathAttributes::default();
+        for matched in self.outcome.iter_selected() {
+            // git and libgit2 act on these only when exactly set (`attr`), not on `attr=value`.
+            let set = matches!(matched.assignment.state, gix::attrs::StateRef::Set);
+            match matched.assignment.name.as_str() {
+                "export-ignore" => found.export_ignore = set,
+                "export-subst" => found.export_subst = set,
+                _ => {}
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<'repo> Exporter<'repo> {
+    fn new(repo: &'repo gix::Repository, commit: ObjectId, tree: ObjectId, options: ExportOptions) -> Result<Self, ExportError> {
+        let setup = |reason: String| ExportError::Attributes { path: BString::default(), reason };
+        let legacy = options.generation == Generation::Legacy;
+        let needs_attributes = legacy || options.export_ignore;
+        let (attributes, filters) = if needs_attributes {
+            let index = repo.index_from_tree(&tree).map_err(|err| setup(error_chain(&err)))?;
+            if legacy {
+                // `git archive`: attributes from the tree, plus $GIT_DIR/info/attributes and the
+                // user's and system's attribute files; conversions configured by the repository.
+                let make_stack = || {
+                    repo.attributes_only(&index, gix::worktree::stack::state::attributes::Source::IdMapping)
+                        .map(|stack| stack.detach())
+                        .map_err(|err| setup(error_chain(&err)))
+                };
+                let stack = make_stack()?;
+                let outcome = stack.selected_attribute_matches(["export-ignore", "export-subst"]);
+                let mut pipeline = gix::filter::Pipeline::new(repo, make_stack()?).map_err(|err| setup(error_chain(&err)))?;
+                pipeline.driver_context_mut().treeish = Some(commit);
+                (Some(AttributeQuery { stack, outcome }), Some(pipeline))
+            } else {
+                (Some(tree_only_attributes(&index)?), None)
+            }
+        } else {
+            (None, None)
+        };
+        Ok(Exporter {
+            repo,
+            commit,
+            options,
+            attributes,
+            filters,
+            substitutions: HashMap::new(),
+            stats: ExportStats::default(),
+            path: BString::default(),
+        })
+    }
+
+    fn write_tree<W: Write>(&mut self, mut dir: Directory<'_, W>, tree: ObjectId) -> Result<(), ExportError> {
+        let mut buf = Vec::new();
+        let tree_ref = self
+            .repo
+            .objects
+            .find_tree(&tree, &mut buf)
+            .map_err(|err| ExportError::Corrupt { id: tree, path: self.path.clone(), reason: error_chain(&err) })?;
+        let mut entries: Vec<(BString, EntryKind, ObjectId)> = tree_ref
+            .entries
+            .iter()
+            .map(|entry| (entry.filename.to_owned(), entry.mode.kind(), entry.oid.to_owned()))
+            .collect();
+        drop(buf);
+        // git orders a directory as if its name ended in '/'; a NAR orders names bytewise.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for pair in entries.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                return Err(ExportError::DuplicateName { commit: self.commit, path: self.child_path(pair[0].0.as_ref()) });
+            }
+        }
+        for (name, kind, oid) in entries {
+            if !is_safe_name(name.as_ref()) {
+                return Err(ExportError::UnsafeName { commit: self.commit, path: self.child_path(name.as_ref()) });
+            }
+            let parent_len = self.path.len();
+            if !self.path.is_empty() {
+                self.path.push(b'/');
+            }
+            self.path.push_str(&name);
+            let result = self.write_entry(&mut dir, name.as_ref(), kind, oid);
+            self.path.truncate(parent_len);
+            result?;
+        }
+        dir.close()?;
+        Ok(())
+    }
+
+    fn write_entry<W: Write>(&mut self, dir: &mut Directory<'_, W>, name: &BStr, kind: EntryKind, oid: ObjectId) -> Result<(), ExportError> {
+        let attributes = self.attributes_of(kind)?;
+        if attributes.export_ignore {
+            self.stats.export_ignored.push(self.path.clone());
+            return Ok(());
+        }
+        match kind {
+            EntryKind::Tree => self.write_tree(dir.entry(name)?.directory()?, oid),
+            EntryKind::Commit => {
+                self.stats.gitlinks.push(self.path.clone());
+                dir.entry(name)?.directory()?.close()?;
+                Ok(())
+            }
+            EntryKind::Link => {
+                let mut buf = Vec::new();
+                let blob = self.find_blob(oid, &mut buf)?;
+                dir.entry(name)?.symlink(blob)?;
+                Ok(())
+            }
+            EntryKind::Blob | EntryKind::BlobExecutable => {
+                let mut buf = Vec::new();
+                self.find_blob(oid, &mut buf)?;
+                let executable = kind == EntryKind::BlobExecutable;
+                let contents = self.worktree_bytes(&buf, oid, attributes.export_subst)?;
+                let bytes: &[u8] = contents.as_deref().unwrap_or(&buf);
+                dir.entry(name)?.file(executable, bytes.len() as u64, &mut &bytes[..])?;
+                Ok(())
+            }
+        }
+    }
+
+    fn attributes_of(&mut self, kind: EntryKind) -> Result<PathAttributes, ExportError> {
+        let Some(query) = self.attributes.as_mut() else {
+            return Ok(PathAttributes::default());
+        };
+        let mode = match kind {
+            EntryKind::Tree => gix::index::entry::Mode::DIR,
+            EntryKind::Commit => gix::index::entry::Mode::COMMIT,
+            EntryKind::Link => gix::index::entry::Mode::SYMLINK,
+            EntryKind::BlobExecutable => gix::index::entry::Mode::FILE_EXECUTABLE,
+            EntryKind::Blob => gix::index::entry::Mode::FILE,
+        };
+        let mut found = query
+            .matches(self.path.as_ref(), mode, &self.repo.objects)
+            .map_err(|err| ExportError::Attributes { path: self.path.clone(), reason: error_chain(&err) })?;
+        found.export_ignore &= self.options.export_ignore || self.options.generation == Generation::Legacy;
+        Ok(found)
+    }
+
+    fn find_blob<'b>(&self, oid: ObjectId, buf: &'b mut Vec<u8>) -> Result<&'b [u8], ExportError> {
+        self.repo
+            .objects
+            .find_blob(&oid, buf)
+            .map(|blob| blob.data)
+            .map_err(|err| ExportError::Corrupt { id: oid, path: self.path.clone(), reason: error_chain(&err) })
+    }
+
+    /// The bytes `git archive` writes for a regular file, or `None` when they are the blob's own.
+    fn worktree_bytes(&mut self, blob: &[u8], oid: ObjectId, export_subst: bool) -> Result<Option<Vec<u8>>, ExportError> {
+        let Some(pipeline) = self.filters.as_mut() else {
+            return Ok(None);
+        };
+        let path = self.path.clone();
+        let filter_error = |reason: String| ExportError::Attributes { path: path.clone(), reason };
+        pipeline.driver_context_mut().blob = Some(oid);
+        let options = gix::filter::plumbing::pipeline::convert::to_worktree::Options {
+            can_delay: gix::filter::plumbing::driver::apply::Delay::Forbid,
+            unknown_encoding: gix::filter::plumbing::pipeline::convert::to_worktree::UnknownEncoding::Fail,
+        };
+        let converted = {
+            use gix::filter::plumbing::pipeline::convert::ToWorktreeOutcome;
+            match pipeline.convert_to_worktree(blob, path.as_ref(), options).map_err(|err| filter_error(error_chain(&err)))? {
+                ToWorktreeOutcome::Unchanged(_) => None,
+                ToWorktreeOutcome::Buffer(bytes) => Some(bytes.to_vec()),
+                ToWorktreeOutcome::Process(gix::filter::plumbing::driver::apply::MaybeDelayed::Immediate(mut read)) => {
+                    let mut bytes = Vec::new();
+                    read.read_to_end(&mut bytes).map_err(|err| filter_error(err.to_string()))?;
+                    Some(bytes)
+                }
+                ToWorktreeOutcome::Process(gix::filter::plumbing::driver::apply::MaybeDelayed::Delayed(_)) => {
+                    return Err(filter_error("a filter driver delayed its output, which git archive never allows".into()));
+                }
+            }
+        };
+        if converted.as_deref().is_some_and(|bytes| bytes != blob) {
+            self.stats.converted.push(path.clone());
+        }
+        if !export_subst {
+            return Ok(converted);
+        }
+        let input = converted.unwrap_or_else(|| blob.to_vec());
+        let expanded = self.expand_placeholders(&input)?;
+        if expanded != input {
+            self.stats.substituted.push(path);
+        }
+        Ok(Some(expanded))
+    }
+
+    /// `export-subst`: every `$Format:FMT$` becomes what `git log -1 --format=FMT` prints for the
+    /// commit. The pretty-format language belongs to git, so git expands it.
+    fn expand_placeholders(&mut self, input: &[u8]) -> Result<Vec<u8>, ExportError> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut rest = input;
+        while let Some(start) = rest.find(b"$Format:") {
+            let after = &rest[start + 8..];
+            let Some(end) = after.find_byte(b'$') else { break };
+            out.extend_from_slice(&rest[..start]);
+            let format = BString::from(&after[..end]);
+            if !self.substitutions.contains_key(&format) {
+                let expanded = self.git_format(format.as_ref())?;
+                self.substitutions.insert(format.clone(), expanded);
+            }
+            out.extend_from_slice(&self.substitutions[&format]);
+            rest = &after[end + 1..];
+        }
+        out.extend_from_slice(rest);
+        Ok(out)
+    }
+
+    fn git_format(&self, format: &BStr) -> Result<Vec<u8>, ExportError> {
+        let subst_error = |reason: String| ExportError::Subst { path: self.path.clone(), reason };
+        let git_dir: PathBuf = self.repo.git_dir().to_owned();
+        let format = gix::path::from_bstr(format).map_err(|err| subst_error(error_chain(&err)))?;
+        let mut pretty = std::ffi::OsString::from("--pretty=format:");
+        pretty.push(format.as_os_str());
+        // Arguments, never a shell; the format cannot become an option because it follows
+        // `--pretty=format:` in the same argument.
+        let output = Command::new("git")
+            .arg("--git-dir")
+            .arg(&git_dir)
+            .args(["-c", "log.showSignature=false", "show", "-s", "--no-color", "--date=default", "--no-notes"])
+            .arg(pretty)
+            .arg(self.commit.to_string())
+            .output()
+            .map_err(|err| subst_error(format!("cannot run git: {err}")))?;
+        if !output.status.success() {
+            return Err(subst_error(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+        }
+        Ok(output.stdout)
+    }
+
+    fn child_path(&self, name: &BStr) -> BString {
+        let mut path = self.path.clone();
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.push_str(name);
+        path
+    }
+}
+
+/// Attributes from the tree's own `.gitattributes` files only, as Nix >= 2.20 reads them (no
+/// `info/attributes`, no user or system files).
+fn tree_only_attributes(index: &gix::index::State) -> Result<AttributeQuery, ExportError> {
+    let setup = |reason: String| ExportError::Attributes { path: BString::default(), reason };
+    let mut buf = Vec::new();
+    let mut collection = gix::attrs::search::MetadataCollection::default();
+    let globals = gix::attrs::Search::new_globals(Vec::<PathBuf>::new(), &mut buf, &mut collection)
+        .map_err(|err| setup(err.to_string()))?;
+    let attributes = gix::worktree::stack::state::Attributes::new(
+        globals,
+        None,
+        gix::worktree::stack::state::attributes::Source::IdMapping,
+        collection,
+    );
+    let state = gix::worktree::stack::State::AttributesStack(attributes);
+    let case = gix::glob::pattern::Case::Sensitive;
+    let id_mappings = state.id_mappings_from_index(index, index.path_backing(), case);
+    // The root is never touched: with `Source::IdMapping` every attribute file comes from the
+    // object database.
+    let stack = gix::worktree::Stack::new("/nonexistent-worktree", state, case, buf, id_mappings);
+    let outcome = stack.selected_attribute_matches(["export-ignore", "export-subst"]);
+    Ok(AttributeQuery { stack, outcome })
+}
+
+fn is_safe_name(name: &BStr) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(&b'/') && !name.contains(&0)
+}
+
+/// A key that names the export of `commit` with `options` and nothing else, for the cache.
+///
+/// A modern export depends only on the tree (and `export_ignore`). A legacy export also depends on
+/// the commit (`export-subst`) and on what `git archive` reads besides the tree: the repository's
+/// and user's configuration and attribute files, which are fingerprinted whole.
+pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<String, ExportError> {
+    let corrupt = |reason: String| ExportError::Corrupt { id: commit, path: BString::default(), reason };
+    match options.generation {
+        Generation::Modern => {
+            let tree = repo
+                .find_commit(commit)
+                .map_err(|err| corrupt(error_chain(&err)))?
+                .tree_id()
+                .map_err(|err| corrupt(error_chain(&err)))?;
+            Ok(format!("modern_{}_{tree}", u8::from(options.export_ignore)))
+        }
+        Generation::Legacy => {
+            let mut settings = repo.config_snapshot().plumbing().to_bstring();
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            let xdg_config = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| home.map(|h| h.join(".config")));
+            let mut attribute_files = vec![repo.common_dir().join("info/attributes"), PathBuf::from("/etc/gitattributes")];
+            attribute_files.extend(xdg_config.map(|dir| dir.join("git/attributes")));
+            for file in attribute_files {
+                settings.push_str(format!("\0{}\0", file.display()));
+                settings.extend(std::fs::read(&file).unwrap_or_default());
+            }
+            let fingerprint = nixstore::hash::sha256(&settings).to_hex();
+            Ok(format!("legacy_{commit}_{}", &fingerprint[..16]))
+        }
+    }
+}

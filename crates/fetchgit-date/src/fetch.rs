@@ -1,0 +1,375 @@
+//! The whole fetch: locate the repository, pick the commit (start, then truncation), export its
+//! tree, hash it, and describe the result with the attributes `builtins.fetchGit` returns.
+
+use std::path::PathBuf;
+
+use gix::ObjectId;
+use nixstore::hash::NixHash;
+use nixstore::store_path::{build_ca_path, StorePathName};
+use serde::Serialize;
+
+use crate::cache::{Cache, Table};
+use crate::date::Interval;
+use crate::export::{self, ExportError, ExportOptions};
+use crate::history::{History, HistoryError, Truncated};
+use crate::location::{self, Location, LocationError};
+use crate::resolve::{self, OpenError, ResolveError};
+use crate::{dirty, error_chain};
+
+/// Where to roll history back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TruncateTo {
+    /// The last commit at or before this Unix time.
+    Date(i64),
+    /// The last commit at or before the start commit's time rounded down to a multiple of this.
+    Interval(Interval),
+}
+
+/// Which commit to start from and how to truncate.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// Branch or full ref; default: the current branch (`HEAD` of a bare repository).
+    pub ref_name: Option<String>,
+    /// Full commit hash; takes precedence over `ref_name` as the start.
+    pub rev: Option<String>,
+    /// Roll back to a date or interval boundary.
+    pub truncate: Option<TruncateTo>,
+    /// Follow only first parents while truncating (`git rev-list --first-parent`).
+    pub first_parent: bool,
+}
+
+/// The commit a selection landed on, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The commit truncation started from (the selected commit when not truncating).
+    pub start: ObjectId,
+    /// The commit to fetch.
+    pub commit: ObjectId,
+    /// How truncation went, when requested.
+    pub truncation: Option<TruncationInfo>,
+}
+
+/// How truncation picked the commit; printed as the extra `truncation` attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TruncationInfo {
+    /// The start commit.
+    pub start: String,
+    /// The boundary (Unix seconds): the selected commit's time is at or before it.
+    pub boundary: i64,
+    /// Whether only first parents were followed.
+    pub first_parent: bool,
+    /// True when no commit was old enough and the root commit was taken instead.
+    pub root_fallback: bool,
+}
+
+/// The attributes `builtins.fetchGit` returns, same names, values and types, plus `truncation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceAttrs {
+    /// `<rev>-dirty` for a dirty work tree (Nix >= 2.17 and Lix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty_rev: Option<String>,
+    /// First 7 characters of `dirty_rev`, then `-dirty`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty_short_rev: Option<String>,
+    /// Committer time of `rev`.
+    pub last_modified: i64,
+    /// `last_modified` as `%Y%m%d%H%M%S` in UTC.
+    pub last_modified_date: String,
+    /// SRI SHA-256 of the NAR.
+    pub nar_hash: String,
+    /// The store path.
+    pub out_path: String,
+    /// Full commit hash (40 zeros for a dirty work tree).
+    pub rev: String,
+    /// `git rev-list --count rev` (0 for a dirty work tree).
+    pub rev_count: u64,
+    /// First 7 characters of `rev`.
+    pub short_rev: String,
+    /// Whether submodules were fetched (never, for now).
+    pub submodules: bool,
+    /// How truncation picked `rev`, when requested; not one of Nix's attributes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncation: Option<TruncationInfo>,
+}
+
+/// Everything about a finished fetch.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The attributes to print.
+    pub attrs: SourceAttrs,
+    /// The exported commit; `None` for a dirty work tree.
+    pub commit: Option<ObjectId>,
+    /// The NAR's hash.
+    pub nar_hash: NixHash,
+    /// The NAR's size in bytes.
+    pub nar_size: u64,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The URL cannot be used.
+    #[error(transparent)]
+    Location(#[from] LocationError),
+    /// The repository cannot be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The start commit cannot be found.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// History cannot be walked.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// The tree cannot be exported.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// The work tree cannot be read.
+    #[error(transparent)]
+    Dirty(#[from] dirty::DirtyError),
+    /// A time that cannot be shown as a date.
+    #[error("commit {commit} has a committer time ({time}) outside the representable range")]
+    TimeOutOfRange {
+        /// The commit.
+        commit: ObjectId,
+        /// Its time.
+        time: i64,
+    },
+    /// No commit is old enough and the caller refused the root fallback.
+    #[error("no commit reachable from {start} is at or before {boundary} (Unix seconds): pick a later date, or allow the root-commit fallback")]
+    NothingBefore {
+        /// The start commit.
+        start: ObjectId,
+        /// The boundary.
+        boundary: i64,
+    },
+}
+
+/// An opened repository with its cache: the entry point for fetches.
+pub struct Fetcher {
+    repo: gix::Repository,
+    cache: Cache,
+    path: PathBuf,
+}
+
+impl Fetcher {
+    /// Opens the repository that `url` names.
+    pub fn open(url: &str, cache: Cache) -> Result<Fetcher, FetchError> {
+        let Location::Local(path) = location::parse(url)?;
+        let repo = resolve::open(&path)?;
+        Ok(Fetcher { repo, cache, path })
+    }
+
+    /// The opened repository.
+    pub fn repo(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// The commit `selector` names: its start (rev, or ref tip), truncated when asked.
+    pub fn select(&self, selector: &Selector) -> Result<Selection, FetchError> {
+        let start = match (&selector.rev, &selector.ref_name) {
+            (Some(rev), _) => resolve::rev_commit(&self.repo, rev)?,
+            (None, Some(name)) => resolve::ref_commit(&self.repo, name)?,
+            (None, None) => resolve::head_commit(&self.repo)?,
+        };
+        let Some(truncate) = selector.truncate else {
+            return Ok(Selection { start, commit: start, truncation: None });
+        };
+        let mut history = History::new(&self.repo);
+        let boundary = match truncate {
+            TruncateTo::Date(date) => date,
+            TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
+        };
+        let truncated = self.truncate(&mut history, start, boundary, selector.first_parent)?;
+        Ok(Selection {
+            start,
+            commit: truncated.commit,
+            truncation: Some(TruncationInfo {
+                start: start.to_string(),
+                boundary,
+                first_parent: selector.first_parent,
+                root_fallback: truncated.root_fallback,
+            }),
+        })
+    }
+
+    fn truncate(&self, history: &mut History<'_>, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, FetchError> {
+        let key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
+        if let Some(cached) = self.cache.get(Table::Truncation, &key) {
+            let mut parts = cached.split(' ');
+            if let (Some(Ok(commit)), Some(fallback @ ("0" | "1"))) = (parts.next().map(|id| ObjectId::from_hex(id.as_bytes())), parts.next()) {
+                return Ok(Truncated { commit, root_fallback: fallback == "1" });
+            }
+        }
+        let truncated = history.last_before(start, boundary, first_parent)?;
+        self.cache.put(Table::Truncation, &key, &format!("{} {}", truncated.commit, u8::from(truncated.root_fallback)));
+        Ok(truncated)
+    }
+
+    /// Whether a fetch with `selector` takes the work tree as it is on disk, as
+    /// `builtins.fetchGit` does for a local work tree with uncommitted changes and no ref or rev.
+    pub fn is_dirty_fetch(&self, selector: &Selector) -> Result<bool, FetchError> {
+        if selector.ref_name.is_some() || selector.rev.is_some() || selector.truncate.is_some() || self.repo.workdir().is_none() {
+            return Ok(false);
+        }
+        Ok(dirty::is_dirty(&self.repo)?)
+    }
+
+    /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
+    pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
+        if self.is_dirty_fetch(selector)? {
+            return self.fetch_dirty(name, store_dir);
+        }
+        let selection = self.select(selector)?;
+        let commit = selection.commit;
+        let mut history = History::new(&self.repo);
+        let last_modified = history.committer_time(&commit)?;
+        let rev_count = self.rev_count(&mut history, commit)?;
+        let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
+        let rev = commit.to_string();
+        Ok(Fetched {
+            attrs: SourceAttrs {
+                dirty_rev: None,
+                dirty_short_rev: None,
+                last_modified,
+                last_modified_date: last_modified_date(commit, last_modified)?,
+                nar_hash: nar_hash.to_sri(),
+                out_path: build_ca_path(name, &nar_hash, store_dir).to_absolute_path(store_dir),
+                short_rev: rev[..7].to_owned(),
+                rev,
+                rev_count,
+                submodules: false,
+                truncation: selection.truncation,
+            },
+            commit: Some(commit),
+            nar_hash,
+            nar_size,
+        })
+    }
+
+    fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
+        let key = commit.to_string();
+        if let Some(count) = self.cache.get(Table::RevCount, &key).and_then(|c| c.parse().ok()) {
+            return Ok(count);
+        }
+        let count = history.count(commit)?;
+        self.cache.put(Table::RevCount, &key, &count.to_string());
+        Ok(count)
+    }
+
+    /// NAR hash and size of `commit` exported with `options`, from the cache when known.
+    pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
+        let key = export::cache_key(&self.repo, commit, options)?;
+        if let Some(cached) = self.cache.get(Table::Nar, &key) {
+            if let Some((hash, size)) = cached.split_once(' ') {
+                if let (Ok(hash), Ok(size)) = (NixHash::parse(hash), size.parse()) {
+                    return Ok((hash, size));
+                }
+            }
+        }
+        let (hash, size, _) = export::nar_hash(&self.repo, commit, options)?;
+        self.cache.put(Table::Nar, &key, &format!("{} {size}", hash.to_sri()));
+        Ok((hash, size))
+    }
+
+    fn fetch_dirty(&self, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
+        let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
+        let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir)?;
+        let head = resolve::head_commit(&self.repo).ok();
+        let last_modified = match head {
+            Some(head) => History::new(&self.repo).committer_time(&head)?,
+            None => 0,
+        };
+        let zeros = "0".repeat(40);
+        Ok(Fetched {
+            attrs: SourceAttrs {
+                dirty_rev: head.map(|h| format!("{h}-dirty")),
+                dirty_short_rev: head.map(|h| format!("{}-dirty", &h.to_string()[..7])),
+                last_modified,
+                last_modified_date: last_modified_date(head.unwrap_or(ObjectId::null(gix::hash::Kind::Sha1)), last_modified)?,
+                nar_hash: nar_hash.to_sri(),
+                out_path: build_ca_path(name, &nar_hash, store_dir).to_absolute_path(store_dir),
+                short_rev: zeros[..7].to_owned(),
+                rev: zeros,
+                rev_count: 0,
+                submodules: false,
+                truncation: None,
+            },
+            commit: None,
+            nar_hash,
+            nar_size,
+        })
+    }
+
+    /// The path the repository was opened from.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError> {
+    let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
+    time::OffsetDateTime::from_unix_timestamp(time)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .ok_or(FetchError::TimeOutOfRange { commit, time })
+}
+
+impl SourceAttrs {
+    /// The attributes as a Nix attribute set expression.
+    pub fn to_nix(&self) -> String {
+        let json = serde_json::to_value(self).expect("plain data always serialises");
+        let mut out = String::from("{ ");
+        if let serde_json::Value::Object(map) = json {
+            for (key, value) in map {
+                out.push_str(&key);
+                out.push_str(" = ");
+                out.push_str(&nix_value(&value));
+                out.push_str("; ");
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn nix_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => nix_string(s),
+        serde_json::Value::Array(items) => format!("[ {} ]", items.iter().map(nix_value).collect::<Vec<_>>().join(" ")),
+        serde_json::Value::Object(map) => {
+            let fields: String = map.iter().map(|(k, v)| format!("{k} = {}; ", nix_value(v))).collect();
+            format!("{{ {fields}}}")
+        }
+    }
+}
+
+/// A Nix string literal holding exactly `s`.
+pub fn nix_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl From<FetchError> for String {
+    fn from(err: FetchError) -> String {
+        error_chain(&err)
+    }
+}
