@@ -25,6 +25,7 @@ pub mod export;
 pub mod fetch;
 pub mod history;
 pub mod location;
+pub mod nix_expr;
 pub mod resolve;
 pub mod verify;
 
