@@ -9,8 +9,11 @@ use common::*;
 use std::path::Path;
 use time::{macros::format_description, OffsetDateTime, UtcOffset};
 
-/// 2100-01-01T00:00:00Z.
-const FAR_FUTURE: i64 = 4_102_444_800;
+/// 2099-12-31T00:00:00Z. git's date parser rejects years >= 2100 (it reads
+/// 4102444800 = 2100-01-01T00:00:00Z, in any spelling, as something else), so this is
+/// about the farthest future git can be an oracle for; a day before the limit so that
+/// its spellings with a positive offset stay in 2099 too.
+const FAR_FUTURE: i64 = 4_102_358_400;
 /// The smallest 9-digit number: 1973-03-03T09:46:40Z, before every fixture commit.
 const LONG_BEFORE: i64 = 100_000_000;
 
