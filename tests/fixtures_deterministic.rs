@@ -13,7 +13,13 @@ fn snapshot(root: &Path) -> String {
     for repo in REPOS.iter().chain(["history.git"].iter()) {
         let p = root.join(repo);
         s.push_str(&format!("== {repo}\n"));
-        s.push_str(&git(&p, &["for-each-ref", "--format=%(objectname) %(objecttype) %(refname)"]));
+        s.push_str(&git(
+            &p,
+            &[
+                "for-each-ref",
+                "--format=%(objectname) %(objecttype) %(refname)",
+            ],
+        ));
         s.push_str(&git(&p, &["rev-list", "--all", "--objects"]));
     }
     s
@@ -28,11 +34,21 @@ fn make_fixtures_is_deterministic() {
         .arg(second.join("repos"))
         .output()
         .expect("run make-fixtures.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "make-fixtures.sh is quiet");
-    let first = snapshot(&fx.repos_dir());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "make-fixtures.sh is quiet"
+    );
+    let first = snapshot(fx.repos_dir());
     let again = snapshot(&second.join("repos"));
-    assert!(first.lines().count() > 100, "the snapshot covers the repositories");
+    assert!(
+        first.lines().count() > 100,
+        "the snapshot covers the repositories"
+    );
     assert_eq!(first, again, "two runs of make-fixtures.sh differ");
 }
 
@@ -44,5 +60,9 @@ fn make_fixtures_refuses_a_used_outdir() {
         .arg(fx.repos_dir())
         .output()
         .expect("run make-fixtures.sh");
-    assert_eq!(out.status.code(), Some(2), "refuses to overwrite existing repositories");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "refuses to overwrite existing repositories"
+    );
 }

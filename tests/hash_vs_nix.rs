@@ -15,14 +15,23 @@ use std::process::Command;
 fn nix_sri(path: &Path) -> String {
     let mut cmd = Command::new("nix");
     isolate(&mut cmd)
-        .args(["--extra-experimental-features", "nix-command", "hash", "path", "--type", "sha256"])
+        .args([
+            "--extra-experimental-features",
+            "nix-command",
+            "hash",
+            "path",
+            "--type",
+            "sha256",
+        ])
         .arg(path);
     run_ok(&mut cmd).trim().to_owned()
 }
 
 fn nix_base32(path: &Path) -> String {
     let mut cmd = Command::new("nix-hash");
-    isolate(&mut cmd).args(["--type", "sha256", "--base32"]).arg(path);
+    isolate(&mut cmd)
+        .args(["--type", "sha256", "--base32"])
+        .arg(path);
     run_ok(&mut cmd).trim().to_owned()
 }
 
@@ -36,7 +45,10 @@ fn check(path: &Path, diffs: &mut Vec<String>) {
         match try_bin(&args) {
             Err(e) => diffs.push(e),
             Ok(out) if out.trim_end_matches('\n') == want && out.ends_with('\n') => {}
-            Ok(out) => diffs.push(format!("`fetchgit-date {}` printed {out:?}, Nix says {want}", args.join(" "))),
+            Ok(out) => diffs.push(format!(
+                "`fetchgit-date {}` printed {out:?}, Nix says {want}",
+                args.join(" ")
+            )),
         }
     }
 }
@@ -45,7 +57,10 @@ fn check(path: &Path, diffs: &mut Vec<String>) {
 fn export(repo: &Path, rev: &str, dest: &Path) {
     std::fs::create_dir_all(dest).expect("create the export directory");
     let mut archive = Command::new("git");
-    isolate(&mut archive).arg("-C").arg(repo).args(["archive", "--format=tar", rev]);
+    isolate(&mut archive)
+        .arg("-C")
+        .arg(repo)
+        .args(["archive", "--format=tar", rev]);
     let tar = archive.output().expect("run git archive");
     assert!(tar.status.success(), "git archive {rev} failed");
     let tarfile = dest.with_extension("tar");
@@ -72,7 +87,11 @@ fn hash_of_exported_fixture_trees_matches_nix() {
             checked += 2;
         }
     }
-    assert_no_diffs("hash of exported trees vs nix hash path / nix-hash", checked, &diffs);
+    assert_no_diffs(
+        "hash of exported trees vs nix hash path / nix-hash",
+        checked,
+        &diffs,
+    );
 }
 
 #[test]
@@ -95,7 +114,11 @@ fn hash_of_single_files_and_empty_dir_matches_nix() {
     // only the owner's exec bit counts for Nix
     file("group-exec-only", b"x\n", 0o655);
     file("unpadded", b"12345678901", 0o644);
-    file("big", &std::fs::read(fx.repo("files").join("big.txt")).expect("the big fixture file"), 0o644);
+    file(
+        "big",
+        &std::fs::read(fx.repo("files").join("big.txt")).expect("the big fixture file"),
+        0o644,
+    );
     let empty_dir = dir.join("empty-dir");
     std::fs::create_dir_all(&empty_dir).expect("create an empty directory");
     paths.push(empty_dir);
@@ -103,5 +126,9 @@ fn hash_of_single_files_and_empty_dir_matches_nix() {
     for p in &paths {
         check(p, &mut diffs);
     }
-    assert_no_diffs("hash of single files / empty dir vs Nix", paths.len() * 2, &diffs);
+    assert_no_diffs(
+        "hash of single files / empty dir vs Nix",
+        paths.len() * 2,
+        &diffs,
+    );
 }

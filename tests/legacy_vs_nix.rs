@@ -21,7 +21,16 @@ fn check_against_nix(
     let mut diffs = Vec::new();
     for rev in revs {
         let want = expected.get(rev).expect("Nix answered for every rev");
-        let mut args = vec!["fetch", "--compat", "legacy", "--no-store", "--url", url, "--rev", rev];
+        let mut args = vec![
+            "fetch",
+            "--compat",
+            "legacy",
+            "--no-store",
+            "--url",
+            url,
+            "--rev",
+            rev,
+        ];
         args.extend_from_slice(extra_args);
         match try_bin_json(&args) {
             Ok(ours) => diffs.extend(compare_fetch(&ours, want, false, &format!("{what} {rev}"))),
@@ -101,7 +110,11 @@ fn bare_repo_and_file_urls_match_nix_2_8() {
     let cases = [
         ("bare-path", bare.clone(), "allRefs = true;"),
         ("bare-file-url", format!("file://{bare}"), "allRefs = true;"),
-        ("worktree-file-url", format!("file://{}", work.display()), ""),
+        (
+            "worktree-file-url",
+            format!("file://{}", work.display()),
+            "",
+        ),
     ];
     let (mut checked, mut diffs) = (0, Vec::new());
     for (label, url, nix_extra) in cases {
@@ -109,7 +122,11 @@ fn bare_repo_and_file_urls_match_nix_2_8() {
         checked += n;
         diffs.extend(d);
     }
-    assert_no_diffs("legacy fetch of bare repo / file:// URLs vs Nix 2.8", checked, &diffs);
+    assert_no_diffs(
+        "legacy fetch of bare repo / file:// URLs vs Nix 2.8",
+        checked,
+        &diffs,
+    );
 }
 
 /// `fetch --date D` must give exactly what Nix gives for the commit git selects
@@ -138,7 +155,16 @@ fn truncated_fetch_matches_nix_for_the_git_selected_commit() {
             }
             let sel = sel.trim();
             let args = [
-                "fetch", "--compat", "legacy", "--no-store", "--url", url, "--rev", rev, "--date", &d,
+                "fetch",
+                "--compat",
+                "legacy",
+                "--no-store",
+                "--url",
+                url,
+                "--rev",
+                rev,
+                "--date",
+                &d,
             ];
             checked += 1;
             match try_bin_json(&args) {
@@ -152,5 +178,9 @@ fn truncated_fetch_matches_nix_for_the_git_selected_commit() {
             }
         }
     }
-    assert_no_diffs("legacy fetch --date vs Nix 2.8 of the selected commit", checked, &diffs);
+    assert_no_diffs(
+        "legacy fetch --date vs Nix 2.8 of the selected commit",
+        checked,
+        &diffs,
+    );
 }

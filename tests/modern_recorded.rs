@@ -12,7 +12,10 @@ use std::collections::BTreeSet;
 fn recording() -> Value {
     let path = project_root().join("fixtures/modern-expected.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; run fixtures/record-modern.sh and commit the result", path.display())
+        panic!(
+            "{}: {e}; run fixtures/record-modern.sh and commit the result",
+            path.display()
+        )
     });
     serde_json::from_str(&text).expect("modern-expected.json is JSON")
 }
@@ -29,10 +32,15 @@ fn expected(rec: &Value, repo: &str, rev: &str, setting: &str) -> Option<Value> 
 fn recording_covers_exactly_the_fixture_commits() {
     let rec = recording();
     assert!(
-        rec["header"]["nix_version"].as_str().is_some_and(|v| v.contains("2.")),
+        rec["header"]["nix_version"]
+            .as_str()
+            .is_some_and(|v| v.contains("2.")),
         "the recording names the Nix version that produced it"
     );
-    assert!(rec["header"]["command"].is_string(), "the recording names its command");
+    assert!(
+        rec["header"]["command"].is_string(),
+        "the recording names its command"
+    );
     let fx = fixtures();
     let mut problems = Vec::new();
     for repo in REPOS {
@@ -45,7 +53,9 @@ fn recording_covers_exactly_the_fixture_commits() {
             problems.push(format!("{repo}: fixture commit {c} is not recorded"));
         }
         for c in recorded.difference(&ours) {
-            problems.push(format!("{repo}: recorded commit {c} is not a fixture commit"));
+            problems.push(format!(
+                "{repo}: recorded commit {c} is not a fixture commit"
+            ));
         }
         for c in &ours {
             if expected(&rec, repo, c, "default").is_none() {
@@ -73,12 +83,23 @@ fn modern_fetch_matches_recorded_nix_2_26() {
         let url = path.to_str().expect("fixture paths are UTF-8");
         for rev in all_commits(&path) {
             let Some(want) = expected(&rec, repo, &rev, "default") else {
-                diffs.push(format!("{repo} {rev}: not recorded (see the coverage test)"));
+                diffs.push(format!(
+                    "{repo} {rev}: not recorded (see the coverage test)"
+                ));
                 continue;
             };
             // explicit --compat modern, and the default (which must be modern)
             for args in [
-                vec!["fetch", "--compat", "modern", "--no-store", "--url", url, "--rev", &rev],
+                vec![
+                    "fetch",
+                    "--compat",
+                    "modern",
+                    "--no-store",
+                    "--url",
+                    url,
+                    "--rev",
+                    &rev,
+                ],
                 vec!["fetch", "--no-store", "--url", url, "--rev", &rev],
             ] {
                 checked += 1;
@@ -91,8 +112,15 @@ fn modern_fetch_matches_recorded_nix_2_26() {
             if let Some(want) = expected(&rec, repo, &rev, "noExportIgnore") {
                 checked += 1;
                 let args = [
-                    "fetch", "--compat", "modern", "--no-export-ignore", "--no-store", "--url", url,
-                    "--rev", &rev,
+                    "fetch",
+                    "--compat",
+                    "modern",
+                    "--no-export-ignore",
+                    "--no-store",
+                    "--url",
+                    url,
+                    "--rev",
+                    &rev,
                 ];
                 let ctx = format!("{repo} {}", args.join(" "));
                 match try_bin_json(&args) {

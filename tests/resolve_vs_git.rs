@@ -66,14 +66,20 @@ fn check(c: &Case) -> Option<String> {
     match try_bin(&args) {
         Err(e) => Some(e),
         Ok(out) if out == format!("{want}\n") => None,
-        Ok(out) => Some(format!("{ctx}: printed {out:?}, git selects {want} (before={})", c.before)),
+        Ok(out) => Some(format!(
+            "{ctx}: printed {out:?}, git selects {want} (before={})",
+            c.before
+        )),
     }
 }
 
 /// Runs the cases on a few threads; returns (count, differences).
 fn run_cases(cases: Vec<Case>) -> (usize, Vec<String>) {
     let n = cases.len();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(4);
     let chunk = n.div_ceil(threads).max(1);
     let diffs = std::thread::scope(|s| {
         let handles: Vec<_> = cases
@@ -157,7 +163,11 @@ fn iso_helper_agrees_with_git() {
         for off in [None, Some((2, 0)), Some((-5, -30))] {
             let s = iso(secs, off);
             let parsed = git(&repo, &["rev-parse", &format!("--since={s}")]);
-            assert_eq!(parsed.trim(), format!("--max-age={secs}"), "git reads {s} as {secs}");
+            assert_eq!(
+                parsed.trim(),
+                format!("--max-age={secs}"),
+                "git reads {s} as {secs}"
+            );
         }
     }
 }
@@ -185,7 +195,11 @@ fn resolve_date_spellings_match_git() {
         }
     }
     let (n, diffs) = run_cases(cases);
-    assert_no_diffs("resolve --date (@N, ISO 8601 Z/offset) vs git rev-list", n, &diffs);
+    assert_no_diffs(
+        "resolve --date (@N, ISO 8601 Z/offset) vs git rev-list",
+        n,
+        &diffs,
+    );
 }
 
 #[test]
@@ -210,13 +224,23 @@ fn resolve_interval_matches_git() {
             for (spelling, secs) in intervals {
                 let boundary = t - t.rem_euclid(secs);
                 for fp in [false, true] {
-                    cases.push(rev_case(repo, &rev, &["--interval", spelling], boundary, fp));
+                    cases.push(rev_case(
+                        repo,
+                        &rev,
+                        &["--interval", spelling],
+                        boundary,
+                        fp,
+                    ));
                 }
             }
         }
     }
     let (n, diffs) = run_cases(cases);
-    assert_no_diffs("resolve --interval vs git rev-list at the boundary", n, &diffs);
+    assert_no_diffs(
+        "resolve --interval vs git rev-list at the boundary",
+        n,
+        &diffs,
+    );
 }
 
 #[test]
@@ -244,17 +268,25 @@ fn resolve_from_refs_matches_git() {
         let dates = date_spread(&path);
         for r in refs {
             // git's name for the start: a bare name means a branch
-            let git_start =
-                if r.starts_with("refs/") { (*r).to_owned() } else { format!("refs/heads/{r}") };
+            let git_start = if r.starts_with("refs/") {
+                (*r).to_owned()
+            } else {
+                format!("refs/heads/{r}")
+            };
             let tip = git(&path, &["rev-parse", &format!("{git_start}^{{commit}}")]);
             let tip_time: i64 = git(&path, &["log", "-1", "--format=%ct", tip.trim()])
                 .trim()
                 .parse()
                 .expect("%ct is a number");
-            let mut whens: Vec<(Vec<String>, i64)> =
-                dates.iter().map(|d| (vec!["--date".into(), d.to_string()], *d)).collect();
+            let mut whens: Vec<(Vec<String>, i64)> = dates
+                .iter()
+                .map(|d| (vec!["--date".into(), d.to_string()], *d))
+                .collect();
             for secs in [60i64, 3600, 86_400] {
-                whens.push((vec!["--interval".into(), secs.to_string()], tip_time - tip_time % secs));
+                whens.push((
+                    vec!["--interval".into(), secs.to_string()],
+                    tip_time - tip_time % secs,
+                ));
             }
             for (when, before) in whens {
                 for fp in [false, true] {
@@ -286,15 +318,47 @@ fn resolve_errors_exit_2_with_one_line() {
     let head = head.trim();
     let cases: Vec<Vec<&str>> = vec![
         // a commit that does not exist
-        vec!["resolve", "--url", url, "--rev", "0123456789abcdef0123456789abcdef01234567", "--date", "1600000000"],
+        vec![
+            "resolve",
+            "--url",
+            url,
+            "--rev",
+            "0123456789abcdef0123456789abcdef01234567",
+            "--date",
+            "1600000000",
+        ],
         // an unparsable date
-        vec!["resolve", "--url", url, "--rev", head, "--date", "not a date"],
+        vec![
+            "resolve",
+            "--url",
+            url,
+            "--rev",
+            head,
+            "--date",
+            "not a date",
+        ],
         // a zero interval
         vec!["resolve", "--url", url, "--rev", head, "--interval", "0"],
         // a repository that does not exist
-        vec!["resolve", "--url", missing, "--rev", head, "--date", "1600000000"],
+        vec![
+            "resolve",
+            "--url",
+            missing,
+            "--rev",
+            head,
+            "--date",
+            "1600000000",
+        ],
         // a ref that does not exist
-        vec!["resolve", "--url", url, "--ref", "no-such-branch", "--date", "1600000000"],
+        vec![
+            "resolve",
+            "--url",
+            url,
+            "--ref",
+            "no-such-branch",
+            "--date",
+            "1600000000",
+        ],
     ];
     let mut diffs = Vec::new();
     for args in &cases {
@@ -308,7 +372,10 @@ fn resolve_errors_exit_2_with_one_line() {
             diffs.push(format!("`{ctx}`: stderr is not one line: {stderr:?}"));
         }
         if !out.stdout.is_empty() {
-            diffs.push(format!("`{ctx}`: printed on stdout: {:?}", String::from_utf8_lossy(&out.stdout)));
+            diffs.push(format!(
+                "`{ctx}`: printed on stdout: {:?}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
         }
     }
     // a usage error (neither --date nor --interval): exit 2; the argument parser may
@@ -316,8 +383,12 @@ fn resolve_errors_exit_2_with_one_line() {
     let args = ["resolve", "--url", url, "--rev", head];
     let out = run_bin(&args);
     if out.status.code() != Some(2) || !out.stdout.is_empty() {
-        diffs.push(format!("`{}`: exit status {}, stdout {:?}; expected 2 and nothing",
-            args.join(" "), out.status, String::from_utf8_lossy(&out.stdout)));
+        diffs.push(format!(
+            "`{}`: exit status {}, stdout {:?}; expected 2 and nothing",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        ));
     }
     assert_no_diffs("resolve errors", cases.len() + 1, &diffs);
 }

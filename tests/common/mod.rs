@@ -93,7 +93,11 @@ pub fn fixtures() -> &'static Fixtures {
         );
         let home = root.join("home");
         std::fs::create_dir_all(&home).expect("create the isolated HOME");
-        Fixtures { repos: root.join("repos"), base: root, home }
+        Fixtures {
+            repos: root.join("repos"),
+            base: root,
+            home,
+        }
     })
 }
 
@@ -101,7 +105,9 @@ fn remove_stale(base: &Path) {
     if !Path::new("/proc/self").exists() {
         return; // cannot tell which runs are finished; leave them
     }
-    let Ok(entries) = std::fs::read_dir(base) else { return };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.parse::<u32>().is_ok() && !Path::new("/proc").join(&name).exists() {
@@ -137,7 +143,9 @@ fn describe(cmd: &Command) -> String {
 
 /// Runs a command, panicking with its stderr unless it succeeds; returns stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", describe(cmd)));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", describe(cmd)));
     assert!(
         out.status.success(),
         "`{}` failed ({}):\n{}",
@@ -155,8 +163,10 @@ pub fn git(repo: &Path, args: &[&str]) -> String {
 
 /// Every commit of a repository (`git rev-list --all`).
 pub fn all_commits(repo: &Path) -> Vec<String> {
-    let commits: Vec<String> =
-        git(repo, &["rev-list", "--all"]).lines().map(str::to_owned).collect();
+    let commits: Vec<String> = git(repo, &["rev-list", "--all"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
     assert!(!commits.is_empty(), "{} has no commits", repo.display());
     commits
 }
@@ -181,7 +191,10 @@ pub fn bin() -> Command {
 
 /// Runs `fetchgit-date ARGS...` and returns its raw output.
 pub fn run_bin(args: &[&str]) -> Output {
-    bin().args(args).output().expect("run the fetchgit-date binary")
+    bin()
+        .args(args)
+        .output()
+        .expect("run the fetchgit-date binary")
 }
 
 /// Runs `fetchgit-date ARGS...`, which must succeed; returns stdout, or an error
@@ -197,8 +210,12 @@ pub fn try_bin(args: &[&str]) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    String::from_utf8(out.stdout)
-        .map_err(|e| format!("`fetchgit-date {}`: stdout is not UTF-8: {e}", args.join(" ")))
+    String::from_utf8(out.stdout).map_err(|e| {
+        format!(
+            "`fetchgit-date {}`: stdout is not UTF-8: {e}",
+            args.join(" ")
+        )
+    })
 }
 
 /// Runs `fetchgit-date ARGS...` that prints one JSON object.
@@ -280,10 +297,15 @@ pub fn nix_fetchgit_many(
         list = list.join(" ")
     );
     let v = nix_eval_json(&expr, label);
-    let obj = v.as_object().expect("the evaluation gives an attribute set");
+    let obj = v
+        .as_object()
+        .expect("the evaluation gives an attribute set");
     obj.iter()
         .map(|(rev, attrs)| {
-            let mut attrs = attrs.as_object().expect("fetchGit gives attributes").clone();
+            let mut attrs = attrs
+                .as_object()
+                .expect("fetchGit gives attributes")
+                .clone();
             let out = attrs.remove("storePath").expect("storePath was added");
             attrs.insert("outPath".into(), out);
             (rev.clone(), Value::Object(attrs))
@@ -323,10 +345,15 @@ pub fn compare_fetch(
         if key == "truncation" && truncation_expected {
             continue;
         }
-        diffs.push(format!("{context}: unexpected extra key `{key}`: {}", o[key]));
+        diffs.push(format!(
+            "{context}: unexpected extra key `{key}`: {}",
+            o[key]
+        ));
     }
     if truncation_expected && !o.get("truncation").is_some_and(Value::is_object) {
-        diffs.push(format!("{context}: `truncation` object missing with --date/--interval"));
+        diffs.push(format!(
+            "{context}: `truncation` object missing with --date/--interval"
+        ));
     }
     diffs
 }
