@@ -1,0 +1,394 @@
+//! `fetchgit-date resolve` against `git rev-list -1 --before=D [--first-parent] START`
+//! (falling back to `git rev-list --max-parents=0 -1 [--first-parent] START` when git
+//! selects nothing), for every commit of every fixture repository and a spread of
+//! dates, date spellings, intervals and ref starts.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use time::{macros::format_description, OffsetDateTime, UtcOffset};
+
+/// 2099-12-31T00:00:00Z. git's date parser rejects years >= 2100 (it reads
+/// 4102444800 = 2100-01-01T00:00:00Z, in any spelling, as something else), so this is
+/// about the farthest future git can be an oracle for; a day before the limit so that
+/// its spellings with a positive offset stay in 2099 too.
+const FAR_FUTURE: i64 = 4_102_358_400;
+/// The smallest 9-digit number: 1973-03-03T09:46:40Z, before every fixture commit.
+const LONG_BEFORE: i64 = 100_000_000;
+
+struct Case {
+    repo: String,
+    /// how resolve starts: `--rev C` or `--ref R`
+    start_args: Vec<String>,
+    /// what git starts from
+    git_start: String,
+    /// `--date X` or `--interval X`
+    when_args: Vec<String>,
+    /// the cut-off in Unix seconds, given to git
+    before: i64,
+    first_parent: bool,
+}
+
+/// What git selects: the newest-first walk's first commit with committer time <= before,
+/// else a root.
+fn git_expected(repo: &Path, c: &Case) -> String {
+    let before = format!("--before={}", c.before);
+    let mut args = vec!["rev-list", "-1", before.as_str()];
+    if c.first_parent {
+        args.push("--first-parent");
+    }
+    args.push(&c.git_start);
+    let sel = git(repo, &args);
+    if !sel.trim().is_empty() {
+        return sel.trim().to_owned();
+    }
+    let mut args = vec!["rev-list", "--max-parents=0", "-1"];
+    if c.first_parent {
+        args.push("--first-parent");
+    }
+    args.push(&c.git_start);
+    git(repo, &args).trim().to_owned()
+}
+
+fn check(c: &Case) -> Option<String> {
+    let repo = fixtures().repo(&c.repo);
+    let url = repo.to_str().expect("fixture paths are UTF-8");
+    let want = git_expected(&repo, c);
+    assert_eq!(want.len(), 40, "git selected a commit for {}", c.git_start);
+    let mut args: Vec<&str> = vec!["resolve", "--url", url];
+    args.extend(c.start_args.iter().map(String::as_str));
+    args.extend(c.when_args.iter().map(String::as_str));
+    if c.first_parent {
+        args.push("--first-parent");
+    }
+    let ctx = format!("{}: resolve {}", c.repo, args[3..].join(" "));
+    match try_bin(&args) {
+        Err(e) => Some(e),
+        Ok(out) if out == format!("{want}\n") => None,
+        Ok(out) => Some(format!(
+            "{ctx}: printed {out:?}, git selects {want} (before={})",
+            c.before
+        )),
+    }
+}
+
+/// Runs the cases on a few threads; returns (count, differences).
+fn run_cases(cases: Vec<Case>) -> (usize, Vec<String>) {
+    let n = cases.len();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(4);
+    let chunk = n.div_ceil(threads).max(1);
+    let diffs = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().filter_map(check).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a worker thread panicked"))
+            .collect::<Vec<_>>()
+    });
+    (n, diffs)
+}
+
+fn rev_case(repo: &str, rev: &str, when: &[&str], before: i64, first_parent: bool) -> Case {
+    Case {
+        repo: repo.to_owned(),
+        start_args: vec!["--rev".into(), rev.to_owned()],
+        git_start: rev.to_owned(),
+        when_args: when.iter().map(|s| (*s).to_owned()).collect(),
+        before,
+        first_parent,
+    }
+}
+
+/// Every committer time of the repository, each +-1 s, before the roots, far future.
+fn date_spread(repo: &Path) -> Vec<i64> {
+    let times = commit_times(repo);
+    let mut ds: Vec<i64> = times.values().flat_map(|t| [t - 1, *t, t + 1]).collect();
+    let min = *times.values().min().expect("a repository has commits");
+    ds.extend([min - 1, LONG_BEFORE, FAR_FUTURE]);
+    ds.sort_unstable();
+    ds.dedup();
+    ds
+}
+
+#[test]
+fn resolve_date_matches_git_for_every_commit_and_date() {
+    let fx = fixtures();
+    let mut cases = Vec::new();
+    for repo in REPOS {
+        let path = fx.repo(repo);
+        let dates = date_spread(&path);
+        for rev in all_commits(&path) {
+            for &d in &dates {
+                for fp in [false, true] {
+                    cases.push(rev_case(repo, &rev, &["--date", &d.to_string()], d, fp));
+                }
+            }
+        }
+    }
+    let (n, diffs) = run_cases(cases);
+    assert_no_diffs("resolve --date (Unix seconds) vs git rev-list", n, &diffs);
+}
+
+fn iso(secs: i64, offset: Option<(i8, i8)>) -> String {
+    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let utc = OffsetDateTime::from_unix_timestamp(secs).expect("a valid timestamp");
+    match offset {
+        None => format!("{}Z", utc.format(fmt).expect("format a date")),
+        Some((h, m)) => {
+            let off = UtcOffset::from_hms(h, m, 0).expect("a valid offset");
+            let local = utc.to_offset(off);
+            let sign = if h < 0 || m < 0 { '-' } else { '+' };
+            format!(
+                "{}{sign}{:02}:{:02}",
+                local.format(fmt).expect("format a date"),
+                h.unsigned_abs(),
+                m.unsigned_abs()
+            )
+        }
+    }
+}
+
+#[test]
+fn iso_helper_agrees_with_git() {
+    // the ISO spellings below are only meaningful if they denote the same instant for
+    // git: check the helper against git's own parser
+    let repo = fixtures().repo("history");
+    for secs in [LONG_BEFORE, 1_600_000_000, 1_600_003_300, FAR_FUTURE] {
+        for off in [None, Some((2, 0)), Some((-5, -30))] {
+            let s = iso(secs, off);
+            let parsed = git(&repo, &["rev-parse", &format!("--since={s}")]);
+            assert_eq!(
+                parsed.trim(),
+                format!("--max-age={secs}"),
+                "git reads {s} as {secs}"
+            );
+        }
+    }
+}
+
+#[test]
+fn resolve_date_spellings_match_git() {
+    let fx = fixtures();
+    let mut cases = Vec::new();
+    for repo in REPOS {
+        let path = fx.repo(repo);
+        let times = commit_times(&path);
+        let min = *times.values().min().expect("a repository has commits");
+        for rev in all_commits(&path) {
+            let t = times[&rev];
+            for d in [t - 1, t, min - 1, FAR_FUTURE] {
+                for spelling in [
+                    format!("@{d}"),
+                    iso(d, None),
+                    iso(d, Some((2, 0))),
+                    iso(d, Some((-5, -30))),
+                ] {
+                    cases.push(rev_case(repo, &rev, &["--date", &spelling], d, false));
+                }
+            }
+        }
+    }
+    let (n, diffs) = run_cases(cases);
+    assert_no_diffs(
+        "resolve --date (@N, ISO 8601 Z/offset) vs git rev-list",
+        n,
+        &diffs,
+    );
+}
+
+#[test]
+fn resolve_interval_matches_git() {
+    let intervals: [(&str, i64); 8] = [
+        ("1", 1),
+        ("60", 60),
+        ("3600", 3600),
+        ("86400", 86_400),
+        ("604800", 604_800),
+        ("1d", 86_400),
+        ("12h", 43_200),
+        ("90m", 5_400),
+    ];
+    let fx = fixtures();
+    let mut cases = Vec::new();
+    for repo in REPOS {
+        let path = fx.repo(repo);
+        let times = commit_times(&path);
+        for rev in all_commits(&path) {
+            let t = times[&rev];
+            for (spelling, secs) in intervals {
+                let boundary = t - t.rem_euclid(secs);
+                for fp in [false, true] {
+                    cases.push(rev_case(
+                        repo,
+                        &rev,
+                        &["--interval", spelling],
+                        boundary,
+                        fp,
+                    ));
+                }
+            }
+        }
+    }
+    let (n, diffs) = run_cases(cases);
+    assert_no_diffs(
+        "resolve --interval vs git rev-list at the boundary",
+        n,
+        &diffs,
+    );
+}
+
+#[test]
+fn resolve_from_refs_matches_git() {
+    let fx = fixtures();
+    let starts: [(&str, &[&str]); 2] = [
+        (
+            "history",
+            &[
+                "main",
+                "develop",
+                "refs/heads/main",
+                "refs/heads/side",
+                "refs/tags/v1.0",
+                "refs/tags/v2.0",
+                "refs/tags/nested",
+                "refs/tags/light",
+            ],
+        ),
+        ("files", &["main", "refs/tags/v1", "refs/tags/light"]),
+    ];
+    let mut cases = Vec::new();
+    for (repo, refs) in starts {
+        let path = fx.repo(repo);
+        let dates = date_spread(&path);
+        for r in refs {
+            // git's name for the start: a bare name means a branch
+            let git_start = if r.starts_with("refs/") {
+                (*r).to_owned()
+            } else {
+                format!("refs/heads/{r}")
+            };
+            let tip = git(&path, &["rev-parse", &format!("{git_start}^{{commit}}")]);
+            let tip_time: i64 = git(&path, &["log", "-1", "--format=%ct", tip.trim()])
+                .trim()
+                .parse()
+                .expect("%ct is a number");
+            let mut whens: Vec<(Vec<String>, i64)> = dates
+                .iter()
+                .map(|d| (vec!["--date".into(), d.to_string()], *d))
+                .collect();
+            for secs in [60i64, 3600, 86_400] {
+                whens.push((
+                    vec!["--interval".into(), secs.to_string()],
+                    tip_time - tip_time % secs,
+                ));
+            }
+            for (when, before) in whens {
+                for fp in [false, true] {
+                    cases.push(Case {
+                        repo: repo.to_owned(),
+                        start_args: vec!["--ref".into(), (*r).to_owned()],
+                        git_start: git_start.clone(),
+                        when_args: when.clone(),
+                        before,
+                        first_parent: fp,
+                    });
+                }
+            }
+        }
+    }
+    let (n, diffs) = run_cases(cases);
+    assert_no_diffs("resolve --ref vs git rev-list", n, &diffs);
+}
+
+/// Errors: exit code 2 and one non-empty line on stderr.
+#[test]
+fn resolve_errors_exit_2_with_one_line() {
+    let fx = fixtures();
+    let repo = fx.repo("history");
+    let url = repo.to_str().expect("fixture paths are UTF-8");
+    let missing = fx.scratch("no-such-repo").join("nothing-here");
+    let missing = missing.to_str().expect("UTF-8");
+    let head = git(&repo, &["rev-parse", "main"]);
+    let head = head.trim();
+    let cases: Vec<Vec<&str>> = vec![
+        // a commit that does not exist
+        vec![
+            "resolve",
+            "--url",
+            url,
+            "--rev",
+            "0123456789abcdef0123456789abcdef01234567",
+            "--date",
+            "1600000000",
+        ],
+        // an unparsable date
+        vec![
+            "resolve",
+            "--url",
+            url,
+            "--rev",
+            head,
+            "--date",
+            "not a date",
+        ],
+        // a zero interval
+        vec!["resolve", "--url", url, "--rev", head, "--interval", "0"],
+        // a repository that does not exist
+        vec![
+            "resolve",
+            "--url",
+            missing,
+            "--rev",
+            head,
+            "--date",
+            "1600000000",
+        ],
+        // a ref that does not exist
+        vec![
+            "resolve",
+            "--url",
+            url,
+            "--ref",
+            "no-such-branch",
+            "--date",
+            "1600000000",
+        ],
+    ];
+    let mut diffs = Vec::new();
+    for args in &cases {
+        let out = run_bin(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let ctx = args.join(" ");
+        if out.status.code() != Some(2) {
+            diffs.push(format!("`{ctx}`: exit status {}, expected 2", out.status));
+        }
+        if stderr.trim().is_empty() || stderr.trim_end().contains('\n') {
+            diffs.push(format!("`{ctx}`: stderr is not one line: {stderr:?}"));
+        }
+        if !out.stdout.is_empty() {
+            diffs.push(format!(
+                "`{ctx}`: printed on stdout: {:?}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+    }
+    // a usage error (neither --date nor --interval): exit 2; the argument parser may
+    // print usage lines, so only the exit code and silence on stdout are required
+    let args = ["resolve", "--url", url, "--rev", head];
+    let out = run_bin(&args);
+    if out.status.code() != Some(2) || !out.stdout.is_empty() {
+        diffs.push(format!(
+            "`{}`: exit status {}, stdout {:?}; expected 2 and nothing",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    assert_no_diffs("resolve errors", cases.len() + 1, &diffs);
+}
