@@ -24,6 +24,11 @@ use nixstore::nar::writer::{self, Directory};
 
 use crate::error_chain;
 
+mod ident;
+mod libgit2_attributes;
+
+use libgit2_attributes::Libgit2Attributes;
+
 /// Which Nix's export to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Generation {
@@ -164,7 +169,10 @@ struct Exporter<'repo> {
     repo: &'repo gix::Repository,
     commit: ObjectId,
     options: ExportOptions,
+    /// `git archive`'s attributes (legacy).
     attributes: Option<AttributeQuery>,
+    /// libgit2's `export-ignore` (modern, when enabled).
+    modern_attributes: Option<Libgit2Attributes>,
     filters: Option<gix::filter::Pipeline<'repo>>,
     substitutions: HashMap<BString, Vec<u8>>,
     stats: ExportStats,
@@ -181,6 +189,7 @@ struct AttributeQuery {
 struct PathAttributes {
     export_ignore: bool,
     export_subst: bool,
+    ident: bool,
 }
 
 impl AttributeQuery {
@@ -195,6 +204,7 @@ impl AttributeQuery {
             match matched.assignment.name.as_str() {
                 "export-ignore" => found.export_ignore = set,
                 "export-subst" => found.export_subst = set,
+                "ident" => found.ident = set,
                 _ => {}
             }
         }
@@ -206,10 +216,14 @@ impl<'repo> Exporter<'repo> {
     fn new(repo: &'repo gix::Repository, commit: ObjectId, tree: ObjectId, options: ExportOptions) -> Result<Self, ExportError> {
         let setup = |reason: String| ExportError::Attributes { path: BString::default(), reason };
         let legacy = options.generation == Generation::Legacy;
-        let needs_attributes = legacy || options.export_ignore;
-        let (attributes, filters) = if needs_attributes {
+        let modern_attributes = if !legacy && options.export_ignore {
+            Some(Libgit2Attributes::new(repo).map_err(|err| setup(err.to_string()))?)
+        } else {
+            None
+        };
+        let (attributes, filters) = if legacy {
             let index = repo.index_from_tree(&tree).map_err(|err| setup(error_chain(&err)))?;
-            if legacy {
+            {
                 // `git archive`: attributes from the tree, plus $GIT_DIR/info/attributes and the
                 // user's and system's attribute files; conversions configured by the repository.
                 let make_stack = || {
@@ -218,12 +232,10 @@ impl<'repo> Exporter<'repo> {
                         .map_err(|err| setup(error_chain(&err)))
                 };
                 let stack = make_stack()?;
-                let outcome = stack.selected_attribute_matches(["export-ignore", "export-subst"]);
+                let outcome = stack.selected_attribute_matches(["export-ignore", "export-subst", "ident"]);
                 let mut pipeline = gix::filter::Pipeline::new(repo, make_stack()?).map_err(|err| setup(error_chain(&err)))?;
                 pipeline.driver_context_mut().treeish = Some(commit);
                 (Some(AttributeQuery { stack, outcome }), Some(pipeline))
-            } else {
-                (Some(tree_only_attributes(&index)?), None)
             }
         } else {
             (None, None)
@@ -233,6 +245,7 @@ impl<'repo> Exporter<'repo> {
             commit,
             options,
             attributes,
+            modern_attributes,
             filters,
             substitutions: HashMap::new(),
             stats: ExportStats::default(),
@@ -241,6 +254,40 @@ impl<'repo> Exporter<'repo> {
     }
 
     fn write_tree<W: Write>(&mut self, mut dir: Directory<'_, W>, tree: ObjectId) -> Result<(), ExportError> {
+        let entries = self.read_tree(tree)?;
+        self.enter_modern_attributes(&entries)?;
+        for (name, kind, oid) in entries {
+            let parent_len = self.enter(name.as_ref());
+            let result = self.write_entry(&mut dir, name.as_ref(), kind, oid);
+            self.path.truncate(parent_len);
+            result?;
+        }
+        if let Some(attributes) = self.modern_attributes.as_mut() {
+            attributes.leave_directory();
+        }
+        dir.close()?;
+        Ok(())
+    }
+
+    /// Gives libgit2's attribute stack this directory's sources, the commit's among them.
+    fn enter_modern_attributes(&mut self, entries: &[(BString, EntryKind, ObjectId)]) -> Result<(), ExportError> {
+        if self.modern_attributes.is_none() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        let commit_file = match entries.iter().find(|(name, kind, _)| name == ".gitattributes" && *kind != EntryKind::Tree) {
+            Some((_, _, oid)) => Some(self.find_blob(*oid, &mut buf)?),
+            None => None,
+        };
+        let attributes = self.modern_attributes.as_mut().expect("checked above");
+        attributes
+            .enter_directory(self.path.as_ref(), commit_file, &self.repo.objects)
+            .map_err(|err| ExportError::Attributes { path: self.path.clone(), reason: err.to_string() })
+    }
+
+    /// The entries of `tree` in NAR order (bytewise; git orders a directory as if its name ended
+    /// in '/'), checked to be safe and unique.
+    fn read_tree(&self, tree: ObjectId) -> Result<Vec<(BString, EntryKind, ObjectId)>, ExportError> {
         let mut buf = Vec::new();
         let tree_ref = self
             .repo
@@ -252,29 +299,43 @@ impl<'repo> Exporter<'repo> {
             .iter()
             .map(|entry| (entry.filename.to_owned(), entry.mode.kind(), entry.oid.to_owned()))
             .collect();
-        drop(buf);
-        // git orders a directory as if its name ended in '/'; a NAR orders names bytewise.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for pair in entries.windows(2) {
             if pair[0].0 == pair[1].0 {
                 return Err(ExportError::DuplicateName { commit: self.commit, path: self.child_path(pair[0].0.as_ref()) });
             }
         }
-        for (name, kind, oid) in entries {
-            if !is_safe_name(name.as_ref()) {
-                return Err(ExportError::UnsafeName { commit: self.commit, path: self.child_path(name.as_ref()) });
-            }
-            let parent_len = self.path.len();
-            if !self.path.is_empty() {
-                self.path.push(b'/');
-            }
-            self.path.push_str(&name);
-            let result = self.write_entry(&mut dir, name.as_ref(), kind, oid);
-            self.path.truncate(parent_len);
-            result?;
+        if let Some((name, _, _)) = entries.iter().find(|(name, _, _)| !is_safe_name(name.as_ref())) {
+            return Err(ExportError::UnsafeName { commit: self.commit, path: self.child_path(name.as_ref()) });
         }
-        dir.close()?;
-        Ok(())
+        Ok(entries)
+    }
+
+    /// Appends `name` to the current path; returns the length to truncate back to.
+    fn enter(&mut self, name: &BStr) -> usize {
+        let parent_len = self.path.len();
+        if !self.path.is_empty() {
+            self.path.push(b'/');
+        }
+        self.path.push_str(name);
+        parent_len
+    }
+
+    /// Whether `git archive` would write the directory at the current path: it writes a directory
+    /// only once it writes something that is not a directory inside it, so directories that
+    /// export-ignore empties (or empty trees) vanish.
+    fn archive_writes_tree(&mut self, tree: ObjectId) -> Result<bool, ExportError> {
+        for (name, kind, oid) in self.read_tree(tree)? {
+            let parent_len = self.enter(name.as_ref());
+            let written = self
+                .attributes_of(kind)
+                .and_then(|attrs| Ok(!attrs.export_ignore && (kind != EntryKind::Tree || self.archive_writes_tree(oid)?)));
+            self.path.truncate(parent_len);
+            if written? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn write_entry<W: Write>(&mut self, dir: &mut Directory<'_, W>, name: &BStr, kind: EntryKind, oid: ObjectId) -> Result<(), ExportError> {
@@ -284,7 +345,12 @@ impl<'repo> Exporter<'repo> {
             return Ok(());
         }
         match kind {
-            EntryKind::Tree => self.write_tree(dir.entry(name)?.directory()?, oid),
+            EntryKind::Tree => {
+                if self.options.generation == Generation::Legacy && !self.archive_writes_tree(oid)? {
+                    return Ok(());
+                }
+                self.write_tree(dir.entry(name)?.directory()?, oid)
+            }
             EntryKind::Commit => {
                 self.stats.gitlinks.push(self.path.clone());
                 dir.entry(name)?.directory()?.close()?;
@@ -300,7 +366,7 @@ impl<'repo> Exporter<'repo> {
                 let mut buf = Vec::new();
                 self.find_blob(oid, &mut buf)?;
                 let executable = kind == EntryKind::BlobExecutable;
-                let contents = self.worktree_bytes(&buf, oid, attributes.export_subst)?;
+                let contents = self.worktree_bytes(&buf, oid, &attributes)?;
                 let bytes: &[u8] = contents.as_deref().unwrap_or(&buf);
                 dir.entry(name)?.file(executable, bytes.len() as u64, &mut &bytes[..])?;
                 Ok(())
@@ -309,6 +375,10 @@ impl<'repo> Exporter<'repo> {
     }
 
     fn attributes_of(&mut self, kind: EntryKind) -> Result<PathAttributes, ExportError> {
+        if let Some(attributes) = self.modern_attributes.as_mut() {
+            let export_ignore = attributes.export_ignored(self.path.as_ref(), kind == EntryKind::Tree);
+            return Ok(PathAttributes { export_ignore, ..PathAttributes::default() });
+        }
         let Some(query) = self.attributes.as_mut() else {
             return Ok(PathAttributes::default());
         };
@@ -319,10 +389,9 @@ impl<'repo> Exporter<'repo> {
             EntryKind::BlobExecutable => gix::index::entry::Mode::FILE_EXECUTABLE,
             EntryKind::Blob => gix::index::entry::Mode::FILE,
         };
-        let mut found = query
+        let found = query
             .matches(self.path.as_ref(), mode, &self.repo.objects)
             .map_err(|err| ExportError::Attributes { path: self.path.clone(), reason: error_chain(&err) })?;
-        found.export_ignore &= self.options.export_ignore || self.options.generation == Generation::Legacy;
         Ok(found)
     }
 
@@ -335,7 +404,7 @@ impl<'repo> Exporter<'repo> {
     }
 
     /// The bytes `git archive` writes for a regular file, or `None` when they are the blob's own.
-    fn worktree_bytes(&mut self, blob: &[u8], oid: ObjectId, export_subst: bool) -> Result<Option<Vec<u8>>, ExportError> {
+    fn worktree_bytes(&mut self, blob: &[u8], oid: ObjectId, attributes: &PathAttributes) -> Result<Option<Vec<u8>>, ExportError> {
         let Some(pipeline) = self.filters.as_mut() else {
             return Ok(None);
         };
@@ -346,10 +415,13 @@ impl<'repo> Exporter<'repo> {
             can_delay: gix::filter::plumbing::driver::apply::Delay::Forbid,
             unknown_encoding: gix::filter::plumbing::pipeline::convert::to_worktree::UnknownEncoding::Fail,
         };
+        // git applies `ident` first, to the blob; see `ident` for why it is not left to gix.
+        let identified = if attributes.ident { ident::to_worktree(blob, &oid) } else { None };
+        let input = identified.as_deref().unwrap_or(blob);
         let converted = {
             use gix::filter::plumbing::pipeline::convert::ToWorktreeOutcome;
-            match pipeline.convert_to_worktree(blob, path.as_ref(), options).map_err(|err| filter_error(error_chain(&err)))? {
-                ToWorktreeOutcome::Unchanged(_) => None,
+            match pipeline.convert_to_worktree(input, path.as_ref(), options).map_err(|err| filter_error(error_chain(&err)))? {
+                ToWorktreeOutcome::Unchanged(_) => identified.clone(),
                 ToWorktreeOutcome::Buffer(bytes) => Some(bytes.to_vec()),
                 ToWorktreeOutcome::Process(gix::filter::plumbing::driver::apply::MaybeDelayed::Immediate(mut read)) => {
                     let mut bytes = Vec::new();
@@ -364,7 +436,7 @@ impl<'repo> Exporter<'repo> {
         if converted.as_deref().is_some_and(|bytes| bytes != blob) {
             self.stats.converted.push(path.clone());
         }
-        if !export_subst {
+        if !attributes.export_subst {
             return Ok(converted);
         }
         let input = converted.unwrap_or_else(|| blob.to_vec());
@@ -428,30 +500,6 @@ impl<'repo> Exporter<'repo> {
     }
 }
 
-/// Attributes from the tree's own `.gitattributes` files only, as Nix >= 2.20 reads them (no
-/// `info/attributes`, no user or system files).
-fn tree_only_attributes(index: &gix::index::State) -> Result<AttributeQuery, ExportError> {
-    let setup = |reason: String| ExportError::Attributes { path: BString::default(), reason };
-    let mut buf = Vec::new();
-    let mut collection = gix::attrs::search::MetadataCollection::default();
-    let globals = gix::attrs::Search::new_globals(Vec::<PathBuf>::new(), &mut buf, &mut collection)
-        .map_err(|err| setup(err.to_string()))?;
-    let attributes = gix::worktree::stack::state::Attributes::new(
-        globals,
-        None,
-        gix::worktree::stack::state::attributes::Source::IdMapping,
-        collection,
-    );
-    let state = gix::worktree::stack::State::AttributesStack(attributes);
-    let case = gix::glob::pattern::Case::Sensitive;
-    let id_mappings = state.id_mappings_from_index(index, index.path_backing(), case);
-    // The root is never touched: with `Source::IdMapping` every attribute file comes from the
-    // object database.
-    let stack = gix::worktree::Stack::new("/nonexistent-worktree", state, case, buf, id_mappings);
-    let outcome = stack.selected_attribute_matches(["export-ignore", "export-subst"]);
-    Ok(AttributeQuery { stack, outcome })
-}
-
 fn is_safe_name(name: &BStr) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(&b'/') && !name.contains(&0)
 }
@@ -470,7 +518,15 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
                 .map_err(|err| corrupt(error_chain(&err)))?
                 .tree_id()
                 .map_err(|err| corrupt(error_chain(&err)))?;
-            Ok(format!("modern_{}_{tree}", u8::from(options.export_ignore)))
+            if !options.export_ignore {
+                return Ok(format!("modern_0_{tree}"));
+            }
+            let mut sources = Vec::new();
+            Libgit2Attributes::new(repo)
+                .map_err(|err| ExportError::Attributes { path: BString::default(), reason: err.to_string() })?
+                .fingerprint_into(&mut sources);
+            let fingerprint = nixstore::hash::sha256(&sources).to_hex();
+            Ok(format!("modern_1_{tree}_{}", &fingerprint[..16]))
         }
         Generation::Legacy => {
             let mut settings = repo.config_snapshot().plumbing().to_bstring();
