@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod daemon;
 pub mod hash;
 pub mod nar;
 pub mod nixbase32;
