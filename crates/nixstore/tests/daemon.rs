@@ -7,7 +7,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -50,8 +50,7 @@ fn make_tree(root: &Path, tag: &str, big: usize) -> PathBuf {
     fs::create_dir_all(src.join("sub/deeper")).expect("mkdir");
     fs::write(src.join("README"), format!("tree for {tag}\n")).expect("write");
     fs::write(src.join("sub/run.sh"), "#!/bin/sh\necho hi\n").expect("write");
-    fs::set_permissions(src.join("sub/run.sh"), fs::Permissions::from_mode(0o755))
-        .expect("chmod");
+    fs::set_permissions(src.join("sub/run.sh"), fs::Permissions::from_mode(0o755)).expect("chmod");
     fs::write(src.join("sub/deeper/empty"), "").expect("write");
     symlink("../README", src.join("sub/link")).expect("symlink");
     if big > 0 {
@@ -126,14 +125,14 @@ fn assert_added(store: &str, root: &Path, src: &Path, hash: &NixHash, path: &Sto
     assert!(info.contains(&ca), "{ca} not in {info}");
     // The files in the store are the tree: their NAR is the tree's NAR.
     let real = root.join(abs.trim_start_matches('/'));
-    let stored = run(
-        "nix-store",
-        &["--dump".as_ref(), real.as_os_str()],
-    );
+    let stored = run("nix-store", &["--dump".as_ref(), real.as_os_str()]);
     assert!(stored.status.success(), "nix-store --dump {real:?}");
     let mut ours = Vec::new();
     dump_path(src, &mut ours).expect("dump_path");
-    assert!(stored.stdout == ours, "the files in {real:?} are not the tree");
+    assert!(
+        stored.stdout == ours,
+        "the files in {real:?} are not the tree"
+    );
 }
 
 fn nix_daemon_version() -> String {
@@ -158,7 +157,10 @@ fn adds_to_throwaway_store_once() {
 
     let conn = DaemonConnection::connect(&uri).expect("connect");
     assert_eq!(conn.protocol_version(), (1, 34), "Nix 2.8 speaks 1.34");
-    assert_eq!(conn.daemon_nix_version(), Some(nix_daemon_version().as_str()));
+    assert_eq!(
+        conn.daemon_nix_version(),
+        Some(nix_daemon_version().as_str())
+    );
     assert_eq!(conn.trusted(), None, "1.34 has no trust field");
     drop(conn);
 
@@ -191,9 +193,14 @@ fn adds_to_default_store_via_stdio() {
     let src = make_tree(tmp.path(), &unique, 0);
     let (hash, size, path) = describe(&src);
     let abs = path.to_absolute_path(DEFAULT_STORE_DIR);
-    let outcome = ensure_ca_path(&StoreUri::Auto, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
+    let outcome = ensure_ca_path(
+        &StoreUri::Auto,
+        &path,
+        DEFAULT_STORE_DIR,
+        &hash,
+        size,
+        &mut |w| dump_path(&src, w),
+    )
     .expect("add to the default store");
     assert!(outcome.sent);
     let info = run_ok(
@@ -208,9 +215,14 @@ fn adds_to_default_store_via_stdio() {
     );
     let ok = nix_says_valid("auto", &abs)
         && info.contains(&format!("\"ca\":\"fixed:r:{}\"", hash.to_typed_base32()));
-    let again = ensure_ca_path(&StoreUri::Auto, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
+    let again = ensure_ca_path(
+        &StoreUri::Auto,
+        &path,
+        DEFAULT_STORE_DIR,
+        &hash,
+        size,
+        &mut |w| dump_path(&src, w),
+    )
     .expect("second add");
     let _ = run("nix-store", &["--delete".as_ref(), abs.as_ref()]);
     assert!(ok, "{abs} not valid with the right ca: {info}");
@@ -240,7 +252,10 @@ impl RunningDaemon {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(socket).is_err() {
-            assert!(Instant::now() < deadline, "nix-daemon did not listen on {socket:?}");
+            assert!(
+                Instant::now() < deadline,
+                "nix-daemon did not listen on {socket:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         daemon
@@ -262,6 +277,9 @@ fn adds_through_running_daemon_socket() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("store");
     let store = local_store(&root);
+    // Create the store first: Nix 2.8 opens it in each connection's process, and two of
+    // them creating a fresh store at once (the readiness probe and ours) can collide.
+    drop(DaemonConnection::connect(&StoreUri::Local(store.clone())).expect("create the store"));
     let daemon = RunningDaemon::start(&store, &tmp.path().join("sock/socket"));
     let src = make_tree(tmp.path(), "socket", 200 * 1024);
     let (hash, size, path) = describe(&src);
@@ -274,8 +292,10 @@ fn adds_through_running_daemon_socket() {
     assert_eq!(conn.protocol_version(), (1, 34));
     let abs = path.to_absolute_path(DEFAULT_STORE_DIR);
     assert!(!conn.is_valid_path(&abs).expect("is_valid_path"));
-    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w))
-        .expect("add through the socket");
+    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
+        dump_path(&src, w)
+    })
+    .expect("add through the socket");
     assert!(conn.is_valid_path(&abs).expect("is_valid_path"));
     drop(conn);
     assert_added(&store, &root, &src, &hash, &path);
@@ -323,28 +343,39 @@ fn wrong_hash_is_rejected_and_leaves_nothing() {
         panic!("expected the daemon's refusal, got {err:?}");
     };
     assert!(message.contains("hash mismatch"), "{message}");
-    assert!(message.contains(&hash.to_nix_base32()), "the hash it got: {message}");
+    assert!(
+        message.contains(&hash.to_nix_base32()),
+        "the hash it got: {message}"
+    );
     assert_one_line(&err.to_string());
     eprintln!("wrong hash: {err}");
     // The connection survives a refusal; the path is not valid.
-    assert!(!conn.is_valid_path(&wrong_abs).expect("is_valid_path after refusal"));
+    assert!(!conn
+        .is_valid_path(&wrong_abs)
+        .expect("is_valid_path after refusal"));
     assert!(!nix_says_valid(&store, &wrong_abs));
 
     // The right path with a wrong hash: its ca does not match the path, so it is neither
     // content-addressed nor signed.
     let err = conn
-        .add_ca_nar(&path, DEFAULT_STORE_DIR, &wrong, size, &mut |w| dump_path(&src, w))
+        .add_ca_nar(&path, DEFAULT_STORE_DIR, &wrong, size, &mut |w| {
+            dump_path(&src, w)
+        })
         .expect_err("a hash that does not match the path is rejected");
     let DaemonError::Daemon { message, .. } = &err else {
         panic!("expected the daemon's refusal, got {err:?}");
     };
     assert!(message.contains("lacks a valid signature"), "{message}");
     assert_one_line(&err.to_string());
-    assert!(!conn.is_valid_path(&abs).expect("is_valid_path after refusal"));
+    assert!(!conn
+        .is_valid_path(&abs)
+        .expect("is_valid_path after refusal"));
     assert!(!nix_says_valid(&store, &abs));
 
-    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w))
-        .expect("retry with the right hash");
+    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
+        dump_path(&src, w)
+    })
+    .expect("retry with the right hash");
     drop(conn);
     assert_added(&store, &root, &src, &hash, &path);
 }
@@ -382,7 +413,10 @@ fn failing_producer_aborts_and_leaves_nothing() {
         "an aborted connection is not reused"
     );
     drop(conn);
-    assert!(!nix_says_valid(&store, &abs), "aborted add left {abs} valid");
+    assert!(
+        !nix_says_valid(&store, &abs),
+        "aborted add left {abs} valid"
+    );
 
     let outcome = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
         w.write_all(&nar)
@@ -531,7 +565,10 @@ fn unwritable_store_gives_one_line_error() {
     assert!(text.contains(&path.to_string()), "{text}");
     assert_one_line(&text);
     drop(guard);
-    assert!(!nix_says_valid(&store, &path.to_absolute_path(DEFAULT_STORE_DIR)));
+    assert!(!nix_says_valid(
+        &store,
+        &path.to_absolute_path(DEFAULT_STORE_DIR)
+    ));
 }
 
 /// `umount` on drop.
@@ -579,6 +616,9 @@ fn full_disk_gives_one_line_error() {
     eprintln!("full: {text}");
     assert!(text.contains("No space left on device"), "{text}");
     assert_one_line(&text);
-    assert!(!nix_says_valid(&store, &path.to_absolute_path(DEFAULT_STORE_DIR)));
+    assert!(!nix_says_valid(
+        &store,
+        &path.to_absolute_path(DEFAULT_STORE_DIR)
+    ));
     drop(guard);
 }

@@ -29,9 +29,10 @@
 use std::fmt;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -311,8 +312,8 @@ pub enum DaemonError {
         operation: &'static str,
         /// The absolute store path.
         path: String,
-        /// What went wrong.
-        source: ProtocolError,
+        /// What went wrong (boxed to keep the error small).
+        source: Box<ProtocolError>,
         /// The child daemon's stderr, cleaned to one line (empty for a socket).
         daemon_stderr: String,
     },
@@ -349,8 +350,10 @@ pub enum DaemonError {
 enum Peer {
     /// A daemon socket; the stream is kept to shut it down on abort.
     Socket { path: PathBuf, stream: UnixStream },
-    /// A `nix-daemon --stdio` child.
+    /// A `nix-daemon --stdio` child whose stdin and stdout are the other end of `stream`
+    /// (a socket, not pipes, so a dead daemon is an error on write, never SIGPIPE).
     Child {
+        stream: UnixStream,
         command: String,
         child: Child,
         stderr: Option<JoinHandle<Vec<u8>>>,
@@ -358,6 +361,12 @@ enum Peer {
 }
 
 impl Peer {
+    fn stream(&self) -> &UnixStream {
+        match self {
+            Peer::Socket { stream, .. } | Peer::Child { stream, .. } => stream,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Peer::Socket { path, .. } => format!("socket {}", path.display()),
@@ -535,18 +544,23 @@ impl DaemonConnection {
             .chain(args.iter().cloned())
             .collect::<Vec<_>>()
             .join(" ");
+        let spawn_error = |source| ConnectError::Spawn {
+            command: command.clone(),
+            source,
+        };
+        let (ours, theirs) = UnixStream::pair().map_err(spawn_error)?;
+        let theirs_out = theirs.try_clone().map_err(spawn_error)?;
+        let reader = ours.try_clone().map_err(spawn_error)?;
+        let writer = ours.try_clone().map_err(spawn_error)?;
+        // The Command (holding the child's ends) is dropped at the end of this statement, so
+        // the daemon closing its end is seen as the end of the stream.
         let mut child = Command::new(NIX_DAEMON)
             .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::from(OwnedFd::from(theirs_out)))
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| ConnectError::Spawn {
-                command: command.clone(),
-                source,
-            })?;
-        let stdin: ChildStdin = child.stdin.take().expect("stdin was piped");
-        let stdout: ChildStdout = child.stdout.take().expect("stdout was piped");
+            .map_err(spawn_error)?;
         let mut stderr = child.stderr.take().expect("stderr was piped");
         // Drain stderr all along so the daemon never blocks on it; keep the start.
         let stderr = thread::spawn(move || {
@@ -562,9 +576,10 @@ impl DaemonConnection {
             kept
         });
         Self::finish_connect(
-            Box::new(stdout),
-            Box::new(stdin),
+            Box::new(reader),
+            Box::new(writer),
             Peer::Child {
+                stream: ours,
                 command,
                 child,
                 stderr: Some(stderr),
@@ -620,7 +635,10 @@ impl DaemonConnection {
 
     /// The protocol version the daemon announced (major, minor), before negotiation.
     pub fn daemon_protocol_version(&self) -> (u8, u8) {
-        ((self.daemon_version >> 8) as u8, (self.daemon_version & 0xff) as u8)
+        (
+            (self.daemon_version >> 8) as u8,
+            (self.daemon_version & 0xff) as u8,
+        )
     }
 
     /// The daemon's Nix version (e.g. `2.8.0`), sent since protocol 1.33.
@@ -649,12 +667,11 @@ impl DaemonConnection {
         if let Err(e) = sent {
             return Err(self.connection_error(OPERATION, path, ProtocolError::from_io(e)));
         }
-        let answer = wire::process_stderr(&mut self.reader, self.minor).and_then(|error| {
-            match error {
+        let answer =
+            wire::process_stderr(&mut self.reader, self.minor).and_then(|error| match error {
                 Some(message) => Ok(Err(message)),
                 None => read_u64(&mut self.reader).map(Ok),
-            }
-        });
+            });
         match answer {
             Ok(Ok(0)) => Ok(false),
             Ok(Ok(1)) => Ok(true),
@@ -737,9 +754,7 @@ impl DaemonConnection {
                 // No end frame: close our side so the daemon sees the stream break off and
                 // aborts, and so the log thread sees the end. Buffered bytes are discarded.
                 drop(writer.into_parts());
-                if let Peer::Socket { stream, .. } = peer {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
+                let _ = peer.stream().shutdown(Shutdown::Both);
                 None
             };
             let reply = log.join().expect("the log reader does not panic");
@@ -778,14 +793,14 @@ impl DaemonConnection {
                         via: self.via.clone(),
                         operation: OPERATION,
                         path: abs,
-                        source: ProtocolError::from_io(e),
+                        source: Box::new(ProtocolError::from_io(e)),
                         daemon_stderr,
                     }),
                     (SendFailure::Daemon(_), Err(source)) => Err(DaemonError::Connection {
                         via: self.via.clone(),
                         operation: OPERATION,
                         path: abs,
-                        source,
+                        source: Box::new(source),
                         daemon_stderr,
                     }),
                 }
@@ -805,22 +820,20 @@ impl DaemonConnection {
             via: self.via.clone(),
             operation,
             path: path.to_owned(),
-            source,
+            source: Box::new(source),
             daemon_stderr,
         }
     }
 
-    /// Close the connection (idempotent). For a child daemon: close its stdin, give it time
+    /// Close the connection (idempotent). For a child daemon: end its input, give it time
     /// to exit, kill it if it does not, and return its stderr cleaned to one line.
     fn close(&mut self) -> String {
         if let Some(writer) = self.writer.take() {
             drop(writer.into_parts());
         }
+        let _ = self.peer.stream().shutdown(Shutdown::Both);
         match &mut self.peer {
-            Peer::Socket { stream, .. } => {
-                let _ = stream.shutdown(Shutdown::Both);
-                String::new()
-            }
+            Peer::Socket { .. } => String::new(),
             Peer::Child { child, stderr, .. } => {
                 let deadline = Instant::now() + CHILD_EXIT_GRACE;
                 loop {
@@ -873,8 +886,9 @@ fn send_frames<W: Write>(
         if frames.daemon_failed() {
             return Err(SendFailure::Daemon(e));
         }
-        if let Some(FrameError::TooLong { .. }) =
-            e.get_ref().and_then(|inner| inner.downcast_ref::<FrameError>())
+        if let Some(FrameError::TooLong { .. }) = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<FrameError>())
         {
             return Err(SendFailure::Size {
                 actual: frames.written(),
