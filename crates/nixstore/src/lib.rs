@@ -3,7 +3,8 @@
 //! `fetchgit-date` computes the `narHash` and store path that `builtins.fetchGit` would,
 //! without asking Nix. The vocabulary follows nix-compat (`nar::writer`, `nixbase32`,
 //! `NixHash`, `StorePath`, `build_ca_path`) so that switching to it later is mechanical.
-//! Every format is tested against real Nix 2.8 (`tests/oracle.rs`).
+//! Every format is tested against real Nix 2.8 (`tests/oracle.rs`). [`daemon`] adds the
+//! result to a Nix store through the daemon's worker protocol (`tests/daemon.rs`).
 //!
 //! ```
 //! use nixstore::{hash::HashingWriter, nar, store_path};
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod daemon;
 pub mod hash;
 pub mod nar;
 pub mod nixbase32;

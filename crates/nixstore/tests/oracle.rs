@@ -15,22 +15,8 @@ use nixstore::nar::{dump_path, hash_path};
 use nixstore::nixbase32;
 use nixstore::store_path::{build_ca_path, StorePath, StorePathName, DEFAULT_STORE_DIR};
 
-/// True if Nix is usable. Panics when it is not and `CI=true`, since CI always has Nix.
-fn require_nix(test: &str) -> bool {
-    let works = Command::new("nix-store")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if works {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: Nix is required under CI=true but `nix-store --version` failed; install it (apt-get install -y nix-bin)");
-    }
-    eprintln!("notice: {test} NOT RUN: Nix not found (`nix-store --version` failed); under CI=true this fails");
-    false
-}
+mod common;
+use common::require_nix;
 
 /// Run a Nix command (arguments passed directly, never through a shell) and return stdout.
 fn nix(program: &str, args: &[&OsStr]) -> Vec<u8> {

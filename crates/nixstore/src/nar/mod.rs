@@ -59,7 +59,7 @@ impl From<DumpError> for io::Error {
 /// before returning.
 ///
 /// Errors name the path that failed; a file that changes size while being read is an error.
-pub fn dump_path<W: Write>(path: &Path, writer: &mut W) -> io::Result<()> {
+pub fn dump_path<W: Write + ?Sized>(path: &Path, writer: &mut W) -> io::Result<()> {
     let mut buffered = BufWriter::with_capacity(64 * 1024, writer);
     let root = writer::open(&mut buffered)?;
     dump_node(path, root)?;
