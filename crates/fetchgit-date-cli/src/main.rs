@@ -96,6 +96,10 @@ struct FetchArgs {
     /// Compute the attributes without adding the tree to the Nix store.
     #[arg(long)]
     no_store: bool,
+    /// Store to add to: auto (the daemon socket if one answers, else nix-daemon --stdio),
+    /// daemon, unix:///path/to/socket, or a URI for nix-daemon --store (local?root=DIR).
+    #[arg(long, value_name = "URI", default_value = "auto", conflicts_with = "no_store")]
+    store: nixstore::daemon::StoreUri,
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
@@ -225,19 +229,23 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     if generation == Generation::Legacy && args.no_export_ignore {
         return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
     }
-    if !args.no_store {
-        return Err(Failure("adding to the Nix store is not implemented yet: pass --no-store to print the attributes only".into()));
-    }
     let selector = selector(&args.source, &args.truncation)?;
     let fetcher = Fetcher::open(&args.source.url, Cache::from_environment())?;
     if selector.truncate.is_some() {
         check_fallback(&fetcher.select(&selector)?, &args.truncation)?;
     }
     let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
-    let Fetched { attrs, .. } = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
-    if attrs.dirty_rev.is_some() {
+    let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    if fetched.attrs.dirty_rev.is_some() {
         eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
     }
+    if !args.no_store {
+        let outcome = fetcher.add_to_store(&fetched, export, &name, DEFAULT_STORE_DIR, &args.store)?;
+        if outcome.sent {
+            eprintln!("fetchgit-date: added {} ({} bytes of NAR)", fetched.attrs.out_path, fetched.nar_size);
+        }
+    }
+    let Fetched { attrs, .. } = fetched;
     match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&attrs).expect("plain data serialises"))?,
         Format::Nix => writeln!(out, "{}", attrs.to_nix())?,

@@ -40,14 +40,19 @@ pub fn is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
 
 /// NAR hash and size of the tracked files of `workdir` as they are on disk.
 pub fn nar_hash(repo: &gix::Repository, workdir: &Path) -> Result<(NixHash, u64), DirtyError> {
-    let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
-    let tracked: BTreeSet<BString> = index.entries().iter().map(|entry| entry.path(&index).to_owned()).collect();
     let mut hasher = HashingWriter::new(std::io::sink());
-    let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
-    let root = writer::open(&mut hasher).and_then(|node| node.directory()).map_err(|e| read_error(workdir, e))?;
-    write_dir(root, workdir, &BString::default(), &tracked)?;
+    write_nar(repo, workdir, &mut hasher)?;
     let (hash, size, _) = hasher.finish();
     Ok((hash, size))
+}
+
+/// Writes the NAR of the tracked files of `workdir` as they are on disk.
+pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, out: &mut W) -> Result<(), DirtyError> {
+    let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
+    let tracked: BTreeSet<BString> = index.entries().iter().map(|entry| entry.path(&index).to_owned()).collect();
+    let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
+    let root = writer::open(out).and_then(|node| node.directory()).map_err(|e| read_error(workdir, e))?;
+    write_dir(root, workdir, &BString::default(), &tracked)
 }
 
 /// Nix's filter: a file is kept when it is tracked, a directory when a tracked file lies below it.

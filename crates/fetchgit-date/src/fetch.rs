@@ -136,6 +136,14 @@ pub enum FetchError {
         /// Its time.
         time: i64,
     },
+    /// The Nix store refused or could not be reached.
+    #[error("cannot add {path} to the Nix store: {reason}")]
+    Store {
+        /// The store path.
+        path: String,
+        /// What the daemon or the connection reported.
+        reason: String,
+    },
     /// No commit is old enough and the caller refused the root fallback.
     #[error("no commit reachable from {start} is at or before {boundary} (Unix seconds): pick a later date, or allow the root-commit fallback")]
     NothingBefore {
@@ -299,6 +307,32 @@ impl Fetcher {
             commit: None,
             nar_hash,
             nar_size,
+        })
+    }
+
+    /// Makes `fetched` valid in the Nix store at `store` (streaming the NAR again, one file in
+    /// memory at a time, only when the daemon does not have the path yet).
+    pub fn add_to_store(
+        &self,
+        fetched: &Fetched,
+        export: ExportOptions,
+        name: &StorePathName,
+        store_dir: &str,
+        store: &nixstore::daemon::StoreUri,
+    ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
+        let path = build_ca_path(name, &fetched.nar_hash, store_dir);
+        let mut write_nar = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+            let mut out = out;
+            match fetched.commit {
+                Some(commit) => export::write_nar(&self.repo, commit, export, &mut out).map(drop).map_err(std::io::Error::other),
+                None => {
+                    let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
+                    dirty::write_nar(&self.repo, workdir, &mut out).map_err(std::io::Error::other)
+                }
+            }
+        };
+        nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
+            FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
     }
 
