@@ -248,6 +248,8 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let Fetched { attrs, .. } = fetched;
     match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&attrs).expect("plain data serialises"))?,
+        // Only a path that is in the store may carry string context (see nix_expr.rs).
+        Format::Nix if args.no_store => writeln!(out, "{}", attrs.to_nix_unstored())?,
         Format::Nix => writeln!(out, "{}", attrs.to_nix())?,
     }
     Ok(ExitCode::SUCCESS)

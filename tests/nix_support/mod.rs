@@ -1,0 +1,220 @@
+//! Helpers shared by the Nix-side tests (`tests/nix_*.rs`): running real Nix 2.8 and git, and
+//! making small repositories whose commit times are fixed.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_fetchgit-date");
+
+/// The project root (where `nix/` and `flake.nix` are).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("project root exists")
+}
+
+/// Fails the test with install instructions when Nix is missing: these tests exist to check
+/// behaviour against real Nix, so a missing Nix is a failure, never a pass.
+pub fn require_nix() {
+    let ok = Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "nix-instantiate not found: these tests need Nix (Debian: apt-get install -y nix-bin)"
+    );
+}
+
+/// Options every Nix call gets: no network substituters (they only add retries here).
+pub const NIX_OPTS: &[&str] = &["--option", "substituters", ""];
+/// Enables builtins.exec.
+pub const EXEC_ON: &[&str] = &[
+    "--option",
+    "allow-unsafe-native-code-during-evaluation",
+    "true",
+];
+/// Enables the new CLI and flakes on Nix 2.8.
+pub const FLAKES: &[&str] = &[
+    "--extra-experimental-features",
+    "nix-command",
+    "--extra-experimental-features",
+    "flakes",
+];
+
+/// Runs a command, returning its output whatever the exit status.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs a command that must succeed; returns its trimmed stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8 output")
+        .trim()
+        .to_owned()
+}
+
+/// A Nix string literal (paths and hashes here hold no `"`, `\` or `${`, but be safe).
+pub fn nix_str(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace("${", "\\${")
+    )
+}
+
+/// `import <project>/nix { fetchgit-date = BIN; }` as a Nix expression.
+pub fn lib_expr() -> String {
+    format!(
+        "(import {} {{ fetchgit-date = {}; }})",
+        nix_str(&project_root().join("nix").display().to_string()),
+        nix_str(BIN)
+    )
+}
+
+/// A Nix command with `HOME` (so fetchGit's cache, keyed by rev and name only) in `home`.
+pub fn nix_cmd(program: &str, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("HOME", home)
+        .env_remove("XDG_CACHE_HOME")
+        .args(NIX_OPTS);
+    cmd
+}
+
+/// `nix-instantiate --eval --strict --json` of `expr`, with builtins.exec enabled.
+pub fn eval_json(home: &Path, expr: &str) -> serde_json::Value {
+    let out = run_ok(
+        nix_cmd("nix-instantiate", home)
+            .args(EXEC_ON)
+            .args(["--eval", "--strict", "--json", "-E", expr]),
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON from Nix ({e}): {out}"))
+}
+
+/// git with the user's and system's configuration shut out.
+pub fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "A U Thor")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "C O Mitter")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("TZ", "UTC");
+    cmd
+}
+
+/// Commits everything in `dir` with committer and author time `t` (Unix seconds).
+pub fn commit_at(dir: &Path, t: i64, msg: &str) {
+    run_ok(git(dir).args(["add", "-A"]));
+    let date = format!("@{t} +0000");
+    run_ok(
+        git(dir)
+            .args(["commit", "-q", "--allow-empty", "-m", msg])
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date),
+    );
+}
+
+/// A repository with merges, days of commits, export-ignore and a CRLF-converted file, so the
+/// default export generation matters (legacy Nix applies both; modern applies neither the
+/// conversion nor, without the attribute set, differs in hash).
+///
+/// Day 19675 starts at 1699920000 (2023-11-14T00:00:00Z).
+pub fn make_repo(parent: &Path) -> PathBuf {
+    let dir = parent.join("repo");
+    std::fs::create_dir_all(&dir).expect("create repo dir");
+    run_ok(git(&dir).args(["init", "-q", "-b", "main"]));
+    run_ok(git(&dir).args(["config", "core.autocrlf", "false"]));
+    let day = 1_699_920_000;
+    let write = |name: &str, content: &str| {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write file");
+    };
+    write("README", "first\n");
+    write(
+        ".gitattributes",
+        "ignored/** export-ignore\n*.bat text eol=crlf\n",
+    );
+    write("ignored/secret", "left out by export-ignore\n");
+    write("run.bat", "echo one\necho two\n");
+    commit_at(&dir, day + 3_600, "root");
+    write("README", "second\n");
+    commit_at(&dir, day + 50_000, "same day");
+    run_ok(git(&dir).args(["checkout", "-q", "-b", "side"]));
+    write("side.txt", "from side\n");
+    commit_at(&dir, day + 86_400 + 10, "side, next day");
+    run_ok(git(&dir).args(["checkout", "-q", "main"]));
+    write("main.txt", "from main\n");
+    commit_at(&dir, day + 86_400 + 20_000, "main, next day");
+    let date = format!("@{} +0000", day + 2 * 86_400 + 5);
+    run_ok(
+        git(&dir)
+            .args(["merge", "-q", "--no-ff", "-m", "merge side", "side"])
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date),
+    );
+    // Exactly on a day boundary: `--before` is inclusive.
+    write("README", "on the boundary\n");
+    commit_at(&dir, day + 3 * 86_400, "at midnight");
+    write("README", "last\n");
+    commit_at(&dir, day + 3 * 86_400 + 7_200, "tip");
+    dir
+}
+
+/// Every commit reachable from any ref.
+pub fn all_commits(repo: &Path) -> Vec<String> {
+    run_ok(git(repo).args(["rev-list", "--all"]))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Committer time of `rev`.
+pub fn commit_time(repo: &Path, rev: &str) -> i64 {
+    run_ok(git(repo).args(["log", "-1", "--format=%ct", rev]))
+        .parse()
+        .expect("a number")
+}
+
+/// What truncating `rev` to `boundary` must give: `git rev-list -1 --before`, or the root
+/// commit when nothing is old enough (the fallback of Nix PR #7362).
+pub fn git_truncate(repo: &Path, rev: &str, boundary: i64, first_parent: bool) -> String {
+    let mut cmd = git(repo);
+    cmd.args(["rev-list", "-1", &format!("--before=@{boundary}")]);
+    if first_parent {
+        cmd.arg("--first-parent");
+    }
+    let found = run_ok(cmd.arg(rev));
+    if !found.is_empty() {
+        return found;
+    }
+    let mut cmd = git(repo);
+    cmd.args(["rev-list", "--max-parents=0", "-1"]);
+    if first_parent {
+        cmd.arg("--first-parent");
+    }
+    run_ok(cmd.arg(rev))
+}
+
+/// Nix code turning a fetch result into JSON-able data: the attributes without `outPath`
+/// (an attribute set with `outPath` serialises as that string) plus the path and its context.
+pub const PROJECT: &str =
+    "(r: removeAttrs r [ \"outPath\" \"truncation\" ] // { path = r.outPath; context = builtins.getContext r.outPath; })";
