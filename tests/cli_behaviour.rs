@@ -68,7 +68,7 @@ fn bad_input_is_one_line_exit_2() {
     let tree = tree.trim();
     let plain_dir = fixtures().scratch("not-a-repo");
     let mut diffs = Vec::new();
-    let fetch = |extra: &[&'static str]| -> Vec<String> {
+    let fetch = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = ["fetch", "--no-store", "--url"].iter().map(|s| s.to_string()).collect();
         v.push(url.to_owned());
         v.extend(extra.iter().map(|s| s.to_string()));
@@ -90,9 +90,11 @@ fn bad_input_is_one_line_exit_2() {
         (fetch(&["--compat", "legacy", "--no-export-ignore"]), vec!["--no-export-ignore", "legacy"]),
         (fetch(&["--first-parent"]), vec!["--first-parent", "--date or --interval"]),
         (fetch(&["--rev", head, "--date", "1000000000", "--no-root-fallback"]), vec!["no commit reachable", "--no-root-fallback"]),
-        (vec!["fetch".into(), "--no-store".into(), "--url".into(), "-oProxyCommand=touch /tmp/pwned".into()], vec!["could be taken as an option"]),
+        (vec!["fetch".into(), "--no-store".into(), "--url=-oProxyCommand=touch /tmp/pwned".into()], vec!["could be taken as an option"]),
+        // As a separate word the argument parser already refuses it as an unknown option.
+        (vec!["fetch".into(), "--no-store".into(), "--url".into(), "-oProxyCommand=touch /tmp/pwned".into()], vec!["-o"]),
         (vec!["fetch".into(), "--no-store".into(), "--url".into(), "ext::sh -c touch% /tmp/pwned".into()], vec!["ext::"]),
-        (fetch(&["--ref", "--upload-pack=touch /tmp/pwned"]), vec!["could be taken as an option"]),
+        (fetch(&["--ref=--upload-pack=touch /tmp/pwned"]), vec!["could be taken as an option"]),
         (vec!["verify".into(), "--url".into(), url.into(), "--rev".into(), head.into(), "--nar-hash".into(), "sha256-nope".into()], vec!["sha256-nope"]),
         (vec!["hash".into(), path_str(&plain_dir.join("missing")).into()], vec!["missing"]),
         (vec!["fetch".into(), "--bogus-flag".into()], vec!["--bogus-flag"]),

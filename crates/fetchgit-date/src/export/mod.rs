@@ -39,18 +39,6 @@ pub enum Generation {
 }
 
 impl Generation {
-    /// The generation a Nix of version `nix_version` (as `builtins.nixVersion` prints it) uses.
-    /// Lix reports versions like `2.90.0` but exports like Nix 2.18, so pass `lix = true` for it.
-    pub fn for_nix_version(nix_version: &str, lix: bool) -> Generation {
-        let mut parts = nix_version.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
-        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        if !lix && (major, minor) >= (2, 20) {
-            Generation::Modern
-        } else {
-            Generation::Legacy
-        }
-    }
-
     /// A short stable name, used in cache keys and messages.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -222,7 +210,10 @@ impl<'repo> Exporter<'repo> {
             None
         };
         let (attributes, filters) = if legacy {
-            let index = repo.index_from_tree(&tree).map_err(|err| setup(error_chain(&err)))?;
+            let index = repo.index_from_tree(&tree).map_err(|err| match first_unsafe_name(repo, tree) {
+                Some(path) => ExportError::UnsafeName { commit, path },
+                None => setup(error_chain(&err)),
+            })?;
             {
                 // `git archive`: attributes from the tree, plus $GIT_DIR/info/attributes and the
                 // user's and system's attribute files; conversions configured by the repository.
@@ -498,6 +489,34 @@ impl<'repo> Exporter<'repo> {
         path.push_str(name);
         path
     }
+}
+
+/// The first entry below `tree` whose name is unsafe, for a precise error when a tool that
+/// refuses such trees wholesale (gix's index) fails on one.
+fn first_unsafe_name(repo: &gix::Repository, tree: ObjectId) -> Option<BString> {
+    let mut buf = Vec::new();
+    let entries: Vec<(BString, bool, ObjectId)> = repo
+        .objects
+        .find_tree(&tree, &mut buf)
+        .ok()?
+        .entries
+        .iter()
+        .map(|e| (e.filename.to_owned(), e.mode.is_tree(), e.oid.to_owned()))
+        .collect();
+    for (name, is_tree, oid) in entries {
+        if !is_safe_name(name.as_ref()) {
+            return Some(name);
+        }
+        if is_tree {
+            if let Some(below) = first_unsafe_name(repo, oid) {
+                let mut path = name;
+                path.push(b'/');
+                path.extend_from_slice(&below);
+                return Some(path);
+            }
+        }
+    }
+    None
 }
 
 fn is_safe_name(name: &BStr) -> bool {
