@@ -312,15 +312,19 @@ impl<'repo> Exporter<'repo> {
         parent_len
     }
 
-    /// Whether `git archive` would write the directory at the current path: it writes a directory
-    /// only once it writes something that is not a directory inside it, so directories that
-    /// export-ignore empties (or empty trees) vanish.
+    /// Whether `git archive` would write the directory at the current path. It queues a directory
+    /// and writes it when it first *visits* a non-directory entry below it — before asking whether
+    /// that entry is export-ignored — so a directory whose files are all ignored stays (empty),
+    /// while one holding only ignored or empty subdirectories vanishes.
     fn archive_writes_tree(&mut self, tree: ObjectId) -> Result<bool, ExportError> {
         for (name, kind, oid) in self.read_tree(tree)? {
+            if kind != EntryKind::Tree {
+                return Ok(true);
+            }
             let parent_len = self.enter(name.as_ref());
             let written = self
                 .attributes_of(kind)
-                .and_then(|attrs| Ok(!attrs.export_ignore && (kind != EntryKind::Tree || self.archive_writes_tree(oid)?)));
+                .and_then(|attrs| Ok(!attrs.export_ignore && self.archive_writes_tree(oid)?));
             self.path.truncate(parent_len);
             if written? {
                 return Ok(true);
