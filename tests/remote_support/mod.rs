@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_fetchgit-date");
 
 /// Applies git isolation (no user or system config, fixed time zone).
-pub fn isolate(cmd: &mut Command, home: &Path) -> &mut Command {
+pub fn isolate<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
     cmd.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_CACHE_HOME", home.join(".cache"))
@@ -306,8 +306,9 @@ pub fn fake_ssh(scratch: &Scratch) -> (String, PathBuf) {
         r#"#!/usr/bin/env python3
 import os, shlex, sys
 with open({log:?}, "a") as f: f.write(repr(sys.argv[1:]) + "\n")
-words = shlex.split(sys.argv[-1])
-assert words[0] in ("git-upload-pack", "git upload-pack"), words
+args = sys.argv[1:]
+start = next(i for i, a in enumerate(args) if a.startswith("git-upload-pack") or a.startswith("git upload-pack"))
+words = shlex.split(" ".join(args[start:])) if len(args) > start + 1 else shlex.split(args[start])
 os.execvp("git", ["git", "upload-pack", words[-1]])
 "#,
         log = log.display().to_string()

@@ -207,7 +207,7 @@ impl Fetcher {
     pub fn select(&self, selector: &Selector) -> Result<Selection, FetchError> {
         let start = match (&selector.rev, &selector.ref_name) {
             (Some(rev), _) => resolve::rev_commit(&self.repo, rev)?,
-            (None, name) => match (&self.default_ref, name) {
+            (None, name) => match (&self.default_ref, name.as_deref()) {
                 // A remote's `HEAD` lives under its own ref in the cache repository.
                 (Some(remote_head), None) => resolve::ref_commit(&self.repo, remote_head)?,
                 (Some(remote_head), Some("HEAD")) => resolve::ref_commit(&self.repo, remote_head)?,

@@ -334,11 +334,11 @@ pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path
         // this fail, and then the refs are fetched instead.
         let by_rev = session.fetch(&[format!("+{rev}:refs/fetchgit-date/revs/{rev}")]);
         if by_rev.is_ok() && has_commit(&dir, &rev) {
-            return Ok(session.done(dir, local_ref));
+            return Ok(session.done(local_ref));
         }
         session.fetch_refs(want, &local_ref)?;
         if has_commit(&dir, &rev) {
-            return Ok(session.done(dir, local_ref));
+            return Ok(session.done(local_ref));
         }
         let refs = if options.all_refs { "any ref".to_owned() } else { format!("ref '{}'", want.full_ref.as_deref().unwrap_or("HEAD")) };
         return Err(RemoteError::RevNotFound { rev, refs, url: url.redacted.clone() });
@@ -352,7 +352,7 @@ pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path
     }
     session.fetch_refs(want, &local_ref)?;
     write_stamp(&stamp).map_err(|e| cache_err(&stamp, &e))?;
-    Ok(session.done(dir, local_ref))
+    Ok(session.done(local_ref))
 }
 
 struct Session<'a> {
@@ -364,8 +364,8 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn done(self, path: PathBuf, local_ref: String) -> Updated {
-        Updated { path, local_ref, fetched: self.fetched, bytes_received: self.bytes }
+    fn done(self, local_ref: String) -> Updated {
+        Updated { path: self.dir.to_owned(), local_ref, fetched: self.fetched, bytes_received: self.bytes }
     }
 
     /// Fetches the wanted ref (or `HEAD`), plus every ref with `all_refs`; fails when the
@@ -433,7 +433,7 @@ fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
     if has(&["shallow"]) && has(&["support", "capabilit"]) {
         RemoteError::NoShallow { url }
-    } else if has(&["certificate", "tls", "ssl", "handshake"]) {
+    } else if has(&["certificate", "tls", "ssl"]) {
         RemoteError::Tls { url, reason }
     } else if has(&["401", "403", "authentication", "permission denied", "unauthorized", "credentials", "forbidden"]) {
         RemoteError::Auth { url, reason }
