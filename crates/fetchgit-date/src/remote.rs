@@ -376,14 +376,18 @@ impl Session<'_> {
         if self.options.all_refs {
             specs.push("+refs/*:refs/*".to_owned());
         }
-        let outcome = self.fetch(&specs)?;
+        let not_found = || RemoteError::RefNotFound { name: source.to_owned(), url: self.url.redacted.clone() };
+        let outcome = match self.fetch(&specs) {
+            Err(RemoteError::Fetch { reason, .. }) if reason.contains("None of the refspec") => return Err(not_found()),
+            other => other?,
+        };
         let found = outcome
             .ref_map
             .mappings
             .iter()
             .any(|m| m.spec_index == gix::remote::fetch::refmap::SpecIndex::ExplicitInRemote(0));
         if !found {
-            return Err(RemoteError::RefNotFound { name: source.to_owned(), url: self.url.redacted.clone() });
+            return Err(not_found());
         }
         Ok(())
     }
@@ -394,21 +398,21 @@ impl Session<'_> {
         let fail = |reason: String| classify(url, reason);
         let remote = repo
             .remote_at(url.url.as_str())
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(error_chain(&e)))?
             .with_fetch_tags(gix::remote::fetch::Tags::None)
             .with_refspecs(specs.iter().map(String::as_str), gix::remote::Direction::Fetch)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(error_chain(&e)))?;
         if self.options.verbose {
             eprintln!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted);
         }
         let started = std::time::Instant::now();
-        let connection = remote.connect(gix::remote::Direction::Fetch).map_err(|e| fail(e.to_string()))?;
+        let connection = remote.connect(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
         let progress = crate::progress::Progress::new(self.options.progress);
-        let mut prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(e.to_string()))?;
+        let mut prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(error_chain(&e)))?;
         if self.options.depth == Depth::One {
             prepare = prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(std::num::NonZeroU32::MIN));
         }
-        let outcome = prepare.receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| fail(e.to_string()))?;
+        let outcome = prepare.receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| fail(error_chain(&e)))?;
         self.fetched = true;
         if let gix::remote::fetch::Status::Change { write_pack_bundle, .. } = &outcome.status {
             if let Some(keep) = &write_pack_bundle.keep_path {
