@@ -105,7 +105,7 @@ fn injection_attempts_are_refused_before_anything_runs() {
         (format!("ssh://-oProxyCommand=touch%20{m}/r"), vec![]),
         (format!("-oProxyCommand=touch {m}:r"), vec![]),
         ("git@-oProxyCommand=touch%20pwned:r".to_owned(), vec![]),
-        (format!("ssh://-u@host/r"), vec![]),
+        ("ssh://-u@host/r".to_owned(), vec![]),
         ("ssh://host/--upload-pack=touch".into(), vec![]),
         (format!("ext::sh -c touch% {m}"), vec![]),
         ("--upload-pack=touch".into(), vec![]),

@@ -61,22 +61,14 @@ impl Progress {
 impl Shared {
     fn line(&self, elapsed: Duration) -> String {
         let tasks = self.tasks.lock().expect("progress lock");
-        let mut parts = Vec::new();
-        let mut bytes = 0;
-        for task in tasks.iter() {
-            let n = task.counter.load(Ordering::Relaxed);
-            if n == 0 {
-                continue;
-            }
-            if task.bytes {
-                bytes = bytes.max(n);
-                parts.push(format!("{}: {} KiB", task.name, n / 1024));
-            } else {
-                parts.push(format!("{}: {n}", task.name));
-            }
-        }
+        let count = |names: &[&str]| {
+            tasks.iter().filter(|t| names.contains(&t.name.as_str())).map(|t| t.counter.load(Ordering::Relaxed)).max().unwrap_or(0)
+        };
+        // gix names its tasks: "read pack" counts received bytes, "indexing" received objects.
+        let bytes = count(&["read pack"]).max(tasks.iter().filter(|t| t.bytes).map(|t| t.counter.load(Ordering::Relaxed)).max().unwrap_or(0));
+        let objects = count(&["indexing", "Resolving"]);
         let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001) / 1024.0;
-        format!("fetchgit-date: {} ({rate:.0} KiB/s)", parts.join(", "))
+        format!("fetchgit-date: {objects} objects, {} KiB received ({rate:.0} KiB/s)", bytes / 1024)
     }
 }
 

@@ -15,6 +15,12 @@
 //! before updating refs through lock files, and the fetch stamp is written last. An interrupted
 //! fetch therefore leaves at worst an unreferenced temporary file, and the next run fetches again.
 //!
+//! History: every fetch here brings the whole history of the fetched ref(s) (or, with
+//! [`Depth::One`], the tip only), because `revCount` and the truncation walk need it. Fetching
+//! only back to a `--date`/`--interval` boundary (shallow-since, then deepen by one) is not
+//! implemented yet; `resolve` would be its only user that does not need `revCount`.
+//! `-v` reports the bytes of the received pack.
+//!
 //! ### Deviation
 //! - A `file://` URL (or a path) is read in place, like Nix does for local repositories, and is
 //!   not copied into the cache.
