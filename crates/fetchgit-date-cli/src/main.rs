@@ -37,7 +37,7 @@ enum Command {
 
 #[derive(Args)]
 struct Source {
-    /// Repository: a path (work tree or bare) or file:// URL.
+    /// Repository: a path (work tree or bare), file://, http(s)://, ssh://, [user@]host:path or git:// URL.
     #[arg(long, value_name = "URL")]
     url: String,
     /// Branch or full ref to start from (default: the current branch).
@@ -46,6 +46,45 @@ struct Source {
     /// Full 40-hex commit to start from; makes truncation reproducible.
     #[arg(long, value_name = "REV")]
     rev: Option<String>,
+    #[command(flatten)]
+    remote: RemoteFlags,
+}
+
+/// How a remote URL is brought into the cache ($XDG_CACHE_HOME/fetchgit-date).
+#[derive(Args)]
+struct RemoteFlags {
+    /// Refetch a ref fetched longer ago than this many seconds (Nix's tarball-ttl).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    ttl: u64,
+    /// Fetch the ref even if the cache is fresh.
+    #[arg(long)]
+    refresh: bool,
+    /// Fetch all refs (refs/*), e.g. for a rev on no branch's history.
+    #[arg(long)]
+    all_refs: bool,
+    /// Fetch only the commit itself (depth 1); revCount is then 0, as in Nix.
+    #[arg(long)]
+    shallow: bool,
+    /// No progress on stderr.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Say what is fetched and how many bytes it took.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+impl RemoteFlags {
+    fn options(&self) -> fetchgit_date::remote::RemoteOptions {
+        use std::io::IsTerminal;
+        fetchgit_date::remote::RemoteOptions {
+            ttl: std::time::Duration::from_secs(self.ttl),
+            refresh: self.refresh,
+            all_refs: self.all_refs,
+            depth: if self.shallow { fetchgit_date::remote::Depth::One } else { fetchgit_date::remote::Depth::Full },
+            progress: !self.quiet && std::io::stderr().is_terminal(),
+            verbose: self.verbose,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -230,7 +269,7 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
         return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
     }
     let selector = selector(&args.source, &args.truncation)?;
-    let fetcher = Fetcher::open(&args.source.url, Cache::from_environment())?;
+    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options())?;
     if selector.truncate.is_some() {
         check_fallback(&fetcher.select(&selector)?, &args.truncation)?;
     }
@@ -257,7 +296,7 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
 
 fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let selector = selector(&args.source, &args.truncation)?;
-    let fetcher = Fetcher::open(&args.source.url, Cache::from_environment())?;
+    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options())?;
     let selection = fetcher.select(&selector)?;
     check_fallback(&selection, &args.truncation)?;
     writeln!(out, "{}", selection.commit)?;

@@ -61,6 +61,11 @@ impl Cache {
         Cache { dir: None }
     }
 
+    /// The versioned cache directory (`.../fetchgit-date/v1`), unless the cache is disabled.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     /// The stored value for `key`, if any.
     pub fn get(&self, table: Table, key: &str) -> Option<String> {
         let path = self.entry_path(table, key)?;

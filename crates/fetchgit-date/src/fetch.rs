@@ -13,6 +13,7 @@ use crate::date::Interval;
 use crate::export::{self, ExportError, ExportOptions};
 use crate::history::{History, HistoryError, Truncated};
 use crate::location::{self, Location, LocationError};
+use crate::remote::{Depth, RemoteOptions};
 use crate::resolve::{self, OpenError, ResolveError};
 use crate::{dirty, error_chain};
 
@@ -122,6 +123,9 @@ pub enum FetchError {
     /// History cannot be walked.
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// The remote cannot be fetched into the cache.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// The tree cannot be exported.
     #[error(transparent)]
     Export(#[from] ExportError),
@@ -159,14 +163,47 @@ pub struct Fetcher {
     repo: gix::Repository,
     cache: Cache,
     path: PathBuf,
+    /// For a remote: the local ref holding the remote's `HEAD` (used when no ref is selected).
+    default_ref: Option<String>,
+    /// Only the tip was fetched: `revCount` is 0, as Nix reports it for shallow fetches.
+    shallow: bool,
+    /// For a remote: what the update did.
+    remote: Option<crate::remote::Updated>,
 }
 
 impl Fetcher {
-    /// Opens the repository that `url` names.
+    /// Opens the repository that `url` names; a remote is brought into the cache with default
+    /// options for the current `HEAD` of the remote.
     pub fn open(url: &str, cache: Cache) -> Result<Fetcher, FetchError> {
-        let Location::Local(path) = location::parse(url)?;
-        let repo = resolve::open(&path)?;
-        Ok(Fetcher { repo, cache, path })
+        Fetcher::open_for(url, cache, &Selector::default(), &RemoteOptions::default())
+    }
+
+    /// Opens the repository that `url` names. A remote is first brought up to date in the cache
+    /// for what `selector` needs (its ref, or its rev), following `options`, then opened like a
+    /// local repository.
+    pub fn open_for(url: &str, cache: Cache, selector: &Selector, options: &RemoteOptions) -> Result<Fetcher, FetchError> {
+        match location::parse(url)? {
+            Location::Local(path) => {
+                let repo = resolve::open(&path)?;
+                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: false, remote: None })
+            }
+            Location::Remote(remote_url) => {
+                let full_ref = selector.ref_name.as_deref().map(resolve::full_ref_name).transpose()?;
+                let full_ref = full_ref.filter(|name| name != "HEAD");
+                let rev = selector.rev.as_deref().map(resolve::parse_rev).transpose()?;
+                let root = cache.dir().map(crate::remote::cache_root).ok_or(crate::remote::RemoteError::NoCacheDir)?;
+                let want = crate::remote::Want { full_ref: full_ref.clone(), rev };
+                let updated = crate::remote::update(&remote_url, &want, options, &root)?;
+                let repo = resolve::open(&updated.path)?;
+                let default_ref = full_ref.is_none().then(|| updated.local_ref.clone());
+                Ok(Fetcher { repo, cache, path: updated.path.clone(), default_ref, shallow: options.depth == Depth::One, remote: Some(updated) })
+            }
+        }
+    }
+
+    /// For a remote: where the cache repository is and whether the network was used.
+    pub fn remote_update(&self) -> Option<&crate::remote::Updated> {
+        self.remote.as_ref()
     }
 
     /// The opened repository.
@@ -178,8 +215,13 @@ impl Fetcher {
     pub fn select(&self, selector: &Selector) -> Result<Selection, FetchError> {
         let start = match (&selector.rev, &selector.ref_name) {
             (Some(rev), _) => resolve::rev_commit(&self.repo, rev)?,
-            (None, Some(name)) => resolve::ref_commit(&self.repo, name)?,
-            (None, None) => resolve::head_commit(&self.repo)?,
+            (None, name) => match (&self.default_ref, name.as_deref()) {
+                // A remote's `HEAD` lives under its own ref in the cache repository.
+                (Some(remote_head), None) => resolve::ref_commit(&self.repo, remote_head)?,
+                (Some(remote_head), Some("HEAD")) => resolve::ref_commit(&self.repo, remote_head)?,
+                (_, Some(name)) => resolve::ref_commit(&self.repo, name)?,
+                (None, None) => resolve::head_commit(&self.repo)?,
+            },
         };
         let Some(truncate) = selector.truncate else {
             return Ok(Selection { start, commit: start, truncation: None });
@@ -233,7 +275,7 @@ impl Fetcher {
         let commit = selection.commit;
         let mut history = History::new(&self.repo);
         let last_modified = history.committer_time(&commit)?;
-        let rev_count = self.rev_count(&mut history, commit)?;
+        let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit)? };
         let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
         let rev = commit.to_string();
         Ok(Fetched {

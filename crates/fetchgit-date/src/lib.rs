@@ -3,7 +3,7 @@
 //!
 //! The pieces, in the order a fetch uses them: [`location`] parses the URL, [`resolve`] opens the
 //! repository and finds the start commit, [`history`] truncates (as `git rev-list -1 --before`)
-//! and counts commits, [`export`] turns a tree into a NAR the way each Nix generation does,
+//! and counts commits, [`remote`] keeps a cache repository per remote URL up to date, [`export`] turns a tree into a NAR the way each Nix generation does,
 //! [`cache`] remembers immutable results, and [`fetch`] ties them together. [`verify`] explains
 //! why a given `narHash` does or does not reproduce.
 //!
@@ -26,6 +26,8 @@ pub mod fetch;
 pub mod history;
 pub mod location;
 pub mod nix_expr;
+pub mod progress;
+pub mod remote;
 pub mod resolve;
 pub mod verify;
 

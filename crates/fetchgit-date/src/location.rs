@@ -1,16 +1,21 @@
 //! Where a repository lives, parsed from the `url` a user gives, as `builtins.fetchGit` reads it.
 //!
-//! Only local repositories (a path, or a `file://` URL) are fetched for now; every remote form is
-//! recognised so that it gets a clear "not supported yet" error instead of being mistaken for a
-//! path. Anything that could be taken as an option by git or ssh is refused before it reaches them.
+//! A path or a `file://` URL is a local repository, read in place; `http(s)://`, `ssh://`,
+//! scp-style `[user@]host:path` (rewritten to `ssh://` as Nix does) and `git://` are remotes,
+//! fetched into the cache by [`crate::remote`]. Anything that could be taken as an option by git
+//! or ssh is refused here, before any process is spawned or connection made.
 
 use std::path::PathBuf;
+
+use crate::remote::{RemoteUrl, UrlError};
 
 /// A repository location that this version can open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A work tree or a bare repository on this machine.
     Local(PathBuf),
+    /// A repository reached over the network (or ssh), cached locally.
+    Remote(RemoteUrl),
 }
 
 /// Why a `url` cannot be used.
@@ -25,14 +30,9 @@ pub enum LocationError {
     /// git's `ext::` transport runs arbitrary commands.
     #[error("refusing repository URL '{0}': the ext:: transport runs arbitrary commands")]
     CommandTransport(String),
-    /// A remote transport (http, ssh, git) that this version cannot fetch from yet.
-    #[error("remote repositories ({scheme}) are not supported yet: clone '{redacted}' and pass the local path with --url")]
-    RemoteNotSupported {
-        /// The transport, e.g. `https` or `ssh`.
-        scheme: String,
-        /// The URL with any credentials removed.
-        redacted: String,
-    },
+    /// A remote URL with a part that is unsafe to hand to git or ssh.
+    #[error(transparent)]
+    Remote(#[from] UrlError),
     /// A scheme we do not know at all.
     #[error("unknown URL scheme '{scheme}' in '{redacted}': use a local path or a file://, http(s)://, ssh:// or git:// URL")]
     UnknownScheme {
@@ -72,13 +72,16 @@ pub fn parse(url: &str) -> Result<Location, LocationError> {
                 };
                 Ok(Location::Local(PathBuf::from(percent_decode(path))))
             } else if REMOTE_SCHEMES.contains(&scheme_lower.as_str()) {
-                Err(LocationError::RemoteNotSupported { scheme: scheme_lower, redacted: redact(url) })
+                Ok(Location::Remote(RemoteUrl::new(&scheme_lower, rest)?))
             } else {
                 Err(LocationError::UnknownScheme { scheme: scheme.to_owned(), redacted: redact(url) })
             }
         }
         None if is_scp_like(url) => {
-            Err(LocationError::RemoteNotSupported { scheme: "ssh".into(), redacted: redact(url) })
+            // Nix rewrites `[user@]host:path` to `ssh://[user@]host/path`.
+            let (authority, path) = url.split_once(':').expect("scp-like URLs have a colon");
+            let path = path.strip_prefix('/').unwrap_or(path);
+            Ok(Location::Remote(RemoteUrl::new("ssh", &format!("{authority}/{path}"))?))
         }
         None => Ok(Location::Local(PathBuf::from(url))),
     }
@@ -151,13 +154,17 @@ mod tests {
             ("git@example.org:owner/r.git", "ssh"),
         ] {
             match parse(url) {
-                Err(LocationError::RemoteNotSupported { scheme: s, .. }) => assert_eq!(s, scheme, "{url}"),
+                Ok(Location::Remote(remote)) => assert_eq!(remote.scheme(), scheme, "{url}"),
                 other => panic!("{url}: {other:?}"),
             }
         }
-        let err = parse("https://user:secret@example.org/r.git").expect_err("remote");
-        assert!(!err.to_string().contains("secret"), "{err}");
-        assert!(err.to_string().contains("https://example.org/r.git"), "{err}");
+        let Ok(Location::Remote(scp)) = parse("git@example.org:owner/r.git") else { panic!("scp-style is remote") };
+        assert_eq!(scp.redacted(), "ssh://example.org/owner/r.git");
+        let Ok(Location::Remote(remote)) = parse("https://user:secret@example.org/r.git") else { panic!("remote") };
+        assert!(!format!("{remote:?} {remote}").contains("secret"));
+        assert_eq!(remote.redacted(), "https://example.org/r.git");
+        assert!(matches!(parse("ssh://-oProxyCommand=x/r"), Err(LocationError::Remote(UrlError::OptionLike { .. }))));
+        assert!(matches!(parse("-oProxyCommand=x:r"), Err(LocationError::LooksLikeOption(_))));
     }
 
     #[test]

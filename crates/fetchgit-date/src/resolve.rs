@@ -101,8 +101,8 @@ pub enum ResolveError {
     },
 }
 
-/// Parses and checks `rev`: a full 40-hex hash of a commit present in `repo`.
-pub fn rev_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, ResolveError> {
+/// Parses `rev`: a full 40-hex hash (checked before any fetch, so nothing odd reaches a remote).
+pub fn parse_rev(rev: &str) -> Result<ObjectId, ResolveError> {
     let is_hex = !rev.is_empty() && rev.bytes().all(|b| b.is_ascii_hexdigit());
     if is_hex && rev.len() < 40 {
         return Err(ResolveError::AbbreviatedRev(rev.to_owned()));
@@ -110,7 +110,12 @@ pub fn rev_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, Resolve
     if !is_hex || rev.len() != 40 {
         return Err(ResolveError::MalformedRev(rev.to_owned()));
     }
-    let id = ObjectId::from_hex(rev.to_ascii_lowercase().as_bytes()).map_err(|_| ResolveError::MalformedRev(rev.to_owned()))?;
+    ObjectId::from_hex(rev.to_ascii_lowercase().as_bytes()).map_err(|_| ResolveError::MalformedRev(rev.to_owned()))
+}
+
+/// Parses and checks `rev`: a full 40-hex hash of a commit present in `repo`.
+pub fn rev_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, ResolveError> {
+    let id = parse_rev(rev)?;
     let header = repo
         .try_find_header(id)
         .map_err(|err| ResolveError::Corrupt { id, reason: error_chain(&err) })?

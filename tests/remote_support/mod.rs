@@ -1,0 +1,359 @@
+//! Shared helpers for the remote tests: a deterministic fixture repository, loopback servers
+//! (smart HTTP through `git http-backend`, `git daemon`, ssh through a fake `GIT_SSH_COMMAND`),
+//! and a runner for the real binary with an isolated cache. Every wait is bounded.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fetchgit-date");
+
+/// Applies git isolation (no user or system config, fixed time zone).
+pub fn isolate<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_SSH_COMMAND")
+        .env_remove("GIT_SSH")
+        .stdin(Stdio::null())
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "A U Thor")
+        .env("GIT_AUTHOR_EMAIL", "author@example.org")
+        .env("GIT_COMMITTER_NAME", "C O Mitter")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.org")
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("git prints UTF-8").trim().to_owned()
+}
+
+/// A scratch area: `root/srv/repo.git` (bare, served), `root/home` (the client's HOME).
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("srv")).expect("srv");
+        std::fs::create_dir_all(dir.path().join("home")).expect("home");
+        Scratch { dir }
+    }
+    pub fn srv(&self) -> PathBuf {
+        self.dir.path().join("srv")
+    }
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.srv().join("repo.git")
+    }
+    pub fn cache_git(&self) -> PathBuf {
+        self.home().join(".cache/fetchgit-date/v1/git")
+    }
+}
+
+/// Commits per day for 30 days on `main` (one file per day, some merges from `side`), a tag,
+/// and an unrelated branch `other`; returns the bare repository's path.
+pub fn make_fixture(scratch: &Scratch, days: u32) -> PathBuf {
+    let work = scratch.dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("work dir");
+    git(&work, &["init", "-q", "-b", "main"]);
+    let base = 1_600_000_000i64;
+    let commit = |work: &Path, day: u32, msg: &str| {
+        let date = format!("@{} +0000", base + i64::from(day) * 86_400);
+        let out = Command::new("git")
+            .current_dir(work)
+            .args(["commit", "-q", "--allow-empty", "-m", msg])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "A U Thor")
+            .env("GIT_AUTHOR_EMAIL", "author@example.org")
+            .env("GIT_COMMITTER_NAME", "C O Mitter")
+            .env("GIT_COMMITTER_EMAIL", "committer@example.org")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("git commit runs");
+        assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    for day in 0..days {
+        let body: String = (0..200).map(|i| format!("day {day} line {i} {}\n", i * day as usize)).collect();
+        std::fs::write(work.join(format!("file{day}.txt")), body).expect("write file");
+        git(&work, &["add", "."]);
+        commit(&work, day, &format!("day {day}"));
+        if day == 5 {
+            git(&work, &["tag", "-a", "v1", "-m", "v1"]);
+        }
+    }
+    git(&work, &["checkout", "-q", "--orphan", "other"]);
+    git(&work, &["rm", "-rfq", "."]);
+    std::fs::write(work.join("other.txt"), "other\n").expect("write");
+    git(&work, &["add", "."]);
+    commit(&work, days + 1, "unrelated");
+    git(&work, &["checkout", "-q", "main"]);
+    let bare = scratch.repo();
+    git(scratch.dir.path(), &["clone", "-q", "--bare", work.to_str().expect("utf-8"), bare.to_str().expect("utf-8")]);
+    git(&bare, &["config", "uploadpack.allowReachableSHA1InWant", "true"]);
+    git(&bare, &["config", "uploadpack.allowFilter", "true"]);
+    bare
+}
+
+/// Runs the binary with `args` under `home`, returning its output.
+pub fn run(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    isolate(&mut cmd, home).args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    run_bounded(cmd, Duration::from_secs(120))
+}
+
+/// Runs `cmd` to completion, killing it after `limit`.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+    }
+}
+
+pub fn ok_json(out: &Output, what: &str) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+pub fn err_line(out: &Output, what: &str) -> String {
+    assert_eq!(out.status.code(), Some(2), "{what}: expected exit 2, stdout: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    assert_eq!(err.lines().count(), 1, "{what}: error must be one line: {err}");
+    err
+}
+
+/// A server process, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Requests whose body asked the server for a pack (`command=fetch`, or a v0/v1 `want`).
+    pub fn pack_requests(&self) -> usize {
+        std::fs::read_to_string(&self.log).unwrap_or_default().lines().filter(|l| l.starts_with("PACK")).count()
+    }
+}
+
+const HTTP_SERVER: &str = r#"
+import http.server, os, subprocess, sys, socketserver
+import time
+root, log, slow = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def handle_one(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline(); break
+                body += self.rfile.read(size); self.rfile.readline()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        path, _, query = self.path.partition("?")
+        if b"command=fetch" in body or (b"want " in body and b"command=" not in body):
+            with open(log, "a") as f: f.write("PACK " + path + "\n")
+        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO=path,
+                   QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_ADDR="127.0.0.1",
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)))
+        if self.headers.get("Git-Protocol"): env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        if self.headers.get("Content-Encoding"): env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.split(b"\r\n"):
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "status": status = int(v.strip().split()[0])
+            elif k: headers.append((k, v.strip()))
+        self.send_response(status)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if slow and b"PACK" in payload[:64] or slow and len(payload) > 4096:
+            for i in range(0, len(payload), 512):
+                self.wfile.write(payload[i:i + 512]); self.wfile.flush(); time.sleep(0.02)
+        else:
+            self.wfile.write(payload)
+    do_GET = do_POST = handle_one
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// Smart HTTP on 127.0.0.1 serving `root` through `git http-backend`.
+pub fn http_server(scratch: &Scratch) -> Server {
+    http_server_with(scratch, false)
+}
+
+/// Like [`http_server`]; with `slow`, pack responses trickle out at about 25 KiB/s.
+pub fn http_server_with(scratch: &Scratch, slow: bool) -> Server {
+    let script = scratch.dir.path().join("http_server.py");
+    std::fs::write(&script, HTTP_SERVER).expect("write server");
+    let log = scratch.dir.path().join("http.log");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg(scratch.srv())
+        .arg(&log)
+        .arg(if slow { "1" } else { "0" })
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).expect("the HTTP server reports its port within 20 s");
+    let port = line.trim().parse().expect("a port number");
+    Server { child, port, log }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server on port {port} did not come up within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `git daemon` on 127.0.0.1 exporting `root`.
+pub fn git_daemon(scratch: &Scratch) -> Server {
+    let port = free_port();
+    let log = scratch.dir.path().join("daemon.log");
+    let child = Command::new("git")
+        .args(["daemon", "--reuseaddr", "--export-all", "--verbose", "--listen=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", scratch.srv().display()))
+        .arg(scratch.srv())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("git daemon runs");
+    let server = Server { child, port, log };
+    wait_for_port(port);
+    server
+}
+
+/// A fake `ssh`: logs its arguments and runs the requested `git-upload-pack` locally, without
+/// a shell. Returns the value for `GIT_SSH_COMMAND`.
+pub fn fake_ssh(scratch: &Scratch) -> (String, PathBuf) {
+    let script = scratch.dir.path().join("fake-ssh");
+    let log = scratch.dir.path().join("ssh.log");
+    let text = format!(
+        r#"#!/usr/bin/env python3
+import os, shlex, sys
+with open({log:?}, "a") as f: f.write(repr(sys.argv[1:]) + "\n")
+args = sys.argv[1:]
+start = next(i for i, a in enumerate(args) if a.startswith("git-upload-pack") or a.startswith("git upload-pack"))
+words = shlex.split(" ".join(args[start:])) if len(args) > start + 1 else shlex.split(args[start])
+os.execvp("git", ["git", "upload-pack", words[-1]])
+"#,
+        log = log.display().to_string()
+    );
+    std::fs::write(&script, text).expect("write fake ssh");
+    let mut perms = std::fs::metadata(&script).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).expect("chmod");
+    (script.display().to_string(), log)
+}
+
+/// True when Nix is usable; panics under `CI=true` when it is not.
+pub fn require_nix(test: &str) -> bool {
+    let ok = Command::new("nix-instantiate").arg("--version").stdin(Stdio::null()).output().map(|o| o.status.success()).unwrap_or(false);
+    if ok {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: Nix (nix-instantiate) is required under CI=true but is not installed");
+    }
+    eprintln!("NOTICE: {test} SKIPPED: Nix is not installed; nothing was checked. Set CI=true to make this a failure.");
+    false
+}
+
+/// `builtins.fetchGit { url; ref; rev? }` with Nix 2.8 in a fresh HOME, `outPath` as a string.
+pub fn nix_fetchgit(scratch: &Scratch, url: &str, extra: &str) -> serde_json::Value {
+    let home = scratch.dir.path().join("nix-home");
+    std::fs::create_dir_all(&home).expect("nix home");
+    let expr = format!(
+        "let r = builtins.fetchGit {{ url = \"{url}\"; {extra} }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}"
+    );
+    let mut cmd = Command::new("nix-instantiate");
+    isolate(&mut cmd, &home).args(["--eval", "--strict", "--json", "-E", &expr]);
+    let out = run_bounded(cmd, Duration::from_secs(300));
+    assert!(out.status.success(), "nix-instantiate failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let obj = v.as_object_mut().expect("attrs");
+    let path = obj.remove("storePath").expect("storePath");
+    obj.insert("outPath".into(), path);
+    v
+}
+
+/// Compares the attributes Nix 2.8 returns with ours (ours has no extra keys but `truncation`).
+pub fn assert_same_as_nix(ours: &serde_json::Value, nix: &serde_json::Value, what: &str) {
+    for (key, value) in nix.as_object().expect("attrs") {
+        assert_eq!(ours.get(key), Some(value), "{what}: attribute {key} differs (ours: {ours}, Nix: {nix})");
+    }
+}
