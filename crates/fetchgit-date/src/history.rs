@@ -89,16 +89,27 @@ impl<'repo> History<'repo> {
     }
 
     fn node_from_object(&mut self, id: &gix::oid) -> Result<CommitNode, HistoryError> {
+        use gix::objs::commit::ref_iter::Token;
         let corrupt = |reason: String| HistoryError::Corrupt { id: id.to_owned(), reason };
         let commit = self
             .repo
             .objects
             .find_commit_iter(id, &mut self.buf)
             .map_err(|err| corrupt(error_chain(&err)))?;
-        let parents = commit.clone().parent_ids().collect();
-        let committer = commit.committer().map_err(|err| corrupt(error_chain(&err)))?;
-        let committer_time = committer.time().map_err(|err| corrupt(error_chain(&err)))?.seconds;
-        Ok(CommitNode { committer_time, parents })
+        // One pass over the headers: parents come before the committer, and nothing after it
+        // is needed.
+        let mut parents = Vec::new();
+        for token in commit {
+            match token.map_err(|err| corrupt(error_chain(&err)))? {
+                Token::Parent { id } => parents.push(id),
+                Token::Committer { signature } => {
+                    let committer_time = signature.time().map_err(|err| corrupt(error_chain(&err)))?.seconds;
+                    return Ok(CommitNode { committer_time, parents });
+                }
+                _ => {}
+            }
+        }
+        Err(corrupt("the commit has no committer".into()))
     }
 
     /// What `git rev-list -1 --before=BOUNDARY [--first-parent] START` prints, or, when it prints
@@ -109,7 +120,7 @@ impl<'repo> History<'repo> {
     /// (a child older than its parent) are handled by that same order, so this walk keeps it exactly.
     pub fn last_before(&mut self, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, HistoryError> {
         let mut queue = BinaryHeap::new();
-        let mut seen = gix::hashtable::HashSet::default();
+        let mut seen = gix::hashtable::HashSet::with_capacity_and_hasher(1 << 12, Default::default());
         let mut sequence = 0u64;
         let mut first_root = None;
         let start_node = self.node(&start)?;
@@ -137,7 +148,7 @@ impl<'repo> History<'repo> {
 
     /// The number of commits reachable from `start`, itself included: `git rev-list --count START`.
     pub fn count(&mut self, start: ObjectId) -> Result<u64, HistoryError> {
-        let mut seen = gix::hashtable::HashSet::default();
+        let mut seen = gix::hashtable::HashSet::with_capacity_and_hasher(1 << 16, Default::default());
         let mut stack = vec![start];
         seen.insert(start);
         while let Some(id) = stack.pop() {

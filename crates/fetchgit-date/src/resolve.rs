@@ -29,14 +29,12 @@ pub fn open(path: &Path) -> Result<gix::Repository, OpenError> {
     if !path.exists() {
         return Err(OpenError::Missing(path.to_owned()));
     }
-    let mut repo = gix::open(path).map_err(|err| OpenError::NotARepository {
+    // No object cache: walks and exports read each object once, so it would only cost copies and
+    // memory (gix's pack delta-base cache still applies).
+    gix::open(path).map_err(|err| OpenError::NotARepository {
         path: path.to_owned(),
         reason: error_chain(&err),
-    })?;
-    // Walks decode many small commits and trees; a modest object cache avoids re-inflating
-    // shared delta bases.
-    repo.object_cache_size_if_unset(16 * 1024 * 1024);
-    Ok(repo)
+    })
 }
 
 /// Why a start commit could not be determined.
