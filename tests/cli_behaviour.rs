@@ -89,7 +89,7 @@ fn bad_input_is_one_line_exit_2() {
         (fetch(&["--name", "bad name"]), vec!["bad name"]),
         (fetch(&["--compat", "legacy", "--no-export-ignore"]), vec!["--no-export-ignore", "legacy"]),
         (fetch(&["--first-parent"]), vec!["--first-parent", "--date or --interval"]),
-        (fetch(&["--rev", head, "--date", "1000000000", "--no-root-fallback"]), vec!["no commit reachable", "--no-root-fallback"]),
+        (fetch(&["--rev", head, "--date", "1000000000", "--no-root-fallback"]), vec!["no commit reachable", "root-commit fallback"]),
         (vec!["fetch".into(), "--no-store".into(), "--url=-oProxyCommand=touch /tmp/pwned".into()], vec!["could be taken as an option"]),
         // As a separate word the argument parser already refuses it as an unknown option.
         (vec!["fetch".into(), "--no-store".into(), "--url".into(), "-oProxyCommand=touch /tmp/pwned".into()], vec!["-o"]),

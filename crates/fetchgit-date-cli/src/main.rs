@@ -12,7 +12,7 @@ use fetchgit_date::cache::Cache;
 use fetchgit_date::date::{parse_date, Interval};
 use fetchgit_date::error_chain;
 use fetchgit_date::export::{ExportOptions, Generation};
-use fetchgit_date::fetch::{Fetched, Fetcher, Selection, Selector, TruncateTo};
+use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncateTo, TruncationInfo};
 use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
 
@@ -238,25 +238,18 @@ fn selector(source: &Source, truncation: &Truncation) -> Result<Selector, Failur
         rev: source.rev.clone(),
         truncate,
         first_parent: truncation.first_parent,
+        refuse_root_fallback: truncation.no_root_fallback,
     })
 }
 
-/// Reports the root-commit fallback on stderr, or refuses it when asked to.
-fn check_fallback(selection: &Selection, truncation: &Truncation) -> Result<(), Failure> {
-    let Some(info) = selection.truncation.as_ref().filter(|t| t.root_fallback) else {
-        return Ok(());
-    };
-    if truncation.no_root_fallback {
-        return Err(Failure(format!(
-            "no commit reachable from {} is at or before {} (Unix seconds): pick a later date, or drop --no-root-fallback to take the root commit",
+/// Says on stderr when truncation fell back to the root commit.
+fn warn_root_fallback(truncation: Option<&TruncationInfo>, commit: &str) {
+    if let Some(info) = truncation.filter(|t| t.root_fallback) {
+        eprintln!(
+            "fetchgit-date: warning: no commit reachable from {} is at or before {}; falling back to the root commit {commit}",
             info.start, info.boundary
-        )));
+        );
     }
-    eprintln!(
-        "fetchgit-date: warning: no commit reachable from {} is at or before {}; falling back to the root commit {}",
-        info.start, info.boundary, selection.commit
-    );
-    Ok(())
 }
 
 fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
@@ -270,11 +263,9 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     }
     let selector = selector(&args.source, &args.truncation)?;
     let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options())?;
-    if selector.truncate.is_some() {
-        check_fallback(&fetcher.select(&selector)?, &args.truncation)?;
-    }
     let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
     let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
     if fetched.attrs.dirty_rev.is_some() {
         eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
     }
@@ -298,7 +289,7 @@ fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure>
     let selector = selector(&args.source, &args.truncation)?;
     let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options())?;
     let selection = fetcher.select(&selector)?;
-    check_fallback(&selection, &args.truncation)?;
+    warn_root_fallback(selection.truncation.as_ref(), &selection.commit.to_string());
     writeln!(out, "{}", selection.commit)?;
     Ok(ExitCode::SUCCESS)
 }

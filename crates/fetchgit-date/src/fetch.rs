@@ -37,6 +37,9 @@ pub struct Selector {
     pub truncate: Option<TruncateTo>,
     /// Follow only first parents while truncating (`git rev-list --first-parent`).
     pub first_parent: bool,
+    /// Fail with [`FetchError::NothingBefore`] instead of taking the root commit when no commit
+    /// is old enough.
+    pub refuse_root_fallback: bool,
 }
 
 /// The commit a selection landed on, and how.
@@ -140,14 +143,6 @@ pub enum FetchError {
         /// Its time.
         time: i64,
     },
-    /// The Nix store refused or could not be reached.
-    #[error("cannot add {path} to the Nix store: {reason}")]
-    Store {
-        /// The store path.
-        path: String,
-        /// What the daemon or the connection reported.
-        reason: String,
-    },
     /// No commit is old enough and the caller refused the root fallback.
     #[error("no commit reachable from {start} is at or before {boundary} (Unix seconds): pick a later date, or allow the root-commit fallback")]
     NothingBefore {
@@ -155,6 +150,14 @@ pub enum FetchError {
         start: ObjectId,
         /// The boundary.
         boundary: i64,
+    },
+    /// The Nix store refused or could not be reached.
+    #[error("cannot add {path} to the Nix store: {reason}")]
+    Store {
+        /// The store path.
+        path: String,
+        /// What the daemon or the connection reported.
+        reason: String,
     },
 }
 
@@ -232,6 +235,9 @@ impl Fetcher {
             TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
         };
         let truncated = self.truncate(&mut history, start, boundary, selector.first_parent)?;
+        if truncated.root_fallback && selector.refuse_root_fallback {
+            return Err(FetchError::NothingBefore { start, boundary });
+        }
         Ok(Selection {
             start,
             commit: truncated.commit,
@@ -390,10 +396,4 @@ fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError>
         .ok()
         .and_then(|t| t.format(&format).ok())
         .ok_or(FetchError::TimeOutOfRange { commit, time })
-}
-
-impl From<FetchError> for String {
-    fn from(err: FetchError) -> String {
-        error_chain(&err)
-    }
 }
