@@ -17,9 +17,8 @@ pub fn to_worktree(blob: &[u8], blob_id: &gix::oid) -> Option<Vec<u8>> {
     let hex = blob_id.to_string();
     let mut out = Vec::with_capacity(blob.len() + 64);
     let mut src = blob;
-    loop {
-        // Step 1: run to the next '$'.
-        let Some(dollar) = src.find_byte(b'$') else { break };
+    // Step 1: run to the next '$'.
+    while let Some(dollar) = src.find_byte(b'$') {
         out.extend_from_slice(&src[..=dollar]);
         src = &src[dollar + 1..];
         // Step 2: does it look like `Id$` or `Id:xxx$`?
