@@ -4,10 +4,10 @@
 //! chain, also after a merge of a branch with newer dates; the source forms `truncate` takes;
 //! and clear evaluation errors for bad input.
 
-#[path = "nix_support/mod.rs"]
-mod support;
 #[path = "incremental_support/mod.rs"]
 mod incr;
+#[path = "nix_support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 
@@ -91,7 +91,9 @@ fn same_day_shares_one_previous_build_across_a_merge() {
         assert_eq!(r["wired"], true, "{name}: {r}");
         assert!(is_ancestor(&repo.dir, truncated, rev), "{name}");
         assert!(
-            first_parent_chain(&repo.dir, rev).iter().any(|c| c == truncated),
+            first_parent_chain(&repo.dir, rev)
+                .iter()
+                .any(|c| c == truncated),
             "{name}: the previous build's commit is on the branch's first-parent chain"
         );
     }
@@ -198,9 +200,9 @@ fn source_forms_and_purity() {
         tip = nix_str(tip),
         m3_expected = nix_str(&repo.revs["m2"]),
     );
-    let out = run(nix_cmd("nix-instantiate", tmp.path()).args(EXEC_ON).args([
-        "--eval", "--strict", "--json", "-E", &expr,
-    ]));
+    let out = run(nix_cmd("nix-instantiate", tmp.path())
+        .args(EXEC_ON)
+        .args(["--eval", "--strict", "--json", "-E", &expr]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -338,13 +340,18 @@ fn clear_errors() {
     eval_fails(
         home,
         true,
-        &format!("({lib}.truncate {{ interval = 86400; }} {{ outPath = {copy}; rev = {rev}; }}).rev"),
+        &format!(
+            "({lib}.truncate {{ interval = 86400; }} {{ outPath = {copy}; rev = {rev}; }}).rev"
+        ),
         "is a store path, which has no git history",
     );
     eval_fails(
         home,
         true,
-        &incremental("", &format!("truncate: (import (truncate {copy}) {{ }}).build")),
+        &incremental(
+            "",
+            &format!("truncate: (import (truncate {copy}) {{ }}).build"),
+        ),
         "is a store path, which has no git history",
     );
     eval_fails(
@@ -375,7 +382,10 @@ fn clear_errors() {
     eval_fails(
         home,
         true,
-        &incremental("", &format!("truncate: builtins.seq (truncate {src}) {drv}")),
+        &incremental(
+            "",
+            &format!("truncate: builtins.seq (truncate {src}) {drv}"),
+        ),
         "has no output \"intermediates\" (its outputs: out)",
     );
     eval_fails(

@@ -104,8 +104,10 @@ pub fn make_branch_repo(parent: &Path) -> BranchRepo {
         times: BTreeMap::new(),
     };
     let record = |repo: &mut BranchRepo, name: &str, t: i64| {
-        repo.revs
-            .insert(name.to_owned(), run_ok(git(&dir).args(["rev-parse", "HEAD"])));
+        repo.revs.insert(
+            name.to_owned(),
+            run_ok(git(&dir).args(["rev-parse", "HEAD"])),
+        );
         repo.times.insert(name.to_owned(), t);
     };
     let commit = |repo: &mut BranchRepo, name: &str, t: i64| {
