@@ -181,7 +181,7 @@ let
       marked = result // { truncation = result.truncation // { pure = hasRev; }; };
     in
     if !(builtins.isBool firstParent) then throw "truncate: firstParent must be true or false, not ${describe firstParent}"
-    else if hasRev then marked
+    else if builtins.seq interval hasRev then marked
     else if pureEval then
       throw "truncate: src has no rev, and pure evaluation mode forbids walking from ${from} of ${args.url}, which moves: pass src = { url = ...; rev = self.rev; } (or extraFetchGitArgs.rev), or evaluate with --impure"
     else
