@@ -12,15 +12,21 @@
       package = pkgs: pkgs.callPackage ./nix/package.nix { src = self; };
     in
     {
-      # The Nix library, given the binary (a package, or the executable's path):
+      # The Nix library, given the binary (a package, or the executable's path) and optionally
+      # nixpkgs' haskell.lib (for haskell.incremental):
       #   (fetchgit-date.lib { fetchgit-date = pkgs.fetchgit-date; }).fetchGitDate { ... }
+      #   (fetchgit-date.lib { fetchgit-date = ...; haskellLib = pkgs.haskell.lib; }).haskell.incremental
+      # truncate, incremental, haskellFor: docs/incremental.md.
       # Needs allow-unsafe-native-code-during-evaluation = true; see docs/nix.md.
       lib = import ./nix;
 
       # pkgs.fetchgit-date, and pkgs.fetchgitDateLib = the library using it.
       overlays.default = final: prev: {
         fetchgit-date = package final;
-        fetchgitDateLib = import ./nix { fetchgit-date = final.fetchgit-date; };
+        fetchgitDateLib = import ./nix {
+          fetchgit-date = final.fetchgit-date;
+          haskellLib = final.haskell.lib or null;
+        };
       };
 
       packages = forAllSystems (system: rec {
@@ -43,6 +49,12 @@
             assert lib.compatFor "2.18.3-lix" == "legacy";
             assert failsToEvaluate (lib.fetchGitDate { url = "/nonexistent"; date = 1; interval = 1; });
             assert builtins ? exec || failsToEvaluate (lib.fetchGitDate { url = "/nonexistent"; rev = "0000000000000000000000000000000000000000"; });
+            # truncate/incremental argument errors (evaluation-time, before builtins.exec).
+            assert failsToEvaluate (lib.truncate { interval = 0; } { url = "/nonexistent"; rev = "0000000000000000000000000000000000000000"; });
+            assert failsToEvaluate (lib.truncate { url = "/nonexistent"; rev = "0000000000000000000000000000000000000000"; });
+            assert failsToEvaluate (lib.truncate { interval = 86400; } self);
+            assert failsToEvaluate (lib.incremental { interval = 86400; makePreviousBuild = _: "not a derivation"; } pkgs.git);
+            assert failsToEvaluate (lib.haskell.incremental { interval = 86400; makePreviousBuild = _: pkgs.git; } pkgs.git);
             true;
         in
         {

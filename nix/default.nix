@@ -2,13 +2,19 @@
 #
 #   lib = import ./nix { fetchgit-date = pkgs.fetchgit-date; };   # or "/path/to/fetchgit-date"
 #   src = lib.fetchGitDate { url = ./.; interval = 86400; };
+#   prev = lib.truncate { interval = 86400; } { url = "/path/to/repo"; rev = "<40 hex>"; };
+#   fast = lib.incremental { interval = 86400; makePreviousBuild = truncate: ...; } drv;
+#   hs = (lib.haskellFor pkgs.haskell.lib).incremental { interval = 86400; makePreviousBuild = ...; } pkg;
 #
 # Everything runs `fetchgit-date fetch --format nix` through builtins.exec, which needs
-# `allow-unsafe-native-code-during-evaluation = true`. See docs/nix.md.
+# `allow-unsafe-native-code-during-evaluation = true`. See docs/nix.md and
+# docs/incremental.md.
 {
   # The binary: a package providing bin/fetchgit-date (built on first use, like
   # import-from-derivation), or the path of the executable as a path or string.
   fetchgit-date,
+  # nixpkgs' haskell.lib (pkgs.haskell.lib), for haskell.incremental; optional.
+  haskellLib ? null,
 }:
 let
   bin =
@@ -87,22 +93,193 @@ let
 
   fetchGitDate = args: fetch (if builtins.isAttrs args then args else { url = args; });
 
-  # Roll a repository back to the last commit at or before the interval boundary of `rev`
-  # (rev's committer time rounded down to a multiple of interval; 86400 = midnight UTC).
-  # `rev` may come from `src`, anything with a rev attribute (a fetchGit result, a flake's self).
-  truncate =
-    { rev ? null, src ? null, interval ? 86400, ... }@args:
+  # ---------------------------------------------------------------------------------------
+  # Incremental builds: truncate, incremental, haskell.incremental (docs/incremental.md).
+
+  isDerivation = x: builtins.isAttrs x && (x.type or null) == "derivation";
+  isStorePath = s: builtins.substring 0 (builtins.stringLength builtins.storeDir + 1) s == "${builtins.storeDir}/";
+
+  # What a value is, for error messages.
+  describe = x:
+    if builtins.isFunction x then "a function (is an argument missing?)"
+    else if isDerivation x then "the derivation ${x.name or "?"}"
+    else if builtins.isAttrs x then
+      let names = builtins.attrNames x; shown = builtins.concatStringsSep ", " (if builtins.length names > 8 then builtins.genList (builtins.elemAt names) 8 ++ [ "..." ] else names);
+      in "an attribute set that is not a derivation (attributes: ${if names == [ ] then "none" else shown})"
+    else if builtins.isString x || builtins.isPath x then "the ${builtins.typeOf x} ${toString x}"
+    else "a ${builtins.typeOf x}";
+
+  requireExec = who: value:
+    if builtins ? exec then value
+    else throw "${who}: builtins.exec is disabled: enable it with allow-unsafe-native-code-during-evaluation = true in nix.conf, or pass --option allow-unsafe-native-code-during-evaluation true (any Nix version with builtins.exec works)";
+
+  # An interval as fetchgit-date takes it, refused here when it is not positive so the error
+  # names the function; the tool checks the rest of a string's syntax.
+  checkInterval = who: interval:
+    let positive = "${who}: interval must be positive: seconds (86400) or a string with a unit (\"12h\", \"1d\", \"1w\")"; in
+    if builtins.isInt interval then (if interval > 0 then interval else throw "${positive}, not ${toString interval}")
+    else if builtins.isString interval then
+      (if builtins.match "[[:space:]]*(-.*|0*[smhdw]?)[[:space:]]*" interval != null then throw "${positive}, not \"${interval}\"" else interval)
+    else throw "${positive}, not ${describe interval}";
+
+  # fetchGit-style arguments of a source: a path or URL string, or an attribute set with `url`
+  # (and `rev`, `ref`, `name`, `submodules` or pkgs.fetchgit's `fetchSubmodules`, `shallow`,
+  # `allRefs`, `exportIgnore`; other attributes, e.g. a fetch result's `outPath`, are ignored),
+  # completed or overridden by `extra`.
+  sourceArgs = who: extra: src:
     let
-      rev' =
-        if rev != null then rev
-        else if src != null && src ? rev then src.rev
-        else fail "truncate needs rev, or src with a rev attribute (a flake's self has none while its tree is dirty)";
+      noHistory = p: "${who}: src ${p} is a store path, which has no git history (a flake's self and ./. inside a flake are such copies): pass the repository's location and commit, e.g. { url = \"/path/to/repo\"; rev = self.rev; }";
+      fromAttrs = s:
+        builtins.intersectAttrs { url = 0; ref = 0; rev = 0; name = 0; shallow = 0; allRefs = 0; exportIgnore = 0; submodules = 0; } s
+        // (if s ? submodules || !(s ? fetchSubmodules) then { } else { submodules = s.fetchSubmodules; });
+      base =
+        if builtins.isPath src || builtins.isString src then { url = src; }
+        else if builtins.isAttrs src then fromAttrs src
+        else throw "${who}: src must be a path, a URL or a fetchGit-style attribute set { url; rev; ... }, not ${describe src}";
+      args = base // extra;
+      url = toString args.url;
     in
-    if args ? date then fail "truncate rolls back to an interval boundary: give interval, not date (or call fetchGitDate)"
-    else fetch (removeAttrs args [ "src" ] // { rev = rev'; inherit interval; });
+    if !(args ? url) then
+      (if builtins.isAttrs src && src ? outPath then throw (noHistory (toString src.outPath))
+       else throw "${who}: src has no url: give the repository as a path or URL, or as { url; rev; ... }")
+    else if !(builtins.isPath args.url || builtins.isString args.url) then throw "${who}: src's url must be a path or a string, not ${describe args.url}"
+    else if isStorePath url then throw (noHistory url)
+    else args // { url = url; };
+
+  # truncate { interval; firstParent ? true; rootFallback ? true; compat ? <running Nix's>; } src
+  #
+  # The fetch result (builtins.fetchGit's attributes) of the last commit at or before the
+  # interval boundary of src's own commit (its committer time rounded down to a multiple of
+  # interval), found by walking from src.rev: an ancestor of the commit being built, and a
+  # function of the commit graph only. Without a rev the walk starts at the tip of src.ref (or
+  # the current branch), which moves: that is impure, traced as a warning, refused in pure
+  # evaluation, and reported as truncation.pure = false.
+  truncateOptions = [ "interval" "firstParent" "rootFallback" "compat" ];
+  truncate = options:
+    if !(builtins.isAttrs options) then
+      throw "truncate: the first argument is the options { interval; firstParent ? true; ... }, the source comes second: truncate { interval = 86400; } src; got ${describe options}"
+    else if options ? url || options ? rev || options ? src || options ? ref then
+      throw "truncate: the source is now truncate's second argument: write truncate { interval = 86400; } { url = ...; rev = ...; } (or truncate { interval = 86400; } ./repo) instead of truncate { url = ...; rev = ...; interval = ...; }; interval no longer defaults to 86400, and firstParent now defaults to true (docs/incremental.md, \"Migrating\")"
+    else if removeAttrs options truncateOptions != { } then
+      throw "truncate: unknown option ${builtins.head (builtins.attrNames (removeAttrs options truncateOptions))}: the options are ${builtins.concatStringsSep ", " truncateOptions}; fetchGit arguments (name, ref, rev, ...) belong to src"
+    else if !(options ? interval) then
+      throw "truncate: interval is required: seconds (86400) or a string with a unit (\"1d\"), e.g. truncate { interval = 86400; } src"
+    else
+      src: truncateWith options { } src;
+
+  truncateWith = options: extra: src:
+    let
+      args = sourceArgs "truncate" extra src;
+      interval = checkInterval "truncate" options.interval;
+      firstParent = options.firstParent or true;
+      hasRev = (args.rev or null) != null;
+      from = if (args.ref or null) != null then "the tip of ${args.ref}" else "the tip of the current branch";
+      result = fetch (args // {
+        inherit interval firstParent;
+        rootFallback = options.rootFallback or true;
+      } // (if options ? compat then { inherit (options) compat; } else { }));
+      marked = result // { truncation = result.truncation // { pure = hasRev; }; };
+    in
+    if !(builtins.isBool firstParent) then throw "truncate: firstParent must be true or false, not ${describe firstParent}"
+    else if builtins.seq interval hasRev then marked
+    else if pureEval then
+      throw "truncate: src has no rev, and pure evaluation mode forbids walking from ${from} of ${args.url}, which moves: pass src = { url = ...; rev = self.rev; } (or extraFetchGitArgs.rev), or evaluate with --impure"
+    else
+      builtins.trace "warning: truncate: ${args.url} has no rev, so the walk starts at ${from}, which moves: the result is impure (not reproducible); pass a rev (src = { url; rev; }, or extraFetchGitArgs = { rev = ...; }) to pin it"
+        marked;
+
+  # Wires `drv` to restore intermediates: a stdenv derivation through overrideAttrs, a plain
+  # `derivation` by re-making it; either way the attribute previousIntermediates (the default
+  # the Haskell builder also uses) holds the intermediates' store path.
+  setPreviousIntermediates = intermediates: drv:
+    if drv ? overrideAttrs then drv.overrideAttrs (_: { previousIntermediates = intermediates; })
+    else if drv ? drvAttrs then derivation (drv.drvAttrs // { previousIntermediates = intermediates; })
+    else throw "incremental: cannot wire ${describe drv}: it has neither overrideAttrs nor drvAttrs; pass useIntermediates";
+
+  # incremental { interval; makePreviousBuild; ... } drv
+  #
+  # `drv` reusing the intermediates of one full build per interval: makePreviousBuild is given
+  # `truncate` (the function above with this call's options applied: src -> fetch result)
+  # and returns the full build of the truncated source. The builder-specific parts are
+  # parameters: prepareFullBuild (make that build keep its intermediates), intermediatesOutput
+  # (which of its outputs holds them) and useIntermediates (how drv restores them).
+  incremental =
+    {
+      interval,
+      makePreviousBuild,
+      firstParent ? true,
+      rootFallback ? true,
+      compat ? null,
+      # fetchGit arguments merged into every src given to truncate (e.g. { rev = ...; } when
+      # the source is a path, or { url = "/path/to/repo"; } when it is a flake's self).
+      extraFetchGitArgs ? { },
+      prepareFullBuild ? (build: build),
+      intermediatesOutput ? "intermediates",
+      useIntermediates ? setPreviousIntermediates,
+    }:
+    drv:
+    let
+      who = "incremental";
+      options = { inherit interval firstParent rootFallback; } // (if compat != null then { inherit compat; } else { });
+      truncate' = src: truncateWith options extraFetchGitArgs src;
+      made = makePreviousBuild truncate';
+      checked =
+        if isDerivation made then made
+        else throw "${who}: makePreviousBuild must return a derivation (the full build of the truncated source), but it returned ${describe made}";
+      previousBuild = prepareFullBuild checked;
+      intermediates =
+        if !(isDerivation previousBuild) then throw "${who}: prepareFullBuild must return a derivation, but it returned ${describe previousBuild}"
+        else if previousBuild ? ${intermediatesOutput} && isDerivation previousBuild.${intermediatesOutput} then previousBuild.${intermediatesOutput}
+        else throw "${who}: the previous build ${previousBuild.name or ""} has no output \"${intermediatesOutput}\" (its outputs: ${builtins.concatStringsSep ", " (previousBuild.outputs or [ "out" ])}): make the full build install its intermediates there (prepareFullBuild), or set intermediatesOutput";
+      result = useIntermediates intermediates drv;
+    in
+    requireExec who (
+      if !(builtins.isFunction makePreviousBuild) then throw "${who}: makePreviousBuild must be a function from truncate to the full build (truncate: ...), not ${describe makePreviousBuild}"
+      else if !(builtins.isAttrs extraFetchGitArgs) then throw "${who}: extraFetchGitArgs must be an attribute set of fetchGit arguments, not ${describe extraFetchGitArgs}"
+      else if !(isDerivation drv) then throw "${who}: the last argument must be the derivation to build incrementally, not ${describe drv}"
+      else builtins.seq (checkInterval who interval) (
+        if isDerivation result then result // { inherit previousBuild; }
+        else throw "${who}: useIntermediates must return a derivation, but it returned ${describe result}")
+    );
+
+  # haskell.incremental { interval; makePreviousBuild; extraFetchGitArgs ? {}; } pkg: the
+  # interface of the nixpkgs proposal, wired through nixpkgs' Haskell builder: the previous
+  # build gets doInstallIntermediates and enableSeparateIntermediatesOutput (output
+  # `intermediates`), `pkg` gets previousIntermediates, both with haskellLib.compose.overrideCabal.
+  haskellFor = haskellLib: {
+    incremental =
+      { interval, makePreviousBuild, extraFetchGitArgs ? { } }:
+      pkg:
+      let
+        who = "haskell.incremental";
+        overrideCabal =
+          if builtins.isAttrs haskellLib && haskellLib ? compose.overrideCabal then haskellLib.compose.overrideCabal
+          else throw "${who}: haskellLib must be nixpkgs' haskell.lib (with compose.overrideCabal), not ${describe haskellLib}";
+        ghcVersion = pkg.compiler.version or null;
+      in
+      requireExec who (
+        if !(isDerivation pkg) then throw "${who}: the last argument must be a Haskell package (a derivation of nixpkgs' Haskell builder), not ${describe pkg}"
+        else if !(builtins.isString ghcVersion) then throw "${who}: cannot tell which GHC builds ${pkg.name or "the package"}: it has no compiler.version (passthru of nixpkgs' Haskell builder); pass a package from a haskell.packages set"
+        else if builtins.compareVersions ghcVersion "9.4" < 0 then
+          throw "${who}: ${pkg.name or "the package"} is built with GHC ${ghcVersion}, but incremental builds need GHC >= 9.4: older GHCs decide recompilation by timestamps, and restored intermediates (timestamps reset to 1970) would silently be reused for changed sources; use haskell.packages.ghc94 or newer"
+        else
+          incremental {
+            inherit interval makePreviousBuild extraFetchGitArgs;
+            prepareFullBuild = overrideCabal (_: { doInstallIntermediates = true; enableSeparateIntermediatesOutput = true; });
+            intermediatesOutput = "intermediates";
+            useIntermediates = intermediates: overrideCabal (_: { previousIntermediates = intermediates; });
+          } pkg
+      );
+  };
+
+  haskell =
+    if haskellLib != null then haskellFor haskellLib
+    else {
+      incremental = throw "haskell.incremental needs nixpkgs' haskell.lib: import fetchgit-date's nix/ with { fetchgit-date = ...; haskellLib = pkgs.haskell.lib; }, or use (lib.haskellFor pkgs.haskell.lib).incremental";
+    };
 in
 {
-  inherit fetchGitDate truncate compatFor pureEval;
+  inherit fetchGitDate truncate incremental haskell haskellFor compatFor pureEval;
   # The generation used when `compat` is not given.
   defaultCompat = compatFor builtins.nixVersion;
   # The executable the library runs.

@@ -287,10 +287,11 @@ fn clear_errors() {
         format!("{lib}.fetchGitDate {{ url = {url}; colour = 1; }}"),
         "unexpected argument 'colour'",
     );
+    // truncate's interface changed (the source is its second argument): old calls say how.
     check(
         true,
         format!("{lib}.truncate {{ url = {url}; }}"),
-        "truncate needs rev",
+        "the source is now truncate's second argument",
     );
     // The tool's own one-line error reaches the user, then Nix's.
     check(
@@ -312,8 +313,10 @@ fn truncate_rolls_back_to_the_interval_boundary_of_rev() {
     let three_day_boundary = commit_time(&repo, &tip).div_euclid(3 * 86_400) * 3 * 86_400;
     let three_days = git_truncate(&repo, &tip, three_day_boundary, false);
     assert_ne!(day, three_days, "the intervals must pick different commits");
+    // `truncate { options } src`; firstParent = false as git rev-list without --first-parent
+    // (the default, true, is tested in incremental_select.rs).
     let expr = format!(
-        "let lib = {}; in {{ byRev = (lib.truncate {{ url = {url}; rev = {tip}; }}).rev; bySrc = (lib.truncate {{ url = {url}; src = {{ rev = {tip}; }}; }}).rev; threeDays = (lib.truncate {{ url = {url}; rev = {tip}; interval = \"3d\"; }}).rev; }}",
+        "let lib = {}; in {{ byRev = (lib.truncate {{ interval = 86400; firstParent = false; }} {{ url = {url}; rev = {tip}; }}).rev; bySrc = (lib.truncate {{ interval = 86400; firstParent = false; }} ({{ rev = {tip}; outPath = \"/nix/store/x\"; }} // {{ url = {url}; }})).rev; threeDays = (lib.truncate {{ interval = \"3d\"; firstParent = false; }} {{ url = {url}; rev = {tip}; }}).rev; }}",
         lib_expr(),
         url = nix_str(&url),
         tip = nix_str(&tip)
