@@ -177,6 +177,10 @@ pub enum Depth {
     Full,
     /// Only the selected commit (`shallow = true`: `revCount` is 0, as Nix reports it).
     One,
+    /// Only what a truncation walk needs: the start commit, the history back to the boundary and
+    /// the commit the walk lands on ([`update_partial`]); `revCount` is 0. [`update`] treats it
+    /// as [`Depth::One`].
+    ToBoundary,
 }
 
 /// How to bring the cache up to date.
@@ -297,6 +301,9 @@ pub enum RemoteError {
         /// The URL without credentials.
         url: String,
     },
+    /// The history in the cache cannot be walked.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// Anything else during the fetch.
     #[error("fetching from {url} failed: {reason}")]
     Fetch {
@@ -315,7 +322,8 @@ pub fn cache_root(cache_base: &Path) -> PathBuf {
 /// Brings the cache repository for `url` up to date for `want`, following Nix's freshness rules,
 /// and returns where it is.
 pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path) -> Result<Updated, RemoteError> {
-    let suffix = if options.depth == Depth::One { "-shallow" } else { "" };
+    let suffix = if options.depth == Depth::Full { "" } else { "-shallow" };
+    let shallow = if options.depth == Depth::Full { Shallow::NoChange } else { Shallow::DepthAtRemote(std::num::NonZeroU32::MIN) };
     let dir = root.join(format!("{}{suffix}", url.cache_key()));
     let cache_err = |path: &Path, err: &dyn std::fmt::Display| RemoteError::Cache { path: path.to_owned(), reason: err.to_string() };
     std::fs::create_dir_all(root).map_err(|e| cache_err(root, &e))?;
@@ -329,20 +337,17 @@ pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path
         None => REMOTE_HEAD_REF.to_owned(),
     };
     let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false };
-    let has_commit = |dir: &Path, rev: &ObjectId| -> bool {
-        gix::open(dir).ok().is_some_and(|repo| matches!(repo.try_find_header(*rev), Ok(Some(h)) if h.kind() == gix::objs::Kind::Commit))
-    };
     if let Some(rev) = want.rev {
         if has_commit(&dir, &rev) {
             return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
         }
         // Nix >= 2.20: ask for the commit itself; servers that refuse unadvertised objects make
         // this fail, and then the refs are fetched instead.
-        let by_rev = session.fetch(&[format!("+{rev}:refs/fetchgit-date/revs/{rev}")]);
+        let by_rev = session.fetch(&[rev_spec(&rev)], &|_| shallow.clone());
         if by_rev.is_ok() && has_commit(&dir, &rev) {
             return Ok(session.done(local_ref));
         }
-        session.fetch_refs(want, &local_ref)?;
+        session.fetch_refs(want, &local_ref, &|_| shallow.clone())?;
         if has_commit(&dir, &rev) {
             return Ok(session.done(local_ref));
         }
@@ -356,10 +361,209 @@ pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path
     if fresh {
         return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
     }
-    session.fetch_refs(want, &local_ref)?;
+    session.fetch_refs(want, &local_ref, &|_| shallow.clone())?;
     write_stamp(&stamp).map_err(|e| cache_err(&stamp, &e))?;
     Ok(session.done(local_ref))
 }
+
+/// Whether the history in a partial cache is enough for a truncation, as the walk itself finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// The walk from the start commit found its answer without needing the parents of a shallow
+    /// boundary commit: the answer is what the full history gives.
+    Complete,
+    /// The walk reached a shallow boundary commit first; the history back to `boundary` (Unix
+    /// seconds, the truncation boundary) is needed.
+    Incomplete {
+        /// The truncation boundary.
+        boundary: i64,
+    },
+}
+
+/// How many deepening rounds follow the first `Since`+`Deepen` before the whole history is
+/// fetched instead (each round multiplies the extra depth by 4: 4, 16, 64).
+const DEEPEN_ROUNDS: u32 = 3;
+
+/// Brings the partial cache repository for `url` (suffix `-partial`) up to date for a truncation
+/// from `want`: the start commit (the rev, or the ref's tip, under Nix's freshness rules), then
+/// as much history as `check` needs to find its answer exactly. Returns the cache repository to
+/// open, which is the full cache instead when that one already holds what is needed without the
+/// network, or when the server cannot serve shallow fetches (then the whole history is fetched
+/// into the full cache; the result is the same).
+///
+/// `check` runs the truncation walk on the repository and reports whether it completed without
+/// reaching a shallow boundary. History is fetched in steps:
+/// 1. the start commit alone (depth 1), unless it is present;
+/// 2. `deepen-since boundary+1` (every commit newer than the boundary on a path of such commits:
+///    all the walk visits before its answer), then `deepen 1` relative to the new shallow boundary
+///    (the parents of those commits, among them the answer);
+/// 3. while the walk still reaches a shallow commit (a server that cuts differently), deepen by
+///    4, 16, 64 more commits, then fetch the whole history (`deepen 2147483647`, i.e. unshallow).
+///
+/// The result never depends on dates being monotonic: only the walk decides when to stop.
+pub fn update_partial(
+    url: &RemoteUrl,
+    want: &Want,
+    options: &RemoteOptions,
+    root: &Path,
+    check: &mut dyn FnMut(&gix::Repository, ObjectId) -> Result<Coverage, RemoteError>,
+) -> Result<Updated, RemoteError> {
+    let full_options = RemoteOptions { depth: Depth::Full, ..options.clone() };
+    if let Some(updated) = full_cache_without_network(url, want, &full_options, root)? {
+        return Ok(updated);
+    }
+    match partial(url, want, options, root, check) {
+        Err(RemoteError::NoShallow { .. }) => {
+            if options.verbose {
+                eprintln!("fetchgit-date: {} does not support shallow fetches: fetching the whole history", url.redacted);
+            }
+            update(url, want, &full_options, root)
+        }
+        other => other,
+    }
+}
+
+/// The full cache repository, when it can serve `want` without using the network.
+fn full_cache_without_network(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path) -> Result<Option<Updated>, RemoteError> {
+    let dir = root.join(url.cache_key());
+    if !dir.join("HEAD").is_file() {
+        return Ok(None);
+    }
+    let lock_path = root.join(format!("{}.lock", url.cache_key()));
+    let _lock = Lock::exclusive(&lock_path).map_err(|e| RemoteError::Cache { path: lock_path.clone(), reason: e.to_string() })?;
+    let local_ref = want.full_ref.clone().unwrap_or_else(|| REMOTE_HEAD_REF.to_owned());
+    let usable = match want.rev {
+        Some(rev) => has_commit(&dir, &rev),
+        None => !options.refresh && stamp_age(&stamp_path(&dir, &local_ref, options.all_refs)).is_some_and(|age| age < options.ttl) && ref_target(&dir, &local_ref).is_some(),
+    };
+    Ok(usable.then(|| Updated { path: dir, local_ref, fetched: false, bytes_received: 0 }))
+}
+
+fn partial(
+    url: &RemoteUrl,
+    want: &Want,
+    options: &RemoteOptions,
+    root: &Path,
+    check: &mut dyn FnMut(&gix::Repository, ObjectId) -> Result<Coverage, RemoteError>,
+) -> Result<Updated, RemoteError> {
+    let name = format!("{}-partial", url.cache_key());
+    let dir = root.join(&name);
+    let cache_err = |path: &Path, err: &dyn std::fmt::Display| RemoteError::Cache { path: path.to_owned(), reason: err.to_string() };
+    std::fs::create_dir_all(root).map_err(|e| cache_err(root, &e))?;
+    let lock_path = root.join(format!("{name}.lock"));
+    let _lock = Lock::exclusive(&lock_path).map_err(|e| cache_err(&lock_path, &e))?;
+    if !dir.join("HEAD").is_file() {
+        init_bare(&dir).map_err(|e| cache_err(&dir, &e))?;
+    }
+    let local_ref = want.full_ref.clone().unwrap_or_else(|| REMOTE_HEAD_REF.to_owned());
+    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false };
+    let tip = Shallow::DepthAtRemote(std::num::NonZeroU32::MIN);
+    // 1. The start commit.
+    let start = match want.rev {
+        Some(rev) => {
+            if !has_commit(&dir, &rev) {
+                let by_rev = session.fetch(&[rev_spec(&rev)], &|_| tip.clone());
+                if let Err(err @ RemoteError::NoShallow { .. }) = by_rev {
+                    return Err(err);
+                }
+                if !(by_rev.is_ok() && has_commit(&dir, &rev)) {
+                    // The server hands out no commits by id (protocol v0 without
+                    // uploadpack.allowReachableSHA1InWant): only a ref's whole history has it.
+                    let undo = unshallow(&dir);
+                    session.fetch_refs(want, &local_ref, &|_| undo.clone())?;
+                }
+                if !has_commit(&dir, &rev) {
+                    let refs = if options.all_refs { "any ref".to_owned() } else { format!("ref '{}'", want.full_ref.as_deref().unwrap_or("HEAD")) };
+                    return Err(RemoteError::RevNotFound { rev, refs, url: url.redacted.clone() });
+                }
+            }
+            rev
+        }
+        None => {
+            let stamp = stamp_path(&dir, &local_ref, options.all_refs);
+            let fresh = !options.refresh && stamp_age(&stamp).is_some_and(|age| age < options.ttl);
+            match ref_target(&dir, &local_ref).filter(|_| fresh) {
+                Some(id) => id,
+                None => {
+                    // The tip alone, unless it is already here (a depth-1 fetch of a commit we
+                    // have would cut its history off, as `git fetch --depth 1` does).
+                    let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
+                    let choose = |map: &gix::remote::fetch::RefMap| {
+                        let known = map.mappings.iter().filter_map(|m| m.remote.as_id()).all(|id| has_commit_in(&repo, &id.to_owned()));
+                        if known { Shallow::NoChange } else { tip.clone() }
+                    };
+                    session.fetch_refs(want, &local_ref, &choose)?;
+                    write_stamp(&stamp).map_err(|e| cache_err(&stamp, &e))?;
+                    ref_target(&dir, &local_ref).ok_or_else(|| RemoteError::RefNotFound {
+                        name: want.full_ref.clone().unwrap_or_else(|| "HEAD".into()),
+                        url: url.redacted.clone(),
+                    })?
+                }
+            }
+        }
+    };
+    // 2. and 3. History until the walk is exact.
+    for round in 0..=DEEPEN_ROUNDS + 1 {
+        let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
+        let boundary = match check(&repo, start)? {
+            Coverage::Complete => return Ok(session.done(local_ref)),
+            Coverage::Incomplete { boundary } => boundary,
+        };
+        let steps = match round {
+            0 => vec![Shallow::Since { cutoff: gix::date::Time { seconds: boundary.saturating_add(1), offset: 0 } }, Shallow::Deepen(1)],
+            r if r <= DEEPEN_ROUNDS => vec![Shallow::Deepen(4u32.pow(r))],
+            _ => vec![unshallow(&dir)],
+        };
+        for shallow in steps {
+            if options.verbose {
+                eprintln!("fetchgit-date: history of {start} needed back to {boundary}: fetching with {shallow:?}");
+            }
+            session.fetch_history(start, want, shallow)?;
+        }
+    }
+    let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
+    match check(&repo, start)? {
+        Coverage::Complete => Ok(session.done(local_ref)),
+        Coverage::Incomplete { .. } => Err(RemoteError::Fetch {
+            url: url.redacted.clone(),
+            reason: format!("the history of {start} is still cut off after fetching all of it; delete {} and try again", dir.display()),
+        }),
+    }
+}
+
+fn rev_spec(rev: &ObjectId) -> String {
+    format!("+{rev}:refs/fetchgit-date/revs/{rev}")
+}
+
+fn has_commit_in(repo: &gix::Repository, rev: &ObjectId) -> bool {
+    matches!(repo.try_find_header(*rev), Ok(Some(h)) if h.kind() == gix::objs::Kind::Commit)
+}
+
+fn has_commit(dir: &Path, rev: &ObjectId) -> bool {
+    gix::open(dir).ok().is_some_and(|repo| has_commit_in(&repo, rev))
+}
+
+fn ref_target(dir: &Path, name: &str) -> Option<ObjectId> {
+    let repo = gix::open(dir).ok()?;
+    let mut reference = repo.try_find_reference(name).ok().flatten()?;
+    let id = reference.peel_to_id().ok()?.detach();
+    has_commit_in(&repo, &id).then_some(id)
+}
+
+/// What makes a fetch bring the whole history: unshallow a shallow repository, else no change.
+fn unshallow(dir: &Path) -> Shallow {
+    let shallow = gix::open(dir).ok().and_then(|repo| repo.shallow_commits().ok().flatten()).is_some_and(|c| !c.is_empty());
+    if shallow {
+        Shallow::undo()
+    } else {
+        Shallow::NoChange
+    }
+}
+
+type Shallow = gix::remote::fetch::Shallow;
+
+/// Picks the shallow mode of a fetch from the remote's refs.
+type ChooseShallow<'a> = &'a dyn Fn(&gix::remote::fetch::RefMap) -> Shallow;
 
 struct Session<'a> {
     url: &'a RemoteUrl,
@@ -374,16 +578,29 @@ impl Session<'_> {
         Updated { path: self.dir.to_owned(), local_ref, fetched: self.fetched, bytes_received: self.bytes }
     }
 
+    /// Deepens the history of `start` as `shallow` says: asking for the commit itself, or, when
+    /// the server refuses that, for the wanted ref (whose tip it normally is).
+    fn fetch_history(&mut self, start: ObjectId, want: &Want, shallow: Shallow) -> Result<(), RemoteError> {
+        match self.fetch(&[rev_spec(&start)], &|_| shallow.clone()) {
+            Ok(_) => Ok(()),
+            Err(err @ (RemoteError::NoShallow { .. } | RemoteError::Unreachable { .. } | RemoteError::Tls { .. } | RemoteError::Auth { .. })) => Err(err),
+            Err(_) => {
+                let source = want.full_ref.as_deref().unwrap_or("HEAD");
+                self.fetch(&[format!("+{source}:refs/fetchgit-date/revs/{start}")], &|_| shallow.clone()).map(drop)
+            }
+        }
+    }
+
     /// Fetches the wanted ref (or `HEAD`), plus every ref with `all_refs`; fails when the
     /// wanted ref does not exist on the remote.
-    fn fetch_refs(&mut self, want: &Want, local_ref: &str) -> Result<(), RemoteError> {
+    fn fetch_refs(&mut self, want: &Want, local_ref: &str, shallow: ChooseShallow<'_>) -> Result<(), RemoteError> {
         let source = want.full_ref.as_deref().unwrap_or("HEAD");
         let mut specs = vec![format!("+{source}:{local_ref}")];
         if self.options.all_refs {
             specs.push("+refs/*:refs/*".to_owned());
         }
         let not_found = || RemoteError::RefNotFound { name: source.to_owned(), url: self.url.redacted.clone() };
-        let outcome = match self.fetch(&specs) {
+        let outcome = match self.fetch(&specs, shallow) {
             Err(RemoteError::Fetch { reason, .. }) if reason.contains("None of the refspec") => return Err(not_found()),
             other => other?,
         };
@@ -398,7 +615,8 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn fetch(&mut self, specs: &[String]) -> Result<gix::remote::fetch::Outcome, RemoteError> {
+    /// Fetches `specs`, with the shallow mode `shallow` picks once the remote's refs are known.
+    fn fetch(&mut self, specs: &[String], shallow: ChooseShallow<'_>) -> Result<gix::remote::fetch::Outcome, RemoteError> {
         let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: error_chain(&e) })?;
         let url = self.url;
         let fail = |reason: String| classify(url, reason);
@@ -414,22 +632,22 @@ impl Session<'_> {
         let started = std::time::Instant::now();
         let connection = remote.connect(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
         let progress = crate::progress::Progress::new(self.options.progress);
-        let mut prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(error_chain(&e)))?;
-        if self.options.depth == Depth::One {
-            prepare = prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(std::num::NonZeroU32::MIN));
-        }
+        let prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(error_chain(&e)))?;
+        let mode = shallow(prepare.ref_map());
+        let prepare = prepare.with_shallow(mode);
         let outcome = prepare.receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| fail(error_chain(&e)))?;
         self.fetched = true;
+        let mut size = 0;
         if let gix::remote::fetch::Status::Change { write_pack_bundle, .. } = &outcome.status {
             if let Some(keep) = &write_pack_bundle.keep_path {
                 let _ = std::fs::remove_file(keep);
             }
-            let size = write_pack_bundle.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+            size = write_pack_bundle.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
             self.bytes += size;
         }
         progress.finish();
         if self.options.verbose {
-            eprintln!("fetchgit-date: received {} bytes from {} in {:.2?}", self.bytes, url.redacted, started.elapsed());
+            eprintln!("fetchgit-date: received {size} bytes of pack from {} in {:.2?}", url.redacted, started.elapsed());
         }
         Ok(outcome)
     }
