@@ -253,13 +253,21 @@ pub enum RemoteError {
         /// What the transport reported.
         reason: String,
     },
-    /// The TLS handshake failed.
-    #[error("TLS failure talking to {url}: {reason}")]
+    /// The TLS handshake failed (or no CA certificates could be loaded).
+    #[error("TLS failure talking to {url}: {reason}: {hint}")]
     Tls {
         /// The URL without credentials.
         url: String,
         /// What the transport reported.
         reason: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The server speaks only git's "dumb" HTTP protocol (static files), which gix does not.
+    #[error("{url} serves only git's 'dumb' HTTP protocol (static files), which fetchgit-date does not speak: serve it with git http-backend (smart HTTP), or clone it with git and pass the local path")]
+    DumbHttp {
+        /// The URL without credentials.
+        url: String,
     },
     /// The server refused our credentials (or demanded some).
     #[error("authentication failed for {url}: {reason}: check your credentials or ssh keys")]
@@ -295,7 +303,8 @@ pub enum RemoteError {
         /// The URL without credentials.
         url: String,
     },
-    /// The server does not support shallow fetches.
+    /// The server does not support shallow fetches ([`update`] and [`update_partial`] then fetch
+    /// the whole history instead).
     #[error("{url} does not support shallow fetches: drop --shallow")]
     NoShallow {
         /// The URL without credentials.
@@ -321,7 +330,24 @@ pub fn cache_root(cache_base: &Path) -> PathBuf {
 
 /// Brings the cache repository for `url` up to date for `want`, following Nix's freshness rules,
 /// and returns where it is.
+///
+/// A server without shallow support gets a full fetch into the full cache instead of a shallow
+/// one (with a warning): the output is the same, only the transfer is larger.
 pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path) -> Result<Updated, RemoteError> {
+    match update_at_depth(url, want, options, root) {
+        Err(RemoteError::NoShallow { .. }) if options.depth != Depth::Full => {
+            warn_no_shallow(url);
+            update_at_depth(url, want, &RemoteOptions { depth: Depth::Full, ..options.clone() }, root)
+        }
+        other => other,
+    }
+}
+
+fn warn_no_shallow(url: &RemoteUrl) {
+    eprintln!("fetchgit-date: warning: {} does not support shallow fetches: fetching the whole history instead", url.redacted);
+}
+
+fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path) -> Result<Updated, RemoteError> {
     let suffix = if options.depth == Depth::Full { "" } else { "-shallow" };
     let shallow = if options.depth == Depth::Full { Shallow::NoChange } else { Shallow::DepthAtRemote(std::num::NonZeroU32::MIN) };
     let dir = root.join(format!("{}{suffix}", url.cache_key()));
@@ -414,9 +440,7 @@ pub fn update_partial(
     }
     match partial(url, want, options, root, check) {
         Err(RemoteError::NoShallow { .. }) => {
-            if options.verbose {
-                eprintln!("fetchgit-date: {} does not support shallow fetches: fetching the whole history", url.redacted);
-            }
+            warn_no_shallow(url);
             update(url, want, &full_options, root)
         }
         other => other,
@@ -659,10 +683,16 @@ fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
     let lower = reason.to_ascii_lowercase();
     let url = url.redacted.clone();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
-    if has(&["shallow"]) && has(&["support", "capabilit"]) {
+    if has(&["shallow"]) && has(&["support", "capabilit", "lack feature"]) {
         RemoteError::NoShallow { url }
+    } else if has(&["'dumb' protocol is not supported"]) {
+        RemoteError::DumbHttp { url }
+    } else if has(&["no ca certificates"]) {
+        let hint = "this machine has no CA certificates: install them (Debian: apt-get install ca-certificates), or set SSL_CERT_FILE to a CA bundle";
+        RemoteError::Tls { url, reason, hint }
     } else if has(&["certificate", "tls", "ssl"]) {
-        RemoteError::Tls { url, reason }
+        let hint = "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a bundle that includes it (it replaces the system's CA list)";
+        RemoteError::Tls { url, reason, hint }
     } else if has(&["401", "403", "authentication", "permission denied", "unauthorized", "credentials", "forbidden"]) {
         RemoteError::Auth { url, reason }
     } else if has(&["404", "not found", "does not appear to be a git repository", "no such file", "repository not exported", "not a git repository"]) {
