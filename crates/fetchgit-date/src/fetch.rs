@@ -205,7 +205,7 @@ impl Fetcher {
                             };
                             match history.last_before(start, boundary, first_parent) {
                                 Ok(_) => Ok(Coverage::Complete),
-                                Err(HistoryError::Shallow { .. }) => Ok(Coverage::Incomplete { boundary }),
+                                Err(HistoryError::Shallow { .. } | HistoryError::Missing { .. }) => Ok(Coverage::Incomplete { boundary }),
                                 Err(err) => Err(err.into()),
                             }
                         };

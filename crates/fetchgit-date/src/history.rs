@@ -24,6 +24,12 @@ pub enum HistoryError {
         /// What went wrong.
         reason: String,
     },
+    /// A commit the walk needs is not in the repository at all (an incomplete shallow fetch).
+    #[error("commit {id} is missing from the repository: it is incomplete; fetch it again (git fetch --unshallow)")]
+    Missing {
+        /// The missing commit.
+        id: ObjectId,
+    },
     /// The walk needed the parents of a commit at the boundary of a shallow repository.
     #[error("the history of {start} is cut off (shallow) at {commit}, which the walk needs: fetch more history (git fetch --unshallow)")]
     Shallow {
@@ -109,7 +115,10 @@ impl<'repo> History<'repo> {
             .repo
             .objects
             .find_commit_iter(id, &mut self.buf)
-            .map_err(|err| corrupt(error_chain(&err)))?;
+            .map_err(|err| match self.repo.has_object(id) {
+                false => HistoryError::Missing { id: id.to_owned() },
+                true => corrupt(error_chain(&err)),
+            })?;
         // One pass over the headers: parents come before the committer, and nothing after it
         // is needed.
         let mut parents = Vec::new();

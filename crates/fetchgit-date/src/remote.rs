@@ -407,8 +407,15 @@ pub enum Coverage {
 }
 
 /// How many deepening rounds follow the first `Since`+`Deepen` before the whole history is
-/// fetched instead (each round multiplies the extra depth by 4: 4, 16, 64).
+/// fetched instead, into the full cache (each round deepens by 4 times more: 4, 16, 64).
 const DEEPEN_ROUNDS: u32 = 3;
+
+/// Why [`partial`] gave up on the partial cache: the full cache must serve the request.
+enum Partial {
+    Done(Updated),
+    /// The server has no shallow support, or deepening did not make the walk exact.
+    UseFull,
+}
 
 /// Brings the partial cache repository for `url` (suffix `-partial`) up to date for a truncation
 /// from `want`: the start commit (the rev, or the ref's tip, under Nix's freshness rules), then
@@ -439,11 +446,13 @@ pub fn update_partial(
         return Ok(updated);
     }
     match partial(url, want, options, root, check) {
+        Ok(Partial::Done(updated)) => Ok(updated),
+        Ok(Partial::UseFull) => update(url, want, &full_options, root),
         Err(RemoteError::NoShallow { .. }) => {
             warn_no_shallow(url);
             update(url, want, &full_options, root)
         }
-        other => other,
+        Err(err) => Err(err),
     }
 }
 
@@ -469,7 +478,7 @@ fn partial(
     options: &RemoteOptions,
     root: &Path,
     check: &mut dyn FnMut(&gix::Repository, ObjectId) -> Result<Coverage, RemoteError>,
-) -> Result<Updated, RemoteError> {
+) -> Result<Partial, RemoteError> {
     let name = format!("{}-partial", url.cache_key());
     let dir = root.join(&name);
     let cache_err = |path: &Path, err: &dyn std::fmt::Display| RemoteError::Cache { path: path.to_owned(), reason: err.to_string() };
@@ -527,16 +536,15 @@ fn partial(
         }
     };
     // 2. and 3. History until the walk is exact.
-    for round in 0..=DEEPEN_ROUNDS + 1 {
+    for round in 0..=DEEPEN_ROUNDS {
         let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
         let boundary = match check(&repo, start)? {
-            Coverage::Complete => return Ok(session.done(local_ref)),
+            Coverage::Complete => return Ok(Partial::Done(session.done(local_ref))),
             Coverage::Incomplete { boundary } => boundary,
         };
         let steps = match round {
             0 => vec![Shallow::Since { cutoff: gix::date::Time { seconds: boundary.saturating_add(1), offset: 0 } }, Shallow::Deepen(1)],
-            r if r <= DEEPEN_ROUNDS => vec![Shallow::Deepen(4u32.pow(r))],
-            _ => vec![unshallow(&dir)],
+            r => vec![Shallow::Deepen(4u32.pow(r))],
         };
         for shallow in steps {
             if options.verbose {
@@ -547,12 +555,38 @@ fn partial(
     }
     let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
     match check(&repo, start)? {
-        Coverage::Complete => Ok(session.done(local_ref)),
-        Coverage::Incomplete { .. } => Err(RemoteError::Fetch {
-            url: url.redacted.clone(),
-            reason: format!("the history of {start} is still cut off after fetching all of it; delete {} and try again", dir.display()),
-        }),
+        Coverage::Complete => Ok(Partial::Done(session.done(local_ref))),
+        Coverage::Incomplete { .. } => {
+            if options.verbose {
+                eprintln!("fetchgit-date: the partial history of {start} is still not enough: fetching the whole history");
+            }
+            Ok(Partial::UseFull)
+        }
     }
+}
+
+/// Drops from the `shallow` file the commits that are not in the repository. A server may name a
+/// commit as a shallow boundary without sending it (`deepen-since` with clock skew: a commit
+/// newer than the cut-off that is reachable only through an older, excluded one; git's own client
+/// ends up the same way). Telling the server we have it would make every later deepening skip
+/// it, so the boundary is forgotten instead; the commit is fetched when the walk needs it.
+fn sanitize_shallow(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join("shallow");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let Ok(repo) = gix::open(dir) else { return Ok(()) };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| ObjectId::from_hex(line.trim().as_bytes()).is_ok_and(|id| repo.has_object(id)))
+        .collect();
+    if kept.len() == text.lines().count() {
+        return Ok(());
+    }
+    if kept.is_empty() {
+        return std::fs::remove_file(&path);
+    }
+    let tmp = dir.join(format!("shallow.fetchgit-date-{}", std::process::id()));
+    std::fs::write(&tmp, kept.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+    std::fs::rename(&tmp, &path)
 }
 
 fn rev_spec(rev: &ObjectId) -> String {
@@ -641,6 +675,7 @@ impl Session<'_> {
 
     /// Fetches `specs`, with the shallow mode `shallow` picks once the remote's refs are known.
     fn fetch(&mut self, specs: &[String], shallow: ChooseShallow<'_>) -> Result<gix::remote::fetch::Outcome, RemoteError> {
+        sanitize_shallow(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.join("shallow"), reason: e.to_string() })?;
         let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: error_chain(&e) })?;
         let url = self.url;
         let fail = |reason: String| classify(url, reason);
