@@ -96,7 +96,10 @@ fn cases(repo: &Path) -> Vec<(String, i64, Vec<i64>)> {
 /// Runs `check` for every start commit on four threads, each with its own HOME: a partial cache
 /// that starts cold and is deepened date after date, start after start (so later starts find
 /// their history partly there, partly shallow); returns the differences.
-fn per_start(scratch: &Scratch, repo: &Path, check: &(dyn Fn(&Path, &str, &[i64]) -> Vec<String> + Sync)) -> (usize, Vec<String>) {
+/// Checks one start commit's dates with a HOME: returns the differences from git.
+type StartCheck<'a> = dyn Fn(&Path, &str, &[i64]) -> Vec<String> + Sync + 'a;
+
+fn per_start(scratch: &Scratch, repo: &Path, check: &StartCheck<'_>) -> (usize, Vec<String>) {
     let all = cases(repo);
     let n = all.iter().map(|(_, _, d)| d.len()).sum();
     let next = std::sync::atomic::AtomicUsize::new(0);

@@ -15,11 +15,11 @@
 //! before updating refs through lock files, and the fetch stamp is written last. An interrupted
 //! fetch therefore leaves at worst an unreferenced temporary file, and the next run fetches again.
 //!
-//! History: every fetch here brings the whole history of the fetched ref(s) (or, with
-//! [`Depth::One`], the tip only), because `revCount` and the truncation walk need it. Fetching
-//! only back to a `--date`/`--interval` boundary (shallow-since, then deepen by one) is not
-//! implemented yet; `resolve` would be its only user that does not need `revCount`.
-//! `-v` reports the bytes of the received pack.
+//! History: [`update`] brings the whole history of the fetched ref(s), which `revCount` needs,
+//! into `<key>`, or with [`Depth::One`] the tip only into `<key>-shallow`. [`update_partial`]
+//! brings only what a truncation walk needs (`resolve`, `fetch --shallow --date`) into
+//! `<key>-partial`: a depth-1 refetch there would cut deeper history off (as `git fetch
+//! --depth 1` does), so the three are kept apart. `-v` reports the bytes of each received pack.
 //!
 //! ### Deviation
 //! - A `file://` URL (or a path) is read in place, like Nix does for local repositories, and is
@@ -469,7 +469,7 @@ fn full_cache_without_network(url: &RemoteUrl, want: &Want, options: &RemoteOpti
         Some(rev) => has_commit(&dir, &rev),
         None => !options.refresh && stamp_age(&stamp_path(&dir, &local_ref, options.all_refs)).is_some_and(|age| age < options.ttl) && ref_target(&dir, &local_ref).is_some(),
     };
-    Ok(usable.then(|| Updated { path: dir, local_ref, fetched: false, bytes_received: 0 }))
+    Ok(usable.then_some(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 }))
 }
 
 fn partial(
