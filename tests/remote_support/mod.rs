@@ -180,12 +180,57 @@ impl Server {
     pub fn pack_requests(&self) -> usize {
         std::fs::read_to_string(&self.log).unwrap_or_default().lines().filter(|l| l.starts_with("PACK")).count()
     }
+
+    /// Bytes of all responses to pack requests so far (the HTTP server's log).
+    pub fn pack_bytes(&self) -> u64 {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("SENT "))
+            .map(|n| n.parse::<u64>().expect("a byte count"))
+            .sum()
+    }
 }
 
 const HTTP_SERVER: &str = r#"
-import http.server, os, subprocess, sys, socketserver
+import http.server, os, subprocess, sys, socketserver, ssl
 import time
-root, log, slow = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+root, log, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+slow = mode == "1"
+
+def pkt_lines(data):
+    """Splits pkt-line data into (kind, payload) items; None when it is not pkt-lines."""
+    out, i = [], 0
+    while i < len(data):
+        try: n = int(data[i:i + 4], 16)
+        except ValueError: return None
+        if n < 4: out.append((n, b"")); i += 4; continue
+        if i + n > len(data): return None
+        out.append((n, data[i + 4:i + n])); i += n
+    return out
+
+def pkt_join(items):
+    return b"".join(b"%04x" % n if n < 4 else b"%04x" % (len(p) + 4) + p for n, p in items)
+
+def rewrite(data, fn):
+    items = pkt_lines(data)
+    return data if items is None else pkt_join([(n, fn(p)) if n >= 4 else (n, p) for n, p in items])
+
+SHALLOW_CAPS = {b"shallow", b"deepen-since", b"deepen-not", b"deepen-relative"}
+def strip_shallow(p):
+    # protocol v2 capability line, and the capability list after NUL in v0's first ref line
+    if p.startswith(b"fetch="):
+        words = [w for w in p[6:].strip().split(b" ") if w not in SHALLOW_CAPS]
+        return b"fetch=" + b" ".join(words) + b"\n"
+    if b"\0" in p:
+        head, _, caps = p.partition(b"\0")
+        return head + b"\0" + b" ".join(w for w in caps.strip().split(b" ") if w not in SHALLOW_CAPS) + b"\n"
+    return p
+
+def since_as_depth(p):
+    # a server that cuts history its own way: deepen-since becomes depth 1
+    return b"deepen 1\n" if p.startswith(b"deepen-since ") else p
+
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -200,15 +245,20 @@ class H(http.server.BaseHTTPRequestHandler):
         else:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
         path, _, query = self.path.partition("?")
-        if b"command=fetch" in body or (b"want " in body and b"command=" not in body):
+        is_pack = b"command=fetch" in body or (b"want " in body and b"command=" not in body)
+        if is_pack:
             with open(log, "a") as f: f.write("PACK " + path + "\n")
+        if mode == "since-as-depth" and self.headers.get("Content-Encoding") is None:
+            body = rewrite(body, since_as_depth)
         env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO=path,
                    QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_ADDR="127.0.0.1",
                    CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)))
-        if self.headers.get("Git-Protocol"): env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        if self.headers.get("Git-Protocol") and mode != "v0": env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
         if self.headers.get("Content-Encoding"): env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
         out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
         head, _, payload = out.partition(b"\r\n\r\n")
+        if mode == "noshallow" and path.endswith("/info/refs"):
+            payload = rewrite(payload, strip_shallow)
         status, headers = 200, []
         for line in head.split(b"\r\n"):
             k, _, v = line.decode().partition(":")
@@ -223,10 +273,16 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(payload[i:i + 512]); self.wfile.flush(); time.sleep(0.02)
         else:
             self.wfile.write(payload)
+        if is_pack:
+            with open(log, "a") as f: f.write("SENT %d\n" % len(payload))
     do_GET = do_POST = handle_one
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 s = S(("127.0.0.1", 0), H)
+if os.environ.get("FGD_TLS_CERT"):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["FGD_TLS_CERT"], os.environ["FGD_TLS_KEY"])
+    s.socket = ctx.wrap_socket(s.socket, server_side=True)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
@@ -238,14 +294,26 @@ pub fn http_server(scratch: &Scratch) -> Server {
 
 /// Like [`http_server`]; with `slow`, pack responses trickle out at about 25 KiB/s.
 pub fn http_server_with(scratch: &Scratch, slow: bool) -> Server {
+    http_server_mode(scratch, if slow { "1" } else { "0" }, None)
+}
+
+/// Like [`http_server`], in a `mode`: `0` plain, `1` slow, `noshallow` (a smart server that does
+/// not advertise shallow support), `since-as-depth` (answers `deepen-since` as `deepen 1`, i.e.
+/// cuts history its own way), `v0` (protocol v0 only); with `tls` = (certificate chain, key),
+/// https.
+pub fn http_server_mode(scratch: &Scratch, mode: &str, tls: Option<(&Path, &Path)>) -> Server {
     let script = scratch.dir.path().join("http_server.py");
     std::fs::write(&script, HTTP_SERVER).expect("write server");
-    let log = scratch.dir.path().join("http.log");
-    let mut child = Command::new("python3")
+    let log = scratch.dir.path().join(format!("http-{mode}-{}.log", tls.is_some()));
+    let mut cmd = Command::new("python3");
+    if let Some((cert, key)) = tls {
+        cmd.env("FGD_TLS_CERT", cert).env("FGD_TLS_KEY", key);
+    }
+    let mut child = cmd
         .arg(&script)
         .arg(scratch.srv())
         .arg(&log)
-        .arg(if slow { "1" } else { "0" })
+        .arg(mode)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .stdin(Stdio::null())

@@ -62,7 +62,8 @@ struct RemoteFlags {
     /// Fetch all refs (refs/*), e.g. for a rev on no branch's history.
     #[arg(long)]
     all_refs: bool,
-    /// Fetch only the commit itself (depth 1); revCount is then 0, as in Nix.
+    /// Fetch no more history than needed: the commit itself (depth 1), or with --date/--interval
+    /// the history back to the boundary; revCount is then 0, as Nix reports it for shallow fetches.
     #[arg(long)]
     shallow: bool,
     /// No progress on stderr.
@@ -74,13 +75,21 @@ struct RemoteFlags {
 }
 
 impl RemoteFlags {
-    fn options(&self) -> fetchgit_date::remote::RemoteOptions {
+    /// `partial`: only what the truncation needs (`resolve`, and `fetch --shallow` with a
+    /// truncation); with `--shallow` and no truncation, the tip alone; else the whole history.
+    fn options(&self, selector: &Selector, partial: bool) -> fetchgit_date::remote::RemoteOptions {
+        use fetchgit_date::remote::Depth;
         use std::io::IsTerminal;
+        let depth = match (partial || self.shallow, selector.truncate.is_some()) {
+            (false, _) => Depth::Full,
+            (true, true) => Depth::ToBoundary,
+            (true, false) => Depth::One,
+        };
         fetchgit_date::remote::RemoteOptions {
             ttl: std::time::Duration::from_secs(self.ttl),
             refresh: self.refresh,
             all_refs: self.all_refs,
-            depth: if self.shallow { fetchgit_date::remote::Depth::One } else { fetchgit_date::remote::Depth::Full },
+            depth,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             verbose: self.verbose,
         }
@@ -262,7 +271,7 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
         return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
     }
     let selector = selector(&args.source, &args.truncation)?;
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options())?;
+    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false))?;
     let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
     let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
     warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
@@ -287,7 +296,8 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
 
 fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let selector = selector(&args.source, &args.truncation)?;
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options())?;
+    // A commit id needs no revCount: only the history the truncation walks is fetched.
+    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, true))?;
     let selection = fetcher.select(&selector)?;
     warn_root_fallback(selection.truncation.as_ref(), &selection.commit.to_string());
     writeln!(out, "{}", selection.commit)?;

@@ -13,7 +13,7 @@ use crate::date::Interval;
 use crate::export::{self, ExportError, ExportOptions};
 use crate::history::{History, HistoryError, Truncated};
 use crate::location::{self, Location, LocationError};
-use crate::remote::{Depth, RemoteOptions};
+use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, ResolveError};
 use crate::{dirty, error_chain};
 
@@ -168,7 +168,8 @@ pub struct Fetcher {
     path: PathBuf,
     /// For a remote: the local ref holding the remote's `HEAD` (used when no ref is selected).
     default_ref: Option<String>,
-    /// Only the tip was fetched: `revCount` is 0, as Nix reports it for shallow fetches.
+    /// Not the whole history was asked for (`--shallow`, or `resolve`): `revCount` is 0, as Nix
+    /// reports it for shallow fetches, whichever cache served the request.
     shallow: bool,
     /// For a remote: what the update did.
     remote: Option<crate::remote::Updated>,
@@ -188,7 +189,7 @@ impl Fetcher {
         match location::parse(url)? {
             Location::Local(path) => {
                 let repo = resolve::open(&path)?;
-                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: false, remote: None })
+                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None })
             }
             Location::Remote(remote_url) => {
                 let full_ref = selector.ref_name.as_deref().map(resolve::full_ref_name).transpose()?;
@@ -196,10 +197,29 @@ impl Fetcher {
                 let rev = selector.rev.as_deref().map(resolve::parse_rev).transpose()?;
                 let root = cache.dir().map(crate::remote::cache_root).ok_or(crate::remote::RemoteError::NoCacheDir)?;
                 let want = crate::remote::Want { full_ref: full_ref.clone(), rev };
-                let updated = crate::remote::update(&remote_url, &want, options, &root)?;
+                let updated = match (options.depth, selector.truncate) {
+                    (Depth::ToBoundary, Some(truncate)) => {
+                        let first_parent = selector.first_parent;
+                        let mut check = |repo: &gix::Repository, start: ObjectId| -> Result<Coverage, RemoteError> {
+                            let mut history = History::new(repo);
+                            let boundary = match truncate {
+                                TruncateTo::Date(date) => date,
+                                TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
+                            };
+                            match history.last_before(start, boundary, first_parent) {
+                                Ok(_) => Ok(Coverage::Complete),
+                                Err(HistoryError::Shallow { .. } | HistoryError::Missing { .. }) => Ok(Coverage::Incomplete { boundary }),
+                                Err(err) => Err(err.into()),
+                            }
+                        };
+                        crate::remote::update_partial(&remote_url, &want, options, &root, &mut check)?
+                    }
+                    _ => crate::remote::update(&remote_url, &want, options, &root)?,
+                };
                 let repo = resolve::open(&updated.path)?;
                 let default_ref = full_ref.is_none().then(|| updated.local_ref.clone());
-                Ok(Fetcher { repo, cache, path: updated.path.clone(), default_ref, shallow: options.depth == Depth::One, remote: Some(updated) })
+                // Output never depends on which cache served it: any shallow mode reports revCount 0.
+                Ok(Fetcher { repo, cache, path: updated.path.clone(), default_ref, shallow: options.depth != Depth::Full, remote: Some(updated) })
             }
         }
     }

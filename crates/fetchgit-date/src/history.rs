@@ -24,6 +24,20 @@ pub enum HistoryError {
         /// What went wrong.
         reason: String,
     },
+    /// A commit the walk needs is not in the repository at all (an incomplete shallow fetch).
+    #[error("commit {id} is missing from the repository: it is incomplete; fetch it again (git fetch --unshallow)")]
+    Missing {
+        /// The missing commit.
+        id: ObjectId,
+    },
+    /// The walk needed the parents of a commit at the boundary of a shallow repository.
+    #[error("the history of {start} is cut off (shallow) at {commit}, which the walk needs: fetch more history (git fetch --unshallow)")]
+    Shallow {
+        /// Where the walk started.
+        start: ObjectId,
+        /// The shallow commit whose parents are missing.
+        commit: ObjectId,
+    },
 }
 
 /// What the walks need of a commit.
@@ -39,7 +53,8 @@ pub struct CommitNode {
 pub struct History<'repo> {
     repo: &'repo gix::Repository,
     graph: Option<gix::commitgraph::Graph>,
-    shallow: Vec<ObjectId>,
+    /// Commits whose parents are cut off (the repository's `shallow` file).
+    shallow: gix::hashtable::HashSet<ObjectId>,
     buf: Vec<u8>,
 }
 
@@ -82,10 +97,15 @@ impl<'repo> History<'repo> {
             },
             None => self.node_from_object(id)?,
         };
-        if !self.shallow.is_empty() && self.shallow.iter().any(|s| s.as_ref() == id) {
+        if self.is_shallow(id) {
             node.parents.clear();
         }
         Ok(node)
+    }
+
+    /// Whether `id` is a shallow boundary commit: present, but its parents are not.
+    pub fn is_shallow(&self, id: &gix::oid) -> bool {
+        !self.shallow.is_empty() && self.shallow.contains(id)
     }
 
     fn node_from_object(&mut self, id: &gix::oid) -> Result<CommitNode, HistoryError> {
@@ -95,7 +115,10 @@ impl<'repo> History<'repo> {
             .repo
             .objects
             .find_commit_iter(id, &mut self.buf)
-            .map_err(|err| corrupt(error_chain(&err)))?;
+            .map_err(|err| match self.repo.has_object(id) {
+                false => HistoryError::Missing { id: id.to_owned() },
+                true => corrupt(error_chain(&err)),
+            })?;
         // One pass over the headers: parents come before the committer, and nothing after it
         // is needed.
         let mut parents = Vec::new();
@@ -118,6 +141,12 @@ impl<'repo> History<'repo> {
     /// Git pops commits newest first from a queue ordered by committer time, ties in the order they
     /// were queued, and shows the first one whose time is not after the boundary; skewed clocks
     /// (a child older than its parent) are handled by that same order, so this walk keeps it exactly.
+    ///
+    /// In a shallow repository the result is exact as long as no commit taken from the queue
+    /// before the answer is a shallow boundary commit: up to that point the queue holds what it
+    /// holds in the full history, whatever the dates. When the walk does take one, its parents
+    /// are unknown and the answer could lie beyond them, so the walk stops with
+    /// [`HistoryError::Shallow`] instead of guessing; dates are never trusted to be monotonic.
     pub fn last_before(&mut self, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, HistoryError> {
         let mut queue = BinaryHeap::new();
         let mut seen = gix::hashtable::HashSet::with_capacity_and_hasher(1 << 12, Default::default());
@@ -129,6 +158,9 @@ impl<'repo> History<'repo> {
         while let Some((time, _, id, parents)) = queue.pop() {
             if time <= boundary {
                 return Ok(Truncated { commit: id, root_fallback: false });
+            }
+            if self.is_shallow(&id) {
+                return Err(HistoryError::Shallow { start, commit: id });
             }
             if parents.is_empty() && first_root.is_none() {
                 first_root = Some(id);
@@ -147,11 +179,15 @@ impl<'repo> History<'repo> {
     }
 
     /// The number of commits reachable from `start`, itself included: `git rev-list --count START`.
+    /// Fails with [`HistoryError::Shallow`] when the history is cut off, rather than undercount.
     pub fn count(&mut self, start: ObjectId) -> Result<u64, HistoryError> {
         let mut seen = gix::hashtable::HashSet::with_capacity_and_hasher(1 << 16, Default::default());
         let mut stack = vec![start];
         seen.insert(start);
         while let Some(id) = stack.pop() {
+            if self.is_shallow(&id) {
+                return Err(HistoryError::Shallow { start, commit: id });
+            }
             for parent in self.node(&id)?.parents {
                 if seen.insert(parent) {
                     stack.push(parent);

@@ -109,7 +109,8 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` escapes decoded (invalid ones kept as they are), for paths and URL parts.
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
