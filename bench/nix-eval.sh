@@ -7,6 +7,7 @@
 #   FETCHGIT_DATE_BENCH_DIR  where the generated repository is cached (as in bench/run.sh)
 #   BENCH_EVAL_CALLS         calls per evaluation (default 100)
 #   BENCH_EVAL_RUNS          hyperfine runs per evaluation (default 5)
+#   BENCH_TSV=1              print the result rows tab-separated (bench/run.sh collects them)
 # Needs nix-instantiate and a writable Nix store (root single-user, or a running daemon), git,
 # python3, hyperfine. fetchGit gets ref = "main": Nix 2.8 fetches a bare repository like a remote
 # one (default ref master), into its own cache. It adds CALLS small store paths (~40 KB each) to the store.
@@ -98,12 +99,22 @@ hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$WORK/parts.
     "bash $WORK/calls.sh" "bash $WORK/calls-nostore.sh" "${EVAL[*]} --expr 1" >&2
 read -r calls nostore empty < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(r[0]["mean"], r[1]["mean"], r[2]["mean"])' "$WORK/parts.json")
 
-python3 - "$ours" "$theirs" "$calls" "$nostore" "$empty" "$CALLS" <<'EOF'
+rows=$(python3 - "$ours" "$theirs" "$calls" "$nostore" "$empty" "$CALLS" <<'EOF'
 import sys
 ours, theirs, calls, nostore, empty = map(float, sys.argv[1:6])
 n = int(sys.argv[6])
 ratio = ours / theirs
-print(f"nix-eval  {n} x fetchGitDate / {n} x builtins.fetchGit, warm ({ours*1000:.0f} / {theirs*1000:.0f} ms)  {ratio:.2f}  <= 2.0  {'PASS' if ratio <= 2.0 else 'MISS'}")
-print(f"nix-eval  per call: fetchGitDate {(ours-empty)/n*1000:.2f} ms, fetchGit {(theirs-empty)/n*1000:.2f} ms (empty evaluation {empty*1000:.0f} ms)")
-print(f"nix-eval  per process from a shell: fetch {calls/n*1000:.2f} ms, fetch --no-store {nostore/n*1000:.2f} ms")
+rows = [
+    (f"{n} x fetchGitDate / {n} x builtins.fetchGit in one evaluation, warm ({ours*1000:.0f} / {theirs*1000:.0f} ms)", f"{ratio:.2f}", "<= 2.0", "PASS" if ratio <= 2.0 else "MISS"),
+    (f"per call in the evaluation, ms: fetchGitDate (fetchGit {(theirs-empty)/n*1000:.2f}; empty evaluation {empty*1000:.0f} ms)", f"{(ours-empty)/n*1000:.2f}", "-", "-"),
+    (f"per process from a shell, ms: fetch with the store (--no-store {nostore/n*1000:.2f})", f"{calls/n*1000:.2f}", "-", "-"),
+]
+for row in rows:
+    print("nix-eval\t" + "\t".join(row))
 EOF
+)
+if [ "${BENCH_TSV:-}" = 1 ]; then
+    printf '%s\n' "$rows"
+else
+    { printf 'scenario\tmeasure\tvalue\ttarget\tresult\n'; printf '%s\n' "$rows"; } | column -t -s $'\t'
+fi
