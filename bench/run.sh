@@ -5,6 +5,7 @@
 #   BENCH_COMMITS, BENCH_FILES  size of the main repository (default 82000, 5200: like git/git)
 #   BENCH_RUNS               hyperfine runs per cold measurement (default 5)
 #   BENCH_SKIP_2X=1          skip the 2x repository (memory scaling)
+#   BENCH_SKIP_NIX_EVAL=1    skip the Nix evaluation benchmark (bench/nix-eval.sh)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -135,6 +136,18 @@ EOF
     mean=$(ms "$(stat_of "$j" 0 mean)")
     max=$(ms "$(stat_of "$j" 0 max)")
     record "$label" "warm fetch legacy, mean ms (max $max ms)" "$mean" "<= 20 ms" "$(verdict "$mean" 20)"
+
+    # 3b. warm fetch WITH the store (default --store auto), after one add (~65 MB store path)
+    if "$BIN" fetch --url "$repo" --rev "$head" --date "$date" --compat legacy >/dev/null 2>"$WORK/store.err"; then
+        j=$WORK/warm-store-$label.json
+        hyperfine -N --style basic --warmup 5 --runs 50 --export-json "$j" \
+            "$BIN fetch --url $repo --rev $head --date $date --compat legacy" >&2
+        mean=$(ms "$(stat_of "$j" 0 mean)")
+        max=$(ms "$(stat_of "$j" 0 max)")
+        record "$label" "warm fetch legacy with the store (--store auto), mean ms (max $max ms)" "$mean" "<= 20 ms" "$(verdict "$mean" 20)"
+    else
+        record "$label" "warm fetch with the store: not measured ($(head -n 1 "$WORK/store.err"))" "-" "-" "-"
+    fi
 }
 
 memory() { # memory REPO LABEL
@@ -168,6 +181,11 @@ if [ "${BENCH_SKIP_2X:-}" != 1 ]; then
     REPO2=$(generate $((COMMITS * 2)) $((FILES * 2)))
     set_graph "$REPO2" no
     memory "$REPO2" 2x
+fi
+
+# Nix integration: 100 fetchGitDate calls in one evaluation vs builtins.fetchGit (bench/nix-eval.sh)
+if [ "${BENCH_SKIP_NIX_EVAL:-}" != 1 ]; then
+    FETCHGIT_DATE_BENCH_DIR=$BENCH_DIR BENCH_TSV=1 bash "$ROOT/bench/nix-eval.sh" >>"$RESULTS"
 fi
 
 echo

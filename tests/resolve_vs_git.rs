@@ -28,6 +28,9 @@ struct Case {
     /// the cut-off in Unix seconds, given to git
     before: i64,
     first_parent: bool,
+    /// A cache directory of its own (`XDG_CACHE_HOME`), so that no truncation result cached
+    /// for another copy of the repository is reused; `None`: the shared isolated cache.
+    cache: Option<std::path::PathBuf>,
 }
 
 /// What git selects: the newest-first walk's first commit with committer time <= before,
@@ -63,7 +66,11 @@ fn check(c: &Case) -> Option<String> {
         args.push("--first-parent");
     }
     let ctx = format!("{}: resolve {}", c.repo, args[3..].join(" "));
-    match try_bin(&args) {
+    let run = match &c.cache {
+        None => try_bin(&args),
+        Some(dir) => try_bin_with_cache(&args, dir),
+    };
+    match run {
         Err(e) => Some(e),
         Ok(out) if out == format!("{want}\n") => None,
         Ok(out) => Some(format!(
@@ -102,6 +109,7 @@ fn rev_case(repo: &str, rev: &str, when: &[&str], before: i64, first_parent: boo
         when_args: when.iter().map(|s| (*s).to_owned()).collect(),
         before,
         first_parent,
+        cache: None,
     }
 }
 
@@ -297,6 +305,7 @@ fn resolve_from_refs_matches_git() {
                         when_args: when.clone(),
                         before,
                         first_parent: fp,
+                        cache: None,
                     });
                 }
             }
@@ -391,4 +400,123 @@ fn resolve_errors_exit_2_with_one_line() {
         ));
     }
     assert_no_diffs("resolve errors", cases.len() + 1, &diffs);
+}
+
+/// A copy of fixture `repo` (in the fixtures directory, as `<repo>-<label>`) whose commit-graph
+/// is written by `setup`, so that resolve walks graph positions (and, for a partial graph, ids
+/// for the commits newer than it).
+fn graph_copy(repo: &str, label: &str, setup: impl Fn(&Path)) -> String {
+    let fx = fixtures();
+    let name = format!("{repo}-{label}");
+    let dst = fx.repo(&name);
+    if !dst.exists() {
+        run_ok(std::process::Command::new("cp").arg("-a").arg(fx.repo(repo)).arg(&dst));
+        setup(&dst);
+    }
+    name
+}
+
+/// A commit-graph holding `commits` and their ancestors, as one more layer of a split graph.
+fn write_graph_layer(repo: &Path, commits: &[&str]) {
+    let mut cmd = std::process::Command::new("git");
+    isolate(&mut cmd)
+        .arg("-C")
+        .arg(repo)
+        .args(["commit-graph", "write", "--split=no-merge", "--stdin-commits", "--no-progress"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("run git commit-graph write");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        for c in commits {
+            writeln!(stdin, "{c}").expect("write to git commit-graph");
+        }
+    }
+    assert!(child.wait().expect("git commit-graph write").success(), "git commit-graph write failed");
+}
+
+/// With a commit-graph (full; partial, so that new commits are read from objects and their
+/// parents found in the graph; and split into two layers), resolve still selects what git does,
+/// for every commit and date; and `fetch` counts commits as `git rev-list --count` does.
+#[test]
+fn resolve_with_commit_graph_matches_git() {
+    let mut cases = Vec::new();
+    let mut copies = Vec::new();
+    for repo in REPOS {
+        let full = graph_copy(repo, "graph-full", |p| {
+            git(p, &["commit-graph", "write", "--reachable", "--no-progress"]);
+        });
+        // The oldest half of the commits (by git's default order, newest first) and their
+        // ancestors: commits newer than those are not in the graph.
+        let partial = |split: bool| {
+            move |p: &Path| {
+                let all = all_commits(p);
+                let old: Vec<&str> = all[all.len() / 2..].iter().map(String::as_str).collect();
+                write_graph_layer(p, &old);
+                if split {
+                    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                    write_graph_layer(p, &all);
+                }
+            }
+        };
+        let half = graph_copy(repo, "graph-partial", partial(false));
+        let split = graph_copy(repo, "graph-split", partial(true));
+        copies.extend([full, half, split]);
+    }
+    let fx = fixtures();
+    let cache = fx.scratch("graph-cache");
+    for name in &copies {
+        let path = fx.repo(name);
+        assert!(
+            path.join(".git/objects/info/commit-graph").exists()
+                || path.join(".git/objects/info/commit-graphs/commit-graph-chain").exists(),
+            "{name} has a commit-graph"
+        );
+        let dates = date_spread(&path);
+        for rev in all_commits(&path) {
+            for &d in &dates {
+                for fp in [false, true] {
+                    let mut case = rev_case(name, &rev, &["--date", &d.to_string()], d, fp);
+                    case.cache = Some(cache.clone());
+                    cases.push(case);
+                }
+            }
+        }
+    }
+    let (n, diffs) = run_cases(cases);
+    assert_no_diffs("resolve --date with a commit-graph vs git rev-list", n, &diffs);
+
+    let mut diffs = Vec::new();
+    let mut n = 0;
+    for name in &copies {
+        let path = fx.repo(name);
+        let url = path.to_str().expect("fixture paths are UTF-8");
+        for rev in all_commits(&path) {
+            n += 1;
+            let want: u64 = git(&path, &["rev-list", "--count", &rev]).trim().parse().expect("a count");
+            let fetched = try_bin_with_cache(&["fetch", "--url", url, "--rev", &rev, "--no-store"], &cache)
+                .and_then(|out| serde_json::from_str::<serde_json::Value>(&out).map_err(|e| format!("not JSON ({e}): {out}")));
+            match fetched {
+                Ok(attrs) if attrs["revCount"].as_u64() == Some(want) => {}
+                Ok(attrs) => diffs.push(format!("{name}: revCount of {rev} is {}, git counts {want}", attrs["revCount"])),
+                Err(e) => diffs.push(format!("{name}: fetch {rev}: {e}")),
+            }
+        }
+    }
+    assert_no_diffs("fetch revCount with a commit-graph vs git rev-list --count", n, &diffs);
+}
+
+/// `try_bin` with `XDG_CACHE_HOME` set to `cache`.
+fn try_bin_with_cache(args: &[&str], cache: &Path) -> Result<String, String> {
+    let out = bin().env("XDG_CACHE_HOME", cache).args(args).output().expect("run the fetchgit-date binary");
+    if !out.status.success() {
+        return Err(format!(
+            "`fetchgit-date {}` failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("`fetchgit-date {}`: stdout is not UTF-8: {e}", args.join(" ")))
 }

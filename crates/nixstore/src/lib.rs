@@ -28,6 +28,7 @@
 
 pub mod daemon;
 pub mod hash;
+pub mod local_store;
 pub mod nar;
 pub mod nixbase32;
 pub mod store_path;

@@ -229,6 +229,51 @@ fn adds_to_default_store_via_stdio() {
     assert!(!again.sent);
 }
 
+/// The validity `ensure_ca_path` reads from the default store's database (instead of starting
+/// `nix-daemon --stdio`) agrees with Nix's: valid after adding, not valid after deleting, and
+/// the second `ensure_ca_path` takes that answer without sending anything.
+#[test]
+fn default_store_database_validity_matches_nix() {
+    const TEST: &str = "default_store_database_validity_matches_nix";
+    if !require_nix(TEST) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let unique = format!("database validity {:?} {}", tmp.path(), std::process::id());
+    let src = make_tree(tmp.path(), &unique, 0);
+    let (hash, size, path) = describe(&src);
+    let abs = path.to_absolute_path(DEFAULT_STORE_DIR);
+    let readable = match nixstore::local_store::default_store_has_valid(&abs) {
+        Some(false) => Ok(()),
+        Some(true) => panic!("{abs} is valid before it was added"),
+        None => Err("the default store's database cannot be read (needs root and the default store)".to_owned()),
+    };
+    if !require_privilege(TEST, "reading the default store's database", readable) {
+        return;
+    }
+    let add = |producer_called: &mut bool| {
+        ensure_ca_path(&StoreUri::Auto, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
+            *producer_called = true;
+            dump_path(&src, w)
+        })
+        .expect("add to the default store")
+    };
+    let mut called = false;
+    assert!(add(&mut called).sent);
+    let after_add = nixstore::local_store::default_store_has_valid(&abs);
+    let nix_after_add = nix_says_valid("auto", &abs);
+    let mut called_again = false;
+    let again = add(&mut called_again);
+    let _ = run("nix-store", &["--delete".as_ref(), abs.as_ref()]);
+    let after_delete = nixstore::local_store::default_store_has_valid(&abs);
+    let nix_after_delete = nix_says_valid("auto", &abs);
+    assert!(nix_after_add, "nix-store says {abs} is not valid after adding it");
+    assert_eq!(after_add, Some(true), "the database does not show {abs} valid after adding it");
+    assert!(!again.sent && !called_again, "a valid path is not sent again");
+    assert!(!nix_after_delete, "nix-store --delete left {abs} valid");
+    assert_eq!(after_delete, Some(false), "the database still shows {abs} valid after nix-store --delete");
+}
+
 /// A `nix-daemon` serving a throw-away store on its own socket; killed on drop.
 struct RunningDaemon {
     child: Child,

@@ -935,8 +935,25 @@ pub fn ensure_ca_path(
     nar_size: u64,
     write_nar: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
 ) -> Result<AddOutcome, EnsureError> {
-    let mut conn = DaemonConnection::connect(uri)?;
-    if conn.is_valid_path(&path.to_absolute_path(store_dir))? {
+    let absolute = path.to_absolute_path(store_dir);
+    let mut conn = match uri {
+        StoreUri::Auto => {
+            let socket = default_socket_path();
+            match UnixStream::connect(&socket) {
+                Ok(stream) => DaemonConnection::over_socket(socket, stream)?,
+                Err(_) => {
+                    // About to start `nix-daemon --stdio` on the default store just to hear
+                    // "valid": read it from the store's database when that is safe.
+                    if crate::local_store::default_store_has_valid(&absolute) == Some(true) {
+                        return Ok(AddOutcome { sent: false });
+                    }
+                    DaemonConnection::spawn(None)?
+                }
+            }
+        }
+        _ => DaemonConnection::connect(uri)?,
+    };
+    if conn.is_valid_path(&absolute)? {
         return Ok(AddOutcome { sent: false });
     }
     conn.add_ca_nar(path, store_dir, nar_hash, nar_size, write_nar)?;
