@@ -40,20 +40,27 @@ fn check_against_nix(
     (revs.len(), diffs)
 }
 
-#[test]
-fn every_fixture_commit_matches_nix_2_8() {
-    if !require_nix("every_fixture_commit_matches_nix_2_8") {
-        return;
-    }
+/// Every commit of every fixture repository, with `nix_extra` added to fetchGit's arguments
+/// and `our_extra` to ours.
+fn check_every_repo(label_suffix: &str, nix_extra: &str, our_extra: &[&str]) -> (usize, Vec<String>) {
     let fx = fixtures();
     let (mut checked, mut diffs) = (0, Vec::new());
     for repo in REPOS {
         let path = fx.repo(repo);
         let url = path.to_str().expect("fixture paths are UTF-8");
-        let (n, d) = check_against_nix(repo, url, &all_commits(&path), "", &[]);
+        let (n, d) = check_against_nix(&format!("{repo}{label_suffix}"), url, &all_commits(&path), nix_extra, our_extra);
         checked += n;
         diffs.extend(d);
     }
+    (checked, diffs)
+}
+
+#[test]
+fn every_fixture_commit_matches_nix_2_8() {
+    if !require_nix("every_fixture_commit_matches_nix_2_8") {
+        return;
+    }
+    let (checked, diffs) = check_every_repo("", "", &[]);
     assert_no_diffs("legacy fetch vs Nix 2.8", checked, &diffs);
 }
 
@@ -62,21 +69,7 @@ fn custom_name_matches_nix_2_8() {
     if !require_nix("custom_name_matches_nix_2_8") {
         return;
     }
-    let fx = fixtures();
-    let (mut checked, mut diffs) = (0, Vec::new());
-    for repo in REPOS {
-        let path = fx.repo(repo);
-        let url = path.to_str().expect("fixture paths are UTF-8");
-        let (n, d) = check_against_nix(
-            &format!("{repo}-custom"),
-            url,
-            &all_commits(&path),
-            "name = \"custom\";",
-            &["--name", "custom"],
-        );
-        checked += n;
-        diffs.extend(d);
-    }
+    let (checked, diffs) = check_every_repo("-custom", "name = \"custom\";", &["--name", "custom"]);
     assert_no_diffs("legacy fetch --name custom vs Nix 2.8", checked, &diffs);
 }
 
