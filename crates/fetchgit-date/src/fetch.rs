@@ -26,6 +26,16 @@ pub enum TruncateTo {
     Interval(Interval),
 }
 
+impl TruncateTo {
+    /// The boundary (Unix seconds) truncation from `start` rolls back to.
+    pub fn boundary(self, history: &mut History<'_>, start: ObjectId) -> Result<i64, HistoryError> {
+        Ok(match self {
+            TruncateTo::Date(date) => date,
+            TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
+        })
+    }
+}
+
 /// Which commit to start from and how to truncate.
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
@@ -202,10 +212,7 @@ impl Fetcher {
                         let first_parent = selector.first_parent;
                         let mut check = |repo: &gix::Repository, start: ObjectId| -> Result<Coverage, RemoteError> {
                             let mut history = History::new(repo);
-                            let boundary = match truncate {
-                                TruncateTo::Date(date) => date,
-                                TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
-                            };
+                            let boundary = truncate.boundary(&mut history, start)?;
                             match history.last_before(start, boundary, first_parent) {
                                 Ok(_) => Ok(Coverage::Complete),
                                 Err(HistoryError::Shallow { .. } | HistoryError::Missing { .. }) => Ok(Coverage::Incomplete { boundary }),
@@ -250,10 +257,7 @@ impl Fetcher {
             return Ok(Selection { start, commit: start, truncation: None });
         };
         let mut history = History::new(&self.repo);
-        let boundary = match truncate {
-            TruncateTo::Date(date) => date,
-            TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
-        };
+        let boundary = truncate.boundary(&mut history, start)?;
         let truncated = self.truncate(&mut history, start, boundary, selector.first_parent)?;
         if truncated.root_fallback && selector.refuse_root_fallback {
             return Err(FetchError::NothingBefore { start, boundary });

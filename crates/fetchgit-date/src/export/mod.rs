@@ -140,13 +140,7 @@ pub fn write_nar<W: Write>(
     options: ExportOptions,
     out: &mut W,
 ) -> Result<ExportStats, ExportError> {
-    let corrupt = |id: ObjectId, reason: String| ExportError::Corrupt { id, path: BString::default(), reason };
-    let tree = repo
-        .find_commit(commit)
-        .map_err(|err| corrupt(commit, error_chain(&err)))?
-        .tree_id()
-        .map_err(|err| corrupt(commit, error_chain(&err)))?
-        .detach();
+    let tree = tree_of(repo, commit)?;
     let mut exporter = Exporter::new(repo, commit, tree, options)?;
     let root = writer::open(out)?.directory()?;
     exporter.write_tree(root, tree)?;
@@ -527,20 +521,26 @@ fn is_safe_name(name: &BStr) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(&b'/') && !name.contains(&0)
 }
 
+/// The root tree of `commit`.
+fn tree_of(repo: &gix::Repository, commit: ObjectId) -> Result<ObjectId, ExportError> {
+    let corrupt = |reason: String| ExportError::Corrupt { id: commit, path: BString::default(), reason };
+    Ok(repo
+        .find_commit(commit)
+        .map_err(|err| corrupt(error_chain(&err)))?
+        .tree_id()
+        .map_err(|err| corrupt(error_chain(&err)))?
+        .detach())
+}
+
 /// A key that names the export of `commit` with `options` and nothing else, for the cache.
 ///
 /// A modern export depends only on the tree (and `export_ignore`). A legacy export also depends on
 /// the commit (`export-subst`) and on what `git archive` reads besides the tree: the repository's
 /// and user's configuration and attribute files, which are fingerprinted whole.
 pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<String, ExportError> {
-    let corrupt = |reason: String| ExportError::Corrupt { id: commit, path: BString::default(), reason };
     match options.generation {
         Generation::Modern => {
-            let tree = repo
-                .find_commit(commit)
-                .map_err(|err| corrupt(error_chain(&err)))?
-                .tree_id()
-                .map_err(|err| corrupt(error_chain(&err)))?;
+            let tree = tree_of(repo, commit)?;
             if !options.export_ignore {
                 return Ok(format!("modern_0_{tree}"));
             }
