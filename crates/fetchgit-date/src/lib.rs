@@ -26,6 +26,7 @@ pub mod fetch;
 pub mod history;
 pub mod location;
 pub mod nix_expr;
+pub mod nix_version;
 pub mod progress;
 pub mod remote;
 pub mod resolve;
