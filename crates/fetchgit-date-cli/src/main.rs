@@ -13,6 +13,7 @@ use fetchgit_date::date::{parse_date, Interval};
 use fetchgit_date::error_chain;
 use fetchgit_date::export::{ExportOptions, Generation};
 use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncateTo, TruncationInfo};
+use fetchgit_date::nix_version::NixVersion;
 use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
 
@@ -46,8 +47,18 @@ struct Source {
     /// Full 40-hex commit to start from; makes truncation reproducible.
     #[arg(long, value_name = "REV")]
     rev: Option<String>,
+    /// Behave like the builtins.fetchGit of this Nix release (builtins.nixVersion: 2.8.0,
+    /// 2.26.3, 2.18.3-lix); default 2.26.3. It also picks the export generation (see --compat).
+    #[arg(long, value_name = "VERSION")]
+    nix_version: Option<NixVersion>,
     #[command(flatten)]
     remote: RemoteFlags,
+}
+
+impl Source {
+    fn nix_version(&self) -> NixVersion {
+        self.nix_version.clone().unwrap_or_else(NixVersion::default_release)
+    }
 }
 
 /// How a remote URL is brought into the cache ($XDG_CACHE_HOME/fetchgit-date).
@@ -132,9 +143,9 @@ struct FetchArgs {
     source: Source,
     #[command(flatten)]
     truncation: Truncation,
-    /// Which Nix's export to reproduce.
-    #[arg(long, value_enum, default_value = "modern")]
-    compat: Compat,
+    /// Which Nix's export to reproduce, overriding the one --nix-version implies.
+    #[arg(long, value_enum)]
+    compat: Option<Compat>,
     /// Keep paths marked export-ignore (modern only; like fetchGit's exportIgnore = false).
     #[arg(long)]
     no_export_ignore: bool,
@@ -263,19 +274,21 @@ fn warn_root_fallback(truncation: Option<&TruncationInfo>, commit: &str) {
 
 fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let name = StorePathName::new(&args.name)?;
+    let nix = args.source.nix_version();
     let generation = match args.compat {
-        Compat::Modern => Generation::Modern,
-        Compat::Legacy => Generation::Legacy,
+        Some(Compat::Modern) => Generation::Modern,
+        Some(Compat::Legacy) => Generation::Legacy,
+        None => nix.generation(),
     };
     if generation == Generation::Legacy && args.no_export_ignore {
-        return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
+        return Err(Failure("--no-export-ignore needs the modern export (--compat modern, or a --nix-version >= 2.20): legacy Nix exports with git archive, which always applies export-ignore".into()));
     }
     let selector = selector(&args.source, &args.truncation)?;
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false))?;
+    let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false), &nix)?;
     let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
     let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
     warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
-    if fetched.attrs.dirty_rev.is_some() {
+    if fetched.dirty {
         eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
     }
     if !args.no_store {
@@ -297,7 +310,7 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
 fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let selector = selector(&args.source, &args.truncation)?;
     // A commit id needs no revCount: only the history the truncation walks is fetched.
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, true))?;
+    let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, true), &args.source.nix_version())?;
     let selection = fetcher.select(&selector)?;
     warn_root_fallback(selection.truncation.as_ref(), &selection.commit.to_string());
     writeln!(out, "{}", selection.commit)?;
