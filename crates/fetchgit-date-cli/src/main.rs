@@ -13,6 +13,7 @@ use fetchgit_date::date::{parse_date, Interval};
 use fetchgit_date::error_chain;
 use fetchgit_date::export::{ExportOptions, Generation};
 use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncateTo, TruncationInfo};
+use fetchgit_date::input_check;
 use fetchgit_date::nix_version::NixVersion;
 use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
@@ -162,6 +163,15 @@ struct FetchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
+    /// Fail unless the NAR hash is this (SRI, as fetchGit's narHash); nothing is added to the store.
+    #[arg(long, value_name = "SRI")]
+    nar_hash: Option<String>,
+    /// Fail unless lastModified is this (Unix seconds), as fetchGit's lastModified.
+    #[arg(long, value_name = "SECONDS")]
+    last_modified: Option<i64>,
+    /// Fail unless revCount is this, as fetchGit's revCount (passed through when none is computed).
+    #[arg(long, value_name = "N")]
+    rev_count: Option<u64>,
 }
 
 #[derive(Args)]
@@ -283,10 +293,18 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     if generation == Generation::Legacy && args.no_export_ignore {
         return Err(Failure("--no-export-ignore needs the modern export (--compat modern, or a --nix-version >= 2.20): legacy Nix exports with git archive, which always applies export-ignore".into()));
     }
+    let expected = input_check::Expected {
+        nar_hash: args.nar_hash.as_deref().map(input_check::parse_nar_hash).transpose().map_err(|err| Failure(format!("invalid --nar-hash: {err}")))?,
+        last_modified: args.last_modified,
+        rev_count: args.rev_count,
+    };
     let selector = selector(&args.source, &args.truncation)?;
     let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false), &nix)?;
     let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
-    let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    let mut fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    let source = &args.source;
+    let input = input_check::describe_input(&source.url, source.ref_name.as_deref(), source.rev.as_deref(), source.remote.shallow, export.export_ignore, &nix);
+    input_check::check(&mut fetched, &expected, &nix, &input)?;
     warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
     if fetched.dirty {
         eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());

@@ -622,7 +622,8 @@ impl Fetcher {
     }
 }
 
-fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError> {
+/// `time` as fetchGit's `lastModifiedDate` (`%Y%m%d%H%M%S`, UTC).
+pub(crate) fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError> {
     let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
     time::OffsetDateTime::from_unix_timestamp(time)
         .ok()

@@ -24,6 +24,7 @@ pub mod dirty;
 pub mod export;
 pub mod fetch;
 pub mod history;
+pub mod input_check;
 pub mod location;
 pub mod nix_expr;
 pub mod nix_version;

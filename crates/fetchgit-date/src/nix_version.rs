@@ -68,6 +68,9 @@ pub enum Change {
     NarHashLocksInPureEval,
     /// An annotated tag given as `ref` gives the commit's id as `rev`; before, the tag object's.
     PeelsTags,
+    /// A `lastModified` or `revCount` the caller gives is taken as it is, neither computed nor
+    /// checked (only `narHash` still is); before, a different value was an error.
+    KeepsGivenRevCountAndLastModified,
     /// Lix: a dirty work tree keeps an unfetched submodule as an empty directory, as `git
     /// archive` does for clean ones; before (and in Nix's git-running fetcher), it is left out.
     LixUnfetchedSubmoduleDirectories,
@@ -110,6 +113,7 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::LastModifiedMismatchGot, nix: Some((2, 25)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.25.0" },
     ChangeRow { change: Change::NarHashLocksInPureEval, nix: Some((2, 27)), lix: InLix::Never, source: "NixOS/nix 5dec1dc086 (#12376)" },
     ChangeRow { change: Change::PeelsTags, nix: Some((2, 31)), lix: InLix::Never, source: "NixOS/nix 33ceea6099 (#13521)" },
+    ChangeRow { change: Change::KeepsGivenRevCountAndLastModified, nix: Some((2, 35)), lix: InLix::Never, source: "NixOS/nix 87baf29d6a, 8f32f28ebd (#14596)" },
     ChangeRow { change: Change::LixUnfetchedSubmoduleDirectories, nix: None, lix: InLix::Since(2, 91), source: "lix-project/lix aa00a5a8c" },
     ChangeRow { change: Change::LixPeelsRemoteTags, nix: None, lix: InLix::Since(2, 95), source: "lix-project/lix 6bf187537" },
 ];
@@ -235,7 +239,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }
@@ -259,6 +263,8 @@ mod tests {
             ("2.26.3", Change::NarHashLocksInPureEval, false),
             ("2.27.0", Change::NarHashLocksInPureEval, true),
             ("2.26.3", Change::LixPeelsRemoteTags, false),
+            ("2.34.1", Change::KeepsGivenRevCountAndLastModified, false),
+            ("2.35.0", Change::KeepsGivenRevCountAndLastModified, true),
             ("2.18.3-lix", Change::DirtyRev, true),
             ("2.18.3-lix", Change::RemoteHeadIsDefaultRef, true),
             ("2.18.3-lix", Change::Libgit2, false),
