@@ -186,8 +186,11 @@ pub enum FetchError {
     /// A shallow repository without `shallow = true` (`--shallow`); Nix's wording.
     #[error("'{0}' is a shallow Git repository, but shallow repositories are only allowed when `shallow = true;` is specified (--shallow)")]
     ShallowRepository(String),
+    /// Nix 2.26.2 to 2.32.4 fail on `ref = "HEAD"` for a repository they clone.
+    #[error("resolving Git reference 'HEAD' fails in Nix {0} for a repository it clones (fixed in 2.32.5 and 2.33): leave out --ref to fetch the remote's HEAD, or pass a newer --nix-version")]
+    RemoteHeadRef(NixVersion),
     /// Nix 2.20 fails on a work tree without commits unless something is staged.
-    #[error("'{0}' has no commit and nothing staged, which Nix {1} cannot fetch (fixed in Nix 2.21): commit or stage something, or pass a newer --nix-version")]
+    #[error("'{0}' has no commit and nothing staged, which Nix {1} cannot fetch (fixed in Nix 2.20.4): commit or stage something, or pass a newer --nix-version")]
     EmptyWorkTree(String, NixVersion),
     /// The Nix store refused or could not be reached.
     #[error("cannot add {path} to the Nix store: {reason}")]
@@ -328,6 +331,9 @@ impl Fetcher {
     /// What the selected `ref` (or the default) points to, as this release looks it up and
     /// reports it.
     fn ref_target(&self, name: Option<&str>) -> Result<RefTarget, FetchError> {
+        if self.cloned_by_nix && name == Some("HEAD") && self.nix.fails_on_remote_head_ref() {
+            return Err(FetchError::RemoteHeadRef(self.nix.clone()));
+        }
         let lookup = if self.cloned_by_nix { RefLookup::Fetched } else { RefLookup::WorkTree };
         let target = match (&self.default_ref, name.or(self.nix_default_branch())) {
             // A remote's `HEAD` lives under its own ref in the cache repository.

@@ -57,7 +57,7 @@ pub enum Change {
     /// The libgit2 fetcher takes a work tree without commits: `rev` 40 zeros, `revCount` 0,
     /// `lastModified` 0 and its staged files, as Nix 2.8 to 2.19 and Lix do through their
     /// dirty-tree path. The first libgit2 release, 2.20, fails unless something is staged (it
-    /// reads the missing `HEAD`): see [`NixVersion::fails_on_clean_empty_work_tree`].
+    /// reads the missing `HEAD`), until 2.20.4: see [`NixVersion::fails_on_clean_empty_work_tree`].
     Libgit2EmptyRepositories,
     /// A NAR hash mismatch reads "expected 'A' but got 'B'" (before: "(PATH), expected 'A', got 'B'").
     NarHashMismatchWording,
@@ -68,6 +68,12 @@ pub enum Change {
     NarHashLocksInPureEval,
     /// An annotated tag given as `ref` gives the commit's id as `rev`; before, the tag object's.
     PeelsTags,
+    /// `ref = "HEAD"` of a repository Nix clones fails ("resolving Git reference 'HEAD'"): the
+    /// fetch no longer creates the local `HEAD` it then reads (`Don't use refspec <rev>:<rev>`,
+    /// in 2.27.0 and backported to 2.26.2), until [`Change::RemoteHeadRefFixed`].
+    RemoteHeadRefFails,
+    /// `ref = "HEAD"` of a repository Nix clones works again (2.33.0, backported to 2.32.5).
+    RemoteHeadRefFixed,
     /// A `lastModified` or `revCount` the caller gives is taken as it is, neither computed nor
     /// checked (only `narHash` still is); before, a different value was an error.
     KeepsGivenRevCountAndLastModified,
@@ -95,8 +101,9 @@ pub enum InLix {
 pub struct ChangeRow {
     /// The change.
     pub change: Change,
-    /// The first Nix release with it (`None`: a Lix-only change).
-    pub nix: Option<(u32, u32)>,
+    /// The first Nix release with it, `(major, minor, patch)` (`None`: a Lix-only change). A
+    /// backport to an older series is a row of its own (see [`Change::RemoteHeadRefFails`]).
+    pub nix: Option<(u32, u32, u32)>,
     /// When Lix got it.
     pub lix: InLix,
     /// The commit, pull request or release note it comes from.
@@ -105,15 +112,17 @@ pub struct ChangeRow {
 
 /// What changed in which release, from the Nix and Lix sources at their release tags.
 pub const CHANGES: &[ChangeRow] = &[
-    ChangeRow { change: Change::RemoteHeadIsDefaultRef, nix: Some((2, 9)), lix: InLix::Always, source: "NixOS/nix 401e60f289 (#4638)" },
-    ChangeRow { change: Change::DirtyRev, nix: Some((2, 17)), lix: InLix::Always, source: "NixOS/nix a7b49086c7 (#5385)" },
-    ChangeRow { change: Change::Libgit2, nix: Some((2, 20)), lix: InLix::Never, source: "NixOS/nix #9240 (libgit2), e4066c0444 (#9410: fetch revs by themselves)" },
-    ChangeRow { change: Change::Libgit2EmptyRepositories, nix: Some((2, 21)), lix: InLix::Never, source: "NixOS/nix 9e762454cf (#10044)" },
-    ChangeRow { change: Change::NarHashMismatchWording, nix: Some((2, 21)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.21.0" },
-    ChangeRow { change: Change::LastModifiedMismatchGot, nix: Some((2, 25)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.25.0" },
-    ChangeRow { change: Change::NarHashLocksInPureEval, nix: Some((2, 27)), lix: InLix::Never, source: "NixOS/nix 5dec1dc086 (#12376)" },
-    ChangeRow { change: Change::PeelsTags, nix: Some((2, 31)), lix: InLix::Never, source: "NixOS/nix 33ceea6099 (#13521)" },
-    ChangeRow { change: Change::KeepsGivenRevCountAndLastModified, nix: Some((2, 35)), lix: InLix::Never, source: "NixOS/nix 87baf29d6a, 8f32f28ebd (#14596)" },
+    ChangeRow { change: Change::RemoteHeadIsDefaultRef, nix: Some((2, 9, 0)), lix: InLix::Always, source: "NixOS/nix 401e60f289 (#4638)" },
+    ChangeRow { change: Change::DirtyRev, nix: Some((2, 17, 0)), lix: InLix::Always, source: "NixOS/nix a7b49086c7 (#5385)" },
+    ChangeRow { change: Change::Libgit2, nix: Some((2, 20, 0)), lix: InLix::Never, source: "NixOS/nix #9240 (libgit2), e4066c0444 (#9410: fetch revs by themselves)" },
+    ChangeRow { change: Change::Libgit2EmptyRepositories, nix: Some((2, 20, 4)), lix: InLix::Never, source: "NixOS/nix 9e762454cf (#10044), backported to 2.20.4 as 15c0a7b2ce" },
+    ChangeRow { change: Change::NarHashMismatchWording, nix: Some((2, 21, 0)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.21.0" },
+    ChangeRow { change: Change::LastModifiedMismatchGot, nix: Some((2, 25, 0)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.25.0" },
+    ChangeRow { change: Change::NarHashLocksInPureEval, nix: Some((2, 27, 0)), lix: InLix::Never, source: "NixOS/nix 5dec1dc086 (#12376)" },
+    ChangeRow { change: Change::RemoteHeadRefFails, nix: Some((2, 26, 2)), lix: InLix::Never, source: "NixOS/nix ee9fa0d360 (#12386), backported to 2.26.2 as 1fe33c13d9" },
+    ChangeRow { change: Change::RemoteHeadRefFixed, nix: Some((2, 32, 5)), lix: InLix::Never, source: "NixOS/nix 18f3598d57 (#14672), backported to 2.32.5 as 1d1d553083" },
+    ChangeRow { change: Change::PeelsTags, nix: Some((2, 31, 0)), lix: InLix::Never, source: "NixOS/nix 33ceea6099 (#13521)" },
+    ChangeRow { change: Change::KeepsGivenRevCountAndLastModified, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 87baf29d6a, 8f32f28ebd (#14596)" },
     ChangeRow { change: Change::LixUnfetchedSubmoduleDirectories, nix: None, lix: InLix::Since(2, 91), source: "lix-project/lix aa00a5a8c" },
     ChangeRow { change: Change::LixPeelsRemoteTags, nix: None, lix: InLix::Since(2, 95), source: "lix-project/lix 6bf187537" },
 ];
@@ -144,7 +153,7 @@ impl NixVersion {
     pub fn has(&self, change: Change) -> bool {
         let row = CHANGES.iter().find(|row| row.change == change).expect("every change has a row in CHANGES");
         if !self.lix {
-            return row.nix.is_some_and(|(major, minor)| self.at_least(major, minor));
+            return row.nix.is_some_and(|release| (self.major, self.minor, self.patch) >= release);
         }
         match row.lix {
             InLix::Always => true,
@@ -154,10 +163,15 @@ impl NixVersion {
         }
     }
 
-    /// Whether a work tree without commits and with nothing staged makes fetchGit fail (Nix 2.20
-    /// only; every other release returns the empty directory).
+    /// Whether a work tree without commits and with nothing staged makes fetchGit fail (Nix 2.20.0
+    /// to 2.20.3; every other release returns the empty directory).
     pub fn fails_on_clean_empty_work_tree(&self) -> bool {
         self.has(Change::Libgit2) && !self.has(Change::Libgit2EmptyRepositories)
+    }
+
+    /// Whether `ref = "HEAD"` fails for a repository this release clones (2.26.2 to 2.32.4).
+    pub fn fails_on_remote_head_ref(&self) -> bool {
+        self.has(Change::RemoteHeadRefFails) && !self.has(Change::RemoteHeadRefFixed)
     }
 
     /// The export generation this release uses: libgit2 from 2.20 on, `git archive` before and
@@ -239,8 +253,17 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
+        }
+    }
+
+    /// docs/design.md shows this table: every row's source must be named there.
+    #[test]
+    fn design_doc_names_every_source() {
+        let design = include_str!("../../../docs/design.md");
+        for row in CHANGES {
+            assert!(design.contains(row.source), "docs/design.md does not name {} ({:?})", row.source, row.change);
         }
     }
 
@@ -255,7 +278,8 @@ mod tests {
             ("2.17.0", Change::DirtyRev, true),
             ("2.19.7", Change::Libgit2, false),
             ("2.20.0", Change::Libgit2, true),
-            ("2.20.9", Change::Libgit2EmptyRepositories, false),
+            ("2.20.3", Change::Libgit2EmptyRepositories, false),
+            ("2.20.4", Change::Libgit2EmptyRepositories, true),
             ("2.21.0", Change::Libgit2EmptyRepositories, true),
             ("2.26.3", Change::PeelsTags, false),
             ("2.30.9", Change::PeelsTags, false),
@@ -280,7 +304,9 @@ mod tests {
         for (version, change, expected) in cases {
             assert_eq!(v(version).has(*change), *expected, "{version} {change:?}");
         }
-        let empty_fails: Vec<bool> = ["2.8.0", "2.19.7", "2.20.0", "2.20.9", "2.21.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_clean_empty_work_tree()).collect();
-        assert_eq!(empty_fails, [false, false, true, true, false, false]);
+        let empty_fails: Vec<bool> = ["2.8.0", "2.19.7", "2.20.0", "2.20.3", "2.20.4", "2.21.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_clean_empty_work_tree()).collect();
+        assert_eq!(empty_fails, [false, false, true, true, false, false, false]);
+        let head_fails: Vec<bool> = ["2.26.1", "2.26.2", "2.26.3", "2.30.0", "2.32.4", "2.32.5", "2.33.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_remote_head_ref()).collect();
+        assert_eq!(head_fails, [false, true, true, true, true, false, false, false]);
     }
 }

@@ -672,7 +672,11 @@ impl Session<'_> {
         let started = std::time::Instant::now();
         let connection = remote.connect(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
         let progress = crate::progress::Progress::new(self.options.progress);
-        let prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(error_chain(&e)))?;
+        // gix turns `refs/*` into a protocol-v2 `ref-prefix` the server matches no ref with, so
+        // `all_refs` asks for the whole ref list and maps it here.
+        let all_refs = specs.iter().any(|spec| spec == "+refs/*:refs/*");
+        let ref_map_options = gix::remote::ref_map::Options { prefix_from_spec_as_filter_on_remote: !all_refs, ..Default::default() };
+        let prepare = connection.prepare_fetch(progress.clone(), ref_map_options).map_err(|e| fail(error_chain(&e)))?;
         let mode = shallow(prepare.ref_map());
         let prepare = prepare.with_shallow(mode);
         let outcome = prepare.receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| fail(error_chain(&e)))?;
