@@ -413,3 +413,91 @@ fn ref_names_match_recorded_nix_2_26() {
     }
     common::assert_no_diffs("Nix's ref names vs recorded Nix 2.26", checked, &diffs);
 }
+
+fn attr(outcome: &Outcome, key: &str) -> Value {
+    match outcome {
+        Outcome::Attrs(attrs) => attrs.get(key).cloned().unwrap_or(Value::Null),
+        Outcome::Failed(err) => panic!("expected a result for `{key}`, got: {err}"),
+    }
+}
+
+/// Releases no oracle here runs, checked by what their own test suites assert:
+/// - Lix's tests/functional/fetchGitSubmodules.sh (aa00a5a8c, Lix 2.91): a work tree right after
+///   `git submodule add` (dirty) gives the same store path as the commit that adds it;
+/// - Lix's tests/functional/fetchGit.sh (6bf187537, Lix 2.95): `ref = "refs/tags/tag1"` of a
+///   cloned repository gives `git rev-list --max-count=1 refs/tags/tag1` as `rev`;
+/// - Nix's tests/functional/fetchGit.sh at 2.31.0 (aadfb682d4): `rev-parse refs/tags/tag1^{commit}`;
+/// - and the release before each change still behaving the old way.
+#[test]
+fn releases_without_an_oracle_follow_their_own_tests() {
+    let world = World::new();
+    let out = world.out();
+    let commit_of = |tag: &str| common::git(&out.join("git"), &["rev-list", "--max-count=1", tag]).trim().to_owned();
+    let (tag1_commit, tag1_object) = (commit_of("refs/tags/tag1"), world.revs["tag1"].clone());
+    let run = |version: &str, attrs: &str| ours(&world, version, &our_args(&world.substitute(attrs)));
+    let mut diffs = Vec::new();
+    fn check(diffs: &mut Vec<String>, what: &str, got: Value, want: &str) {
+        let shown = got.as_str().map_or_else(|| got.to_string(), str::to_owned);
+        if shown != want {
+            diffs.push(format!("{what}: {shown}, expected {want}"));
+        }
+    }
+    macro_rules! expect {
+        ($($arg:expr),+) => { check(&mut diffs, $($arg),+) };
+    }
+
+    let staged = r#"url = "@OUT@/super-staged";"#;
+    let committed = r#"url = "file://@OUT@/super"; rev = "@super@";"#;
+    for (version, same) in [("2.18.3-lix", true), ("2.91.0-lix", true), ("2.90.0-lix", false), ("2.19.0", false)] {
+        let (a, b) = (attr(&run(version, staged), "outPath"), attr(&run(version, committed), "outPath"));
+        if (a == b) != same {
+            diffs.push(format!("{version}: staged submodule work tree {a} vs its commit {b}: same = {}, expected {same}", a == b));
+        }
+    }
+
+    let bare_tag = r#"url = "file://@OUT@/git.git"; ref = "refs/tags/tag1";"#;
+    let local_tag = r#"url = "file://@OUT@/git"; ref = "refs/tags/tag1";"#;
+    for (version, bare, local) in [
+        ("2.18.3-lix", &tag1_commit, &tag1_object),
+        ("2.95.0-lix", &tag1_commit, &tag1_object),
+        ("2.94.0-lix", &tag1_object, &tag1_object),
+        ("2.31.0", &tag1_commit, &tag1_commit),
+        ("2.30.0", &tag1_object, &tag1_object),
+    ] {
+        expect!(&format!("{version} rev of a bare repository's tag1"), attr(&run(version, bare_tag), "rev"), bare);
+        expect!(&format!("{version} rev of a work tree's tag1"), attr(&run(version, local_tag), "rev"), local);
+    }
+
+    // Lix and Nix < 2.20 fetch only `ref`; Lix follows the remote HEAD, like Nix >= 2.9.
+    let other_branch = r#"url = "@GIT@/git.git"; rev = "@devrev@";"#;
+    expect!("2.18.3-lix, rev not on ref", Value::Bool(matches!(run("2.18.3-lix", other_branch), Outcome::Failed(ref e) if e.contains("Cannot find Git revision"))), "true");
+    expect!("2.19.0, rev not on ref", Value::Bool(matches!(run("2.19.0", other_branch), Outcome::Failed(ref e) if e.contains("Cannot find Git revision"))), "true");
+    let heads = r#"url = "@GIT@/heads.git";"#;
+    expect!("2.18.3-lix default branch", attr(&run("2.18.3-lix", heads), "rev"), &world.revs["heads_main"]);
+    expect!("2.9.0 default branch", attr(&run("2.9.0", heads), "rev"), &world.revs["heads_main"]);
+
+    // dirtyRev from 2.17 (Nix's tests/functional/fetchGit.sh from a7b49086c7 on) and in Lix.
+    let dirty = r#"url = "@OUT@/dirty";"#;
+    for (version, has) in [("2.16.0", false), ("2.17.0", true), ("2.18.3-lix", true)] {
+        let got = attr(&run(version, dirty), "dirtyRev");
+        expect!(&format!("{version} dirtyRev"), Value::Bool(got.is_string()), if has { "true" } else { "false" });
+    }
+
+    // 2.20.0 to 2.20.3 cannot fetch a repository without commits unless something is staged.
+    let empty = r#"url = "@OUT@/empty";"#;
+    expect!("2.20.3 empty repository", Value::Bool(matches!(run("2.20.3", empty), Outcome::Failed(_))), "true");
+    expect!("2.20.4 empty repository", attr(&run("2.20.4", empty), "revCount"), "0");
+    expect!("2.20.0 empty repository with a staged file", attr(&run("2.20.0", r#"url = "@OUT@/empty-staged";"#), "revCount"), "0");
+
+    // ref = "HEAD" of a cloned repository: fails from 2.26.2 (recorded) to 2.32.4, works again in 2.32.5.
+    let head = r#"url = "file://@OUT@/git.git"; ref = "HEAD";"#;
+    expect!("2.32.4 ref HEAD", Value::Bool(matches!(run("2.32.4", head), Outcome::Failed(ref e) if e.contains("resolving Git reference 'HEAD'"))), "true");
+    expect!("2.32.5 ref HEAD", attr(&run("2.32.5", head), "rev"), &world.revs["rev2"]);
+
+    // 2.35 takes a given revCount and lastModified as they are.
+    let given = r#"url = "@OUT@/git"; rev = "@rev2@"; revCount = 5; lastModified = 1600000001;"#;
+    let kept = run("2.35.0", given);
+    expect!("2.35.0 given revCount", attr(&kept, "revCount"), "5");
+    expect!("2.35.0 given lastModified", attr(&kept, "lastModified"), "1600000001");
+    common::assert_no_diffs("releases without an oracle", 30, &diffs);
+}
