@@ -501,3 +501,61 @@ fn releases_without_an_oracle_follow_their_own_tests() {
     expect!("2.35.0 given lastModified", attr(&kept, "lastModified"), "1600000001");
     common::assert_no_diffs("releases without an oracle", 30, &diffs);
 }
+
+/// The Nix library passes nixVersion, narHash, lastModified and revCount on: evaluated by Nix 2.8
+/// with `nixVersion = "2.8.0"`, fetchGitDate equals builtins.fetchGit attribute by attribute
+/// (no dirtyRev for a dirty tree, a given revCount passed through, a wrong narHash refused).
+#[test]
+fn nix_library_passes_the_release_and_input_checks_on() {
+    if !remote_support::require_nix("nix_library_passes_the_release_and_input_checks_on") {
+        return;
+    }
+    let world = World::new();
+    let lib = format!(
+        "(import {} {{ fetchgit-date = {}; }})",
+        common::nix_str(&common::project_root().join("nix").display().to_string()),
+        common::nix_str(remote_support::BIN)
+    );
+    let eval = |label: &str, expr: &str| {
+        let home = world.home(&format!("lib-{label}"));
+        let mut cmd = Command::new("nix-instantiate");
+        remote_support::isolate(&mut cmd, &home)
+            .args(["--option", "allow-unsafe-native-code-during-evaluation", "true", "--eval", "--strict", "--json", "-E", expr]);
+        remote_support::run_bounded(cmd, Duration::from_secs(300))
+    };
+    let mut diffs = Vec::new();
+    for (label, attrs) in [("dirty", r#"url = "@OUT@/dirty";"#), ("dirty-rev-count", r#"url = "@OUT@/dirty"; revCount = 7;"#), ("rev-last-modified", r#"url = "@OUT@/git"; rev = "@rev2@"; lastModified = @time_rev2@;"#)] {
+        let attrs = world.substitute(attrs);
+        let nix = nix_2_8(&world, &format!("lib-{label}"), &attrs, &[]);
+        let expr = format!("let r = {lib}.fetchGitDate {{ {attrs} nixVersion = \"2.8.0\"; }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}");
+        let out = eval(label, &expr);
+        let ours = if out.status.success() {
+            Outcome::from_nix(&serde_json::from_slice(&out.stdout).expect("JSON"))
+        } else {
+            Outcome::Failed(String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        diffs.extend(compare(&format!("fetchGitDate {label}"), &nix, &ours, None));
+    }
+    let wrong = world.substitute(r#"url = "@OUT@/git"; rev = "@rev2@"; narHash = "sha256-Hr8g6AqANb4xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG9=";"#);
+    let out = eval("wrong", &format!("({lib}.fetchGitDate {{ {wrong} nixVersion = \"2.8.0\"; }}).outPath"));
+    if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("NAR hash mismatch in input") {
+        diffs.push(format!("a wrong narHash: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    common::assert_no_diffs("the Nix library vs Nix 2.8", 4, &diffs);
+}
+
+/// Fix 6 of issue 10: a shallow clone without `--shallow` is refused even when the revCount of its
+/// commit is already cached from a full copy of the repository (as Nix checks shallowness first).
+#[test]
+fn shallow_clone_is_refused_whatever_the_cache_holds() {
+    let world = World::new();
+    let full = world.substitute(r#"url = "@OUT@/git"; rev = "@rev2@";"#);
+    let shallow = world.substitute(r#"url = "@OUT@/shallow"; rev = "@rev2@";"#);
+    for version in ["2.8.0", "2.26.3"] {
+        assert!(matches!(ours(&world, version, &our_args(&full)), Outcome::Attrs(_)), "the full repository fetches");
+        match ours(&world, version, &our_args(&shallow)) {
+            Outcome::Failed(err) => assert!(err.contains("is a shallow Git repository"), "{version}: {err}"),
+            Outcome::Attrs(attrs) => panic!("{version}: the shallow clone was fetched from the cache's revCount: {attrs:?}"),
+        }
+    }
+}
