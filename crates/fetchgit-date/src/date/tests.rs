@@ -176,14 +176,16 @@ mod parse_date {
     #[test]
     fn unrecognized() {
         assert_eq!(
-            error("last friday").to_string(),
-            "invalid date 'last friday': use Unix seconds (1671388622 or @1671388622), \
-             ISO 8601 (2022-12-18T18:37:02Z, 2022-12-18), RFC 2822, or a relative form like '3 days ago'"
+            error("garbage").to_string(),
+            "invalid date 'garbage': use Unix seconds (1671388622 or @1671388622), \
+             ISO 8601 (2022-12-18T18:37:02Z, 2022-12-18 18:37:02 UTC, 2022-12-18), RFC 2822, \
+             git's or date(1)'s format (Sun Dec 18 18:37:02 UTC 2022), Nix's lastModifiedDate (20221218183702), \
+             or a relative form like '3 days ago'"
         );
         for spec in [
             "garbage",
-            "noon",
             "tea",
+            "2022-12-19 tea",
             "never",
             "ago",
             "days ago",
@@ -191,18 +193,31 @@ mod parse_date {
             "3 days ago ago",
             "ago 3 days",
             "1 fortnight ago",
-            "3.days.ago",
+            "3.5 days ago",
             "-3 days ago",
             "eleven days ago",
-            "2022-12-18 18:37:02 EST",
-            "2022-13-18",
-            "2022-12-32T00:00:00Z",
-            "2022-12-18T24:00:00Z",
-            "2022-12-18T18:37:02+25:00",
-            "18/12/2022",
+            "2022-12-18 18:37:02 IST",
+            "2022-12-18 18:37:02 UT",
+            "2022-12-18 18:37:02 MES",
+            "2022-12-18 18:37:02 +0000 (UTC)",
+            "2022-12-18 18:37:02 UTC+2",
+            "2022-12-18t18:37:02Z",
+            "20221218T1837Z",
+            "20221218T18Z",
+            "2022-12-18T18Z",
+            "20221218 18:37:02",
+            "2022-12-18 183702",
+            "2022-12-18 18:37:2",
+            "2022-12-18 018:37:02",
+            "18:37:02.5 2022-12-18",
+            "Dec 19 10000",
             "@",
             "@abc",
+            "@ 1671388622",
+            "@1671388622.5",
             "1671388622 +0200 extra",
+            "1671388622 +02",
+            "1671388622 +2400",
         ] {
             assert_eq!(
                 error(spec),
@@ -231,6 +246,7 @@ mod parse_date {
             ("99999999", "99999999"),
             ("-5", "-5"),
             ("-1671388622", "-1671388622"),
+            ("+1671388622", "1671388622"),
             ("12345 +0000", "12345"),
         ] {
             assert_eq!(
@@ -254,6 +270,13 @@ mod parse_date {
         for spec in [
             "99999999999999999999",
             "@99999999999999999999",
+            "253402300800",
+            "@253402300800",
+            "@-377705116801",
+            "@20221218183702",
+            "20221218183702 +0000",
+            "10000-01-01",
+            "99999999999999999999-12-18 12:00",
             "99999999999999999999 days ago",
             "1 day 99999999999999999999 seconds ago",
             "9223372036854775807 seconds ago",
@@ -290,6 +313,443 @@ mod parse_date {
             -1 - 86400,
             "a clock before 1970 works"
         );
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so that generated cases are the same each run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).expect("below n")
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn calendar_problem(spec: &str) -> DateProblem {
+    match error(spec) {
+        DateError::Calendar { input, problem } => {
+            assert_eq!(input, spec);
+            problem
+        }
+        other => panic!("{spec:?}: not a calendar problem: {other:?}"),
+    }
+}
+
+mod calendar_forms {
+    use super::*;
+
+    const NOON: i64 = datetime!(2022-12-19 12:00:00 UTC).unix_timestamp();
+    const MIDNIGHT: i64 = datetime!(2022-12-19 00:00:00 UTC).unix_timestamp();
+
+    #[test]
+    fn zone_names_after_a_time() {
+        for (spec, expected) in [
+            ("2022-12-19 12:00:00 UTC", NOON),
+            ("2022-12-19 12:00:00 utc", NOON),
+            ("2022-12-19 12:00:00 GMT", NOON),
+            ("2022-12-19T12:00:00z", NOON),
+            ("2022-12-19T12:00:00Z", NOON),
+            ("2022-12-19 12:00:00 z", NOON),
+            ("2022-12-19 12:00 UTC", NOON),
+            ("2022-12-19 12:00:00 EST", NOON + 5 * 3600),
+            ("2022-12-19 12:00:00 EDT", NOON + 4 * 3600),
+            ("2022-12-19 12:00:00 CEST", NOON - 2 * 3600),
+            ("2022-12-19 12:00:00 cet", NOON - 3600),
+            ("2022-12-19 12:00:00 JST", NOON - 9 * 3600),
+            ("2022-12-19 12:00:00 NZDT", NOON - 13 * 3600),
+            ("2022-12-19 12:00:00 IDLW", NOON + 12 * 3600),
+            ("2022.12.19 12:00:00 BST", NOON - 3600),
+            ("UTC 2022-12-19 12:00:00", NOON),
+            ("20221219T120000Z", NOON),
+            ("20221219T120000z", NOON),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn date_command_and_git_formats() {
+        for (spec, expected) in [
+            ("Mon Dec 19 12:00:00 UTC 2022", NOON),
+            ("Mon Dec 19 07:00:00 EST 2022", NOON),
+            ("Mon Dec 19 12:00:00 PM UTC 2022", NOON),
+            ("Mon Dec 19 01:30:00 PM UTC 2022", NOON + 5400),
+            ("Mon Dec 19 12:30:00 AM UTC 2022", MIDNIGHT + 1800),
+            ("Mon Dec 19 11:59:59 am UTC 2022", NOON - 1),
+            (
+                "Mon Dec  5 12:00:00 UTC 2022",
+                datetime!(2022-12-05 12:00:00 UTC).unix_timestamp(),
+            ),
+            ("Mon Dec 19 12:00:00 2022", NOON),
+            ("Mon Dec 19 12:00:00 2022 +0000", NOON),
+            ("Mon Dec 19 13:00:00 2022 +0100", NOON),
+            ("Mon, 19 Dec 2022 12:00:00 GMT", NOON),
+            ("Fri, 19 Dec 2022 12:00:00 +0000", NOON),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn month_name_dates_are_utc_midnight() {
+        for spec in [
+            "Dec 19 2022",
+            "19 Dec 2022",
+            "December 19, 2022",
+            "December 19 2022",
+            "19 December, 2022",
+            "Monday, December 19, 2022",
+            "Mon, 19 Dec 2022",
+            "dec 19 2022",
+            "DECEMBER 19 2022",
+            "Decem 19 2022",
+            "2022 Dec 19",
+        ] {
+            assert_eq!(absolute(spec), MIDNIGHT, "{spec:?}");
+        }
+        assert_eq!(
+            absolute("Sept 5 2022"),
+            datetime!(2022-09-05 00:00:00 UTC).unix_timestamp()
+        );
+        assert_eq!(absolute("December 19, 2022 12:00"), NOON);
+        assert_eq!(absolute("19 Dec 2022 13:00 +0100"), NOON);
+        assert_eq!(
+            parse_date("Dec 19 2022", at(0)),
+            parse_date("Dec 19 2022", at(INSTANT + 12345)),
+            "a date alone does not depend on the time of day"
+        );
+    }
+
+    #[test]
+    fn year_first_numeric_dates() {
+        for spec in ["2022-12-19", "2022.12.19", "2022/12/19", "2022-12-19 00:00", "2022-1-5"] {
+            let expected = if spec == "2022-1-5" {
+                datetime!(2022-01-05 00:00:00 UTC).unix_timestamp()
+            } else {
+                MIDNIGHT
+            };
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn noon_and_midnight_with_a_date() {
+        for (spec, expected) in [
+            ("2022-12-19 noon", NOON),
+            ("noon 2022-12-19", NOON),
+            ("Dec 19 2022 noon", NOON),
+            ("2022-12-19 NOON", NOON),
+            ("2022-12-19 midnight", MIDNIGHT),
+            ("December 19, 2022 midnight", MIDNIGHT),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn last_modified_date_is_utc() {
+        assert_eq!(absolute("20221218183702"), INSTANT);
+        assert_eq!(absolute(" 20221218183702 "), INSTANT);
+        assert_eq!(absolute("19700101000000"), 0);
+        assert_eq!(absolute("19691231235959"), -1);
+        assert_eq!(absolute("20000229235959"), 951868799);
+        assert_eq!(
+            absolute("99991231235959"),
+            datetime!(9999-12-31 23:59:59 UTC).unix_timestamp()
+        );
+        assert_eq!(
+            absolute("00000101000000"),
+            datetime!(0000-01-01 00:00:00 UTC).unix_timestamp()
+        );
+        for (spec, what) in [
+            ("20221318183702", "month 13"),
+            ("20220018183702", "month 0"),
+            ("20221200183702", "day 0"),
+            ("20221232183702", "day 32"),
+            ("20220230120000", "day 30 in February 2022"),
+            ("20230229120000", "day 29 in February 2023"),
+            ("20221218243702", "hour 24"),
+            ("20221218186002", "minute 60"),
+            ("20221218183760", "second 60"),
+        ] {
+            let problem = calendar_problem(spec);
+            assert_eq!(
+                problem,
+                DateProblem::Nonexistent {
+                    what: format!("{what}: 14 digits are Nix's lastModifiedDate, YYYYMMDDHHMMSS")
+                },
+                "{spec:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dotted_relative_forms() {
+        let now = INSTANT;
+        for (dotted, spaced) in [
+            ("2.weeks.ago", "2 weeks ago"),
+            ("3.days.ago", "3 days ago"),
+            ("3.days", "3 days"),
+            ("1.day.12.hours.ago", "1 day 12 hours ago"),
+            ("last.month", "last month"),
+            ("ten.minutes.ago", "ten minutes ago"),
+            ("3. days ago.", "3 days ago"),
+        ] {
+            assert_eq!(relative(dotted, now), relative(spaced, now), "{dotted:?}");
+        }
+        assert_eq!(relative("2.weeks.ago", now), now - 14 * 86400);
+    }
+
+    #[test]
+    fn refusals_say_what_to_write() {
+        use DateProblem::*;
+        let weekday = |word: &str| Weekday { word: word.into() };
+        let order = |suggestion: &str| DayMonthOrder {
+            suggestion: suggestion.into(),
+        };
+        for (spec, expected) in [
+            ("last friday", weekday("friday")),
+            ("friday", weekday("friday")),
+            ("next Fri", weekday("Fri")),
+            ("2 fridays ago", weekday("fridays")),
+            ("friday noon", weekday("friday")),
+            (
+                "yesterday noon",
+                NoDate {
+                    what: "'noon'".into(),
+                    example: "noon",
+                },
+            ),
+            (
+                "noon",
+                NoDate {
+                    what: "'noon'".into(),
+                    example: "noon",
+                },
+            ),
+            (
+                "midnight",
+                NoDate {
+                    what: "'midnight'".into(),
+                    example: "midnight",
+                },
+            ),
+            (
+                "12:00",
+                NoDate {
+                    what: "a time of day".into(),
+                    example: "12:00",
+                },
+            ),
+            (
+                "06/05/2009",
+                order("2009-06-05 for June 5 or 2009-05-06 for May 6"),
+            ),
+            (
+                "06.05.2009",
+                order("2009-06-05 for June 5 or 2009-05-06 for May 6"),
+            ),
+            ("18/12/2022", order("2022-12-18 for December 18")),
+            ("12-18-2022", order("2022-12-18 for December 18")),
+            ("05/05/2009 12:00", order("2009-05-05 for May 5")),
+            ("31/02/2022", order("YYYY-MM-DD")),
+            (
+                "06/05/09",
+                order("YYYY-MM-DD, with all four digits of the year"),
+            ),
+            ("12/18", IncompleteDate),
+            ("Dec 19", IncompleteDate),
+            ("Dec 2022", IncompleteDate),
+            ("19 2022 12:00", IncompleteDate),
+            ("Dec 19 22", ShortYear),
+            ("19 Dec 22 12:00 +0000", ShortYear),
+            ("2022-12-19 12:00 Monday", WeekdayPlacement),
+            ("Dec 19 Mon 2022", WeekdayPlacement),
+            ("2022-12-19 UTC", ZoneWithoutTime { zone: "UTC".into() }),
+            ("2022-12-19 +0200", ZoneWithoutTime { zone: "+0200".into() }),
+            ("2022-12-19 noon UTC", ZoneWithoutTime { zone: "UTC".into() }),
+            ("2022-12-19 13:00 PM", Meridiem { word: "PM".into() }),
+            ("2022-12-19 0:30 AM", Meridiem { word: "AM".into() }),
+            ("2022-12-19 PM", Meridiem { word: "PM".into() }),
+            ("PM 2022-12-19 12:00", Meridiem { word: "PM".into() }),
+            ("2022-12-19 12:00 PM PM", Meridiem { word: "PM".into() }),
+            ("2022-12-19 12:00 noon", Twice { what: "the time of day" }),
+            ("noon midnight 2022-12-19", Twice { what: "the time of day" }),
+            ("2022-12-19 12:00 13:00", Twice { what: "the time of day" }),
+            ("2022-12-19 2022-12-20", Twice { what: "the date" }),
+            ("Dec 2022-12-19", Twice { what: "the date" }),
+            ("2022-12-19 12:00 +0100 CET", Twice { what: "the zone" }),
+            ("2022-12-19 12:00 UTC GMT", Twice { what: "the zone" }),
+            ("Dec December 19 2022", Twice { what: "the month" }),
+            ("2022 Dec 19 2023", Twice { what: "the year" }),
+            ("2022-12-19 19", Twice { what: "the day of the month" }),
+            ("Mon Tue Dec 19 2022", Twice { what: "the weekday" }),
+            (
+                "2022-02-30",
+                Nonexistent {
+                    what: "day 30 in February 2022".into(),
+                },
+            ),
+            (
+                "Feb 29 2023 12:00",
+                Nonexistent {
+                    what: "day 29 in February 2023".into(),
+                },
+            ),
+            ("2022-13-18", Nonexistent { what: "month 13".into() }),
+            ("2022-00-18", Nonexistent { what: "month 0".into() }),
+            ("2022-12-32T00:00:00Z", Nonexistent { what: "day 32".into() }),
+            ("Dec 0 2022", Nonexistent { what: "day 0".into() }),
+            ("2022-12-18T24:00:00Z", Nonexistent { what: "hour 24".into() }),
+            ("2022-12-18 23:60", Nonexistent { what: "minute 60".into() }),
+            ("2022-12-18 23:59:60 UTC", Nonexistent { what: "second 60".into() }),
+            (
+                "2022-12-18T18:37:02+25:00",
+                Nonexistent {
+                    what: "offset +25:00: git reads offsets up to ±23:59".into(),
+                },
+            ),
+            (
+                "2022-12-18 18:37:02 -0060",
+                Nonexistent {
+                    what: "offset -0060: git reads offsets up to ±23:59".into(),
+                },
+            ),
+        ] {
+            assert_eq!(calendar_problem(spec), expected, "{spec:?}");
+        }
+        for (name, git_offset, other_offsets) in calendar::AMBIGUOUS_ZONE_NAMES {
+            for spelling in [name.to_owned(), name.to_lowercase()] {
+                let spec = format!("2022-12-19 12:00:00 {spelling}");
+                assert_eq!(
+                    calendar_problem(&spec),
+                    AmbiguousZone {
+                        name: spelling.clone(),
+                        git_offset,
+                        other_offsets
+                    },
+                    "{spec:?}"
+                );
+            }
+        }
+        for (spec, expected) in [
+            (
+                "last friday",
+                "invalid date 'last friday': 'friday' counts back from the clock to a weekday: \
+                 write the date (2022-12-16) or a count ('3 days ago')",
+            ),
+            (
+                "noon",
+                "invalid date 'noon': 'noon' needs a date, which git would take from the clock: \
+                 write one, as in '2022-12-19 noon'",
+            ),
+            (
+                "06/05/2009",
+                "invalid date '06/05/2009': a numeric date must start with its 4-digit year, \
+                 as the order of day and month differs from place to place: \
+                 write 2009-06-05 for June 5 or 2009-05-06 for May 6",
+            ),
+            (
+                "Mon Dec 19 12:00:00 CST 2022",
+                "invalid date 'Mon Dec 19 12:00:00 CST 2022': the zone name 'CST' is ambiguous: \
+                 git reads it as -0600, but date(1) also prints it for +0800 (China) and -0500 (Cuba): \
+                 write the offset instead",
+            ),
+        ] {
+            assert_eq!(error(spec).to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn hostile_input_is_a_clear_error() {
+        let huge = "9".repeat(100_000);
+        let many_days = format!("{}ago", "1 day ".repeat(10_000));
+        assert_eq!(relative(&many_days, INSTANT), INSTANT - 10_000 * 86400);
+        let many_months = "Dec ".repeat(10_000) + "19 2022";
+        for (spec, unrecognized) in [
+            (huge.as_str(), false),
+            (&format!("@{huge}"), false),
+            (&format!("{huge} days ago"), false),
+            (&format!("2022-12-{huge}"), true),
+            (&format!("{huge}-12-19"), false),
+            (&format!("2022-12-19 {huge}:00"), true),
+            (&format!("2022-12-19 12:{huge}"), true),
+            (&format!("2022-12-19 12:00 +{huge}"), true),
+            (&format!("Dec 19 {huge}"), true),
+            (&format!("{huge}T120000Z"), true),
+            ("@9223372036854775807", false),
+            ("@-9223372036854775808", false),
+            ("@-9223372036854775809", false),
+            ("9223372036854775808", false),
+            ("9999-12-31 23:59:59 -2359", false),
+            ("10000-01-01T00:00:00Z", false),
+            ("2022-12-19\n12:00:00 UTC", true),
+            ("2022-12-19\r12:00:00 UTC", true),
+            ("2022-12-19\u{0}", true),
+            ("2022-12-19\u{a0}12:00:00 UTC", true),
+            ("2022-12-19\u{2003}12:00:00 UTC", true),
+            ("３ days ago", true),
+            ("٣ days ago", true),
+            ("２０２２-12-19", true),
+            ("Déc 19 2022", true),
+            ("2022‐12‐19", true),
+            ("2022-12-19 12:00:00 UTC😀", true),
+            (many_months.as_str(), false),
+        ] {
+            let err = error(spec);
+            assert_eq!(
+                matches!(err, DateError::Unrecognized { .. }),
+                unrecognized,
+                "{spec:.60?}: {err:.200}"
+            );
+        }
+        for (spec, expected) in [
+            ("@-1", -1),
+            ("@-377705116800", datetime!(-9999-01-01 00:00:00 UTC).unix_timestamp()),
+            ("@253402300799", datetime!(9999-12-31 23:59:59 UTC).unix_timestamp()),
+            ("1969-12-31 23:59:59 UTC", -1),
+            ("1969-12-31T23:59:59-01:00", 3599),
+            ("0000-01-01 00:00:00 +2359", datetime!(-0001-12-31 00:01:00 UTC).unix_timestamp()),
+            ("\t 2022-12-19 \t 12:00:00\tUTC \n", NOON),
+            ("\u{a0}2022-12-19 12:00:00 UTC\u{a0}", NOON),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    /// Random strings of the characters and words dates are made of: every one is read or
+    /// refused with one line, none panics, and whatever is read is within range.
+    #[test]
+    fn random_input_is_read_or_refused_in_one_line() {
+        let pieces = [
+            "0", "1", "2", "9", "12", "19", "24", "59", "60", "2022", "10000", "20221218",
+            "183702", "20221218183702", "-", "+", ":", ".", "/", ",", " ", "\t", "@", "T", "Z",
+            "z", "Dec", "Mon", "UTC", "CST", "noon", "midnight", "PM", "ago", "days", "last",
+            "yesterday", "é", "\n",
+        ];
+        let mut rng = Rng(0x5eed_da7e);
+        for _ in 0..200_000 {
+            let len = 1 + rng.below(8);
+            let spec: String = (0..len).map(|_| *rng.pick(&pieces)).collect();
+            match parse_date(&spec, at(INSTANT)) {
+                Ok(date) => assert!(
+                    time::OffsetDateTime::from_unix_timestamp(date.unix_seconds).is_ok(),
+                    "{spec:?}"
+                ),
+                Err(err) => assert!(!err.to_string().contains('\n'), "{spec:?}: {err}"),
+            }
+        }
     }
 }
 
@@ -746,13 +1206,98 @@ mod git_baseline {
             datetime!(2022-12-01 18:37:02 UTC).unix_timestamp(),
             "git drops the unknown unit and reads 1 as a day of the current month"
         );
+        let before_noon = datetime!(2022-12-19 10:00:00 UTC).unix_timestamp();
+        for (spec, theirs, ours, why) in [
+            (
+                "last friday",
+                datetime!(2022-12-16 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git counts back from its clock to a weekday",
+            ),
+            (
+                "noon",
+                datetime!(2022-12-18 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git takes its clock's date",
+            ),
+            (
+                "06/05/2009",
+                datetime!(2009-06-05 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git reads month first with '/'",
+            ),
+            (
+                "06.05.2009",
+                datetime!(2009-05-06 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git reads day first with '.'",
+            ),
+            (
+                "2022-02-30 12:00:00",
+                datetime!(2022-03-02 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git rolls a day past the month's end over",
+            ),
+            (
+                "2022-12-19 12:00:00 IST",
+                datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git ignores a zone name it does not know, and uses TZ",
+            ),
+            (
+                "2022-12-12 EST",
+                datetime!(2022-12-12 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git ignores a zone on a date without a time",
+            ),
+            (
+                "2022-12-19 12:00:00 +0100 CET +0000",
+                datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git takes the last offset, and a name only without one",
+            ),
+            (
+                "3.5 days ago",
+                datetime!(2022-05-03 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git reads 3.5 as the 3rd of May",
+            ),
+            (
+                "Dec 19 2022",
+                datetime!(2022-12-19 18:37:02 UTC).unix_timestamp(),
+                Some(datetime!(2022-12-19 00:00:00 UTC).unix_timestamp()),
+                "git takes its clock's time of day on a date alone",
+            ),
+            (
+                "20221218183702",
+                now,
+                Some(INSTANT),
+                "to git, 14 digits are Unix seconds beyond its calendar",
+            ),
+        ] {
+            assert_eq!(git.before_at(spec, now), theirs, "{spec:?}: {why}");
+            match ours {
+                Some(ours) => assert_eq!(absolute(spec), ours, "{spec:?}"),
+                None => {
+                    error(spec);
+                }
+            }
+        }
         assert_eq!(
-            git.before_at("3.days.ago", now),
-            now - 3 * 86400,
-            "git takes any separator"
+            git.before_at("20221218183702", INSTANT + 86400),
+            INSTANT + 86400,
+            "git reads lastModifiedDate as its clock"
         );
-        assert_ne!(git.before_at("last friday", now), now, "git knows weekdays");
-        for spec in ["garbage", "1 fortnight ago", "3.days.ago", "last friday"] {
+        assert_eq!(
+            git.before_at("2022-12-19 noon", before_noon),
+            datetime!(2022-12-18 12:00:00 UTC).unix_timestamp(),
+            "before noon on git's clock, 'DATE noon' is noon of the day before"
+        );
+        assert_eq!(
+            absolute("2022-12-19 noon"),
+            datetime!(2022-12-19 12:00:00 UTC).unix_timestamp()
+        );
+        for spec in ["garbage", "1 fortnight ago", "3.5 days ago"] {
             assert!(
                 matches!(error(spec), DateError::Unrecognized { .. }),
                 "{spec:?}"
