@@ -415,12 +415,17 @@ impl Reader<'_> {
 
     /// A number, or up to three joined by one of `:-./`, as git's `match_multi_number()` reads them.
     fn numbers(&mut self) -> Previous {
+        let after_t = self.adjacent && self.previous == Previous::T;
+        // After the `T` only a time may follow, which a zone such as `-0500` may end.
+        let separators: &[u8] = if after_t { b":" } else { b":-./" };
         let mut numbers = vec![self.digits()];
         let mut separator = None;
         while numbers.len() < 3 {
             match (self.peek(0), self.peek(1)) {
-                (Some(sep @ (b':' | b'-' | b'.' | b'/')), Some(d))
-                    if d.is_ascii_digit() && separator.is_none_or(|s| s == sep) =>
+                (Some(sep), Some(d))
+                    if separators.contains(&sep)
+                        && d.is_ascii_digit()
+                        && separator.is_none_or(|s| s == sep) =>
                 {
                     separator = Some(sep);
                     self.pos += 1;
@@ -429,7 +434,6 @@ impl Reader<'_> {
                 _ => break,
             }
         }
-        let after_t = self.adjacent && self.previous == Previous::T;
         match separator {
             Some(b':') => self.time(&numbers),
             _ if after_t => match numbers.as_slice() {

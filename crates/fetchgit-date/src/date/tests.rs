@@ -1023,6 +1023,412 @@ mod git_baseline {
     /// A zone nine hours east of UTC, as a POSIX TZ string so that no time zone database is needed.
     const EAST: &str = "JST-9";
 
+    /// Git's readings of `specs` in zone `tz` with its clock at `now`: one `git rev-parse` per
+    /// thousand specs, which prints one `--min-age=N` line per `--before`.
+    fn before_all(git: &Git, specs: &[String], tz: &str, now: i64) -> Vec<i64> {
+        assert_eq!(git.before("now", tz, Some(now)), now, "git honours GIT_TEST_DATE_NOW");
+        let mut readings = Vec::with_capacity(specs.len());
+        for chunk in specs.chunks(1000) {
+            let mut cmd = git.command(tz);
+            cmd.arg("rev-parse")
+                .args(chunk.iter().map(|spec| format!("--before={spec}")))
+                .env("GIT_TEST_DATE_NOW", now.to_string());
+            let out = cmd.output().expect("git runs");
+            assert!(out.status.success(), "git rev-parse: {out:?}");
+            let stdout = String::from_utf8(out.stdout).expect("git prints ASCII");
+            readings.extend(stdout.lines().map(|line| {
+                line.strip_prefix("--min-age=")
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or_else(|| panic!("git rev-parse printed {line:?}"))
+            }));
+        }
+        assert_eq!(readings.len(), specs.len(), "one line per --before");
+        readings
+    }
+
+    /// Compare git's readings of `cases` (spelling, git's expected reading) in `tz` at `now`,
+    /// listing every difference.
+    fn assert_git_reads(git: &Git, cases: &[(String, i64)], tz: &str, now: i64) {
+        let specs: Vec<String> = cases.iter().map(|(spec, _)| spec.clone()).collect();
+        let theirs = before_all(git, &specs, tz, now);
+        let diffs: Vec<String> = cases
+            .iter()
+            .zip(&theirs)
+            .filter(|((_, want), got)| want != *got)
+            .map(|((spec, want), got)| format!("{spec:?}: git {got}, expected {want}"))
+            .take(20)
+            .collect();
+        assert!(
+            diffs.is_empty(),
+            "TZ={tz}, clock {now}: {} of {} differ:\n{}",
+            cases.iter().zip(&theirs).filter(|((_, w), g)| w != *g).count(),
+            cases.len(),
+            diffs.join("\n")
+        );
+    }
+
+    /// Clocks for git: one in the afternoon and one in the morning (UTC), with odd seconds.
+    const AFTERNOON: i64 = INSTANT;
+    const MORNING: i64 = datetime!(2022-12-19 09:05:07 UTC).unix_timestamp();
+
+    /// Instants spread over git's calendar (1970 to 2099, a little inside so that every zone's
+    /// spelling stays in it): ends of days, months and leap years, 2038, and random ones.
+    fn instants() -> Vec<i64> {
+        let mut instants = vec![
+            INSTANT,
+            datetime!(1970-01-03 00:00:00 UTC).unix_timestamp(),
+            datetime!(1999-12-31 23:59:59 UTC).unix_timestamp(),
+            datetime!(2000-01-01 00:00:00 UTC).unix_timestamp(),
+            datetime!(2000-02-29 12:34:56 UTC).unix_timestamp(),
+            datetime!(2024-02-29 23:59:59 UTC).unix_timestamp(),
+            datetime!(2023-03-01 00:00:00 UTC).unix_timestamp(),
+            datetime!(2022-12-31 23:59:59 UTC).unix_timestamp(),
+            datetime!(2038-01-19 03:14:08 UTC).unix_timestamp(),
+            datetime!(2099-12-29 12:00:00 UTC).unix_timestamp(),
+            datetime!(2021-06-30 00:00:00 UTC).unix_timestamp(),
+            datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
+        ];
+        let low = datetime!(1970-01-03 00:00:00 UTC).unix_timestamp();
+        let high = datetime!(2099-12-29 00:00:00 UTC).unix_timestamp();
+        let mut rng = Rng(0xda7e_5eed);
+        instants.extend((0..40).map(|_| low + (rng.next() % (high - low) as u64) as i64));
+        instants
+    }
+
+    /// Zones: numeric offsets in every spelling git reads, and every name of git's table that
+    /// we accept, in two cases. (offset in seconds, spelling)
+    fn zones() -> Vec<(i32, String)> {
+        let mut zones: Vec<(i32, String)> = [
+            (0, "+0000"),
+            (0, "-0000"),
+            (0, "+00:00"),
+            (7200, "+0200"),
+            (7200, "+02:00"),
+            (7200, "+02"),
+            (-19800, "-0530"),
+            (-19800, "-05:30"),
+            (20700, "+0545"),
+            (-43200, "-1200"),
+            (50400, "+1400"),
+            (-34200, "-09:30"),
+            (86340, "+2359"),
+            (-86340, "-23:59"),
+        ]
+        .into_iter()
+        .map(|(offset, spelling)| (offset, spelling.to_owned()))
+        .collect();
+        for (i, (name, hours)) in calendar::GIT_ZONE_NAMES.iter().enumerate() {
+            if calendar::AMBIGUOUS_ZONE_NAMES.iter().any(|(n, _, _)| n == name) {
+                continue;
+            }
+            let spelling = if i % 2 == 0 { name.to_lowercase() } else { (*name).to_owned() };
+            zones.push((i32::from(*hours) * 3600, spelling));
+        }
+        zones
+    }
+
+    /// The fields of `t` seen at `offset`, named as the spellings below use them.
+    struct Fields {
+        y: i32,
+        mo: u8,
+        d: u8,
+        h: u8,
+        mi: u8,
+        s: u8,
+        month: String,
+        mon: String,
+        weekday: String,
+        wdy: String,
+    }
+
+    fn fields(t: i64, offset: i32) -> Fields {
+        let offset = time::UtcOffset::from_whole_seconds(offset).expect("a valid offset");
+        let local = time::OffsetDateTime::from_unix_timestamp(t)
+            .expect("in range")
+            .to_offset(offset);
+        let month = local.month().to_string();
+        let weekday = local.weekday().to_string();
+        Fields {
+            y: local.year(),
+            mo: u8::from(local.month()),
+            d: local.day(),
+            h: local.hour(),
+            mi: local.minute(),
+            s: local.second(),
+            mon: month[..3].to_owned(),
+            month,
+            wdy: weekday[..3].to_owned(),
+            weekday,
+        }
+    }
+
+    /// Spellings of instant `t` with a time of day and a zone, each with the instant it denotes.
+    fn zoned_spellings(t: i64, offset: i32, zone: &str) -> Vec<(String, i64)> {
+        let Fields { y, mo, d, h, mi, s, month, mon, wdy, .. } = fields(t, offset);
+        let h12 = if h % 12 == 0 { 12 } else { h % 12 };
+        let meridiem = if h < 12 { "AM" } else { "PM" };
+        let mut spellings = vec![
+            (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{y:04}.{mo:02}.{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{wdy}, {d} {mon} {y} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y} {zone}"), t),
+            (format!("{wdy} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {zone} {y}"), t),
+            (format!("{wdy} {mon} {d:>2} {h12:02}:{mi:02}:{s:02} {meridiem} {zone} {y}"), t),
+            (format!("{month} {d}, {y} {h:02}:{mi:02} {zone}"), t - i64::from(s)),
+            (format!("{d} {month} {y} {h}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{zone} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"), t),
+        ];
+        if zone.starts_with(['+', '-']) || zone.eq_ignore_ascii_case("z") {
+            spellings.extend([
+                (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}"), t),
+                (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}{zone}", t.rem_euclid(997)), t),
+                (format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{zone}"), t),
+            ]);
+        }
+        spellings
+    }
+
+    /// Spellings of `t` with a time of day and no zone: UTC.
+    fn zoneless_spellings(t: i64) -> Vec<(String, i64)> {
+        let Fields { y, mo, d, h, mi, s, month, mon, wdy, .. } = fields(t, 0);
+        vec![
+            (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"), t),
+            (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}"), t),
+            (format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}"), t),
+            (format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y}"), t),
+            (format!("{month} {d}, {y} {h:02}:{mi:02}"), t - i64::from(s)),
+        ]
+    }
+
+    /// Spellings of the UTC day of `t` without a time: UTC midnight, to us.
+    fn day_spellings(t: i64) -> Vec<(String, i64)> {
+        let Fields { y, mo, d, month, mon, weekday, wdy, .. } = fields(t, 0);
+        let midnight = t - t.rem_euclid(86400);
+        [
+            format!("{y:04}-{mo:02}-{d:02}"),
+            format!("{y:04}.{mo:02}.{d:02}"),
+            format!("{y:04}/{mo}/{d}"),
+            format!("{y:04}-{mo}-{d}"),
+            format!("{mon} {d} {y}"),
+            format!("{d} {mon} {y}"),
+            format!("{month} {d}, {y}"),
+            format!("{wdy}, {d} {mon} {y}"),
+            format!("{weekday}, {month} {d}, {y}"),
+            format!("{y} {mon} {d}"),
+        ]
+        .into_iter()
+        .map(|spec| (spec, midnight))
+        .collect()
+    }
+
+    /// Our reading of each spelling is the instant it was made from.
+    fn assert_we_read(cases: &[(String, i64)]) {
+        for (spec, want) in cases {
+            assert_eq!(absolute(spec), *want, "{spec:?}");
+        }
+    }
+
+    /// Every spelling with a time, in every zone, over many instants: git reads each as the
+    /// instant it was made from, and so do we; in any TZ when the zone is written, in UTC
+    /// when it is not.
+    #[test]
+    fn generated_spellings_with_a_time_match_git() {
+        let git = Git::new();
+        let zones = zones();
+        let mut zoned = Vec::new();
+        let mut zoneless = Vec::new();
+        for t in instants() {
+            for (offset, zone) in &zones {
+                zoned.extend(zoned_spellings(t, *offset, zone));
+            }
+            zoneless.extend(zoneless_spellings(t));
+        }
+        assert_we_read(&zoned);
+        assert_we_read(&zoneless);
+        for tz in ["UTC", EAST] {
+            assert_git_reads(&git, &zoned, tz, AFTERNOON);
+        }
+        assert_git_reads(&git, &zoneless, "UTC", AFTERNOON);
+    }
+
+    /// Nix's lastModifiedDate: the UTC instant to us; to git, Unix seconds beyond its calendar,
+    /// so never that instant.
+    #[test]
+    fn generated_last_modified_dates_are_ours_not_gits() {
+        let git = Git::new();
+        let cases: Vec<(String, i64)> = instants()
+            .into_iter()
+            .map(|t| {
+                let Fields { y, mo, d, h, mi, s, .. } = fields(t, 0);
+                (format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}"), t)
+            })
+            .collect();
+        assert_we_read(&cases);
+        let specs: Vec<String> = cases.iter().map(|(spec, _)| spec.clone()).collect();
+        let now = AFTERNOON + 1;
+        for (theirs, (spec, t)) in before_all(&git, &specs, "UTC", now).into_iter().zip(&cases) {
+            assert_ne!(theirs, *t, "{spec:?}: our deviation, documented on parse_date()");
+        }
+    }
+
+    /// A date without a time is UTC midnight to us; git takes its clock's time of day on it.
+    #[test]
+    fn generated_dates_without_a_time_match_git_but_for_the_time_of_day() {
+        let git = Git::new();
+        let cases: Vec<(String, i64)> = instants().into_iter().flat_map(day_spellings).collect();
+        assert_we_read(&cases);
+        for now in [AFTERNOON, MORNING] {
+            let with_clock: Vec<(String, i64)> = cases
+                .iter()
+                .map(|(spec, midnight)| (spec.clone(), midnight + now.rem_euclid(86400)))
+                .collect();
+            assert_git_reads(&git, &with_clock, "UTC", now);
+        }
+    }
+
+    /// `noon` and `midnight` with a date: git agrees, except that before noon on its clock it
+    /// takes noon of the day before when `noon` follows the date.
+    #[test]
+    fn generated_noon_and_midnight_match_git() {
+        let git = Git::new();
+        let mut afternoon = Vec::new();
+        let mut morning = Vec::new();
+        for t in instants() {
+            let midnight = t - t.rem_euclid(86400);
+            let noon = midnight + 12 * 3600;
+            let Fields { y, mo, d, mon, .. } = fields(t, 0);
+            let iso = format!("{y:04}-{mo:02}-{d:02}");
+            let named = format!("{mon} {d} {y}");
+            for date in [&iso, &named] {
+                for (spec, ours) in [
+                    (format!("{date} noon"), noon),
+                    (format!("noon {date}"), noon),
+                    (format!("{date} midnight"), midnight),
+                    (format!("midnight {date}"), midnight),
+                ] {
+                    assert_eq!(absolute(&spec), ours, "{spec:?}");
+                    afternoon.push((spec, ours));
+                }
+            }
+            morning.extend([
+                (format!("{iso} noon"), noon - 86400),
+                (format!("noon {iso}"), noon),
+                (format!("{iso} midnight"), midnight),
+                (format!("{named} midnight"), midnight),
+            ]);
+        }
+        assert_git_reads(&git, &afternoon, "UTC", AFTERNOON);
+        assert_git_reads(&git, &morning, "UTC", MORNING);
+    }
+
+    /// Our copy of git's zone table is git's: each name moves 12:00:00 by its offset, in any TZ.
+    /// We read the names we accept the same; the ambiguous ones we refuse, quoting git's offset.
+    #[test]
+    fn zone_table_is_gits() {
+        let git = Git::new();
+        let noon = datetime!(2022-12-19 12:00:00 UTC).unix_timestamp();
+        let cases: Vec<(String, i64)> = calendar::GIT_ZONE_NAMES
+            .iter()
+            .flat_map(|(name, hours)| {
+                let want = noon - i64::from(*hours) * 3600;
+                [name.to_string(), name.to_lowercase()]
+                    .map(|n| (format!("2022-12-19 12:00:00 {n}"), want))
+            })
+            .collect();
+        for tz in ["UTC", EAST] {
+            assert_git_reads(&git, &cases, tz, AFTERNOON);
+        }
+        for (spec, want) in &cases {
+            let name = spec.rsplit(' ').next().expect("a name");
+            match calendar::AMBIGUOUS_ZONE_NAMES
+                .iter()
+                .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            {
+                None => assert_eq!(absolute(spec), *want, "{spec:?}"),
+                Some((_, git_offset, _)) => {
+                    let hours = (noon - want) / 3600;
+                    assert_eq!(*git_offset, format!("{hours:+03}00"), "{name}");
+                    assert!(
+                        matches!(calendar_problem(spec), DateProblem::AmbiguousZone { .. }),
+                        "{spec:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Random dates made of random parts in random order, with now and then a random token
+    /// more: whatever we read, git reads the same (in UTC), but for the time of day of a date
+    /// without one and `DATE noon` before noon (our deviations).
+    #[test]
+    fn random_token_sequences_we_read_match_git() {
+        let dates: [&[&str]; 9] = [
+            &["2022-12-19"],
+            &["1999.01.31"],
+            &["2024/02/29"],
+            &["2001-9-3"],
+            &["Dec", "19", "2022"],
+            &["December", "5", "1999"],
+            &["Sept", "30", "2000"],
+            &["Feb", "29", "2024"],
+            &["Feb", "29", "2023"],
+        ];
+        let times = ["12:00:00", "23:59", "7:05:09", "00:00:01", "12:30 PM", "12:00:00 am", "9:15 pm"];
+        let zones = ["UTC", "z", "GMT", "EST", "cest", "JST", "NZDT", "+0200", "-05:30", "+01", "-0000"];
+        let others = [
+            "20221219T120000", "2022-12-19T12:00:00Z", "20221219T083000+05:30", "Mon", "Monday,",
+            "Thurs", "noon", "midnight", "PM", "19", "5", "2022", ",", "T", "Z",
+        ];
+        let git = Git::new();
+        let mut rng = Rng(0x70ce_4a11);
+        let mut read = std::collections::BTreeMap::new();
+        for _ in 0..20_000 {
+            let mut parts: Vec<&str> = rng.pick(&dates).to_vec();
+            match rng.below(4) {
+                0 => {}
+                1 => parts.push(*rng.pick(&["noon", "midnight"])),
+                _ => {
+                    parts.push(*rng.pick(&times));
+                    if rng.below(3) > 0 {
+                        parts.push(*rng.pick(&zones));
+                    }
+                }
+            }
+            for i in (1..parts.len()).rev() {
+                parts.swap(i, rng.below(i + 1));
+            }
+            if rng.below(3) == 0 {
+                parts.insert(0, *rng.pick(&["Mon", "Tuesday,", "Fri,", "thu"]));
+            }
+            if rng.below(4) == 0 {
+                let at = rng.below(parts.len() + 1);
+                parts.insert(at, *rng.pick(&others));
+            }
+            let spec = parts.join(if rng.below(5) == 0 { ", " } else { " " });
+            if let Ok(date) = calendar::parse(&spec) {
+                assert_eq!(absolute(&spec), date.unix_seconds, "{spec:?}");
+                read.insert(spec, date);
+            }
+        }
+        assert!(read.len() > 3000, "only {} sequences read", read.len());
+        for now in [AFTERNOON, MORNING] {
+            let cases: Vec<(String, i64)> = read
+                .iter()
+                .filter(|(_, date)| now == AFTERNOON || date.time_of_day != calendar::TimeOfDay::Noon)
+                .map(|(spec, date)| {
+                    let time_of_day = match date.time_of_day {
+                        calendar::TimeOfDay::Unwritten => now.rem_euclid(86400),
+                        _ => 0,
+                    };
+                    (spec.clone(), date.unix_seconds + time_of_day)
+                })
+                .collect();
+            assert_git_reads(&git, &cases, "UTC", now);
+        }
+    }
+
+
     #[test]
     fn zoned_forms_match_git_in_any_zone() {
         let git = Git::new();
