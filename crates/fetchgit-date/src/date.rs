@@ -162,7 +162,10 @@ pub fn parse_date(spec: &str, now: SystemTime) -> Result<ParsedDate, DateError> 
         return Err(DateError::Empty);
     }
     // One line of ASCII: git stops reading at a newline, and reads other bytes as separators.
-    if !input.bytes().all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t') {
+    if !input
+        .bytes()
+        .all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
+    {
         return Err(DateError::Unrecognized { input: spec.into() });
     }
     let out_of_range = || DateError::OutOfRange { input: spec.into() };
@@ -189,7 +192,9 @@ pub fn parse_date(spec: &str, now: SystemTime) -> Result<ParsedDate, DateError> 
         Relative::CountTooLarge => Err(out_of_range()),
         Relative::No => match calendar::parse(input) {
             Ok(date) => absolute(date.unix_seconds),
-            Err(calendar::Refusal::Unrecognized) => Err(DateError::Unrecognized { input: spec.into() }),
+            Err(calendar::Refusal::Unrecognized) => {
+                Err(DateError::Unrecognized { input: spec.into() })
+            }
             Err(calendar::Refusal::OutOfRange) => Err(out_of_range()),
             Err(calendar::Refusal::Problem(problem)) => Err(DateError::Calendar {
                 input: spec.into(),

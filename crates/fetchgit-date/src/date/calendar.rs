@@ -216,7 +216,7 @@ pub(super) fn parse(input: &str) -> Result<CalendarDate, Refusal> {
         s: input.as_bytes(),
         pos: 0,
         fields: Fields::default(),
-        previous: Previous::Nothing,
+        previous: Previous::Other,
         adjacent: false,
         items: 0,
         unknown: false,
@@ -241,8 +241,7 @@ fn last_modified_date(digits: &str) -> Result<CalendarDate, Refusal> {
         ..Fields::default()
     };
     fields
-        .check_ranges()
-        .and_then(|()| fields.to_unix_seconds())
+        .instant()
         .map(|unix_seconds| CalendarDate {
             unix_seconds,
             time_of_day: TimeOfDay::Written,
@@ -279,50 +278,46 @@ impl Fields {
         self.year.is_some() && self.month.is_some() && self.day.is_some()
     }
 
-    /// Month, day and time within their ranges; the day within its month is checked by
-    /// [`Fields::to_unix_seconds()`].
-    fn check_ranges(&self) -> Result<(), DateProblem> {
+    /// The instant the fields name, if they name one.
+    fn instant(&self) -> Result<i64, DateProblem> {
         let nonexistent = |what: String| Err(DateProblem::Nonexistent { what });
-        if let Some(month) = self.month.filter(|m| !(1..=12).contains(m)) {
-            return nonexistent(format!("month {month}"));
-        }
-        if let Some(day) = self.day.filter(|d| !(1..=31).contains(d)) {
-            return nonexistent(format!("day {day}"));
-        }
-        match self.time {
-            Some((hour, _, _)) if hour > 23 => nonexistent(format!("hour {hour}")),
-            Some((_, minute, _)) if minute > 59 => nonexistent(format!("minute {minute}")),
-            Some((_, _, second)) if second > 59 => nonexistent(format!("second {second}")),
-            _ => Ok(()),
-        }
-    }
-
-    /// The instant, once day, month and year are known and in range.
-    fn to_unix_seconds(&self) -> Result<i64, DateProblem> {
         let (Some(year), Some(month), Some(day)) = (self.year, self.month, self.day) else {
             return Err(DateProblem::IncompleteDate);
         };
-        let month = u8::try_from(month)
+        let Some(month) = u8::try_from(month)
             .ok()
             .and_then(|m| Month::try_from(m).ok())
-            .expect("check_ranges() keeps the month in 1..=12");
+        else {
+            return nonexistent(format!("month {month}"));
+        };
         let year = i32::try_from(year).expect("years have at most 4 digits");
-        let day = u8::try_from(day).expect("check_ranges() keeps the day in 1..=31");
-        let date = Date::from_calendar_date(year, month, day).map_err(|_| {
-            DateProblem::Nonexistent {
-                what: format!("day {day} in {month} {year}"),
-            }
-        })?;
+        let date = match u8::try_from(day).ok().filter(|d| (1..=31).contains(d)) {
+            None => return nonexistent(format!("day {day}")),
+            Some(day) => match Date::from_calendar_date(year, month, day) {
+                Ok(date) => date,
+                Err(_) => return nonexistent(format!("day {day} in {month} {year}")),
+            },
+        };
         let (hour, minute, second) = match (self.time, self.special) {
             (Some(time), _) => time,
             (None, Some(TimeOfDay::Noon)) => (12, 0, 0),
             (None, _) => (0, 0, 0),
         };
-        let narrow = |n: u32| u8::try_from(n).expect("check_ranges() keeps time fields below 60");
-        let time = Time::from_hms(narrow(hour), narrow(minute), narrow(second))
-            .expect("check_ranges() keeps the time valid");
+        let field = |n: u32, max: u32, what: &str| match u8::try_from(n) {
+            Ok(n) if u32::from(n) <= max => Ok(n),
+            _ => Err(DateProblem::Nonexistent {
+                what: format!("{what} {n}"),
+            }),
+        };
+        let time = Time::from_hms(
+            field(hour, 23, "hour")?,
+            field(minute, 59, "minute")?,
+            field(second, 59, "second")?,
+        )
+        .expect("fields in range make a time");
         let offset = self.zone.as_ref().map_or(0, |(offset, _)| *offset);
-        let offset = UtcOffset::from_whole_seconds(offset).expect("offsets are below 24 hours");
+        let offset =
+            UtcOffset::from_whole_seconds(offset).expect("offset() keeps offsets within ±23:59");
         Ok(PrimitiveDateTime::new(date, time)
             .assume_offset(offset)
             .unix_timestamp())
@@ -332,13 +327,14 @@ impl Fields {
 /// The kind of the item just read, for the tokens that must directly follow one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Previous {
-    Nothing,
     /// A year-first date (`2022-12-18`, `20221218`): a `T` and a time may follow.
     Date,
     /// The `T` of ISO 8601: a time must follow.
     T,
     /// A time; with seconds, a fraction may follow.
-    Time { seconds: bool },
+    Time {
+        seconds: bool,
+    },
     Other,
 }
 
@@ -451,12 +447,16 @@ impl Reader<'_> {
 
     /// `HH:MM` or `HH:MM:SS`.
     fn time(&mut self, numbers: &[String]) -> Previous {
-        let well_formed = (1..=2).contains(&numbers[0].len())
-            && numbers[1..].iter().all(|n| n.len() == 2);
+        let well_formed =
+            (1..=2).contains(&numbers[0].len()) && numbers[1..].iter().all(|n| n.len() == 2);
         if !well_formed {
             return self.unknown();
         }
-        let n = |i: usize| numbers.get(i).map_or(0, |s| s.parse().expect("1 or 2 digits"));
+        let n = |i: usize| {
+            numbers
+                .get(i)
+                .map_or(0, |s| s.parse().expect("1 or 2 digits"))
+        };
         self.set_time((n(0), n(1), n(2)));
         Previous::Time {
             seconds: numbers.len() == 3,
@@ -518,7 +518,8 @@ impl Reader<'_> {
     /// A number on its own: a compact date, a year or a day of the month.
     fn lone_number(&mut self, digits: &str) -> Previous {
         let n = || digits.parse::<u32>().expect("at most 8 digits");
-        let t_follows = self.peek(0) == Some(b'T') && self.peek(1).is_some_and(|b| b.is_ascii_digit());
+        let t_follows =
+            self.peek(0) == Some(b'T') && self.peek(1).is_some_and(|b| b.is_ascii_digit());
         match digits.len() {
             8 if t_follows => {
                 let value = n();
@@ -575,8 +576,9 @@ impl Reader<'_> {
             self.problem(DateProblem::Nonexistent {
                 what: format!("offset {written}: git reads offsets up to ±23:59"),
             });
+        } else {
+            self.set_zone(sign * (hours * 3600 + minutes * 60), written);
         }
-        self.set_zone(sign * (hours * 3600 + minutes * 60), written);
         Previous::Other
     }
 
@@ -611,7 +613,9 @@ impl Reader<'_> {
         } else if names(&WEEKDAY_NAMES).is_some() {
             let first = self.items == 0;
             if self.fields.weekday.is_some() {
-                self.problem(DateProblem::Twice { what: "the weekday" });
+                self.problem(DateProblem::Twice {
+                    what: "the weekday",
+                });
             }
             self.fields.weekday.get_or_insert((word, first));
         } else if let Some(&(_, hours)) = GIT_ZONE_NAMES
@@ -636,7 +640,11 @@ impl Reader<'_> {
                 });
             }
             let noon = word.eq_ignore_ascii_case("noon");
-            self.fields.special = Some(if noon { TimeOfDay::Noon } else { TimeOfDay::Midnight });
+            self.fields.special = Some(if noon {
+                TimeOfDay::Noon
+            } else {
+                TimeOfDay::Midnight
+            });
         } else if word.eq_ignore_ascii_case("am") || word.eq_ignore_ascii_case("pm") {
             self.meridiem(word);
         } else {
@@ -666,7 +674,11 @@ impl Reader<'_> {
         let f = &self.fields;
         let date_known = f.date_known();
         let weekday = || DateProblem::Weekday {
-            word: f.weekday.as_ref().map(|(w, _)| w.clone()).unwrap_or_default(),
+            word: f
+                .weekday
+                .as_ref()
+                .map(|(w, _)| w.clone())
+                .unwrap_or_default(),
         };
         if self.unknown {
             return Err(match () {
@@ -700,8 +712,7 @@ impl Reader<'_> {
         if let (Some((_, zone)), None) = (&f.zone, f.time) {
             return Err(DateProblem::ZoneWithoutTime { zone: zone.clone() }.into());
         }
-        f.check_ranges()?;
-        let unix_seconds = f.to_unix_seconds()?;
+        let unix_seconds = f.instant()?;
         let time_of_day = match (f.time, f.special) {
             (Some(_), _) => TimeOfDay::Written,
             (None, Some(special)) => special,
@@ -732,7 +743,10 @@ fn day_month_readings(year: u32, a: u32, b: u32) -> String {
         Date::from_calendar_date(i32::try_from(year).ok()?, name, day_u8).ok()?;
         Some(format!("{year:04}-{month:02}-{day:02} for {name} {day}"))
     };
-    let mut readings: Vec<String> = [reading(a, b), reading(b, a)].into_iter().flatten().collect();
+    let mut readings: Vec<String> = [reading(a, b), reading(b, a)]
+        .into_iter()
+        .flatten()
+        .collect();
     readings.dedup();
     match readings.as_slice() {
         [] => "YYYY-MM-DD".into(),

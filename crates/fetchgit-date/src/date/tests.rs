@@ -433,7 +433,13 @@ mod calendar_forms {
 
     #[test]
     fn year_first_numeric_dates() {
-        for spec in ["2022-12-19", "2022.12.19", "2022/12/19", "2022-12-19 00:00", "2022-1-5"] {
+        for spec in [
+            "2022-12-19",
+            "2022.12.19",
+            "2022/12/19",
+            "2022-12-19 00:00",
+            "2022-1-5",
+        ] {
             let expected = if spec == "2022-1-5" {
                 datetime!(2022-01-05 00:00:00 UTC).unix_timestamp()
             } else {
@@ -577,24 +583,57 @@ mod calendar_forms {
             ("2022-12-19 12:00 Monday", WeekdayPlacement),
             ("Dec 19 Mon 2022", WeekdayPlacement),
             ("2022-12-19 UTC", ZoneWithoutTime { zone: "UTC".into() }),
-            ("2022-12-19 +0200", ZoneWithoutTime { zone: "+0200".into() }),
-            ("2022-12-19 noon UTC", ZoneWithoutTime { zone: "UTC".into() }),
+            (
+                "2022-12-19 +0200",
+                ZoneWithoutTime {
+                    zone: "+0200".into(),
+                },
+            ),
+            (
+                "2022-12-19 noon UTC",
+                ZoneWithoutTime { zone: "UTC".into() },
+            ),
             ("2022-12-19 13:00 PM", Meridiem { word: "PM".into() }),
             ("2022-12-19 0:30 AM", Meridiem { word: "AM".into() }),
             ("2022-12-19 PM", Meridiem { word: "PM".into() }),
             ("PM 2022-12-19 12:00", Meridiem { word: "PM".into() }),
             ("2022-12-19 12:00 PM PM", Meridiem { word: "PM".into() }),
-            ("2022-12-19 12:00 noon", Twice { what: "the time of day" }),
-            ("noon midnight 2022-12-19", Twice { what: "the time of day" }),
-            ("2022-12-19 12:00 13:00", Twice { what: "the time of day" }),
+            (
+                "2022-12-19 12:00 noon",
+                Twice {
+                    what: "the time of day",
+                },
+            ),
+            (
+                "noon midnight 2022-12-19",
+                Twice {
+                    what: "the time of day",
+                },
+            ),
+            (
+                "2022-12-19 12:00 13:00",
+                Twice {
+                    what: "the time of day",
+                },
+            ),
             ("2022-12-19 2022-12-20", Twice { what: "the date" }),
             ("Dec 2022-12-19", Twice { what: "the date" }),
             ("2022-12-19 12:00 +0100 CET", Twice { what: "the zone" }),
             ("2022-12-19 12:00 UTC GMT", Twice { what: "the zone" }),
             ("Dec December 19 2022", Twice { what: "the month" }),
             ("2022 Dec 19 2023", Twice { what: "the year" }),
-            ("2022-12-19 19", Twice { what: "the day of the month" }),
-            ("Mon Tue Dec 19 2022", Twice { what: "the weekday" }),
+            (
+                "2022-12-19 19",
+                Twice {
+                    what: "the day of the month",
+                },
+            ),
+            (
+                "Mon Tue Dec 19 2022",
+                Twice {
+                    what: "the weekday",
+                },
+            ),
             (
                 "2022-02-30",
                 Nonexistent {
@@ -607,13 +646,48 @@ mod calendar_forms {
                     what: "day 29 in February 2023".into(),
                 },
             ),
-            ("2022-13-18", Nonexistent { what: "month 13".into() }),
-            ("2022-00-18", Nonexistent { what: "month 0".into() }),
-            ("2022-12-32T00:00:00Z", Nonexistent { what: "day 32".into() }),
-            ("Dec 0 2022", Nonexistent { what: "day 0".into() }),
-            ("2022-12-18T24:00:00Z", Nonexistent { what: "hour 24".into() }),
-            ("2022-12-18 23:60", Nonexistent { what: "minute 60".into() }),
-            ("2022-12-18 23:59:60 UTC", Nonexistent { what: "second 60".into() }),
+            (
+                "2022-13-18",
+                Nonexistent {
+                    what: "month 13".into(),
+                },
+            ),
+            (
+                "2022-00-18",
+                Nonexistent {
+                    what: "month 0".into(),
+                },
+            ),
+            (
+                "2022-12-32T00:00:00Z",
+                Nonexistent {
+                    what: "day 32".into(),
+                },
+            ),
+            (
+                "Dec 0 2022",
+                Nonexistent {
+                    what: "day 0".into(),
+                },
+            ),
+            (
+                "2022-12-18T24:00:00Z",
+                Nonexistent {
+                    what: "hour 24".into(),
+                },
+            ),
+            (
+                "2022-12-18 23:60",
+                Nonexistent {
+                    what: "minute 60".into(),
+                },
+            ),
+            (
+                "2022-12-18 23:59:60 UTC",
+                Nonexistent {
+                    what: "second 60".into(),
+                },
+            ),
             (
                 "2022-12-18T18:37:02+25:00",
                 Nonexistent {
@@ -716,11 +790,20 @@ mod calendar_forms {
         }
         for (spec, expected) in [
             ("@-1", -1),
-            ("@-377705116800", datetime!(-9999-01-01 00:00:00 UTC).unix_timestamp()),
-            ("@253402300799", datetime!(9999-12-31 23:59:59 UTC).unix_timestamp()),
+            (
+                "@-377705116800",
+                datetime!(-9999-01-01 00:00:00 UTC).unix_timestamp(),
+            ),
+            (
+                "@253402300799",
+                datetime!(9999-12-31 23:59:59 UTC).unix_timestamp(),
+            ),
             ("1969-12-31 23:59:59 UTC", -1),
             ("1969-12-31T23:59:59-01:00", 3599),
-            ("0000-01-01 00:00:00 +2359", datetime!(-0001-12-31 00:01:00 UTC).unix_timestamp()),
+            (
+                "0000-01-01 00:00:00 +2359",
+                datetime!(-0001-12-31 00:01:00 UTC).unix_timestamp(),
+            ),
             ("\t 2022-12-19 \t 12:00:00\tUTC \n", NOON),
             ("\u{a0}2022-12-19 12:00:00 UTC\u{a0}", NOON),
         ] {
@@ -733,10 +816,45 @@ mod calendar_forms {
     #[test]
     fn random_input_is_read_or_refused_in_one_line() {
         let pieces = [
-            "0", "1", "2", "9", "12", "19", "24", "59", "60", "2022", "10000", "20221218",
-            "183702", "20221218183702", "-", "+", ":", ".", "/", ",", " ", "\t", "@", "T", "Z",
-            "z", "Dec", "Mon", "UTC", "CST", "noon", "midnight", "PM", "ago", "days", "last",
-            "yesterday", "é", "\n",
+            "0",
+            "1",
+            "2",
+            "9",
+            "12",
+            "19",
+            "24",
+            "59",
+            "60",
+            "2022",
+            "10000",
+            "20221218",
+            "183702",
+            "20221218183702",
+            "-",
+            "+",
+            ":",
+            ".",
+            "/",
+            ",",
+            " ",
+            "\t",
+            "@",
+            "T",
+            "Z",
+            "z",
+            "Dec",
+            "Mon",
+            "UTC",
+            "CST",
+            "noon",
+            "midnight",
+            "PM",
+            "ago",
+            "days",
+            "last",
+            "yesterday",
+            "é",
+            "\n",
         ];
         let mut rng = Rng(0x5eed_da7e);
         for _ in 0..200_000 {
@@ -1026,7 +1144,11 @@ mod git_baseline {
     /// Git's readings of `specs` in zone `tz` with its clock at `now`: one `git rev-parse` per
     /// thousand specs, which prints one `--min-age=N` line per `--before`.
     fn before_all(git: &Git, specs: &[String], tz: &str, now: i64) -> Vec<i64> {
-        assert_eq!(git.before("now", tz, Some(now)), now, "git honours GIT_TEST_DATE_NOW");
+        assert_eq!(
+            git.before("now", tz, Some(now)),
+            now,
+            "git honours GIT_TEST_DATE_NOW"
+        );
         let mut readings = Vec::with_capacity(specs.len());
         for chunk in specs.chunks(1000) {
             let mut cmd = git.command(tz);
@@ -1061,7 +1183,11 @@ mod git_baseline {
         assert!(
             diffs.is_empty(),
             "TZ={tz}, clock {now}: {} of {} differ:\n{}",
-            cases.iter().zip(&theirs).filter(|((_, w), g)| w != *g).count(),
+            cases
+                .iter()
+                .zip(&theirs)
+                .filter(|((_, w), g)| w != *g)
+                .count(),
             cases.len(),
             diffs.join("\n")
         );
@@ -1118,10 +1244,17 @@ mod git_baseline {
         .map(|(offset, spelling)| (offset, spelling.to_owned()))
         .collect();
         for (i, (name, hours)) in calendar::GIT_ZONE_NAMES.iter().enumerate() {
-            if calendar::AMBIGUOUS_ZONE_NAMES.iter().any(|(n, _, _)| n == name) {
+            if calendar::AMBIGUOUS_ZONE_NAMES
+                .iter()
+                .any(|(n, _, _)| n == name)
+            {
                 continue;
             }
-            let spelling = if i % 2 == 0 { name.to_lowercase() } else { (*name).to_owned() };
+            let spelling = if i % 2 == 0 {
+                name.to_lowercase()
+            } else {
+                (*name).to_owned()
+            };
             zones.push((i32::from(*hours) * 3600, spelling));
         }
         zones
@@ -1164,25 +1297,72 @@ mod git_baseline {
 
     /// Spellings of instant `t` with a time of day and a zone, each with the instant it denotes.
     fn zoned_spellings(t: i64, offset: i32, zone: &str) -> Vec<(String, i64)> {
-        let Fields { y, mo, d, h, mi, s, month, mon, wdy, .. } = fields(t, offset);
+        let Fields {
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s,
+            month,
+            mon,
+            wdy,
+            ..
+        } = fields(t, offset);
         let h12 = if h % 12 == 0 { 12 } else { h % 12 };
         let meridiem = if h < 12 { "AM" } else { "PM" };
         let mut spellings = vec![
-            (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
-            (format!("{y:04}.{mo:02}.{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
-            (format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
-            (format!("{wdy}, {d} {mon} {y} {h:02}:{mi:02}:{s:02} {zone}"), t),
-            (format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y} {zone}"), t),
-            (format!("{wdy} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {zone} {y}"), t),
-            (format!("{wdy} {mon} {d:>2} {h12:02}:{mi:02}:{s:02} {meridiem} {zone} {y}"), t),
-            (format!("{month} {d}, {y} {h:02}:{mi:02} {zone}"), t - i64::from(s)),
+            (
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{y:04}.{mo:02}.{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{wdy}, {d} {mon} {y} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y} {zone}"),
+                t,
+            ),
+            (
+                format!("{wdy} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {zone} {y}"),
+                t,
+            ),
+            (
+                format!("{wdy} {mon} {d:>2} {h12:02}:{mi:02}:{s:02} {meridiem} {zone} {y}"),
+                t,
+            ),
+            (
+                format!("{month} {d}, {y} {h:02}:{mi:02} {zone}"),
+                t - i64::from(s),
+            ),
             (format!("{d} {month} {y} {h}:{mi:02}:{s:02} {zone}"), t),
-            (format!("{zone} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"), t),
+            (
+                format!("{zone} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"),
+                t,
+            ),
         ];
         if zone.starts_with(['+', '-']) || zone.eq_ignore_ascii_case("z") {
             spellings.extend([
-                (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}"), t),
-                (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}{zone}", t.rem_euclid(997)), t),
+                (
+                    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}"),
+                    t,
+                ),
+                (
+                    format!(
+                        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}{zone}",
+                        t.rem_euclid(997)
+                    ),
+                    t,
+                ),
                 (format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{zone}"), t),
             ]);
         }
@@ -1191,7 +1371,18 @@ mod git_baseline {
 
     /// Spellings of `t` with a time of day and no zone: UTC.
     fn zoneless_spellings(t: i64) -> Vec<(String, i64)> {
-        let Fields { y, mo, d, h, mi, s, month, mon, wdy, .. } = fields(t, 0);
+        let Fields {
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s,
+            month,
+            mon,
+            wdy,
+            ..
+        } = fields(t, 0);
         vec![
             (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"), t),
             (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}"), t),
@@ -1203,7 +1394,16 @@ mod git_baseline {
 
     /// Spellings of the UTC day of `t` without a time: UTC midnight, to us.
     fn day_spellings(t: i64) -> Vec<(String, i64)> {
-        let Fields { y, mo, d, month, mon, weekday, wdy, .. } = fields(t, 0);
+        let Fields {
+            y,
+            mo,
+            d,
+            month,
+            mon,
+            weekday,
+            wdy,
+            ..
+        } = fields(t, 0);
         let midnight = t - t.rem_euclid(86400);
         [
             format!("{y:04}-{mo:02}-{d:02}"),
@@ -1260,7 +1460,9 @@ mod git_baseline {
         let cases: Vec<(String, i64)> = instants()
             .into_iter()
             .map(|t| {
-                let Fields { y, mo, d, h, mi, s, .. } = fields(t, 0);
+                let Fields {
+                    y, mo, d, h, mi, s, ..
+                } = fields(t, 0);
                 (format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}"), t)
             })
             .collect();
@@ -1268,7 +1470,10 @@ mod git_baseline {
         let specs: Vec<String> = cases.iter().map(|(spec, _)| spec.clone()).collect();
         let now = AFTERNOON + 1;
         for (theirs, (spec, t)) in before_all(&git, &specs, "UTC", now).into_iter().zip(&cases) {
-            assert_ne!(theirs, *t, "{spec:?}: our deviation, documented on parse_date()");
+            assert_ne!(
+                theirs, *t,
+                "{spec:?}: our deviation, documented on parse_date()"
+            );
         }
     }
 
@@ -1374,11 +1579,34 @@ mod git_baseline {
             &["Feb", "29", "2024"],
             &["Feb", "29", "2023"],
         ];
-        let times = ["12:00:00", "23:59", "7:05:09", "00:00:01", "12:30 PM", "12:00:00 am", "9:15 pm"];
-        let zones = ["UTC", "z", "GMT", "EST", "cest", "JST", "NZDT", "+0200", "-05:30", "+01", "-0000"];
+        let times = [
+            "12:00:00",
+            "23:59",
+            "7:05:09",
+            "00:00:01",
+            "12:30 PM",
+            "12:00:00 am",
+            "9:15 pm",
+        ];
+        let zones = [
+            "UTC", "z", "GMT", "EST", "cest", "JST", "NZDT", "+0200", "-05:30", "+01", "-0000",
+        ];
         let others = [
-            "20221219T120000", "2022-12-19T12:00:00Z", "20221219T083000+05:30", "Mon", "Monday,",
-            "Thurs", "noon", "midnight", "PM", "19", "5", "2022", ",", "T", "Z",
+            "20221219T120000",
+            "2022-12-19T12:00:00Z",
+            "20221219T083000+05:30",
+            "Mon",
+            "Monday,",
+            "Thurs",
+            "noon",
+            "midnight",
+            "PM",
+            "19",
+            "5",
+            "2022",
+            ",",
+            "T",
+            "Z",
         ];
         let git = Git::new();
         let mut rng = Rng(0x70ce_4a11);
@@ -1415,7 +1643,9 @@ mod git_baseline {
         for now in [AFTERNOON, MORNING] {
             let cases: Vec<(String, i64)> = read
                 .iter()
-                .filter(|(_, date)| now == AFTERNOON || date.time_of_day != calendar::TimeOfDay::Noon)
+                .filter(|(_, date)| {
+                    now == AFTERNOON || date.time_of_day != calendar::TimeOfDay::Noon
+                })
                 .map(|(spec, date)| {
                     let time_of_day = match date.time_of_day {
                         calendar::TimeOfDay::Unwritten => now.rem_euclid(86400),
@@ -1427,7 +1657,6 @@ mod git_baseline {
             assert_git_reads(&git, &cases, "UTC", now);
         }
     }
-
 
     #[test]
     fn zoned_forms_match_git_in_any_zone() {
