@@ -180,8 +180,9 @@ fn iso_helper_agrees_with_git() {
     }
 }
 
-#[test]
-fn resolve_date_spellings_match_git() {
+/// For every commit of every fixture repository, and dates around it, a case for each spelling
+/// of the date that `spell` gives.
+fn spelled_cases(spell: impl Fn(i64) -> Vec<String>) -> Vec<Case> {
     let fx = fixtures();
     let mut cases = Vec::new();
     for repo in REPOS {
@@ -191,17 +192,25 @@ fn resolve_date_spellings_match_git() {
         for rev in all_commits(&path) {
             let t = times[&rev];
             for d in [t - 1, t, min - 1, FAR_FUTURE] {
-                for spelling in [
-                    format!("@{d}"),
-                    iso(d, None),
-                    iso(d, Some((2, 0))),
-                    iso(d, Some((-5, -30))),
-                ] {
+                for spelling in spell(d) {
                     cases.push(rev_case(repo, &rev, &["--date", &spelling], d, false));
                 }
             }
         }
     }
+    cases
+}
+
+#[test]
+fn resolve_date_spellings_match_git() {
+    let cases = spelled_cases(|d| {
+        vec![
+            format!("@{d}"),
+            iso(d, None),
+            iso(d, Some((2, 0))),
+            iso(d, Some((-5, -30))),
+        ]
+    });
     let (n, diffs) = run_cases(cases);
     assert_no_diffs(
         "resolve --date (@N, ISO 8601 Z/offset) vs git rev-list",
@@ -261,21 +270,7 @@ fn calendar_spellings_agree_with_git() {
 
 #[test]
 fn resolve_calendar_spellings_match_git() {
-    let fx = fixtures();
-    let mut cases = Vec::new();
-    for repo in REPOS {
-        let path = fx.repo(repo);
-        let times = commit_times(&path);
-        let min = *times.values().min().expect("a repository has commits");
-        for rev in all_commits(&path) {
-            let t = times[&rev];
-            for d in [t - 1, t, min - 1, FAR_FUTURE] {
-                for spelling in calendar_spellings(d) {
-                    cases.push(rev_case(repo, &rev, &["--date", &spelling], d, false));
-                }
-            }
-        }
-    }
+    let cases = spelled_cases(calendar_spellings);
     let (n, diffs) = run_cases(cases);
     assert_no_diffs(
         "resolve --date (zone names, date(1), git log, month names, lastModifiedDate) vs git rev-list",
