@@ -54,7 +54,7 @@ let
       name ? "source",
       submodules ? false,
       shallow ? false,
-      # Only says where a remote rev may be found; we read the repository's objects directly.
+      # Fetch every ref: a rev need not be on ref (only matters for Nix < 2.20 and Lix).
       allRefs ? false,
       # fetchGit's default (Nix >= 2.20): apply export-ignore unless fetching submodules.
       exportIgnore ? !submodules,
@@ -86,6 +86,7 @@ let
         ++ opt "rev" rev
         ++ opt "date" dateArg
         ++ opt "interval" interval
+        ++ optional allRefs "--all-refs"
         ++ optional firstParent "--first-parent"
         ++ optional (!exportIgnore) "--no-export-ignore"
         ++ optional (!rootFallback) "--no-root-fallback";

@@ -432,18 +432,6 @@ impl Fetcher {
         selector.ref_name.is_none() && selector.rev.is_none() && selector.truncate.is_none() && !self.cloned_by_nix && self.repo.workdir().is_some()
     }
 
-    /// Whether a fetch with `selector` takes the work tree as dirty: uncommitted changes to
-    /// tracked files (submodules aside), or no commit at all.
-    pub fn is_dirty_fetch(&self, selector: &Selector) -> Result<bool, FetchError> {
-        if !self.takes_work_tree(selector) {
-            return Ok(false);
-        }
-        match self.head()? {
-            Some(_) => Ok(dirty::is_dirty(&self.repo)?),
-            None => Ok(true),
-        }
-    }
-
     /// The commit `HEAD` leads to; `None` for a repository without commits.
     fn head(&self) -> Result<Option<ObjectId>, FetchError> {
         let head = self.repo.head().map_err(|err| ResolveError::NoHead(error_chain(&err)))?;
