@@ -559,3 +559,37 @@ fn shallow_clone_is_refused_whatever_the_cache_holds() {
         }
     }
 }
+
+/// A mismatching `--nar-hash`, `--last-modified` or `--rev-count` adds nothing to the store
+/// (Nix checks after adding; we check first); the matching ones add the path.
+#[test]
+fn input_mismatches_add_nothing_to_the_store() {
+    if !remote_support::require_nix("input_mismatches_add_nothing_to_the_store") {
+        return;
+    }
+    let world = World::new();
+    let root = world.home("store-root");
+    let store = format!("--store=local?root={}", root.display());
+    let base = world.substitute(r#"url = "@OUT@/git"; rev = "@rev2@";"#);
+    let run = |extra: &str| {
+        let mut args: Vec<String> = our_args(&format!("{base} {extra}")).into_iter().filter(|a| a != "--no-store").collect();
+        args.push(store.clone());
+        ours(&world, "2.26.3", &args)
+    };
+    let good = r#"narHash = "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8=";"#;
+    for wrong in [r#"narHash = "sha256-Hr8g6AqANb4xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8=";"#, "lastModified = 1;", "revCount = 5;"] {
+        match run(wrong) {
+            Outcome::Failed(err) => assert!(err.contains("mismatch in input"), "{wrong}: {err}"),
+            Outcome::Attrs(attrs) => panic!("{wrong} was accepted: {attrs:?}"),
+        }
+        let store_dir = root.join("nix/store");
+        let added: Vec<_> = std::fs::read_dir(&store_dir).map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().ends_with("-source")).collect()).unwrap_or_default();
+        assert!(added.is_empty(), "{wrong}: the store holds {added:?}");
+    }
+    let attrs = match run(good) {
+        Outcome::Attrs(attrs) => attrs,
+        Outcome::Failed(err) => panic!("the right narHash was refused: {err}"),
+    };
+    let path = attrs["outPath"].as_str().expect("outPath is a string");
+    assert!(root.join(path.trim_start_matches('/')).exists(), "{path} was not added");
+}
