@@ -30,6 +30,7 @@ pub mod nix_version;
 pub mod progress;
 pub mod remote;
 pub mod resolve;
+pub mod signature;
 pub mod verify;
 
 /// An error and its sources on one line, joined by ": ", as the CLI prints them.
