@@ -491,8 +491,8 @@ fn oversized_size(blob: &[u8]) -> Option<String> {
     if !text.starts_with("version https://git-lfs.github.com/spec/v1") {
         return None;
     }
-    let size = text.split('\n').filter_map(|l| l.strip_prefix("size ")).last()?;
-    let oid = text.split('\n').filter_map(|l| l.strip_prefix("oid sha256:")).last()?;
+    let size = text.split('\n').filter_map(|l| l.strip_prefix("size ")).next_back()?;
+    let oid = text.split('\n').filter_map(|l| l.strip_prefix("oid sha256:")).next_back()?;
     let valid = oid.len() == 64 && oid.bytes().all(|b| b.is_ascii_hexdigit()) && !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit());
     (valid && size.parse::<u64>().is_err()).then(|| size.to_owned())
 }
