@@ -16,6 +16,7 @@ use crate::location::{self, Location, LocationError};
 use crate::nix_version::{Change, NixVersion};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, RefLookup, RefTarget, ResolveError};
+use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
 use crate::{dirty, error_chain};
 
 /// Where to roll history back to.
@@ -51,6 +52,12 @@ pub struct Selector {
     /// Fail with [`FetchError::NothingBefore`] instead of taking the root commit when no commit
     /// is old enough.
     pub refuse_root_fallback: bool,
+    /// fetchGit's `verifyCommit`/`publicKey(s)`/`keytype`: the commit fetched (after truncation:
+    /// the truncated commit, since it is the one whose tree is returned) must be signed by one
+    /// of the keys, checked as `rules` (the Nix release's) say.
+    pub verification: CommitVerification,
+    /// How the Nix release treats key types (default: the newest behaviour).
+    pub key_type_rules: Option<KeyTypeRules>,
 }
 
 /// The commit a selection landed on, and how.
@@ -130,6 +137,8 @@ pub struct Fetched {
     pub nar_hash: NixHash,
     /// The NAR's size in bytes.
     pub nar_size: u64,
+    /// The signature check, when one was asked for.
+    pub verified: Option<Verified>,
 }
 
 /// Why a fetch failed.
@@ -192,6 +201,15 @@ pub enum FetchError {
     /// Nix 2.20 fails on a work tree without commits unless something is staged.
     #[error("'{0}' has no commit and nothing staged, which Nix {1} cannot fetch (fixed in Nix 2.20.4): commit or stage something, or pass a newer --nix-version")]
     EmptyWorkTree(String, NixVersion),
+    /// The commit's signature does not satisfy `verifyCommit`/`publicKey(s)`.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Verification asked of a dirty work tree, which has no commit to verify.
+    #[error("commit verification is required for Git repository '{}', but it's dirty: commit your changes, or pass a ref or rev", path.display())]
+    DirtyVerification {
+        /// The work tree.
+        path: PathBuf,
+    },
     /// The Nix store refused or could not be reached.
     #[error("cannot add {path} to the Nix store: {reason}")]
     Store {
@@ -223,6 +241,8 @@ pub struct Fetcher {
     all_refs: bool,
     /// The URL as given, for messages.
     url: String,
+    /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
+    remote_url: Option<String>,
 }
 
 /// The branch Nix takes from a repository it clones when no `ref` is given, for releases that do
@@ -248,12 +268,13 @@ impl Fetcher {
     pub fn open_as(url: &str, cache: Cache, selector: &Selector, options: &RemoteOptions, nix: &NixVersion) -> Result<Fetcher, FetchError> {
         let shallow = options.depth != Depth::Full;
         let cache_root = cache.dir().map(crate::remote::cache_root);
-        let fetcher = |repo, path, default_ref, remote, cloned_by_nix| Fetcher {
+        let fetcher = |repo, path, default_ref, remote: Option<crate::remote::Updated>, cloned_by_nix| Fetcher {
             repo,
             cache,
             path,
             default_ref,
             shallow,
+            remote_url: remote.as_ref().map(|_| url.to_owned()),
             remote,
             nix: nix.clone(),
             cloned_by_nix,
@@ -454,13 +475,14 @@ impl Fetcher {
     /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
     pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
         if self.takes_work_tree(selector) {
-            if let Some(fetched) = self.fetch_work_tree(export, name, store_dir)? {
+            if let Some(fetched) = self.fetch_work_tree(selector, export, name, store_dir)? {
                 return Ok(fetched);
             }
         }
         self.check_not_shallow()?;
         let selection = self.select(selector)?;
         let commit = selection.commit;
+        let verified = self.verify_signature(selector, commit)?;
         let mut history = History::new(&self.repo);
         let last_modified = history.committer_time(&commit)?;
         let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit)? };
@@ -486,7 +508,22 @@ impl Fetcher {
             rev_count_computed: !self.shallow,
             nar_hash,
             nar_size,
+            verified,
         })
+    }
+
+    /// Checks `commit`'s signature as `selector.verification` asks (nothing when it asks for no
+    /// check); Nix's warnings go to stderr.
+    pub fn verify_signature(&self, selector: &Selector, commit: ObjectId) -> Result<Option<Verified>, FetchError> {
+        if !selector.verification.required() {
+            return Ok(None);
+        }
+        let rules = selector.key_type_rules.unwrap_or(KeyTypeRules::MapToOpenssh);
+        let verified = crate::signature::verify_commit(&self.repo, commit, &selector.verification.public_keys, rules)?;
+        for warning in &verified.warnings {
+            eprintln!("fetchgit-date: warning: {warning}");
+        }
+        Ok(Some(verified))
     }
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
@@ -509,7 +546,8 @@ impl Fetcher {
                 }
             }
         }
-        let (hash, size, _) = export::nar_hash(&self.repo, commit, options)?;
+        let mut lfs = self.lfs_fetcher(commit, options);
+        let (hash, size, _) = export::nar_hash_with(&self.repo, commit, options, lfs.as_mut().map(|l| l as &mut dyn export::Smudge))?;
         self.cache.put(Table::Nar, &key, &format!("{} {size}", hash.to_sri()));
         Ok((hash, size))
     }
@@ -517,7 +555,7 @@ impl Fetcher {
     /// The work tree as this release reads it: from disk when dirty, when there is no commit, or
     /// always with the libgit2 export; `None` when a clean tree is exported from `HEAD` instead
     /// (Nix <= 2.19 and Lix).
-    fn fetch_work_tree(&self, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Option<Fetched>, FetchError> {
+    fn fetch_work_tree(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Option<Fetched>, FetchError> {
         let workdir = self.repo.workdir().expect("work-tree fetches happen only in work trees");
         let libgit2 = export.generation == export::Generation::Modern;
         let head = self.head()?;
@@ -536,10 +574,15 @@ impl Fetcher {
         if head.is_some() && !dirty && !libgit2 {
             return Ok(None);
         }
+        if dirty && selector.verification.required() {
+            return Err(FetchError::DirtyVerification { path: self.path.clone() });
+        }
         // A clean tree's revCount needs its whole history, as for a commit.
         let counted = head.filter(|_| !dirty);
-        if counted.is_some() {
+        let mut verified = None;
+        if let Some(head) = counted {
             self.check_not_shallow()?;
+            verified = self.verify_signature(selector, head)?;
         }
         let work_tree = dirty::WorkTreeExport {
             libgit2,
@@ -576,6 +619,7 @@ impl Fetcher {
             commit: None,
             work_tree: Some(work_tree),
             dirty,
+            verified,
             // The libgit2 fetcher counts a clean tree, and a tree without commits as 0.
             rev_count_computed: !dirty && !self.shallow,
             nar_hash,
@@ -601,12 +645,24 @@ impl Fetcher {
                     let workdir = self.repo.workdir().expect("work-tree fetches happen only in work trees");
                     dirty::write_nar(&self.repo, workdir, work_tree, &mut out).map_err(std::io::Error::other)
                 }
-                (Some(commit), None) => export::write_nar(&self.repo, commit, export, &mut out).map(drop).map_err(std::io::Error::other),
+                (Some(commit), None) => {
+                    let mut lfs = self.lfs_fetcher(commit, export);
+                    let smudge = lfs.as_mut().map(|l| l as &mut dyn export::Smudge);
+                    export::write_nar_with(&self.repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
+                }
                 (None, None) => unreachable!("a fetch has a commit or a work tree"),
             }
         };
         nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
+        })
+    }
+
+    /// The Git LFS fetcher for exports of `commit` with `options`, when they ask for LFS.
+    pub fn lfs_fetcher(&self, commit: ObjectId, options: ExportOptions) -> Option<crate::lfs::LfsFetcher> {
+        options.lfs.then(|| {
+            let source = crate::lfs::endpoint_source(&self.repo, commit, self.remote_url.as_deref());
+            crate::lfs::LfsFetcher::new(source, &self.cache)
         })
     }
 
