@@ -355,16 +355,10 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     };
     let mut selector = selector(&args.source, &args.truncation)?;
     selector.verification = args.signature.verification()?;
-    // An explicit release also decides the signature and LFS rules; without one they are the
-    // newest Nix's.
-    if let Some(release) = &args.source.nix_version {
-        selector.key_type_rules = release.key_type_rules();
-        if selector.key_type_rules.is_none() && selector.verification.required() {
-            return Err(Failure(format!("Nix {release} has no verifyCommit/publicKey (they came in Nix 2.19, not in Lix): drop them, or pass a newer --nix-version")));
-        }
-        if args.lfs && !release.has_lfs() {
-            return Err(Failure(format!("Nix {release} has no lfs (it came in Nix 2.27, not in Lix): drop --lfs, or pass a newer --nix-version")));
-        }
+    // An explicit release with signature attributes also decides how they treat key types;
+    // otherwise (and for releases without them, which fetchGitDate still checks) the newest Nix's.
+    if let Some(rules) = args.source.nix_version.as_ref().and_then(NixVersion::key_type_rules) {
+        selector.key_type_rules = Some(rules);
     }
     let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false), &nix)?;
     let export = ExportOptions { generation, export_ignore: !args.no_export_ignore, lfs: args.lfs };
