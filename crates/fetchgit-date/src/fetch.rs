@@ -15,7 +15,7 @@ use crate::history::{History, HistoryError, Truncated};
 use crate::location::{self, Location, LocationError};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, ResolveError};
-use crate::{dirty, error_chain};
+use crate::{dirty, error_chain, recheck};
 
 /// Where to roll history back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,9 +277,9 @@ impl Fetcher {
     fn truncate(&self, history: &mut History<'_>, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, FetchError> {
         let key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
         if let Some(cached) = self.cache.get(Table::Truncation, &key) {
-            let mut parts = cached.split(' ');
-            if let (Some(Ok(commit)), Some(fallback @ ("0" | "1"))) = (parts.next().map(|id| ObjectId::from_hex(id.as_bytes())), parts.next()) {
-                return Ok(Truncated { commit, root_fallback: fallback == "1" });
+            match recheck::truncation_value(&cached).and_then(|t| recheck::truncation(history, start, boundary, first_parent, t).map(|()| t)) {
+                Ok(truncated) => return Ok(truncated),
+                Err(reason) => self.cache.discard(Table::Truncation, &key, &reason),
             }
         }
         let truncated = history.last_before(start, boundary, first_parent)?;
@@ -330,8 +330,11 @@ impl Fetcher {
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
         let key = commit.to_string();
-        if let Some(count) = self.cache.get(Table::RevCount, &key).and_then(|c| c.parse().ok()) {
-            return Ok(count);
+        if let Some(cached) = self.cache.get(Table::RevCount, &key) {
+            match recheck::rev_count(&cached) {
+                Ok(count) => return Ok(count),
+                Err(reason) => self.cache.discard(Table::RevCount, &key, &reason),
+            }
         }
         let count = history.count(commit)?;
         self.cache.put(Table::RevCount, &key, &count.to_string());
@@ -342,10 +345,9 @@ impl Fetcher {
     pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
         let key = export::cache_key(&self.repo, commit, options)?;
         if let Some(cached) = self.cache.get(Table::Nar, &key) {
-            if let Some((hash, size)) = cached.split_once(' ') {
-                if let (Ok(hash), Ok(size)) = (NixHash::parse(hash), size.parse()) {
-                    return Ok((hash, size));
-                }
+            match recheck::nar(&cached) {
+                Ok(value) => return Ok(value),
+                Err(reason) => self.cache.discard(Table::Nar, &key, &reason),
             }
         }
         let (hash, size, _) = export::nar_hash(&self.repo, commit, options)?;

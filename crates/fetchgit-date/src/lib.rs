@@ -28,6 +28,7 @@ pub mod location;
 pub mod nix_expr;
 pub mod nix_version;
 pub mod progress;
+pub mod recheck;
 pub mod remote;
 pub mod resolve;
 pub mod verify;
