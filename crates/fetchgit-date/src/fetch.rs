@@ -183,6 +183,8 @@ pub struct Fetcher {
     shallow: bool,
     /// For a remote: what the update did.
     remote: Option<crate::remote::Updated>,
+    /// The longest wait for the Nix daemon in [`Fetcher::add_to_store`] ([`RemoteOptions::timeout`]).
+    timeout: std::time::Duration,
 }
 
 impl Fetcher {
@@ -199,7 +201,7 @@ impl Fetcher {
         match location::parse(url)? {
             Location::Local(path) => {
                 let repo = resolve::open(&path)?;
-                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None })
+                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None, timeout: options.timeout })
             }
             Location::Remote(remote_url) => {
                 let full_ref = selector.ref_name.as_deref().map(resolve::full_ref_name).transpose()?;
@@ -226,7 +228,15 @@ impl Fetcher {
                 let repo = resolve::open(&updated.path)?;
                 let default_ref = full_ref.is_none().then(|| updated.local_ref.clone());
                 // Output never depends on which cache served it: any shallow mode reports revCount 0.
-                Ok(Fetcher { repo, cache, path: updated.path.clone(), default_ref, shallow: options.depth != Depth::Full, remote: Some(updated) })
+                Ok(Fetcher {
+                    repo,
+                    cache,
+                    path: updated.path.clone(),
+                    default_ref,
+                    shallow: options.depth != Depth::Full,
+                    remote: Some(updated),
+                    timeout: options.timeout,
+                })
             }
         }
     }
@@ -405,7 +415,8 @@ impl Fetcher {
                 }
             }
         };
-        nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
+        let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
+        nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
     }

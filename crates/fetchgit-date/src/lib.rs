@@ -31,6 +31,7 @@ pub mod progress;
 pub mod recheck;
 pub mod remote;
 pub mod resolve;
+pub mod transport;
 pub mod verify;
 
 /// An error and its sources on one line, joined by ": ", as the CLI prints them.

@@ -39,12 +39,29 @@ use crate::error_chain;
 
 /// A remote repository URL as it will be fetched, with its credential-free form for keys and
 /// messages. `Debug` and `Display` show only the credential-free form.
+///
+/// The URL is split once, as git's credential code splits it (`credential_from_url_1` in
+/// git's `credential.c`): the host ends at the first `/`, `?` or `#`, and what comes before an
+/// `@` ahead of that is `user[:password]`, percent-decoded. Everything else is built from those
+/// parts, never by searching the text: gix is handed the URL without a password (and for
+/// http(s) without the user name: both are given to it as an identity when the server asks), so
+/// no message from gix or the server can contain them. A URL that another parser could split
+/// differently (two `@` before the host, text after `:` that is not a port while an `@`
+/// follows, as in `https://alice:pa/ss@host/r`) is refused with everything before its last `@`
+/// hidden.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RemoteUrl {
-    url: String,
+    fetch_url: String,
     redacted: String,
     scheme: String,
-    secrets: Vec<String>,
+    credentials: Option<Credentials>,
+}
+
+/// The user name and password of a URL, percent-decoded as git decodes them.
+#[derive(Clone, PartialEq, Eq)]
+struct Credentials {
+    user: String,
+    password: Option<String>,
 }
 
 impl std::fmt::Debug for RemoteUrl {
@@ -59,7 +76,7 @@ impl std::fmt::Display for RemoteUrl {
     }
 }
 
-/// Why a remote URL is refused.
+/// Why a remote URL is refused. Every URL in these messages has its credentials removed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UrlError {
     /// A host, user or path that ssh or git could read as an option.
@@ -76,50 +93,142 @@ pub enum UrlError {
     /// No host at all.
     #[error("repository URL '{0}' has no host")]
     NoHost(String),
+    /// Two or more `@` before the host: git takes the first as the end of the user information,
+    /// curl and browsers the last.
+    #[error("refusing repository URL '{0}': it has more than one '@' before the host; percent-encode '@' in a user name or password as %40")]
+    AmbiguousUserInfo(String),
+    /// Text after `:` in the host that is not a port, with an `@` later: most likely a password
+    /// containing `/`, `?` or `#`, which end the host for git and curl.
+    #[error("refusing repository URL '{0}': the text after ':' in its host is not a port number; if it is part of a password containing '/', '?' or '#', percent-encode those as %2F, %3F and %23")]
+    PasswordNeedsEncoding(String),
+    /// A port that is not a number.
+    #[error("refusing repository URL '{redacted}': port '{port}' is not a number from 0 to 65535")]
+    BadPort {
+        /// The URL without credentials.
+        redacted: String,
+        /// The text after `:`.
+        port: String,
+    },
+    /// A password in an ssh URL (ssh asks for passwords itself) or user information in a
+    /// `git://` URL (the protocol has no authentication).
+    #[error("refusing repository URL '{redacted}': {why}")]
+    UnusedCredentials {
+        /// The URL without credentials.
+        redacted: String,
+        /// What to do instead.
+        why: &'static str,
+    },
+}
+
+/// `scheme://rest` split like git's `credential_from_url_1`.
+struct Split<'a> {
+    userinfo: Option<&'a str>,
+    hostport: &'a str,
+    /// From the first `/`, `?` or `#` on.
+    tail: &'a str,
+}
+
+fn split(rest: &str) -> Split<'_> {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].find('@') {
+        Some(at) => Split { userinfo: Some(&rest[..at]), hostport: &rest[at + 1..end], tail: &rest[end..] },
+        None => Split { userinfo: None, hostport: &rest[..end], tail: &rest[end..] },
+    }
+}
+
+/// `scheme://` and `rest` with everything up to its last `@` hidden: the form of a URL that is
+/// refused before it could be split safely.
+fn masked(scheme: &str, rest: &str) -> String {
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => format!("{scheme}://{rest}"),
+    }
+}
+
+/// The port text of `hostport` when it is not a port number (an empty port is allowed, as git
+/// and curl allow it).
+fn bad_port(hostport: &str) -> Option<&str> {
+    let port = match hostport.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((_, "")) => return None,
+            Some((_, after)) => after.strip_prefix(':').unwrap_or(after),
+            None => return Some(""),
+        },
+        None => hostport.split_once(':')?.1,
+    };
+    let valid = port.is_empty() || port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
+    (!valid).then_some(port)
+}
+
+/// `scheme://rest` for a message: without its user information when it splits safely, with
+/// everything before its last `@` hidden otherwise.
+pub(crate) fn redact_parts(scheme: &str, rest: &str) -> String {
+    let parts = split(rest);
+    if parts.hostport.contains('@') || bad_port(parts.hostport).is_some() && rest.contains('@') {
+        return masked(scheme, rest);
+    }
+    format!("{scheme}://{}{}", parts.hostport, parts.tail)
 }
 
 impl RemoteUrl {
     /// Builds a remote URL from `scheme` (lowercase: `http`, `https`, `ssh`, `git`) and the part
-    /// after `://`, refusing anything that could become an option to git or ssh.
+    /// after `://`, refusing anything that could become an option to git or ssh, and anything
+    /// whose credentials could be read differently by another URL parser.
     pub fn new(scheme: &str, rest: &str) -> Result<RemoteUrl, UrlError> {
-        let url = format!("{scheme}://{rest}");
-        let redacted = crate::location::redact(&url);
-        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(UrlError::BadCharacter(redacted));
+        use crate::location::percent_decode;
+        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(UrlError::BadCharacter(masked(scheme, rest)));
         }
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let path = &rest[authority_end..];
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-            None => (None, authority),
-        };
-        let mut secrets = Vec::new();
-        if let Some(userinfo) = userinfo {
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            if user.starts_with('-') || crate::location::percent_decode(user).starts_with('-') {
+        let parts = split(rest);
+        if parts.hostport.contains('@') {
+            return Err(UrlError::AmbiguousUserInfo(masked(scheme, rest)));
+        }
+        let redacted = format!("{scheme}://{}{}", parts.hostport, parts.tail);
+        if let Some(port) = bad_port(parts.hostport) {
+            if rest.matches('@').count() > usize::from(parts.userinfo.is_some()) {
+                return Err(UrlError::PasswordNeedsEncoding(masked(scheme, rest)));
+            }
+            return Err(UrlError::BadPort { port: port.to_owned(), redacted });
+        }
+        let credentials = parts.userinfo.map(|userinfo| {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (userinfo, None),
+            };
+            (user, Credentials { user: percent_decode(user), password: password.map(percent_decode) })
+        });
+        if let Some((raw_user, decoded)) = &credentials {
+            if raw_user.starts_with('-') || decoded.user.starts_with('-') {
                 return Err(UrlError::OptionLike { redacted, part: "user" });
             }
-            secrets.push(userinfo.to_owned());
-            if !password.is_empty() {
-                secrets.push(password.to_owned());
-                secrets.push(crate::location::percent_decode(password));
-            }
         }
+        let hostport = parts.hostport;
         if hostport.is_empty() {
             return Err(UrlError::NoHost(redacted));
         }
-        if hostport.starts_with('-') || crate::location::percent_decode(hostport).starts_with('-') {
+        if hostport.starts_with('-') || percent_decode(hostport).starts_with('-') {
             return Err(UrlError::OptionLike { redacted, part: "host" });
         }
-        let path_body = path.trim_start_matches('/');
-        if path_body.starts_with('-') || crate::location::percent_decode(path_body).starts_with('-') || path_body.starts_with("~-") {
+        let path_body = parts.tail.trim_start_matches('/');
+        if path_body.starts_with('-') || percent_decode(path_body).starts_with('-') || path_body.starts_with("~-") {
             return Err(UrlError::OptionLike { redacted, part: "path" });
         }
-        Ok(RemoteUrl { url, redacted, scheme: scheme.to_owned(), secrets })
+        let fetch_url = match (scheme, &credentials) {
+            ("ssh", Some((_, Credentials { password: Some(_), .. }))) => {
+                let why = "ssh:// URLs cannot carry a password (ssh would have to ask for it, and fetchgit-date never lets it prompt): use an ssh key or agent";
+                return Err(UrlError::UnusedCredentials { redacted, why });
+            }
+            ("ssh", Some((raw_user, _))) => format!("ssh://{raw_user}@{hostport}{}", parts.tail),
+            ("git", Some(_)) => {
+                let why = "git:// has no authentication, so a user name or password cannot be used: remove it";
+                return Err(UrlError::UnusedCredentials { redacted, why });
+            }
+            _ => redacted.clone(),
+        };
+        Ok(RemoteUrl { fetch_url, redacted, scheme: scheme.to_owned(), credentials: credentials.map(|(_, c)| c) })
     }
 
-    /// The URL without credentials: what keys, file names, logs and errors use.
+    /// The URL without credentials: what file names, logs and errors use.
     pub fn redacted(&self) -> &str {
         &self.redacted
     }
@@ -129,20 +238,23 @@ impl RemoteUrl {
         &self.scheme
     }
 
-    /// Hex SHA-256 of the credential-free URL: the cache directory's name.
+    /// The name of the cache directory: the hex SHA-256 of the credential-free URL, and of the
+    /// user name and password too when the URL has them. A URL therefore shares its cache only
+    /// with the same URL and the same credentials, as Nix keys its cache (`gitv3/<hash of the
+    /// URL>`): a wrong or missing password never reuses what another one fetched.
     pub fn cache_key(&self) -> String {
-        hex(&Sha256::digest(self.redacted.as_bytes()))
-    }
-
-    /// `text` with every credential of this URL replaced, for messages from git or gix.
-    fn scrub(&self, text: &str) -> String {
-        let mut text = text.replace(&self.url, &self.redacted);
-        for secret in &self.secrets {
-            if !secret.is_empty() {
-                text = text.replace(secret.as_str(), "***");
+        let mut hasher = Sha256::new();
+        hasher.update(self.redacted.as_bytes());
+        if let Some(credentials) = &self.credentials {
+            for part in ["\0fetchgit-date credentials\0", &credentials.user, "\0"] {
+                hasher.update(part.as_bytes());
+            }
+            match &credentials.password {
+                Some(password) => hasher.update(format!("password\0{password}").as_bytes()),
+                None => hasher.update(b"no password"),
             }
         }
-        text
+        hex(&hasher.finalize())
     }
 }
 
@@ -179,11 +291,25 @@ pub struct RemoteOptions {
     pub progress: bool,
     /// Print what is fetched, and what it cost, on stderr.
     pub verbose: bool,
+    /// The longest wait for the remote (a byte received or accepted, a connection, a name
+    /// resolved) before the fetch fails; see [`crate::transport`].
+    pub timeout: Duration,
 }
+
+/// [`RemoteOptions::timeout`] by default: Nix's `stalled-download-timeout` (300 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for RemoteOptions {
     fn default() -> Self {
-        RemoteOptions { ttl: Duration::from_secs(3600), refresh: false, all_refs: false, depth: Depth::Full, progress: false, verbose: false }
+        RemoteOptions {
+            ttl: Duration::from_secs(3600),
+            refresh: false,
+            all_refs: false,
+            depth: Depth::Full,
+            progress: false,
+            verbose: false,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 }
 
@@ -233,6 +359,16 @@ pub enum RemoteError {
         url: String,
         /// What the transport reported.
         reason: String,
+    },
+    /// A wait on the remote (or ssh) ran out of time: see [`RemoteOptions::timeout`].
+    #[error("timed out{} {waiting} {url}: the server (or ssh) stopped answering; check it, or raise --timeout", seconds_after(*.seconds))]
+    TimedOut {
+        /// The URL without credentials.
+        url: String,
+        /// What was being waited for ("waiting for data from", "connecting to", ...).
+        waiting: &'static str,
+        /// The timeout in seconds (0: not known).
+        seconds: u64,
     },
     /// The TLS handshake failed (or no CA certificates could be loaded).
     #[error("TLS failure talking to {url}: {reason}: {hint}")]
@@ -302,6 +438,14 @@ pub enum RemoteError {
         /// What gix reported.
         reason: String,
     },
+}
+
+fn seconds_after(seconds: u64) -> String {
+    if seconds == 0 {
+        String::new()
+    } else {
+        format!(" after {seconds} s")
+    }
 }
 
 /// The cache root for remote repositories under `cache_base` (`.../fetchgit-date/v1`).
@@ -657,25 +801,46 @@ impl Session<'_> {
     /// Fetches `specs`, with the shallow mode `shallow` picks once the remote's refs are known.
     fn fetch(&mut self, specs: &[String], shallow: ChooseShallow<'_>) -> Result<gix::remote::fetch::Outcome, RemoteError> {
         sanitize_shallow(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.join("shallow"), reason: e.to_string() })?;
-        let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: error_chain(&e) })?;
+        let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: printable(&error_chain(&e)) })?;
         let url = self.url;
-        let fail = |reason: String| classify(url, reason);
+        let fail = |reason: String| classify(url, reason, None);
         let remote = repo
-            .remote_at(url.url.as_str())
+            .remote_at(url.fetch_url.as_str())
             .map_err(|e| fail(error_chain(&e)))?
             .with_fetch_tags(gix::remote::fetch::Tags::None)
             .with_refspecs(specs.iter().map(String::as_str), gix::remote::Direction::Fetch)
             .map_err(|e| fail(error_chain(&e)))?;
+        let (gix_url, version) = remote.sanitized_url_and_version(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
         if self.options.verbose {
             eprintln!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted);
         }
         let started = std::time::Instant::now();
-        let connection = remote.connect(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
+        let (transport, watch) = crate::transport::connect(&repo, gix_url.clone(), version, self.options.timeout).map_err(fail)?;
         let progress = crate::progress::Progress::new(self.options.progress);
-        let prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(error_chain(&e)))?;
-        let mode = shallow(prepare.ref_map());
-        let prepare = prepare.with_shallow(mode);
-        let outcome = prepare.receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| fail(error_chain(&e)))?;
+        // The connection (and with it an ssh process) ends with this closure.
+        let received = (|| -> Result<gix::remote::fetch::Outcome, String> {
+            let mut connection = remote.to_connection_with_transport(transport).with_credentials(|action| supply_credentials(&repo, url, action));
+            if let Some(options) = crate::transport::http_options(&repo, &gix_url, self.options.timeout)? {
+                connection = connection.with_transport_options(options);
+            }
+            let prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| error_chain(&e))?;
+            let mode = shallow(prepare.ref_map());
+            prepare.with_shallow(mode).receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| error_chain(&e))
+        })();
+        progress.finish();
+        let stderr = watch.stderr(Duration::from_secs(2));
+        let outcome = match received {
+            Ok(outcome) => outcome,
+            Err(reason) => {
+                let reason = if stderr.is_empty() { reason } else { format!("{reason} (ssh: {})", stderr.join("; ")) };
+                return Err(classify(url, reason, watch.stall()));
+            }
+        };
+        if self.options.verbose {
+            for line in &stderr {
+                eprintln!("fetchgit-date: ssh: {line}");
+            }
+        }
         self.fetched = true;
         let mut size = 0;
         if let gix::remote::fetch::Status::Change { write_pack_bundle, .. } = &outcome.status {
@@ -685,7 +850,6 @@ impl Session<'_> {
             size = write_pack_bundle.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
             self.bytes += size;
         }
-        progress.finish();
         if self.options.verbose {
             eprintln!("fetchgit-date: received {size} bytes of pack from {} in {:.2?}", url.redacted, started.elapsed());
         }
@@ -693,9 +857,66 @@ impl Session<'_> {
     }
 }
 
-/// Sorts a transport failure into the error the user can act on. Credentials are scrubbed.
-fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
-    let reason = url.scrub(&reason);
+/// Credentials for an http(s) server that asks for them (gix calls this after a 401). The
+/// URL's own user name and password when it has both, as git uses them without asking its
+/// helpers; otherwise git's configured credential helpers (`credential.helper`) for the URL and
+/// its user name. Never a prompt, neither on the terminal nor through `GIT_ASKPASS`: inside Nix
+/// evaluation nobody could answer it. A URL's own credentials are never handed to a helper to
+/// store.
+fn supply_credentials(
+    repo: &gix::Repository,
+    url: &RemoteUrl,
+    action: gix::credentials::helper::Action,
+) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
+    use gix::credentials::helper::Action;
+    let missing = || {
+        let message = "the server asks for credentials, and neither the URL nor a git credential helper gave them (fetchgit-date never prompts): put them in the URL (https://user:password@host/...) or configure credential.helper";
+        gix::Error::from_error(std::io::Error::new(std::io::ErrorKind::PermissionDenied, message))
+    };
+    let user = url.credentials.as_ref().map(|c| c.user.clone());
+    match (url.credentials.as_ref().and_then(|c| c.password.clone()), action) {
+        (Some(password), Action::Get(context)) => Ok(Some(gix::credentials::protocol::Outcome {
+            identity: gix::sec::identity::Account { username: user.unwrap_or_default(), password, oauth_refresh_token: None },
+            next: context.into(),
+        })),
+        (Some(_), Action::Store(_) | Action::Erase(_)) => Ok(None),
+        (None, action) => {
+            let mut helper_url = gix::Url::from_bytes(url.fetch_url.as_str().into()).map_err(|_| missing())?;
+            helper_url.set_user(user);
+            let (mut cascade, _, mut prompt) = repo.config_snapshot().credential_helpers(helper_url.clone()).map_err(|_| missing())?;
+            cascade.stderr = false;
+            prompt.mode = gix::prompt::Mode::Disable;
+            let action = match action {
+                Action::Get(mut context) => {
+                    context.url = Some(helper_url.to_bstring());
+                    Action::Get(context)
+                }
+                other => other,
+            };
+            let getting = matches!(action, Action::Get(_));
+            match cascade.invoke(action, prompt) {
+                Ok(Some(outcome)) => Ok(Some(outcome)),
+                _ if getting => Err(missing()),
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
+/// `text` with control characters (raw bytes from a damaged file, terminal escapes) shown as
+/// escapes, so that a message stays one printable line.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// Sorts a transport failure into the error the user can act on. `reason` never holds
+/// credentials: gix is never given them in a URL.
+fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Stall>) -> RemoteError {
+    let reason = printable(&reason);
+    let url = url.redacted.clone();
+    if let Some(stall) = stall {
+        return RemoteError::TimedOut { url, waiting: stall.waiting, seconds: stall.after.as_secs() };
+    }
     // Keywords are looked for outside URLs: a port like :42403 or a host named ssl.example.org
     // must not decide the kind of failure.
     let lower = reason
@@ -704,12 +925,13 @@ fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
         .collect::<Vec<_>>()
         .join(" ")
         .to_ascii_lowercase();
-    let url = url.redacted.clone();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
     if has(&["shallow"]) && has(&["support", "capabilit", "lack feature"]) {
         RemoteError::NoShallow { url }
-    } else if has(&["connection refused", "could not resolve", "failed to lookup", "timed out", "network is unreachable"]) {
+    } else if has(&["connection refused", "could not resolve", "failed to lookup", "network is unreachable"]) {
         RemoteError::Unreachable { url, reason }
+    } else if has(&["timed out", "operation timed out", "deadline has elapsed"]) {
+        RemoteError::TimedOut { url, waiting: "waiting for an answer from", seconds: 0 }
     } else if has(&["'dumb' protocol is not supported"]) {
         RemoteError::DumbHttp { url }
     } else if has(&["no ca certificates"]) {
@@ -718,11 +940,11 @@ fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
     } else if has(&["certificate", "tls", "ssl"]) {
         let hint = "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a bundle that includes it (it replaces the system's CA list)";
         RemoteError::Tls { url, reason, hint }
-    } else if has(&["401", "403", "authentication", "permission denied", "unauthorized", "credentials", "forbidden"]) {
+    } else if has(&["401", "403", "authentication", "permission denied", "unauthorized", "credentials", "forbidden", "host key verification failed"]) {
         RemoteError::Auth { url, reason }
     } else if has(&["404", "not found", "does not appear to be a git repository", "no such file", "repository not exported", "not a git repository"]) {
         RemoteError::NotFound { url, reason }
-    } else if has(&["connection refused", "could not resolve", "dns", "timed out", "unreachable", "failed to lookup", "connect", "connection reset", "could not read from remote", "eof"]) {
+    } else if has(&["connection refused", "could not resolve", "dns", "unreachable", "failed to lookup", "connect", "connection reset", "could not read from remote", "eof"]) {
         RemoteError::Unreachable { url, reason }
     } else {
         RemoteError::Fetch { url, reason }
@@ -780,14 +1002,67 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_stay_out_of_keys_and_messages() {
+    fn credentials_stay_out_of_urls_messages_and_file_names() {
         let with = RemoteUrl::new("https", "user:s3cret@example.org/r.git").expect("valid");
         let without = RemoteUrl::new("https", "example.org/r.git").expect("valid");
-        assert_eq!(with.cache_key(), without.cache_key());
         assert_eq!(format!("{with:?} {with}"), "RemoteUrl(\"https://example.org/r.git\") https://example.org/r.git");
-        let err = classify(&with, "HTTP 401 for https://user:s3cret@example.org/r.git (s3cret)".into());
-        assert!(matches!(err, RemoteError::Auth { .. }), "{err:?}");
-        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert_eq!(with.fetch_url, "https://example.org/r.git", "gix never sees the credentials");
+        let decoded = RemoteUrl::new("https", "us%65r:s3%63ret@example.org/r.git").expect("valid");
+        assert!(decoded.credentials == with.credentials, "credentials are percent-decoded as git decodes them");
+        assert_eq!(decoded.cache_key(), with.cache_key());
+        // A URL shares its cache only with the same credentials, as Nix keys its cache.
+        let other = RemoteUrl::new("https", "user:other@example.org/r.git").expect("valid");
+        let user_only = RemoteUrl::new("https", "user@example.org/r.git").expect("valid");
+        let keys = [with.cache_key(), without.cache_key(), other.cache_key(), user_only.cache_key()];
+        for (i, a) in keys.iter().enumerate() {
+            assert!(!a.contains("s3cret") && a.len() == 64);
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(without.cache_key(), hex(&Sha256::digest(b"https://example.org/r.git")), "caches without credentials keep their names");
+        // ssh keeps its user for ssh, never a password; git:// has no authentication.
+        let ssh = RemoteUrl::new("ssh", "git@example.org/r.git").expect("valid");
+        assert_eq!((ssh.fetch_url.as_str(), ssh.redacted()), ("ssh://git@example.org/r.git", "ssh://example.org/r.git"));
+        for (scheme, rest) in [("ssh", "git:pw@example.org/r.git"), ("git", "zorro@example.org/r.git")] {
+            match RemoteUrl::new(scheme, rest) {
+                Err(err @ UrlError::UnusedCredentials { .. }) => assert!(!err.to_string().contains("pw") && !err.to_string().contains("zorro"), "{err}"),
+                other => panic!("{rest}: {other:?}"),
+            }
+        }
+    }
+
+    /// Passwords with characters that end the host for git (`/`, `?`, `#`) or that another parser
+    /// splits elsewhere (`@`) never appear in an error, and short secrets are not searched for
+    /// in messages at all (which would turn "Transport" into "Trans***ort").
+    #[test]
+    fn urls_that_split_ambiguously_are_refused_without_their_secret() {
+        for (rest, expected) in [
+            ("alyx:Zq/9w@host/repo", "https://***@host/repo"),
+            ("alyx:Zq?9w@host/repo", "https://***@host/repo"),
+            ("alyx:Zq#9w@host/repo", "https://***@host/repo"),
+            ("alyx:Zq@9w@host/repo", "https://***@host/repo"),
+            ("al@yx:Zq9w@host/repo", "https://***@host/repo"),
+        ] {
+            let err = RemoteUrl::new("https", rest).expect_err(rest);
+            let text = err.to_string();
+            assert!(text.contains(&format!("'{expected}'")), "{rest}: {text}");
+            for secret in ["Zq", "9w", "alyx", "yx:"] {
+                assert!(!text.contains(secret), "{rest}: {text}");
+            }
+            assert_eq!(crate::location::redact(&format!("https://{rest}")), expected);
+        }
+        assert!(matches!(RemoteUrl::new("https", "host:12ab/r"), Err(UrlError::BadPort { .. })));
+        assert!(matches!(RemoteUrl::new("https", "host:99999/r"), Err(UrlError::BadPort { .. })));
+        for ok in ["host:8080/r", "host:/r", "[::1]:8080/r", "[::1]/r", "u:p%2Fq@host/r", "host/path@with/at"] {
+            assert!(RemoteUrl::new("https", ok).is_ok(), "{ok}");
+        }
+        let encoded = RemoteUrl::new("https", "alice:pa%2Fss@host/repo").expect("an encoded '/' is fine");
+        assert_eq!(encoded.credentials.as_ref().and_then(|c| c.password.as_deref()), Some("pa/ss"));
+        assert_eq!(encoded.redacted(), "https://host/repo");
+        let short = RemoteUrl::new("https", "u:p@host/r").expect("valid");
+        let err = classify(&short, "Transport error: p".into(), None);
+        assert!(err.to_string().contains("Transport error: p"), "messages are not searched for secrets: {err}");
     }
 
     /// Regression: a refused connection to port 42403 was reported as an authentication
@@ -795,9 +1070,9 @@ mod tests {
     #[test]
     fn numbers_and_words_inside_urls_do_not_classify() {
         let url = RemoteUrl::new("https", "ssl.example.org:42403/tools/r.git").expect("valid");
-        let err = classify(&url, "error sending request for url (https://ssl.example.org:42403/tools/r.git/info/refs): tcp connect error: Connection refused (os error 111)".into());
+        let err = classify(&url, "error sending request for url (https://ssl.example.org:42403/tools/r.git/info/refs): tcp connect error: Connection refused (os error 111)".into(), None);
         assert!(matches!(err, RemoteError::Unreachable { .. }), "{err:?}");
-        let err = classify(&url, "request to https://ssl.example.org:42403/r.git failed with HTTP status 403".into());
+        let err = classify(&url, "request to https://ssl.example.org:42403/r.git failed with HTTP status 403".into(), None);
         assert!(matches!(err, RemoteError::Auth { .. }), "{err:?}");
     }
 
