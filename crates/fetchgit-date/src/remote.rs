@@ -352,6 +352,16 @@ pub enum RemoteError {
         /// What failed.
         reason: String,
     },
+    /// The cache cannot be written and does not hold what is needed.
+    #[error("the cache at '{}' is read-only and lacks {wanted} of {url}: make it writable, or fill it where it is writable", path.display())]
+    ReadOnly {
+        /// The cache repository.
+        path: PathBuf,
+        /// The URL without credentials.
+        url: String,
+        /// What would have been fetched (refspecs).
+        wanted: String,
+    },
     /// Connection refused, name not resolved, timed out.
     #[error("cannot reach {url}: {reason}: check the host name and your network")]
     Unreachable {
@@ -361,13 +371,13 @@ pub enum RemoteError {
         reason: String,
     },
     /// A wait on the remote (or ssh) ran out of time: see [`RemoteOptions::timeout`].
-    #[error("timed out{} {waiting} {url}: the server (or ssh) stopped answering; check it, or raise --timeout", seconds_after(*.seconds))]
+    #[error("timed out after {seconds} s {waiting} {url}: the server (or ssh) stopped answering; check it, or raise --timeout")]
     TimedOut {
         /// The URL without credentials.
         url: String,
         /// What was being waited for ("waiting for data from", "connecting to", ...).
         waiting: &'static str,
-        /// The timeout in seconds (0: not known).
+        /// The timeout in seconds.
         seconds: u64,
     },
     /// The TLS handshake failed (or no CA certificates could be loaded).
@@ -440,14 +450,6 @@ pub enum RemoteError {
     },
 }
 
-fn seconds_after(seconds: u64) -> String {
-    if seconds == 0 {
-        String::new()
-    } else {
-        format!(" after {seconds} s")
-    }
-}
-
 /// The cache root for remote repositories under `cache_base` (`.../fetchgit-date/v1`).
 pub fn cache_root(cache_base: &Path) -> PathBuf {
     cache_base.join("git")
@@ -477,17 +479,12 @@ fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: 
     let shallow = if options.depth == Depth::Full { Shallow::NoChange } else { Shallow::DepthAtRemote(std::num::NonZeroU32::MIN) };
     let dir = root.join(format!("{}{suffix}", url.cache_key()));
     let cache_err = |path: &Path, err: &dyn std::fmt::Display| RemoteError::Cache { path: path.to_owned(), reason: err.to_string() };
-    std::fs::create_dir_all(root).map_err(|e| cache_err(root, &e))?;
-    let lock_path = root.join(format!("{}{suffix}.lock", url.cache_key()));
-    let _lock = Lock::exclusive(&lock_path).map_err(|e| cache_err(&lock_path, &e))?;
-    if !dir.join("HEAD").is_file() {
-        init_bare(&dir).map_err(|e| cache_err(&dir, &e))?;
-    }
+    let held = hold(&dir)?;
     let local_ref = match &want.full_ref {
         Some(name) => name.clone(),
         None => REMOTE_HEAD_REF.to_owned(),
     };
-    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false };
+    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false, writable: held.writable };
     if let Some(rev) = want.rev {
         if has_commit(&dir, &rev) {
             return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
@@ -509,7 +506,7 @@ fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: 
     let fresh = !options.refresh
         && stamp_age(&stamp).is_some_and(|age| age < options.ttl)
         && gix::open(&dir).ok().is_some_and(|repo| repo.try_find_reference(local_ref.as_str()).ok().flatten().is_some());
-    if fresh {
+    if fresh || session.stale_but_read_only(&stamp, &local_ref) {
         return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
     }
     session.fetch_refs(want, &local_ref, &|_| shallow.clone())?;
@@ -577,6 +574,8 @@ pub fn update_partial(
             warn_no_shallow(url);
             update(url, want, &full_options, root)
         }
+        // Perhaps the full cache, read-only too, has what is needed.
+        Err(RemoteError::ReadOnly { .. }) if root.join(url.cache_key()).join("HEAD").is_file() => update(url, want, &full_options, root),
         Err(err) => Err(err),
     }
 }
@@ -587,8 +586,7 @@ fn full_cache_without_network(url: &RemoteUrl, want: &Want, options: &RemoteOpti
     if !dir.join("HEAD").is_file() {
         return Ok(None);
     }
-    let lock_path = root.join(format!("{}.lock", url.cache_key()));
-    let _lock = Lock::exclusive(&lock_path).map_err(|e| RemoteError::Cache { path: lock_path.clone(), reason: e.to_string() })?;
+    let _held = hold(&dir)?;
     let local_ref = want.full_ref.clone().unwrap_or_else(|| REMOTE_HEAD_REF.to_owned());
     let usable = match want.rev {
         Some(rev) => has_commit(&dir, &rev),
@@ -607,14 +605,9 @@ fn partial(
     let name = format!("{}-partial", url.cache_key());
     let dir = root.join(&name);
     let cache_err = |path: &Path, err: &dyn std::fmt::Display| RemoteError::Cache { path: path.to_owned(), reason: err.to_string() };
-    std::fs::create_dir_all(root).map_err(|e| cache_err(root, &e))?;
-    let lock_path = root.join(format!("{name}.lock"));
-    let _lock = Lock::exclusive(&lock_path).map_err(|e| cache_err(&lock_path, &e))?;
-    if !dir.join("HEAD").is_file() {
-        init_bare(&dir).map_err(|e| cache_err(&dir, &e))?;
-    }
+    let held = hold(&dir)?;
     let local_ref = want.full_ref.clone().unwrap_or_else(|| REMOTE_HEAD_REF.to_owned());
-    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false };
+    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false, writable: held.writable };
     let tip = Shallow::DepthAtRemote(std::num::NonZeroU32::MIN);
     // 1. The start commit.
     let start = match want.rev {
@@ -640,7 +633,8 @@ fn partial(
         None => {
             let stamp = stamp_path(&dir, &local_ref, options.all_refs);
             let fresh = !options.refresh && stamp_age(&stamp).is_some_and(|age| age < options.ttl);
-            match ref_target(&dir, &local_ref).filter(|_| fresh) {
+            let usable = fresh || session.stale_but_read_only(&stamp, &local_ref);
+            match ref_target(&dir, &local_ref).filter(|_| usable) {
                 Some(id) => id,
                 None => {
                     // The tip alone, unless it is already here (a depth-1 fetch of a commit we
@@ -697,7 +691,9 @@ fn partial(
 /// it, so the boundary is forgotten instead; the commit is fetched when the walk needs it.
 fn sanitize_shallow(dir: &Path) -> std::io::Result<()> {
     let path = dir.join("shallow");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    // The shallow file lists commit ids; anything but a small regular file is not one.
+    let Ok(Some(bytes)) = crate::cache::read_regular_file(&path, 64 << 20) else { return Ok(()) };
+    let Ok(text) = String::from_utf8(bytes) else { return Ok(()) };
     let Ok(repo) = gix::open(dir) else { return Ok(()) };
     let kept: Vec<&str> = text
         .lines()
@@ -754,9 +750,27 @@ struct Session<'a> {
     dir: &'a Path,
     bytes: u64,
     fetched: bool,
+    /// False for a cache that can only be read ([`hold`]): every fetch is refused.
+    writable: bool,
 }
 
 impl Session<'_> {
+    /// For a read-only cache, whether `local_ref`, present but no longer fresh, is used as it is
+    /// (with a warning), as Nix goes on with "the most recent version" when it cannot update its
+    /// clone. Not with `--refresh`, which asks for the network explicitly.
+    fn stale_but_read_only(&self, stamp: &Path, local_ref: &str) -> bool {
+        if self.writable || self.options.refresh || ref_target(self.dir, local_ref).is_none() {
+            return false;
+        }
+        let age = stamp_age(stamp).map_or_else(|| "at an unknown time".to_owned(), |age| format!("{} s ago", age.as_secs()));
+        eprintln!(
+            "fetchgit-date: warning: the cache at {} is read-only: using {local_ref} of {} as fetched {age}",
+            self.dir.display(),
+            self.url.redacted
+        );
+        true
+    }
+
     fn done(self, local_ref: String) -> Updated {
         Updated { path: self.dir.to_owned(), local_ref, fetched: self.fetched, bytes_received: self.bytes }
     }
@@ -800,6 +814,9 @@ impl Session<'_> {
 
     /// Fetches `specs`, with the shallow mode `shallow` picks once the remote's refs are known.
     fn fetch(&mut self, specs: &[String], shallow: ChooseShallow<'_>) -> Result<gix::remote::fetch::Outcome, RemoteError> {
+        if !self.writable {
+            return Err(RemoteError::ReadOnly { path: self.dir.to_owned(), url: self.url.redacted.clone(), wanted: specs.join(" ") });
+        }
         sanitize_shallow(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.join("shallow"), reason: e.to_string() })?;
         let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: printable(&error_chain(&e)) })?;
         let url = self.url;
@@ -833,7 +850,9 @@ impl Session<'_> {
             Ok(outcome) => outcome,
             Err(reason) => {
                 let reason = if stderr.is_empty() { reason } else { format!("{reason} (ssh: {})", stderr.join("; ")) };
-                return Err(classify(url, reason, watch.stall()));
+                // reqwest bounds http(s) itself and says "operation timed out".
+                let http_stall = || reason.contains("timed out").then_some(crate::transport::Stall { waiting: "waiting for an answer from", after: self.options.timeout });
+                return Err(classify(url, reason.clone(), watch.stall().or_else(http_stall)));
             }
         };
         if self.options.verbose {
@@ -930,8 +949,6 @@ fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Sta
         RemoteError::NoShallow { url }
     } else if has(&["connection refused", "could not resolve", "failed to lookup", "network is unreachable"]) {
         RemoteError::Unreachable { url, reason }
-    } else if has(&["timed out", "operation timed out", "deadline has elapsed"]) {
-        RemoteError::TimedOut { url, waiting: "waiting for an answer from", seconds: 0 }
     } else if has(&["'dumb' protocol is not supported"]) {
         RemoteError::DumbHttp { url }
     } else if has(&["no ca certificates"]) {
@@ -968,7 +985,8 @@ fn stamp_path(dir: &Path, local_ref: &str, all_refs: bool) -> PathBuf {
 }
 
 fn stamp_age(stamp: &Path) -> Option<Duration> {
-    let secs: u64 = std::fs::read_to_string(stamp).ok()?.trim().parse().ok()?;
+    let bytes = crate::cache::read_regular_file(stamp, 64).ok()??;
+    let secs: u64 = std::str::from_utf8(&bytes).ok()?.trim().parse().ok()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
     Some(Duration::from_secs(now.saturating_sub(secs)))
 }
@@ -984,15 +1002,103 @@ fn write_stamp(stamp: &Path) -> std::io::Result<()> {
     std::fs::rename(&tmp, stamp)
 }
 
-/// An exclusive `flock(2)` on a file, released when dropped or when the process dies.
+/// A cache repository held under its lock.
+struct Held {
+    _lock: Option<Lock>,
+    /// False when the cache cannot be written: it is only read.
+    writable: bool,
+}
+
+/// Files of a bare repository that gix reads when it opens one; none may be anything but a
+/// regular file (a FIFO would block, a device never end), and a cache repository never has
+/// alternates (they would take objects from elsewhere).
+const REPOSITORY_FILES: &[&str] = &["HEAD", "config", "packed-refs", "shallow", "objects/info/alternates", "info/attributes", "info/grafts"];
+
+/// Takes the lock of the cache repository `dir` (`<dir>.lock`) and makes sure `dir` is a bare
+/// repository that opens: created when missing, re-created with a warning when damaged
+/// (garbage in `config`, a special file where a file should be, alternates), so that one bad
+/// file never makes every later run fail. Objects are content-addressed, so re-creating loses
+/// nothing but a fetch.
+///
+/// A cache that cannot be written (a read-only file system, another user's cache) is used for
+/// reading only: under a shared lock when its lock file exists, and never fetched into.
+fn hold(dir: &Path) -> Result<Held, RemoteError> {
+    let cache_err = |path: &Path, reason: String| RemoteError::Cache { path: path.to_owned(), reason: printable(&reason) };
+    let root = dir.parent().expect("cache repositories live in the cache root");
+    let lock_path = PathBuf::from(format!("{}.lock", dir.display()));
+    let held = match std::fs::create_dir_all(root).and_then(|()| Lock::exclusive(&lock_path)) {
+        Ok(lock) => Held { _lock: Some(lock), writable: true },
+        Err(err) if is_read_only(&err) => Held { _lock: Lock::shared(&lock_path).ok(), writable: false },
+        Err(err) => return Err(cache_err(&lock_path, err.to_string())),
+    };
+    let damage = if dir.join("HEAD").is_file() { repository_damage(dir) } else { Some("it is missing".to_owned()) };
+    match (damage, held.writable) {
+        (None, _) => Ok(held),
+        (Some(damage), true) => {
+            if dir.exists() {
+                eprintln!("fetchgit-date: warning: the cache repository {} is damaged ({damage}): re-creating it", dir.display());
+            }
+            init_bare(dir).map_err(|e| cache_err(dir, e.to_string()))?;
+            Ok(held)
+        }
+        (Some(damage), false) => Err(cache_err(dir, format!("the cache is read-only and this repository cannot be used: {damage}"))),
+    }
+}
+
+/// What is wrong with the cache repository `dir`, if anything.
+fn repository_damage(dir: &Path) -> Option<String> {
+    for file in REPOSITORY_FILES {
+        let Ok(meta) = std::fs::symlink_metadata(dir.join(file)) else { continue };
+        if *file == "objects/info/alternates" {
+            return Some("it has alternates, which a cache repository never has".to_owned());
+        }
+        if !meta.file_type().is_file() {
+            return Some(format!("'{file}' is not a regular file"));
+        }
+    }
+    gix::open(dir).err().map(|e| printable(&error_chain(&e)))
+}
+
+fn is_read_only(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::PermissionDenied || err.raw_os_error() == Some(rustix::io::Errno::ROFS.raw_os_error())
+}
+
+/// A `flock(2)` on a file, released when dropped or when the process dies.
 struct Lock {
     _file: std::fs::File,
 }
 
 impl Lock {
+    /// An exclusive lock, creating the lock file when needed. A lock file that is not a regular
+    /// file (a FIFO would block the open) is replaced.
     fn exclusive(path: &Path) -> std::io::Result<Lock> {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let open = || rustix::fs::open(path, flags, Mode::from_raw_mode(0o644)).map(std::fs::File::from);
+        let file = match open() {
+            Ok(file) if file.metadata()?.is_file() => file,
+            Ok(_) | Err(rustix::io::Errno::LOOP | rustix::io::Errno::NXIO | rustix::io::Errno::ISDIR) => {
+                match std::fs::symlink_metadata(path) {
+                    Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path)?,
+                    _ => std::fs::remove_file(path)?,
+                }
+                open()?
+            }
+            Err(err) => return Err(err.into()),
+        };
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(std::io::Error::from)?;
+        Ok(Lock { _file: file })
+    }
+
+    /// A shared lock on an existing regular lock file, for reading a cache we cannot write.
+    fn shared(path: &Path) -> std::io::Result<Lock> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other("the lock file is not a regular file"));
+        }
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared).map_err(std::io::Error::from)?;
         Ok(Lock { _file: file })
     }
 }
