@@ -1056,6 +1056,13 @@ fn repository_damage(dir: &Path) -> Option<String> {
             return Some(format!("'{file}' is not a regular file"));
         }
     }
+    // git refuses a directory whose HEAD is not a ref or an id as a repository; gix opens it.
+    let head = crate::cache::read_regular_file(&dir.join("HEAD"), 4096).ok().flatten().unwrap_or_default();
+    let head = String::from_utf8_lossy(&head);
+    let head = head.trim_end();
+    if !(head.strip_prefix("ref: refs/").is_some_and(|name| !name.is_empty()) || ObjectId::from_hex(head.as_bytes()).is_ok()) {
+        return Some("HEAD is neither a ref nor a commit id".to_owned());
+    }
     gix::open(dir).err().map(|e| printable(&error_chain(&e)))
 }
 
