@@ -241,7 +241,8 @@ fn a_damaged_cache_repository_is_re_created() {
         let _ = std::fs::remove_file(path);
         assert!(Command::new("mkfifo").arg(path).status().expect("mkfifo").success());
     };
-    let damages: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let damages: Vec<Damage> = vec![
         ("garbage in config", Box::new(|| std::fs::write(repo.join("config"), [0x00, 0xff, 0xfe, b'[', 0x1b, b'\n', b'=', 0x07]).expect("write"))),
         ("config is a FIFO", Box::new(|| fifo(&repo.join("config")))),
         ("HEAD is garbage", Box::new(|| std::fs::write(repo.join("HEAD"), [0xffu8, 0x00, b'\n']).expect("write"))),

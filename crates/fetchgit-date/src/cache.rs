@@ -282,7 +282,7 @@ mod tests {
             ("one value character changed", flip(10)),
             ("one checksum character changed", flip(good.len() - 5)),
             ("truncated", good[..good.len() / 2].to_vec()),
-            ("value only, no checksum (the old format)", format!("{value}").into_bytes()),
+            ("value only, no checksum (the old format)", value.as_bytes().to_vec()),
             ("empty", Vec::new()),
             ("binary garbage", vec![0xff, 0x00, 0x8f, b'\n', 0x01]),
             ("another key's entry", other_key),

@@ -122,7 +122,7 @@ mod tests {
     fn values_parse_only_when_they_are_values_of_their_kind() {
         let sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
         assert!(nar(&format!("{sri} 120")).is_ok());
-        for bad in [format!("{sri}"), format!("{sri} 7"), format!("{sri} 121"), format!("{sri} -8"), "x 120".into(), format!("{sri}x 120")] {
+        for bad in [sri.to_string(), format!("{sri} 7"), format!("{sri} 121"), format!("{sri} -8"), "x 120".into(), format!("{sri}x 120")] {
             assert!(nar(&bad).is_err(), "{bad}");
         }
         assert_eq!(rev_count("12"), Ok(12));
@@ -131,7 +131,7 @@ mod tests {
         }
         let id = "0123456789abcdef0123456789abcdef01234567";
         assert_eq!(truncation_value(&format!("{id} 1")).map(|t| t.root_fallback), Ok(true));
-        for bad in [format!("{id}"), format!("{id} 2"), format!("{} 0", &id[1..]), "x 0".into()] {
+        for bad in [id.to_string(), format!("{id} 2"), format!("{} 0", &id[1..]), "x 0".into()] {
             assert!(truncation_value(&bad).is_err(), "{bad}");
         }
     }
