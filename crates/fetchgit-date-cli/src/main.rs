@@ -103,7 +103,7 @@ impl RemoteFlags {
 
 #[derive(Args)]
 struct Truncation {
-    /// Roll back to the last commit at or before this date (Unix seconds, ISO 8601, RFC 2822).
+    /// Roll back to the last commit at or before this date (Unix seconds, ISO 8601, RFC 2822, git's or date(1)'s format, lastModifiedDate, '3 days ago'; see docs/usage.md).
     #[arg(long, value_name = "SPEC", conflicts_with = "interval")]
     date: Option<String>,
     /// Roll back to the last commit before the start's time rounded down to DURATION (86400, 12h, 1d, 1w).
