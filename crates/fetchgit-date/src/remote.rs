@@ -158,7 +158,7 @@ fn bad_port(hostport: &str) -> Option<&str> {
         },
         None => hostport.split_once(':')?.1,
     };
-    let valid = port.is_empty() || port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
+    let valid = port.is_empty() || port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
     (!valid).then_some(port)
 }
 

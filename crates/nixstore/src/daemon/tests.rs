@@ -41,6 +41,13 @@ impl Fake {
         self.w(wire::WORKER_MAGIC_2);
         self.w(version);
     }
+    /// A whole handshake as Nix 2.8's daemon (protocol 1.34) does it.
+    fn hello_1_34(&mut self) {
+        assert_eq!(self.greet(0x122), CLIENT_VERSION);
+        self.obsolete();
+        self.ws("2.8.0");
+        self.w(wire::STDERR_LAST);
+    }
     /// The obsolete CPU affinity and reserveSpace words.
     fn obsolete(&mut self) {
         assert_eq!(self.r(), 0, "CPU affinity");
@@ -549,10 +556,7 @@ fn a_daemon_that_stops_answering_times_out_per_operation() {
     let (ours, theirs) = UnixStream::pair().expect("socket pair");
     let daemon = thread::spawn(move || {
         let mut d = Fake(theirs);
-        assert_eq!(d.greet(0x122), CLIENT_VERSION);
-        d.obsolete();
-        d.ws("2.8.0");
-        d.w(wire::STDERR_LAST);
+        d.hello_1_34();
         assert_eq!(d.r(), OP_IS_VALID_PATH);
         let _ = d.rs();
         thread::sleep(Duration::from_secs(2));
@@ -578,10 +582,7 @@ fn a_daemon_that_stops_reading_the_nar_times_out() {
     let (ours, theirs) = UnixStream::pair().expect("socket pair");
     let daemon = thread::spawn(move || {
         let mut d = Fake(theirs);
-        assert_eq!(d.greet(0x122), CLIENT_VERSION);
-        d.obsolete();
-        d.ws("2.8.0");
-        d.w(wire::STDERR_LAST);
+        d.hello_1_34();
         assert_eq!(d.r(), OP_ADD_TO_STORE_NAR);
         thread::sleep(Duration::from_secs(3));
     });
@@ -611,10 +612,7 @@ fn a_slow_nar_producer_is_not_a_daemon_timeout() {
     let (ours, theirs) = UnixStream::pair().expect("socket pair");
     let daemon = thread::spawn(move || {
         let mut d = Fake(theirs);
-        assert_eq!(d.greet(0x122), CLIENT_VERSION);
-        d.obsolete();
-        d.ws("2.8.0");
-        d.w(wire::STDERR_LAST);
+        d.hello_1_34();
         assert_eq!(d.r(), OP_ADD_TO_STORE_NAR);
         let _ = (d.rs(), d.rs(), d.rs()); // path, deriver, narHash
         let _ = (d.r(), d.r(), d.r(), d.r(), d.r()); // references, time, size, ultimate, signatures
