@@ -15,6 +15,7 @@ use crate::history::{History, HistoryError, Truncated};
 use crate::location::{self, Location, LocationError};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, ResolveError};
+use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
 use crate::{dirty, error_chain, recheck};
 
 /// Where to roll history back to.
@@ -50,6 +51,12 @@ pub struct Selector {
     /// Fail with [`FetchError::NothingBefore`] instead of taking the root commit when no commit
     /// is old enough.
     pub refuse_root_fallback: bool,
+    /// fetchGit's `verifyCommit`/`publicKey(s)`/`keytype`: the commit fetched (after truncation:
+    /// the truncated commit, since it is the one whose tree is returned) must be signed by one
+    /// of the keys, checked as `rules` (the Nix release's) say.
+    pub verification: CommitVerification,
+    /// How the Nix release treats key types (default: the newest behaviour).
+    pub key_type_rules: Option<KeyTypeRules>,
 }
 
 /// The commit a selection landed on, and how.
@@ -119,6 +126,8 @@ pub struct Fetched {
     pub nar_hash: NixHash,
     /// The NAR's size in bytes.
     pub nar_size: u64,
+    /// The signature check, when one was asked for.
+    pub verified: Option<Verified>,
 }
 
 /// Why a fetch failed.
@@ -161,6 +170,15 @@ pub enum FetchError {
         /// The boundary.
         boundary: i64,
     },
+    /// The commit's signature does not satisfy `verifyCommit`/`publicKey(s)`.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Verification asked of a dirty work tree, which has no commit to verify.
+    #[error("commit verification is required for Git repository '{}', but it's dirty: commit your changes, or pass a ref or rev", path.display())]
+    DirtyVerification {
+        /// The work tree.
+        path: PathBuf,
+    },
     /// The Nix store refused or could not be reached.
     #[error("cannot add {path} to the Nix store: {reason}")]
     Store {
@@ -185,6 +203,8 @@ pub struct Fetcher {
     remote: Option<crate::remote::Updated>,
     /// The longest wait for the Nix daemon in [`Fetcher::add_to_store`] ([`RemoteOptions::timeout`]).
     timeout: std::time::Duration,
+    /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
+    remote_url: Option<String>,
 }
 
 impl Fetcher {
@@ -201,7 +221,16 @@ impl Fetcher {
         match location::parse(url)? {
             Location::Local(path) => {
                 let repo = resolve::open(&path)?;
-                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None, timeout: options.timeout })
+                Ok(Fetcher {
+                    repo,
+                    cache,
+                    path,
+                    default_ref: None,
+                    shallow: options.depth != Depth::Full,
+                    remote: None,
+                    remote_url: None,
+                    timeout: options.timeout,
+                })
             }
             Location::Remote(remote_url) => {
                 let full_ref = selector.ref_name.as_deref().map(resolve::full_ref_name).transpose()?;
@@ -236,6 +265,7 @@ impl Fetcher {
                     shallow: options.depth != Depth::Full,
                     remote: Some(updated),
                     timeout: options.timeout,
+                    remote_url: Some(url.to_owned()),
                 })
             }
         }
@@ -309,10 +339,14 @@ impl Fetcher {
     /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
     pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
         if self.is_dirty_fetch(selector)? {
+            if selector.verification.required() {
+                return Err(FetchError::DirtyVerification { path: self.path.clone() });
+            }
             return self.fetch_dirty(name, store_dir);
         }
         let selection = self.select(selector)?;
         let commit = selection.commit;
+        let verified = self.verify_signature(selector, commit)?;
         let mut history = History::new(&self.repo);
         let last_modified = history.committer_time(&commit)?;
         let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit)? };
@@ -335,7 +369,22 @@ impl Fetcher {
             commit: Some(commit),
             nar_hash,
             nar_size,
+            verified,
         })
+    }
+
+    /// Checks `commit`'s signature as `selector.verification` asks (nothing when it asks for no
+    /// check); Nix's warnings go to stderr.
+    pub fn verify_signature(&self, selector: &Selector, commit: ObjectId) -> Result<Option<Verified>, FetchError> {
+        if !selector.verification.required() {
+            return Ok(None);
+        }
+        let rules = selector.key_type_rules.unwrap_or(KeyTypeRules::MapToOpenssh);
+        let verified = crate::signature::verify_commit(&self.repo, commit, &selector.verification.public_keys, rules)?;
+        for warning in &verified.warnings {
+            eprintln!("fetchgit-date: warning: {warning}");
+        }
+        Ok(Some(verified))
     }
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
@@ -360,7 +409,8 @@ impl Fetcher {
                 Err(reason) => self.cache.discard(Table::Nar, &key, &reason),
             }
         }
-        let (hash, size, _) = export::nar_hash(&self.repo, commit, options)?;
+        let mut lfs = self.lfs_fetcher(commit, options);
+        let (hash, size, _) = export::nar_hash_with(&self.repo, commit, options, lfs.as_mut().map(|l| l as &mut dyn export::Smudge))?;
         self.cache.put(Table::Nar, &key, &format!("{} {size}", hash.to_sri()));
         Ok((hash, size))
     }
@@ -391,6 +441,7 @@ impl Fetcher {
             commit: None,
             nar_hash,
             nar_size,
+            verified: None,
         })
     }
 
@@ -408,7 +459,11 @@ impl Fetcher {
         let mut write_nar = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
             let mut out = out;
             match fetched.commit {
-                Some(commit) => export::write_nar(&self.repo, commit, export, &mut out).map(drop).map_err(std::io::Error::other),
+                Some(commit) => {
+                    let mut lfs = self.lfs_fetcher(commit, export);
+                    let smudge = lfs.as_mut().map(|l| l as &mut dyn export::Smudge);
+                    export::write_nar_with(&self.repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
+                }
                 None => {
                     let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
                     dirty::write_nar(&self.repo, workdir, &mut out).map_err(std::io::Error::other)
@@ -418,6 +473,14 @@ impl Fetcher {
         let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
         nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
+        })
+    }
+
+    /// The Git LFS fetcher for exports of `commit` with `options`, when they ask for LFS.
+    pub fn lfs_fetcher(&self, commit: ObjectId, options: ExportOptions) -> Option<crate::lfs::LfsFetcher> {
+        options.lfs.then(|| {
+            let source = crate::lfs::endpoint_source(&self.repo, commit, self.remote_url.as_deref());
+            crate::lfs::LfsFetcher::new(source, &self.cache)
         })
     }
 
