@@ -17,7 +17,7 @@ use crate::nix_version::{Change, NixVersion};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, RefLookup, RefTarget, ResolveError};
 use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
-use crate::{dirty, error_chain};
+use crate::{dirty, error_chain, recheck};
 
 /// Where to roll history back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +241,8 @@ pub struct Fetcher {
     all_refs: bool,
     /// The URL as given, for messages.
     url: String,
+    /// The longest wait for the Nix daemon in [`Fetcher::add_to_store`] ([`RemoteOptions::timeout`]).
+    timeout: std::time::Duration,
     /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
     remote_url: Option<String>,
 }
@@ -276,6 +278,7 @@ impl Fetcher {
             shallow,
             remote_url: remote.as_ref().map(|_| url.to_owned()),
             remote,
+            timeout: options.timeout,
             nix: nix.clone(),
             cloned_by_nix,
             all_refs: options.all_refs,
@@ -437,9 +440,9 @@ impl Fetcher {
     fn truncate(&self, history: &mut History<'_>, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, FetchError> {
         let key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
         if let Some(cached) = self.cache.get(Table::Truncation, &key) {
-            let mut parts = cached.split(' ');
-            if let (Some(Ok(commit)), Some(fallback @ ("0" | "1"))) = (parts.next().map(|id| ObjectId::from_hex(id.as_bytes())), parts.next()) {
-                return Ok(Truncated { commit, root_fallback: fallback == "1" });
+            match recheck::truncation_value(&cached).and_then(|t| recheck::truncation(history, start, boundary, first_parent, t).map(|()| t)) {
+                Ok(truncated) => return Ok(truncated),
+                Err(reason) => self.cache.discard(Table::Truncation, &key, &reason),
             }
         }
         let truncated = history.last_before(start, boundary, first_parent)?;
@@ -528,8 +531,11 @@ impl Fetcher {
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
         let key = commit.to_string();
-        if let Some(count) = self.cache.get(Table::RevCount, &key).and_then(|c| c.parse().ok()) {
-            return Ok(count);
+        if let Some(cached) = self.cache.get(Table::RevCount, &key) {
+            match recheck::rev_count(&cached) {
+                Ok(count) => return Ok(count),
+                Err(reason) => self.cache.discard(Table::RevCount, &key, &reason),
+            }
         }
         let count = history.count(commit)?;
         self.cache.put(Table::RevCount, &key, &count.to_string());
@@ -540,10 +546,9 @@ impl Fetcher {
     pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
         let key = export::cache_key(&self.repo, commit, options)?;
         if let Some(cached) = self.cache.get(Table::Nar, &key) {
-            if let Some((hash, size)) = cached.split_once(' ') {
-                if let (Ok(hash), Ok(size)) = (NixHash::parse(hash), size.parse()) {
-                    return Ok((hash, size));
-                }
+            match recheck::nar(&cached) {
+                Ok(value) => return Ok(value),
+                Err(reason) => self.cache.discard(Table::Nar, &key, &reason),
             }
         }
         let mut lfs = self.lfs_fetcher(commit, options);
@@ -653,7 +658,8 @@ impl Fetcher {
                 (None, None) => unreachable!("a fetch has a commit or a work tree"),
             }
         };
-        nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
+        let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
+        nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
     }
