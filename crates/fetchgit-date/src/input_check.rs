@@ -130,7 +130,7 @@ pub fn check(fetched: &mut Fetched, expected: &Expected, nix: &NixVersion, input
         if keeps_given {
             fetched.attrs.last_modified = last_modified;
             if let Some(commit) = fetched.commit {
-                // A value no date can show fails the way a commit time would.
+                // A time no date can show (beyond year 9999) leaves lastModifiedDate empty.
                 fetched.attrs.last_modified_date = last_modified_date(commit, last_modified).unwrap_or_default();
             }
         } else if last_modified != fetched.attrs.last_modified {
