@@ -5,14 +5,13 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fetchgit_date::cache::Cache;
-use fetchgit_date::date::{parse_date, Interval};
+use fetchgit_date::date::Interval;
 use fetchgit_date::error_chain;
-use fetchgit_date::export::{ExportOptions, Generation};
-use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncateTo, TruncationInfo};
+use fetchgit_date::fetch::{Fetched, Fetcher, TruncationInfo};
+use fetchgit_date::request::{Context, Request, Value};
 use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
 
@@ -75,23 +74,16 @@ struct RemoteFlags {
 }
 
 impl RemoteFlags {
-    /// `partial`: only what the truncation needs (`resolve`, and `fetch --shallow` with a
-    /// truncation); with `--shallow` and no truncation, the tip alone; else the whole history.
-    fn options(&self, selector: &Selector, partial: bool) -> fetchgit_date::remote::RemoteOptions {
-        use fetchgit_date::remote::Depth;
+    /// The request's remote options (`partial`: only what the truncation needs, for `resolve`)
+    /// with the flags that only the CLI has.
+    fn options(&self, request: &Request, partial: bool) -> fetchgit_date::remote::RemoteOptions {
         use std::io::IsTerminal;
-        let depth = match (partial || self.shallow, selector.truncate.is_some()) {
-            (false, _) => Depth::Full,
-            (true, true) => Depth::ToBoundary,
-            (true, false) => Depth::One,
-        };
         fetchgit_date::remote::RemoteOptions {
             ttl: std::time::Duration::from_secs(self.ttl),
             refresh: self.refresh,
-            all_refs: self.all_refs,
-            depth,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             verbose: self.verbose,
+            ..request.remote_options(partial)
         }
     }
 }
@@ -227,28 +219,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn selector(source: &Source, truncation: &Truncation) -> Result<Selector, Failure> {
-    let truncate = match (&truncation.date, truncation.interval) {
-        (Some(spec), _) => {
-            let date = parse_date(spec, SystemTime::now())?;
-            if date.clock_dependent {
-                eprintln!("fetchgit-date: warning: --date '{spec}' depends on the clock, so the result is impure; pass an absolute date to make it reproducible");
-            }
-            Some(TruncateTo::Date(date.unix_seconds))
-        }
-        (None, Some(interval)) => Some(TruncateTo::Interval(interval)),
-        (None, None) => None,
-    };
-    if truncate.is_none() && truncation.first_parent {
-        return Err(Failure("--first-parent only applies to truncation: add --date or --interval".into()));
+/// The request the flags make, checked by the library exactly as builtins.fetchGitDate's
+/// arguments are (`fetchgit_date::request`), with flags named in its messages.
+fn request(source: &Source, truncation: &Truncation, more: &[(&str, Value)]) -> Result<Request, Failure> {
+    let mut attrs = vec![("url", Value::String(source.url.clone()))];
+    let mut given = |name, value: Option<Value>| attrs.extend(value.map(|v| (name, v)));
+    given("ref", source.ref_name.clone().map(Value::String));
+    given("rev", source.rev.clone().map(Value::String));
+    given("date", truncation.date.clone().map(Value::String));
+    given("interval", truncation.interval.map(|i| Value::String(i.to_string())));
+    given("firstParent", truncation.first_parent.then_some(Value::Bool(true)));
+    given("rootFallback", truncation.no_root_fallback.then_some(Value::Bool(false)));
+    given("shallow", source.remote.shallow.then_some(Value::Bool(true)));
+    given("allRefs", source.remote.all_refs.then_some(Value::Bool(true)));
+    attrs.extend(more.iter().cloned());
+    let attrs: Vec<_> = attrs.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+    let request = Request::from_attributes(&attrs, &Context::cli(DEFAULT_STORE_DIR))?;
+    for warning in &request.warnings {
+        eprintln!("fetchgit-date: warning: {warning}");
     }
-    Ok(Selector {
-        ref_name: source.ref_name.clone(),
-        rev: source.rev.clone(),
-        truncate,
-        first_parent: truncation.first_parent,
-        refuse_root_fallback: truncation.no_root_fallback,
-    })
+    Ok(request)
 }
 
 /// Says on stderr when truncation fell back to the root commit.
@@ -262,17 +252,17 @@ fn warn_root_fallback(truncation: Option<&TruncationInfo>, commit: &str) {
 }
 
 fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let name = StorePathName::new(&args.name)?;
-    let generation = match args.compat {
-        Compat::Modern => Generation::Modern,
-        Compat::Legacy => Generation::Legacy,
+    let compat = match args.compat {
+        Compat::Modern => "modern",
+        Compat::Legacy => "legacy",
     };
-    if generation == Generation::Legacy && args.no_export_ignore {
-        return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
+    let mut more = vec![("name", Value::String(args.name.clone())), ("compat", Value::String(compat.into()))];
+    if args.no_export_ignore {
+        more.push(("exportIgnore", Value::Bool(false)));
     }
-    let selector = selector(&args.source, &args.truncation)?;
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false))?;
-    let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
+    let request = request(&args.source, &args.truncation, &more)?;
+    let (selector, export, name) = (request.selector(), request.export_options(), request.store_path_name());
+    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&request, false))?;
     let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
     warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
     if fetched.attrs.dirty_rev.is_some() {
@@ -295,9 +285,10 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
 }
 
 fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let selector = selector(&args.source, &args.truncation)?;
+    let request = request(&args.source, &args.truncation, &[])?;
+    let selector = request.selector();
     // A commit id needs no revCount: only the history the truncation walks is fetched.
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, true))?;
+    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&request, true))?;
     let selection = fetcher.select(&selector)?;
     warn_root_fallback(selection.truncation.as_ref(), &selection.commit.to_string());
     writeln!(out, "{}", selection.commit)?;

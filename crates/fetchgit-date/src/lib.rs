@@ -29,6 +29,7 @@ pub mod nix_expr;
 pub mod nix_version;
 pub mod progress;
 pub mod remote;
+pub mod request;
 pub mod resolve;
 pub mod verify;
 
