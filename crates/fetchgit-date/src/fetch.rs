@@ -393,16 +393,7 @@ impl Fetcher {
         store: &nixstore::daemon::StoreUri,
     ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
         let path = build_ca_path(name, &fetched.nar_hash, store_dir);
-        let mut write_nar = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
-            let mut out = out;
-            match fetched.commit {
-                Some(commit) => export::write_nar(&self.repo, commit, export, &mut out).map(drop).map_err(std::io::Error::other),
-                None => {
-                    let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
-                    dirty::write_nar(&self.repo, workdir, &mut out).map_err(std::io::Error::other)
-                }
-            }
-        };
+        let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, out);
         nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
@@ -411,6 +402,18 @@ impl Fetcher {
     /// The path the repository was opened from.
     pub fn path(&self) -> &std::path::Path {
         &self.path
+    }
+}
+
+/// Writes the NAR of `fetched` (exported from `repo`, the repository it was fetched from, or
+/// the same repository opened again) to `out`: the stream a store add reads.
+pub fn write_nar(repo: &gix::Repository, fetched: &Fetched, export: ExportOptions, mut out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    match fetched.commit {
+        Some(commit) => export::write_nar(repo, commit, export, &mut out).map(drop).map_err(std::io::Error::other),
+        None => {
+            let workdir = repo.workdir().ok_or_else(|| std::io::Error::other("a dirty fetch needs the work tree"))?;
+            dirty::write_nar(repo, workdir, &mut out).map_err(std::io::Error::other)
+        }
     }
 }
 

@@ -325,7 +325,7 @@ pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path
 }
 
 fn warn_no_shallow(url: &RemoteUrl) {
-    eprintln!("fetchgit-date: warning: {} does not support shallow fetches: fetching the whole history instead", url.redacted);
+    crate::progress::warn(&format!("{} does not support shallow fetches: fetching the whole history instead", url.redacted));
 }
 
 fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path) -> Result<Updated, RemoteError> {
@@ -671,7 +671,7 @@ impl Session<'_> {
         }
         let started = std::time::Instant::now();
         let connection = remote.connect(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
-        let progress = crate::progress::Progress::new(self.options.progress);
+        let progress = crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted));
         let prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(error_chain(&e)))?;
         let mode = shallow(prepare.ref_map());
         let prepare = prepare.with_shallow(mode);
