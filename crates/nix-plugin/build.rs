@@ -9,9 +9,10 @@
 //!    no headers there; `tests/install-deps` puts those of the installed nix-bin there.
 //!
 //! The release decides the API macros of the shim (`FGD_NIX_MAJOR`, `FGD_NIX_MINOR`) and the
-//! version the plugin insists on at load time (`FGD_NIX_VERSION`).
-//! `FETCHGIT_DATE_NIX_PRETEND_VERSION` replaces the latter only: tests use it to build a plugin
-//! that believes it was built for another Nix (tests/plugin_version.rs).
+//! version the plugin insists on at load time (`FGD_NIX_VERSION`). The shim is compiled a second
+//! time insisting on `FETCHGIT_DATE_NIX_PRETEND_VERSION` (default [`PRETEND_VERSION`]) for the
+//! example cdylib `pretend_nix_version` only: the plugin as if built for another Nix, which
+//! tests/version.rs loads to see it refuse to register.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +25,10 @@ struct Nix {
     libs: Vec<String>,
     cxx_std: Option<String>,
 }
+
+/// The release the `pretend_nix_version` example claims (FETCHGIT_DATE_NIX_PRETEND_VERSION
+/// replaces it).
+const PRETEND_VERSION: &str = "2.7.99-pretend";
 
 const HOW_TO_GET_HEADERS: &str = "fetchgit-date-nix-plugin: Nix's C++ headers were not found: on Debian run `sudo tests/install-deps` (it installs those of the installed nix-bin in /usr/include/nix); with nixpkgs, build with nix.dev and pkg-config (`pkg-config nix-expr`); or set FETCHGIT_DATE_NIX_INCLUDE_DIR and FETCHGIT_DATE_NIX_VERSION";
 
@@ -41,37 +46,53 @@ fn main() {
     if !matches!((major, minor), (2, 8) | (2, 26)) {
         println!("cargo:warning=fetchgit-date-nix-plugin: Nix {} was never compiled against (tested: 2.8, 2.26); the API macros in src/shim.cc guess by release", nix.version);
     }
-    let pretend = std::env::var("FETCHGIT_DATE_NIX_PRETEND_VERSION").ok().filter(|v| !v.is_empty());
-    let insisted = pretend.unwrap_or_else(|| nix.version.clone());
+    let pretend = std::env::var("FETCHGIT_DATE_NIX_PRETEND_VERSION").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| PRETEND_VERSION.to_owned());
 
-    let mut build = cc::Build::new();
-    build.cpp(true).file("src/shim.cc").include("src").warnings(false);
-    build.flag(nix.cxx_std.as_deref().unwrap_or(if (major, minor) >= (2, 15) { "-std=c++2a" } else { "-std=c++17" }));
-    for dir in &nix.include_dirs {
-        build.include(dir);
-    }
-    // Nix compiles every file with its configuration header(s) included first; so must we:
-    // HAVE_BOEHMGC changes EvalState's layout.
-    for config in ["config.h", "config-util.hh", "config-store.hh", "config-expr.hh"] {
-        if let Some(found) = nix.include_dirs.iter().map(|d| d.join(config)).find(|p| p.exists()) {
-            build.flag("-include").flag(found.to_str().unwrap_or_else(|| fail("fetchgit-date-nix-plugin: non-UTF-8 include path")));
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let compile = |library: &str, insisted: &str| -> PathBuf {
+        let mut build = cc::Build::new();
+        build.cpp(true).file("src/shim.cc").include("src").warnings(false).cargo_metadata(false);
+        build.flag(nix.cxx_std.as_deref().unwrap_or(if (major, minor) >= (2, 15) { "-std=c++2a" } else { "-std=c++17" }));
+        for dir in &nix.include_dirs {
+            build.include(dir);
         }
-    }
-    build.define("FGD_NIX_MAJOR", major.to_string().as_str());
-    build.define("FGD_NIX_MINOR", minor.to_string().as_str());
-    build.define("FGD_NIX_VERSION", format!("\"{}\"", insisted.escape_default()).as_str());
-    build.compile("fetchgit_date_nix_shim");
-
-    // Linking Nix's libraries only buys checking at link time that every symbol the shim uses
-    // exists in this release (-z defs); at run time they are the evaluator's own, already loaded.
-    for dir in &nix.lib_dirs {
-        println!("cargo:rustc-link-search=native={}", dir.display());
-    }
-    for lib in &nix.libs {
-        println!("cargo:rustc-link-lib=dylib={lib}");
-    }
-    if !nix.libs.is_empty() {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-z,defs");
+        // Nix compiles every file with its configuration header(s) included first; so must we:
+        // HAVE_BOEHMGC changes EvalState's layout.
+        for config in ["config.h", "config-util.hh", "config-store.hh", "config-expr.hh"] {
+            if let Some(found) = nix.include_dirs.iter().map(|d| d.join(config)).find(|p| p.exists()) {
+                build.flag("-include").flag(found.to_str().unwrap_or_else(|| fail("fetchgit-date-nix-plugin: non-UTF-8 include path")));
+            }
+        }
+        build.define("FGD_NIX_MAJOR", major.to_string().as_str());
+        build.define("FGD_NIX_MINOR", minor.to_string().as_str());
+        build.define("FGD_NIX_VERSION", format!("\"{}\"", insisted.escape_default()).as_str());
+        build.compile(library);
+        out_dir.join(format!("lib{library}.a"))
+    };
+    // The shim goes into the plugin, whole (its static constructor registers the primop), and
+    // only there: the rlib carries none of it, so nothing else links Nix.
+    let shim = compile("fetchgit_date_nix_shim", &nix.version);
+    // The same shim believing it was built for another Nix, for the example cdylib
+    // `pretend_nix_version` that tests/version.rs loads to see the plugin refuse to register.
+    let pretend_shim = compile("fetchgit_date_nix_shim_pretend", &pretend);
+    // Cargo passes no link arguments to cdylib examples: the example names its archive itself
+    // (#[link(kind = "static", modifiers = "+whole-archive")]) and finds it here.
+    println!("cargo:rustc-link-search=native={}", pretend_shim.parent().expect("in OUT_DIR").display());
+    for (kind, archive) in [("cdylib-link-arg", &shim)] {
+        println!("cargo:rustc-{kind}=-Wl,--whole-archive,{},--no-whole-archive", archive.display());
+        // Linking Nix's libraries only buys checking at link time that every symbol the shim
+        // uses exists in this release (-z defs); at run time they are the evaluator's own.
+        for dir in &nix.lib_dirs {
+            println!("cargo:rustc-{kind}=-L{}", dir.display());
+        }
+        for lib in &nix.libs {
+            println!("cargo:rustc-{kind}=-l{lib}");
+        }
+        // The C++ runtime, which cc would have named had it emitted the link lines itself.
+        println!("cargo:rustc-{kind}=-l{}", if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") { "c++" } else { "stdc++" });
+        if !nix.libs.is_empty() && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+            println!("cargo:rustc-{kind}=-Wl,-z,defs");
+        }
     }
     println!("cargo:rustc-env=FGD_COMPILED_NIX_VERSION={}", nix.version);
 }

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fetchgit_date::cache::Cache;
-use fetchgit_date::date::Interval;
 use fetchgit_date::error_chain;
 use fetchgit_date::fetch::{Fetched, Fetcher, TruncationInfo};
 use fetchgit_date::request::{Context, Request, Value};
@@ -95,7 +94,7 @@ struct Truncation {
     date: Option<String>,
     /// Roll back to the last commit before the start's time rounded down to DURATION (86400, 12h, 1d, 1w).
     #[arg(long, value_name = "DURATION")]
-    interval: Option<Interval>,
+    interval: Option<String>,
     /// Follow only first parents while truncating (branch-local history).
     #[arg(long)]
     first_parent: bool,
@@ -227,7 +226,7 @@ fn request(source: &Source, truncation: &Truncation, more: &[(&str, Value)]) -> 
     given("ref", source.ref_name.clone().map(Value::String));
     given("rev", source.rev.clone().map(Value::String));
     given("date", truncation.date.clone().map(Value::String));
-    given("interval", truncation.interval.map(|i| Value::String(i.to_string())));
+    given("interval", truncation.interval.clone().map(Value::String));
     given("firstParent", truncation.first_parent.then_some(Value::Bool(true)));
     given("rootFallback", truncation.no_root_fallback.then_some(Value::Bool(false)));
     given("shallow", source.remote.shallow.then_some(Value::Bool(true)));

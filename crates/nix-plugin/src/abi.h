@@ -39,7 +39,7 @@ typedef void (*FgdWarn)(const char * text, size_t len);
 void fgd_register(void);
 
 /* Rust: called once when the plugin is registered, with Nix's logger. */
-void fgd_plugin_loaded(FgdActivityStart start, FgdActivityProgress progress, FgdActivityStop stop, FgdWarn warn);
+void fgd_plugin_loaded(FgdActivityStart start, FgdActivityProgress progress, FgdActivityStop stop, FgdWarn warn, FgdWarn debug);
 
 /* Rust: one call of builtins.fetchGitDate. args: the JSON of the forced argument. Returns 0 and
  * writes {"storePath": ..., "attrs": {...}}, or 1 and writes the one-line error message. */

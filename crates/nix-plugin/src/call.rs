@@ -69,6 +69,7 @@ pub fn fetch_git_date(host: &HostCall<'_>, args: &str) -> Result<String, String>
     let mut guard = state();
     let state = guard.get_or_insert_with(State::default);
     if let Some(answer) = state.memo.get(&request) {
+        crate::host::debug(&format!("fetchGitDate: answered from the memo: {}", request.url));
         return Ok(answer.clone());
     }
     let selector = request.selector();

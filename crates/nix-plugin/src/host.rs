@@ -32,8 +32,23 @@ pub type ActivityStart = unsafe extern "C" fn(text: *const c_char, len: usize) -
 pub type ActivityProgress = unsafe extern "C" fn(id: u64, done: u64, expected: u64);
 /// `FgdActivityStop`.
 pub type ActivityStop = unsafe extern "C" fn(id: u64);
-/// `FgdWarn`.
+/// `FgdWarn` (also `FgdDebug`).
 pub type Warn = unsafe extern "C" fn(text: *const c_char, len: usize);
+
+static DEBUG: std::sync::OnceLock<Warn> = std::sync::OnceLock::new();
+
+/// Sets where [`debug`] goes (Nix's logger at debug level), once at load.
+pub fn set_debug(debug: Warn) {
+    let _ = DEBUG.set(debug);
+}
+
+/// A line for `--debug`.
+pub fn debug(message: &str) {
+    if let Some(debug) = DEBUG.get() {
+        // SAFETY: the shim's logger callbacks take any (pointer, length) and catch everything.
+        unsafe { debug(message.as_ptr().cast(), message.len()) }
+    }
+}
 
 /// Writes C++'s string into a Rust `String` (`target` is a `*mut String`).
 pub unsafe extern "C" fn set_string(target: *mut c_void, data: *const c_char, len: usize) {

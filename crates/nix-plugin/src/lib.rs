@@ -39,8 +39,11 @@ pub extern "C" fn nix_plugin_entry() {
 
 /// Installs Nix's logger as the library's progress reporter (shim.cc, once, at registration).
 #[no_mangle]
-pub extern "C" fn fgd_plugin_loaded(start: host::ActivityStart, progress: host::ActivityProgress, stop: host::ActivityStop, warn: host::Warn) {
-    let _ = catch_unwind(|| fetchgit_date::progress::set_reporter(Box::new(host::Logger { start, progress, stop, warn })));
+pub extern "C" fn fgd_plugin_loaded(start: host::ActivityStart, progress: host::ActivityProgress, stop: host::ActivityStop, warn: host::Warn, debug: host::Warn) {
+    let _ = catch_unwind(|| {
+        host::set_debug(debug);
+        fetchgit_date::progress::set_reporter(Box::new(host::Logger { start, progress, stop, warn }))
+    });
 }
 
 /// One call of `builtins.fetchGitDate` (abi.h). Returns 0 and writes the answer's JSON through

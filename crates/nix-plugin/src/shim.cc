@@ -324,6 +324,14 @@ static void fgdWarn(const char * text, size_t len)
     }
 }
 
+static void fgdDebug(const char * text, size_t len)
+{
+    try {
+        debug("%s", std::string(text, len));
+    } catch (...) {
+    }
+}
+
 static void setStdString(void * target, const char * data, size_t len)
 {
     static_cast<std::string *>(target)->assign(data, len);
@@ -389,7 +397,7 @@ extern "C" void fgd_register()
             FGD_NIX_VERSION, nixVersion.c_str());
         return;
     }
-    fgd_plugin_loaded(activityStart, activityProgress, activityStop, fgdWarn);
+    fgd_plugin_loaded(activityStart, activityProgress, activityStop, fgdWarn, fgdDebug);
 #if FGD_NIX_AT_LEAST(2, 14)
     new RegisterPrimOp(PrimOp{
 #else
