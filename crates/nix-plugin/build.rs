@@ -78,23 +78,21 @@ fn main() {
     // Cargo passes no link arguments to cdylib examples: the example names its archive itself
     // (#[link(kind = "static", modifiers = "+whole-archive")]) and finds it here.
     println!("cargo:rustc-link-search=native={}", pretend_shim.parent().expect("in OUT_DIR").display());
-    for (kind, archive) in [("cdylib-link-arg", &shim)] {
-        println!("cargo:rustc-{kind}=-Wl,--whole-archive,{},--no-whole-archive", archive.display());
-        // Linking Nix's libraries only buys checking at link time that every symbol the shim
-        // uses exists in this release (-z defs); at run time they are the evaluator's own.
-        for dir in &nix.lib_dirs {
-            println!("cargo:rustc-{kind}=-L{}", dir.display());
-        }
-        for lib in &nix.libs {
-            println!("cargo:rustc-{kind}=-l{lib}");
-        }
-        // The C++ runtime, which cc would have named had it emitted the link lines itself.
-        println!("cargo:rustc-{kind}=-l{}", if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") { "c++" } else { "stdc++" });
-        if !nix.libs.is_empty() && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-            println!("cargo:rustc-{kind}=-Wl,-z,defs");
-        }
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--whole-archive,{},--no-whole-archive", shim.display());
+    // Linking Nix's libraries only buys checking at link time that every symbol the shim uses
+    // exists in this release (-z defs); at run time they are the evaluator's own.
+    for dir in &nix.lib_dirs {
+        println!("cargo:rustc-cdylib-link-arg=-L{}", dir.display());
     }
-    println!("cargo:rustc-env=FGD_COMPILED_NIX_VERSION={}", nix.version);
+    for lib in &nix.libs {
+        println!("cargo:rustc-cdylib-link-arg=-l{lib}");
+    }
+    // The C++ runtime, which cc would have named had it emitted the link lines itself.
+    let macos = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos");
+    println!("cargo:rustc-cdylib-link-arg=-l{}", if macos { "c++" } else { "stdc++" });
+    if !nix.libs.is_empty() && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-z,defs");
+    }
 }
 
 fn fail(message: &str) -> ! {

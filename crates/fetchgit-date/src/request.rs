@@ -225,13 +225,13 @@ pub const ATTRIBUTES: &[Attribute] = &[
             Ok(())
         },
     },
-    Attribute { nix: "ref", cli: "--ref", parse: |g, v, n| Ok(g.ref_name = Some(string(n, v)?)) },
-    Attribute { nix: "rev", cli: "--rev", parse: |g, v, n| Ok(g.rev = Some(string(n, v)?)) },
-    Attribute { nix: "name", cli: "--name", parse: |g, v, n| Ok(g.name = Some(string(n, v)?)) },
-    Attribute { nix: "submodules", cli: "--submodules", parse: |g, v, n| Ok(g.submodules = Some(boolean(n, v)?)) },
-    Attribute { nix: "shallow", cli: "--shallow", parse: |g, v, n| Ok(g.shallow = Some(boolean(n, v)?)) },
-    Attribute { nix: "allRefs", cli: "--all-refs", parse: |g, v, n| Ok(g.all_refs = Some(boolean(n, v)?)) },
-    Attribute { nix: "exportIgnore", cli: "--no-export-ignore", parse: |g, v, n| Ok(g.export_ignore = Some(boolean(n, v)?)) },
+    Attribute { nix: "ref", cli: "--ref", parse: |g, v, n| string(n, v).map(|x| g.ref_name = Some(x)) },
+    Attribute { nix: "rev", cli: "--rev", parse: |g, v, n| string(n, v).map(|x| g.rev = Some(x)) },
+    Attribute { nix: "name", cli: "--name", parse: |g, v, n| string(n, v).map(|x| g.name = Some(x)) },
+    Attribute { nix: "submodules", cli: "--submodules", parse: |g, v, n| boolean(n, v).map(|x| g.submodules = Some(x)) },
+    Attribute { nix: "shallow", cli: "--shallow", parse: |g, v, n| boolean(n, v).map(|x| g.shallow = Some(x)) },
+    Attribute { nix: "allRefs", cli: "--all-refs", parse: |g, v, n| boolean(n, v).map(|x| g.all_refs = Some(x)) },
+    Attribute { nix: "exportIgnore", cli: "--no-export-ignore", parse: |g, v, n| boolean(n, v).map(|x| g.export_ignore = Some(x)) },
     Attribute {
         nix: "date",
         cli: "--date",
@@ -256,7 +256,7 @@ pub const ATTRIBUTES: &[Attribute] = &[
             Ok(())
         },
     },
-    Attribute { nix: "firstParent", cli: "--first-parent", parse: |g, v, n| Ok(g.first_parent = Some(boolean(n, v)?)) },
+    Attribute { nix: "firstParent", cli: "--first-parent", parse: |g, v, n| boolean(n, v).map(|x| g.first_parent = Some(x)) },
     Attribute {
         nix: "compat",
         cli: "--compat",
@@ -269,7 +269,7 @@ pub const ATTRIBUTES: &[Attribute] = &[
             Ok(())
         },
     },
-    Attribute { nix: "rootFallback", cli: "--no-root-fallback", parse: |g, v, n| Ok(g.root_fallback = Some(boolean(n, v)?)) },
+    Attribute { nix: "rootFallback", cli: "--no-root-fallback", parse: |g, v, n| boolean(n, v).map(|x| g.root_fallback = Some(x)) },
     Attribute {
         nix: "nixVersion",
         cli: "--nix-version",

@@ -19,9 +19,6 @@ mod host;
 /// The environment variable that makes every call panic (tests only).
 pub const TEST_PANIC_VAR: &str = "FETCHGIT_DATE_PLUGIN_TEST_PANIC";
 
-/// The Nix release the shim was compiled against (build.rs).
-pub const COMPILED_NIX_VERSION: &str = env!("FGD_COMPILED_NIX_VERSION");
-
 extern "C" {
     /// shim.cc: registers the primop unless the running Nix is another release (idempotent).
     fn fgd_register();
