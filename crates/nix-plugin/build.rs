@@ -24,6 +24,8 @@ struct Nix {
     /// Libraries to link (`-l` names); empty: leave Nix's symbols to the loading process.
     libs: Vec<String>,
     cxx_std: Option<String>,
+    /// Other compiler flags pkg-config gave.
+    cflags: Vec<String>,
 }
 
 /// The release the `pretend_nix_version` example claims (FETCHGIT_DATE_NIX_PRETEND_VERSION
@@ -55,6 +57,9 @@ fn main() {
         build.flag(nix.cxx_std.as_deref().unwrap_or(if (major, minor) >= (2, 15) { "-std=c++2a" } else { "-std=c++17" }));
         for dir in &nix.include_dirs {
             build.include(dir);
+        }
+        for flag in &nix.cflags {
+            build.flag(flag);
         }
         // Nix compiles every file with its configuration header(s) included first; so must we:
         // HAVE_BOEHMGC changes EvalState's layout.
@@ -112,7 +117,7 @@ fn find_nix() -> Result<Nix, String> {
         check_headers(&include_dirs)?;
         let lib_dirs: Vec<PathBuf> = std::env::var_os("FETCHGIT_DATE_NIX_LIB_DIR").map(|d| std::env::split_paths(&d).collect()).unwrap_or_default();
         let libs = if lib_dirs.is_empty() { Vec::new() } else { ["nixexpr", "nixstore", "nixutil", "gc"].map(String::from).to_vec() };
-        return Ok(Nix { version, include_dirs, lib_dirs, libs, cxx_std: None });
+        return Ok(Nix { version, include_dirs, lib_dirs, libs, cxx_std: None, cflags: Vec::new() });
     }
     let mut search = std::env::var("PKG_CONFIG_PATH").unwrap_or_default();
     for debian in ["/usr/lib/nix/pkgconfig"] {
@@ -136,17 +141,21 @@ fn find_nix() -> Result<Nix, String> {
     let libs = pkg_config(&["--libs", "nix-expr", "nix-store"])?;
     let mut include_dirs = Vec::new();
     let mut cxx_std = None;
+    let mut cflags_rest = Vec::new();
     for flag in cflags.split_whitespace() {
         if let Some(dir) = flag.strip_prefix("-I") {
             include_dirs.push(PathBuf::from(dir));
         } else if flag.starts_with("-std=") {
             cxx_std = Some(flag.to_owned());
+        } else {
+            // -isystem DIR, -include FILE, -D...: passed on as given, in order.
+            cflags_rest.push(flag.to_owned());
         }
     }
     check_headers(&include_dirs)?;
     let lib_dirs = libs.split_whitespace().filter_map(|f| f.strip_prefix("-L")).map(PathBuf::from).collect();
     let libs = libs.split_whitespace().filter_map(|f| f.strip_prefix("-l")).map(str::to_owned).collect();
-    Ok(Nix { version, include_dirs, lib_dirs, libs, cxx_std })
+    Ok(Nix { version, include_dirs, lib_dirs, libs, cxx_std, cflags: cflags_rest })
 }
 
 /// pkg-config's word is not enough: Debian's nix-expr.pc names a directory it does not ship.
