@@ -26,6 +26,7 @@ use crate::export::{ExportOptions, Generation};
 use crate::fetch::{Selector, TruncateTo};
 use crate::nix_version::NixVersion;
 use crate::remote::{Depth, RemoteOptions};
+use crate::signature::{CommitVerification, PublicKey, DEFAULT_KEY_TYPE};
 
 /// An argument's value as the evaluator has it (after forcing), by Nix type.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,8 @@ pub enum Value {
     Null,
     /// An attribute set, with its attributes in any order.
     Set(Vec<(String, Value)>),
+    /// A list.
+    List(Vec<Value>),
     /// Any other type, by `builtins.typeOf`'s name (`list`, `float`, `lambda`, ...).
     Other(String),
 }
@@ -55,6 +58,7 @@ impl Value {
             Value::Bool(b) => format!("{b}"),
             Value::Null => "null".into(),
             Value::Set(_) => "an attribute set".into(),
+            Value::List(_) => "a list".into(),
             Value::Other(kind) => format!("a {kind}"),
         }
     }
@@ -140,6 +144,10 @@ pub struct Request {
     pub generation: Generation,
     /// Take the root commit when nothing is old enough.
     pub root_fallback: bool,
+    /// Git LFS contents instead of pointer files (modern only).
+    pub lfs: bool,
+    /// `verifyCommit`, `publicKey`/`keytype` and `publicKeys`.
+    pub verification: CommitVerification,
     /// The Nix release to behave like.
     pub nix_version: Option<NixVersion>,
     /// Things the caller should hear about (a clock-dependent date), one line each.
@@ -176,6 +184,11 @@ struct Given {
     first_parent: Option<bool>,
     compat: Option<Generation>,
     root_fallback: Option<bool>,
+    lfs: Option<bool>,
+    verify_commit: Option<bool>,
+    public_key: Option<String>,
+    keytype: Option<String>,
+    public_keys: Option<Vec<PublicKey>>,
     nix_version: Option<NixVersion>,
 }
 
@@ -270,6 +283,40 @@ pub const ATTRIBUTES: &[Attribute] = &[
         },
     },
     Attribute { nix: "rootFallback", cli: "--no-root-fallback", parse: |g, v, n| boolean(n, v).map(|x| g.root_fallback = Some(x)) },
+    Attribute { nix: "lfs", cli: "--lfs", parse: |g, v, n| boolean(n, v).map(|x| g.lfs = Some(x)) },
+    Attribute { nix: "verifyCommit", cli: "--verify-commit", parse: |g, v, n| boolean(n, v).map(|x| g.verify_commit = Some(x)) },
+    Attribute { nix: "publicKey", cli: "--public-key", parse: |g, v, n| string(n, v).map(|x| g.public_key = Some(x)) },
+    Attribute { nix: "keytype", cli: "--keytype", parse: |g, v, n| string(n, v).map(|x| g.keytype = Some(x)) },
+    Attribute {
+        nix: "publicKeys",
+        cli: "--public-keys",
+        parse: |g, v, n| {
+            let expected = "a list of { type ? \"ssh-ed25519\"; key; } sets";
+            let keys = match v {
+                // The CLI spells the list as JSON, as Nix itself carries it.
+                Value::String(json) => crate::signature::parse_public_keys(json).map_err(|e| RequestError(format!("{n}: {}", crate::error_chain(&e))))?,
+                Value::List(items) => items
+                    .iter()
+                    .map(|item| {
+                        let Value::Set(attrs) = item else { return Err(wrong_type(n, expected, v)) };
+                        let mut key = PublicKey { key_type: DEFAULT_KEY_TYPE.to_owned(), key: String::new() };
+                        let mut has_key = false;
+                        for (name, value) in attrs {
+                            match name.as_str() {
+                                "type" => key.key_type = string(&format!("{n}'s type"), value)?,
+                                "key" => (key.key, has_key) = (string(&format!("{n}'s key"), value)?, true),
+                                other => return Err(RequestError(format!("{n}: unexpected attribute '{other}': a key is {{ type ? \"ssh-ed25519\"; key; }}"))),
+                            }
+                        }
+                        if has_key { Ok(key) } else { Err(RequestError(format!("{n}: a key has no 'key' attribute"))) }
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => return Err(wrong_type(n, expected, other)),
+            };
+            g.public_keys = Some(keys);
+            Ok(())
+        },
+    },
     Attribute {
         nix: "nixVersion",
         cli: "--nix-version",
@@ -356,6 +403,17 @@ impl Request {
             let (off, modern) = if nix { ("exportIgnore = false", "compat = \"modern\"") } else { ("--no-export-ignore", "--compat modern") };
             return fail(format!("{off} needs {modern}: legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"));
         }
+        let lfs = given.lfs.unwrap_or(false);
+        if lfs && generation == Generation::Legacy {
+            let (on, modern) = if nix { ("lfs = true", "compat = \"modern\"") } else { ("--lfs", "--compat modern") };
+            return fail(format!("{on} needs {modern}: fetchGit has lfs only from Nix 2.27 on"));
+        }
+        // publicKeys first, then publicKey with keytype, as Nix lists them.
+        let mut public_keys = given.public_keys.unwrap_or_default();
+        if let Some(key) = given.public_key {
+            public_keys.push(PublicKey { key_type: given.keytype.unwrap_or_else(|| DEFAULT_KEY_TYPE.to_owned()), key });
+        }
+        let verification = CommitVerification { verify_commit: given.verify_commit, public_keys };
         if context.pure_eval && given.rev.is_none() {
             return fail("in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure".into());
         }
@@ -372,6 +430,8 @@ impl Request {
             first_parent,
             generation,
             root_fallback: given.root_fallback.unwrap_or(true),
+            lfs,
+            verification,
             nix_version,
             warnings,
         })
@@ -396,12 +456,14 @@ impl Request {
             truncate,
             first_parent: self.first_parent,
             refuse_root_fallback: !self.root_fallback,
+            verification: self.verification.clone(),
+            key_type_rules: self.nix_version.as_ref().and_then(NixVersion::key_type_rules),
         }
     }
 
     /// How to export the tree.
     pub fn export_options(&self) -> ExportOptions {
-        ExportOptions { generation: self.generation, export_ignore: self.export_ignore }
+        ExportOptions { generation: self.generation, export_ignore: self.export_ignore, lfs: self.lfs }
     }
 
     /// The store path name.
@@ -497,6 +559,22 @@ mod tests {
         assert!(r.is_locked() && r.warnings.is_empty());
         let r = Request::from_nix(&attrs(&[("url", s("/r")), ("date", s("1 day ago"))]), &nix(false)).expect("valid");
         assert!(r.warnings[0].contains("date '1 day ago' depends on the clock"), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn signature_and_lfs_arguments_become_the_selection() {
+        let keys = Value::List(vec![
+            Value::Set(vec![("key".into(), s("AAAA"))]),
+            Value::Set(vec![("type".into(), s("ssh-rsa")), ("key".into(), s("BBBB"))]),
+        ]);
+        let modern = Context::nix("2.26.3".parse().expect("valid"), "/nix/store", false);
+        let r = Request::from_nix(&attrs(&[("url", s("/r")), ("publicKeys", keys), ("publicKey", s("CCCC")), ("lfs", Value::Bool(true))]), &modern).expect("valid");
+        let types: Vec<_> = r.verification.public_keys.iter().map(|k| (k.key_type.as_str(), k.key.as_str())).collect();
+        assert_eq!(types, [("ssh-ed25519", "AAAA"), ("ssh-rsa", "BBBB"), ("ssh-ed25519", "CCCC")]);
+        assert!(r.selector().verification.required() && r.export_options().lfs);
+        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &nix(false), "lfs = true needs compat = \"modern\"");
+        refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![s("AAAA")]))]), &nix(false), "publicKeys must be a list of { type ? \"ssh-ed25519\"; key; } sets");
+        refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![Value::Set(vec![])]))]), &nix(false), "publicKeys: a key has no 'key' attribute");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The shim's JSON of a forced argument (shim.cc, `encodeArgs`) as the library's
+//! The shim's JSON of a forced argument (shim.cc, `encodeValue`) as the library's
 //! [`Value`]: `{"t": TYPE, "v": VALUE}`, TYPE as `builtins.typeOf` names it; an attribute set's
-//! `v` maps names to such objects, one level deep (fetchGitDate takes no nested sets).
+//! `v` maps names to such objects, a list's is an array of them. Sets and lists nested deeper
+//! than any argument needs come without `v`.
 
 use fetchgit_date::request::Value;
 use serde::Deserialize;
@@ -30,6 +31,12 @@ fn value(encoded: Encoded) -> Result<Value, String> {
             attrs
                 .into_iter()
                 .map(|(name, v)| Ok((name, value(serde_json::from_value(v).map_err(|_| malformed("attribute"))?)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        ("list", serde_json::Value::Array(items)) => Value::List(
+            items
+                .into_iter()
+                .map(|v| value(serde_json::from_value(v).map_err(|_| malformed("list element"))?))
                 .collect::<Result<_, String>>()?,
         ),
         (t @ ("string" | "path" | "int" | "bool"), _) => return Err(malformed(t)),

@@ -89,15 +89,6 @@ static std::string fgdAttrName(EvalState & state, const Attr & attr)
 #endif
 }
 
-static void fgdForce(EvalState & state, Value & v, const Attr & attr)
-{
-#if FGD_NIX_AT_LEAST(2, 10)
-    state.forceValue(v, attr.pos);
-#else
-    state.forceValue(v, *attr.pos);
-#endif
-}
-
 static std::string fgdCoerce(EvalState & state, FgdPos pos, Value & v)
 {
     FgdContext context; // dropped, as fetchGit drops the context of its arguments
@@ -129,7 +120,7 @@ static void fgdMkStorePathString(EvalState & state, Value & v, const std::string
 }
 
 // ---------------------------------------------------------------------------------------------
-// Arguments to JSON: {"t": type, "v": value}, one level of attribute set (see src/args.rs).
+// Arguments to JSON: {"t": type, "v": value} (see src/args.rs).
 
 static void jsonString(std::string & out, std::string_view s)
 {
@@ -159,9 +150,11 @@ static const char * typeName(ValueType type)
     }
 }
 
-// A forced value that is not an attribute set.
-static void encodeLeaf(EvalState & state, FgdPos pos, Value & v, std::string & out)
+// Forces `v` and writes it; sets and lists recursively, up to a depth no fetchGitDate argument
+// needs (publicKeys: a list of sets), so that a self-referencing value cannot recurse forever.
+static void encodeValue(EvalState & state, FgdPos pos, Value & v, std::string & out, int depth)
 {
+    state.forceValue(v, pos);
     out += "{\"t\":";
     jsonString(out, typeName(v.type()));
     switch (v.type()) {
@@ -176,33 +169,33 @@ static void encodeLeaf(EvalState & state, FgdPos pos, Value & v, std::string & o
         case nBool:
             out += FGD_BOOL(v) ? ",\"v\":true" : ",\"v\":false";
             break;
+        case nAttrs: {
+            if (depth >= 4) break;
+            out += ",\"v\":{";
+            bool first = true;
+            for (auto & attr : *FGD_ATTRS(v)) {
+                if (!first) out += ',';
+                first = false;
+                jsonString(out, fgdAttrName(state, attr));
+                out += ':';
+                encodeValue(state, pos, *attr.value, out, depth + 1);
+            }
+            out += '}';
+            break;
+        }
+        case nList:
+            if (depth >= 4) break;
+            out += ",\"v\":[";
+            for (size_t i = 0; i < v.listSize(); i++) {
+                if (i) out += ',';
+                encodeValue(state, pos, *v.listElems()[i], out, depth + 1);
+            }
+            out += ']';
+            break;
         default:
             break;
     }
     out += '}';
-}
-
-static std::string encodeArgs(EvalState & state, FgdPos pos, Value & arg)
-{
-    std::string out;
-    state.forceValue(arg, pos);
-    if (arg.type() != nAttrs) {
-        encodeLeaf(state, pos, arg, out);
-        return out;
-    }
-    out += "{\"t\":\"set\",\"v\":{";
-    bool first = true;
-    for (auto & attr : *FGD_ATTRS(arg)) {
-        if (!first) out += ',';
-        first = false;
-        jsonString(out, fgdAttrName(state, attr));
-        out += ':';
-        fgdForce(state, *attr.value, attr);
-        if (attr.value->type() == nAttrs) out += "{\"t\":\"set\"}";
-        else encodeLeaf(state, pos, *attr.value, out);
-    }
-    out += "}}";
-    return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,7 +335,8 @@ static void setStdString(void * target, const char * data, size_t len)
 
 static void primFetchGitDate(EvalState & state, FgdPos pos, Value * * args, Value & v)
 {
-    auto argsJson = encodeArgs(state, pos, *args[0]);
+    std::string argsJson;
+    encodeValue(state, pos, *args[0], argsJson, 0);
     auto & settings = fgdEvalSettings(state);
     CallContext ctx{state};
     auto storeDir = state.store->storeDir;
