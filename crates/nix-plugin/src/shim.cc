@@ -21,6 +21,7 @@
 #  include <nix/store/store-api.hh>
 #  include <nix/store/globals.hh>
 #  include <nix/util/logging.hh>
+#  include <nix/util/terminal.hh>
 #else
 #  include "eval.hh"
 #  include "eval-inline.hh"
@@ -31,6 +32,10 @@
 #  include "logging.hh"
 #  if FGD_NIX_AT_LEAST(2, 24)
 #    include "eval-settings.hh"
+#  endif
+// filterANSIEscapes moved from util.hh to terminal.hh in 2.19.
+#  if FGD_NIX_AT_LEAST(2, 19)
+#    include "terminal.hh"
 #  endif
 #endif
 
