@@ -70,6 +70,10 @@ struct RemoteFlags {
     /// Say what is fetched and how many bytes it took.
     #[arg(short, long)]
     verbose: bool,
+    /// Give up on a remote or on the Nix daemon after this many seconds without an answer (Nix's
+    /// stalled-download-timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = fetchgit_date::remote::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
 }
 
 impl RemoteFlags {
@@ -82,6 +86,7 @@ impl RemoteFlags {
             refresh: self.refresh,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             verbose: self.verbose,
+            timeout: std::time::Duration::from_secs(self.timeout),
             ..request.remote_options(partial)
         }
     }

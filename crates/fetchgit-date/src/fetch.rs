@@ -16,7 +16,7 @@ use crate::location::{self, Location, LocationError};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, ResolveError};
 use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
-use crate::{dirty, error_chain};
+use crate::{dirty, error_chain, recheck};
 
 /// Where to roll history back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +201,8 @@ pub struct Fetcher {
     shallow: bool,
     /// For a remote: what the update did.
     remote: Option<crate::remote::Updated>,
+    /// The longest wait for the Nix daemon in [`Fetcher::add_to_store`] ([`RemoteOptions::timeout`]).
+    timeout: std::time::Duration,
     /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
     remote_url: Option<String>,
 }
@@ -219,7 +221,16 @@ impl Fetcher {
         match location::parse(url)? {
             Location::Local(path) => {
                 let repo = resolve::open(&path)?;
-                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None, remote_url: None })
+                Ok(Fetcher {
+                    repo,
+                    cache,
+                    path,
+                    default_ref: None,
+                    shallow: options.depth != Depth::Full,
+                    remote: None,
+                    remote_url: None,
+                    timeout: options.timeout,
+                })
             }
             Location::Remote(remote_url) => {
                 let full_ref = selector.ref_name.as_deref().map(resolve::full_ref_name).transpose()?;
@@ -253,6 +264,7 @@ impl Fetcher {
                     default_ref,
                     shallow: options.depth != Depth::Full,
                     remote: Some(updated),
+                    timeout: options.timeout,
                     remote_url: Some(url.to_owned()),
                 })
             }
@@ -305,9 +317,9 @@ impl Fetcher {
     fn truncate(&self, history: &mut History<'_>, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, FetchError> {
         let key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
         if let Some(cached) = self.cache.get(Table::Truncation, &key) {
-            let mut parts = cached.split(' ');
-            if let (Some(Ok(commit)), Some(fallback @ ("0" | "1"))) = (parts.next().map(|id| ObjectId::from_hex(id.as_bytes())), parts.next()) {
-                return Ok(Truncated { commit, root_fallback: fallback == "1" });
+            match recheck::truncation_value(&cached).and_then(|t| recheck::truncation(history, start, boundary, first_parent, t).map(|()| t)) {
+                Ok(truncated) => return Ok(truncated),
+                Err(reason) => self.cache.discard(Table::Truncation, &key, &reason),
             }
         }
         let truncated = history.last_before(start, boundary, first_parent)?;
@@ -377,8 +389,11 @@ impl Fetcher {
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
         let key = commit.to_string();
-        if let Some(count) = self.cache.get(Table::RevCount, &key).and_then(|c| c.parse().ok()) {
-            return Ok(count);
+        if let Some(cached) = self.cache.get(Table::RevCount, &key) {
+            match recheck::rev_count(&cached) {
+                Ok(count) => return Ok(count),
+                Err(reason) => self.cache.discard(Table::RevCount, &key, &reason),
+            }
         }
         let count = history.count(commit)?;
         self.cache.put(Table::RevCount, &key, &count.to_string());
@@ -389,10 +404,9 @@ impl Fetcher {
     pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
         let key = export::cache_key(&self.repo, commit, options)?;
         if let Some(cached) = self.cache.get(Table::Nar, &key) {
-            if let Some((hash, size)) = cached.split_once(' ') {
-                if let (Ok(hash), Ok(size)) = (NixHash::parse(hash), size.parse()) {
-                    return Ok((hash, size));
-                }
+            match recheck::nar(&cached) {
+                Ok(value) => return Ok(value),
+                Err(reason) => self.cache.discard(Table::Nar, &key, &reason),
             }
         }
         let mut lfs = self.lfs_fetcher(commit, options);
@@ -444,7 +458,8 @@ impl Fetcher {
         let path = build_ca_path(name, &fetched.nar_hash, store_dir);
         let mut lfs = fetched.commit.and_then(|commit| self.lfs_fetcher(commit, export));
         let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), out);
-        nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
+        let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
+        nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
     }

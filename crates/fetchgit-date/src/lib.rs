@@ -29,10 +29,12 @@ pub mod location;
 pub mod nix_expr;
 pub mod nix_version;
 pub mod progress;
+pub mod recheck;
 pub mod remote;
 pub mod request;
 pub mod resolve;
 pub mod signature;
+pub mod transport;
 pub mod verify;
 
 /// An error and its sources on one line, joined by ": ", as the CLI prints them.

@@ -17,7 +17,7 @@
 //! assert_eq!(request.export_options().generation.as_str(), "legacy");
 //! ```
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use nixstore::store_path::StorePathName;
 
@@ -479,7 +479,7 @@ impl Request {
             (true, true) => Depth::ToBoundary,
             (true, false) => Depth::One,
         };
-        RemoteOptions { ttl: Duration::from_secs(3600), refresh: false, all_refs: self.all_refs, depth, progress: false, verbose: false }
+        RemoteOptions { all_refs: self.all_refs, depth, ..RemoteOptions::default() }
     }
 }
 
