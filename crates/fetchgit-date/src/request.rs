@@ -442,6 +442,30 @@ impl Request {
         self.rev.is_some()
     }
 
+    /// The URL as this request's Nix release hands it to `EvalState::checkURI` under
+    /// restrict-eval: Nix's `fixURIForGit` (scp-style `user@host:path` becomes
+    /// `ssh://user@host/path`, anything else without `://` a `file://` URL), and from Nix 2.26
+    /// (seen there: fetchGit checks its input's URL) with `git+` in front, which no allowed path
+    /// matches. Releases between 2.8 and 2.26 are taken to behave like 2.8 (not verified).
+    pub fn uri_to_check(&self) -> String {
+        let url = &self.url;
+        let fixed = if url.contains("://") {
+            url.to_owned()
+        } else {
+            // std::regex_match("([^/]*)@(.*):(.*)"): greedy, so the last ':' splits host and path.
+            let scp = (!url.starts_with('/'))
+                .then(|| url.split_once('@'))
+                .flatten()
+                .filter(|(user, _)| !user.contains('/'))
+                .and_then(|(user, rest)| rest.rsplit_once(':').map(|(host, path)| format!("ssh://{user}@{host}/{path}")));
+            scp.unwrap_or_else(|| format!("file://{url}"))
+        };
+        match &self.nix_version {
+            Some(v) if v.at_least(2, 26) && !fixed.starts_with("git+") => format!("git+{fixed}"),
+            _ => fixed,
+        }
+    }
+
     /// The start commit and truncation.
     pub fn selector(&self) -> Selector {
         let truncate = self.truncate.map(|t| match t {
@@ -575,6 +599,18 @@ mod tests {
         refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &nix(false), "lfs = true needs compat = \"modern\"");
         refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![s("AAAA")]))]), &nix(false), "publicKeys must be a list of { type ? \"ssh-ed25519\"; key; } sets");
         refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![Value::Set(vec![])]))]), &nix(false), "publicKeys: a key has no 'key' attribute");
+    }
+
+    #[test]
+    fn the_uri_restrict_eval_checks_is_fetchgits() {
+        let uri = |url: &str, version: &str| {
+            let ctx = Context::nix(version.parse().expect("valid"), "/nix/store", false);
+            Request::from_nix(&s(url), &ctx).expect("valid").uri_to_check()
+        };
+        assert_eq!(uri("/src/repo", "2.8.0"), "file:///src/repo");
+        assert_eq!(uri("git@example.org:me/repo.git", "2.8.0"), "ssh://git@example.org/me/repo.git");
+        assert_eq!(uri("https://example.org/r.git", "2.8.0"), "https://example.org/r.git");
+        assert_eq!(uri("/src/repo", "2.26.3"), "git+file:///src/repo");
     }
 
     #[test]

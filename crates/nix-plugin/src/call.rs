@@ -64,7 +64,7 @@ pub fn fetch_git_date(host: &HostCall<'_>, args: &str) -> Result<String, String>
         progress::warn(warning);
     }
     // restrict-eval: the rules fetchGit applies to its URL (allowed-uris, allowed paths).
-    host.check_uri(&nix_uri(&request.url))?;
+    host.check_uri(&request.uri_to_check())?;
 
     let mut guard = state();
     let state = guard.get_or_insert_with(State::default);
@@ -100,23 +100,6 @@ pub fn fetch_git_date(host: &HostCall<'_>, args: &str) -> Result<String, String>
     let json = serde_json::to_string(&answer).expect("plain data serialises");
     state.memo.insert(request, json.clone());
     Ok(json)
-}
-
-/// The URL as fetchGit hands it to `EvalState::checkURI`: Nix's `fixURIForGit` (scp-style
-/// `user@host:path` becomes `ssh://user@host/path`, anything else without `://` a `file://`).
-fn nix_uri(url: &str) -> String {
-    if url.contains("://") {
-        return url.to_owned();
-    }
-    // std::regex_match("([^/]*)@(.*):(.*)"): greedy, so the last ':' splits host and path.
-    if !url.starts_with('/') {
-        if let Some((user, rest)) = url.split_once('@').filter(|(user, _)| !user.contains('/')) {
-            if let Some((host, path)) = rest.rsplit_once(':') {
-                return format!("ssh://{user}@{host}/{path}");
-            }
-        }
-    }
-    format!("file://{url}")
 }
 
 /// Makes the computed store path valid in the evaluator's store, and refuses a store that
