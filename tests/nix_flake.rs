@@ -21,6 +21,8 @@ fn flake_copy(dir: &Path) -> (String, String) {
         "Cargo.lock",
         "nix/default.nix",
         "nix/package.nix",
+        "nix/plugin.nix",
+        "nix/module.nix",
     ] {
         std::fs::copy(root.join(file), flake.join(file))
             .unwrap_or_else(|e| panic!("copy {file}: {e}"));
@@ -75,9 +77,21 @@ fn flake_outputs_evaluate_offline() {
             shown["checks"][system]["lib-eval"]["type"], "derivation",
             "{shown}"
         );
+        assert_eq!(
+            shown["packages"][system]["plugin"]["name"], "fetchgit-date-nix-plugin-0.1.0",
+            "{shown}"
+        );
+        assert_eq!(
+            shown["checks"][system]["plugin-eval"]["type"], "derivation",
+            "{shown}"
+        );
     }
     assert_eq!(
         shown["overlays"]["default"]["type"], "nixpkgs-overlay",
+        "{shown}"
+    );
+    assert_eq!(
+        shown["nixosModules"]["default"]["type"], "nixos-module",
         "{shown}"
     );
     // Evaluates every check (including the library's evaluation-time assertions) and the overlay.
@@ -137,8 +151,10 @@ fn pure_evaluation_needs_rev_and_gives_context() {
     let repo = make_repo(tmp.path());
     let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
     let flake = pure_flake(tmp.path(), &repo, &tip);
+    // No extra options: neither builtins.exec nor (in plugin targets) the plugin.
     let eval = |attr: &str, extra: &[&str]| {
-        run(nix(tmp.path())
+        run(nix_cmd_with("nix", tmp.path(), !extra.is_empty())
+            .args(FLAKES)
             .args(["eval", "--json", "--no-write-lock-file"])
             .args(extra)
             .arg(format!("{flake}#{attr}")))
@@ -211,7 +227,7 @@ fn pure_evaluation_needs_rev_and_gives_context() {
     fails("narHashOnlyOld", EXEC_ON, "in pure evaluation mode fetchGitDate needs a locked input: pass rev");
     fails("narHashWrong", EXEC_ON, "NAR hash mismatch in input");
     // builtins.exec is off unless enabled, in pure mode too.
-    fails("withRev", &[], "builtins.exec is disabled");
+    fails("withRev", &[], NO_BACKEND);
     // --impure lifts the rev requirement: the current branch's tip, truncated.
     let impure = ok(
         "noRev.rev",

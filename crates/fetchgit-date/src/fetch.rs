@@ -643,21 +643,8 @@ impl Fetcher {
         store: &nixstore::daemon::StoreUri,
     ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
         let path = build_ca_path(name, &fetched.nar_hash, store_dir);
-        let mut write_nar = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
-            let mut out = out;
-            match (fetched.commit, fetched.work_tree) {
-                (_, Some(work_tree)) => {
-                    let workdir = self.repo.workdir().expect("work-tree fetches happen only in work trees");
-                    dirty::write_nar(&self.repo, workdir, work_tree, &mut out).map_err(std::io::Error::other)
-                }
-                (Some(commit), None) => {
-                    let mut lfs = self.lfs_fetcher(commit, export);
-                    let smudge = lfs.as_mut().map(|l| l as &mut dyn export::Smudge);
-                    export::write_nar_with(&self.repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
-                }
-                (None, None) => unreachable!("a fetch has a commit or a work tree"),
-            }
-        };
+        let mut lfs = fetched.commit.and_then(|commit| self.lfs_fetcher(commit, export));
+        let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), out);
         let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
         nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
@@ -675,6 +662,29 @@ impl Fetcher {
     /// The path the repository was opened from.
     pub fn path(&self) -> &std::path::Path {
         &self.path
+    }
+}
+
+/// Writes the NAR of `fetched` (exported from `repo`, the repository it was fetched from, or
+/// the same repository opened again) to `out`: the stream a store add reads. `lfs`: the
+/// [`Fetcher::lfs_fetcher`] of the commit when the export smudges LFS pointers.
+pub fn write_nar(
+    repo: &gix::Repository,
+    fetched: &Fetched,
+    export: ExportOptions,
+    lfs: Option<&mut crate::lfs::LfsFetcher>,
+    mut out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match (fetched.commit, fetched.work_tree) {
+        (_, Some(work_tree)) => {
+            let workdir = repo.workdir().ok_or_else(|| std::io::Error::other("a work-tree fetch needs the work tree"))?;
+            dirty::write_nar(repo, workdir, work_tree, &mut out).map_err(std::io::Error::other)
+        }
+        (Some(commit), None) => {
+            let smudge = lfs.map(|l| l as &mut dyn export::Smudge);
+            export::write_nar_with(repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
+        }
+        (None, None) => Err(std::io::Error::other("a fetch has a commit or a work tree")),
     }
 }
 

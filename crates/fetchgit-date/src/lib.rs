@@ -32,6 +32,7 @@ pub mod nix_version;
 pub mod progress;
 pub mod recheck;
 pub mod remote;
+pub mod request;
 pub mod resolve;
 pub mod signature;
 pub mod transport;

@@ -473,7 +473,7 @@ pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path
 }
 
 fn warn_no_shallow(url: &RemoteUrl) {
-    eprintln!("fetchgit-date: warning: {} does not support shallow fetches: fetching the whole history instead", url.redacted);
+    crate::progress::warn(&format!("{} does not support shallow fetches: fetching the whole history instead", url.redacted));
 }
 
 fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path) -> Result<Updated, RemoteError> {
@@ -835,7 +835,7 @@ impl Session<'_> {
         }
         let started = std::time::Instant::now();
         let (transport, watch) = crate::transport::connect(&repo, gix_url.clone(), version, self.options.timeout).map_err(fail)?;
-        let progress = crate::progress::Progress::new(self.options.progress);
+        let progress = crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted));
         // gix turns `refs/*` into a protocol-v2 `ref-prefix` the server matches no ref with, so
         // `all_refs` asks for the whole ref list and maps it here.
         let all_refs = specs.iter().any(|spec| spec == "+refs/*:refs/*");
