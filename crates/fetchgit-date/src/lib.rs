@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cache;
+pub mod commit;
 pub mod date;
 pub mod dirty;
 pub mod export;
