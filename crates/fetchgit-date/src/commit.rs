@@ -203,11 +203,41 @@ fn signature(line: Option<&[u8]>, header: &[u8]) -> Result<i64, &'static str> {
     Ok(value)
 }
 
+/// A Unix time as Nix prints `lastModifiedDate`: `gmtime` then `strftime("%Y%m%d%H%M%S")`,
+/// the year with as many digits as it has (at least four). `None` before year 0 or beyond
+/// what `gmtime` represents (an `int` year).
+pub fn utc_stamp(time: i64) -> Option<String> {
+    let days = time.div_euclid(86400);
+    let secs = time.rem_euclid(86400);
+    // Howard Hinnant's civil_from_days.
+    let z = days.checked_add(719_468)?;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe.checked_add(era.checked_mul(400)?)? + i64::from(month <= 2);
+    if !(0..=i64::from(i32::MAX) + 1900).contains(&year) {
+        return None;
+    }
+    Some(format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}", secs / 3600, secs / 60 % 60, secs % 60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const TREE: &str = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
+
+    #[test]
+    fn stamps() {
+        assert_eq!(utc_stamp(0).as_deref(), Some("19700101000000"));
+        assert_eq!(utc_stamp(1600000000).as_deref(), Some("20200913122640"));
+        assert_eq!(utc_stamp(253402300800).as_deref(), Some("100000101000000"), "measured with Nix 2.8 and 2.26");
+        assert_eq!(utc_stamp(-1).as_deref(), Some("19691231235959"));
+    }
 
     #[test]
     fn two_committer_lines() {

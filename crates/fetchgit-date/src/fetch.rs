@@ -145,6 +145,9 @@ pub enum FetchError {
     /// The work tree cannot be read.
     #[error(transparent)]
     Dirty(#[from] dirty::DirtyError),
+    /// A store path name this Nix generation refuses.
+    #[error("{0}")]
+    Name(String),
     /// A time that cannot be shown as a date.
     #[error("commit {commit} has a committer time ({time}) outside the representable range")]
     TimeOutOfRange {
@@ -289,23 +292,26 @@ impl Fetcher {
 
     /// Whether a fetch with `selector` takes the work tree as it is on disk, as
     /// `builtins.fetchGit` does for a local work tree with uncommitted changes and no ref or rev.
-    pub fn is_dirty_fetch(&self, selector: &Selector) -> Result<bool, FetchError> {
+    pub fn is_dirty_fetch(&self, selector: &Selector, generation: export::Generation) -> Result<bool, FetchError> {
         if selector.ref_name.is_some() || selector.rev.is_some() || selector.truncate.is_some() || self.repo.workdir().is_none() {
             return Ok(false);
         }
-        Ok(dirty::is_dirty(&self.repo)?)
+        Ok(dirty::is_dirty(&self.repo, generation)?)
     }
 
     /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
     pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
-        if self.is_dirty_fetch(selector)? {
-            return self.fetch_dirty(name, store_dir);
+        if export.generation == export::Generation::Modern {
+            name.check_modern().map_err(|err| FetchError::Name(err.to_string()))?;
+        }
+        if self.is_dirty_fetch(selector, export.generation)? {
+            return self.fetch_dirty(name, store_dir, export.generation);
         }
         let selection = self.select(selector)?;
         let commit = selection.commit;
-        let mut history = History::new(&self.repo);
-        let last_modified = history.committer_time(&commit)?;
-        let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit)? };
+        let mut history = History::for_generation(&self.repo, export.generation);
+        let last_modified = history.last_modified(commit, export.generation)?;
+        let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit, export.generation)? };
         let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
         let rev = commit.to_string();
         Ok(Fetched {
@@ -328,8 +334,10 @@ impl Fetcher {
         })
     }
 
-    fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
-        let key = commit.to_string();
+    fn rev_count(&self, history: &mut History<'_>, commit: ObjectId, generation: export::Generation) -> Result<u64, FetchError> {
+        // libgit2 (Nix >= 2.20) has no replace refs: with some, the count can differ.
+        let replaced = !generation.honours_replace_refs() && self.repo.objects.store_ref().replacements().next().is_some();
+        let key = if replaced { format!("{commit}-noreplace") } else { commit.to_string() };
         if let Some(count) = self.cache.get(Table::RevCount, &key).and_then(|c| c.parse().ok()) {
             return Ok(count);
         }
@@ -353,12 +361,12 @@ impl Fetcher {
         Ok((hash, size))
     }
 
-    fn fetch_dirty(&self, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
+    fn fetch_dirty(&self, name: &StorePathName, store_dir: &str, generation: export::Generation) -> Result<Fetched, FetchError> {
         let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
         let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir)?;
         let head = resolve::head_commit(&self.repo).ok();
         let last_modified = match head {
-            Some(head) => History::new(&self.repo).committer_time(&head)?,
+            Some(head) => History::for_generation(&self.repo, generation).last_modified(head, generation)?,
             None => 0,
         };
         let zeros = "0".repeat(40);
@@ -414,10 +422,8 @@ impl Fetcher {
     }
 }
 
+/// `lastModifiedDate`: `lastModified` as `gmtime` and `strftime("%Y%m%d%H%M%S")` give it, so a
+/// year above 9999 has more digits (Nix 2.8 and 2.26 print `100000101000000` for 253402300800).
 fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError> {
-    let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
-    time::OffsetDateTime::from_unix_timestamp(time)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .ok_or(FetchError::TimeOutOfRange { commit, time })
+    crate::commit::utc_stamp(time).ok_or(FetchError::TimeOutOfRange { commit, time })
 }

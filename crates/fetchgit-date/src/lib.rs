@@ -30,6 +30,7 @@ pub mod nix_expr;
 pub mod nix_version;
 pub mod progress;
 pub mod remote;
+pub mod repo_files;
 pub mod resolve;
 pub mod verify;
 

@@ -6,7 +6,7 @@
 //! allocation is made with `try_reserve`, so running out of memory is reported as such.
 
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gix::odb::pack;
 use gix::ObjectId;
@@ -124,7 +124,7 @@ impl Objects {
             if !entry.header.is_base() {
                 return Ok(None);
             }
-            return Ok(Some(Box::new(PackStream { data, start: entry.data_offset, size, inflated: None })));
+            return Ok(Some(Box::new(PackStream { data, start: entry.data_offset, inflated: None })));
         }
         Ok(None)
     }
@@ -182,7 +182,6 @@ fn loose_stream(file: std::fs::File, size: u64) -> Result<Box<dyn Read>, ReadErr
 struct PackStream {
     data: pack::data::File,
     start: u64,
-    size: u64,
     inflated: Option<(u64, gix::zlib::Decompress)>,
 }
 
@@ -196,7 +195,6 @@ impl Read for PackStream {
         let before = input.len();
         let n = gix::zlib::stream::inflate::read(&mut input, state, buf)?;
         *consumed += (before - input.len()) as u64;
-        let _ = self.size;
         Ok(n)
     }
 }
@@ -210,9 +208,4 @@ impl ReadError {
             ReadError::OutOfMemory { size } => format!("out of memory: the object needs {size} bytes"),
         }
     }
-}
-
-/// Whether `path` (e.g. an object directory) exists, for messages.
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }

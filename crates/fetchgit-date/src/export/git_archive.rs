@@ -17,7 +17,7 @@
 //!   like the cache repository Nix 2.8 creates (`git init --bare` with that initial branch,
 //!   then `git fetch URL REF:REF`, which also fetches the tags pointing into the history).
 //! - git runs with no user or system configuration (`GIT_CONFIG_NOSYSTEM`,
-//!   `GIT_CONFIG_GLOBAL=/dev/null`, an empty `HOME` and `XDG_CONFIG_HOME`, `GIT_ATTR_NOSYSTEM`),
+//!   `GIT_CONFIG_GLOBAL=/dev/null`, `HOME` and `XDG_CONFIG_HOME` that do not exist, `GIT_ATTR_NOSYSTEM`),
 //!   every other `GIT_*` variable removed, so nothing from the caller's environment reaches
 //!   the export.
 //!
@@ -28,7 +28,6 @@
 //! fetchgit-date's cache, and the user's git configuration never changes a hash.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -41,8 +40,6 @@ pub struct GitArchive {
     dir: PathBuf,
     /// A view to remove when done.
     view: Option<PathBuf>,
-    /// An empty directory used as `HOME`.
-    home: PathBuf,
     commit: ObjectId,
     substituted: Option<HashMap<BString, Vec<u8>>>,
 }
@@ -62,14 +59,12 @@ impl Drop for GitArchive {
         if let Some(view) = &self.view {
             let _ = std::fs::remove_dir_all(view);
         }
-        let _ = std::fs::remove_dir_all(&self.home);
     }
 }
 
 impl GitArchive {
     /// Prepares running git for `commit` of `repo` (a work tree when `workdir` is given).
     pub fn new(repo: &gix::Repository, workdir: Option<&Path>, commit: ObjectId) -> Result<Self, String> {
-        let home = temp_dir("home").map_err(|err| format!("cannot create a temporary directory: {err}"))?;
         let (dir, view) = match workdir {
             Some(workdir) => (workdir.to_owned(), None),
             None => {
@@ -77,28 +72,12 @@ impl GitArchive {
                 (view.clone(), Some(view))
             }
         };
-        Ok(GitArchive { dir, view, home, commit, substituted: None })
+        Ok(GitArchive { dir, view, commit, substituted: None })
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new("git");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("GIT_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_ATTR_NOSYSTEM", "1")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C")
-            .arg("-C")
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = isolated_git();
+        cmd.arg("-C").arg(&self.dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }
 
@@ -133,6 +112,27 @@ impl GitArchive {
         let mut files = self.archive(&[spec.as_slice()])?;
         files.remove(path).ok_or_else(|| format!("git archive did not write '{path}'"))
     }
+}
+
+/// `git` with nothing from the caller's environment: no `GIT_*` variable, no user or system
+/// configuration or attributes (`HOME` and `XDG_CONFIG_HOME` name a directory that does not
+/// exist), the C locale, no prompts.
+pub(crate) fn isolated_git() -> Command {
+    const NOWHERE: &str = "/nonexistent/fetchgit-date";
+    let mut cmd = Command::new("git");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GIT_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("HOME", NOWHERE)
+        .env("XDG_CONFIG_HOME", NOWHERE)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_ATTR_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C");
+    cmd
 }
 
 /// A bare repository as Nix's cache clone of it: the original's objects, its branches and tags,
@@ -230,7 +230,6 @@ fn read_tar(mut data: &[u8]) -> Result<HashMap<BString, Vec<u8>>, String> {
         }
         data = &data[advance..];
     }
-    let _ = Read::bytes(&b""[..]);
     Ok(files)
 }
 

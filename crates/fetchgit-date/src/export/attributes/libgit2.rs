@@ -319,15 +319,7 @@ pub struct Libgit2Attributes {
 /// `st_size` bytes are read). Non-regular files (FIFOs, devices) are absent too: a device reads
 /// as empty in libgit2 (`st_size` is 0), a FIFO would block it.
 pub fn read_worktree_file(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > MAX_FILE_SIZE {
-        return None;
-    }
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    file.by_ref().take(meta.len()).read_to_end(&mut out).ok()?;
-    (out.len() as u64 == meta.len()).then_some(out)
+    crate::repo_files::read_regular(path, MAX_FILE_SIZE)
 }
 
 impl Libgit2Attributes {
