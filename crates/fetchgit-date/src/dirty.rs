@@ -8,8 +8,8 @@
 //! modified (measured with Nix 2.8 and Nix 2.26; gix agrees with libgit2 here).
 //!
 //! Reading the files: a tracked path that is neither a regular file, a directory nor a symlink
-//! (a FIFO, a device, a socket) is an error, as Nix's `dumpPath` fails on it ("has an
-//! unsupported type"); files are opened non-blocking and checked again after opening, so a
+//! (a FIFO, a device, a socket) is an error for Nix <= 2.19, whose `dumpPath` fails on it ("has
+//! an unsupported type"), and left out for Nix >= 2.20 (see [`kept_entries`]); files are opened non-blocking and checked again after opening, so a
 //! file replaced by a FIFO meanwhile cannot block the fetch.
 
 use std::collections::BTreeSet;
@@ -91,9 +91,9 @@ fn git_diff_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
 }
 
 /// NAR hash and size of the tracked files of `workdir` as they are on disk.
-pub fn nar_hash(repo: &gix::Repository, workdir: &Path) -> Result<(NixHash, u64), DirtyError> {
+pub fn nar_hash(repo: &gix::Repository, workdir: &Path, generation: Generation) -> Result<(NixHash, u64), DirtyError> {
     let mut hasher = HashingWriter::new(std::io::sink());
-    write_nar(repo, workdir, &mut hasher)?;
+    write_nar(repo, workdir, generation, &mut hasher)?;
     let (hash, size, _) = hasher.finish();
     Ok((hash, size))
 }
@@ -122,8 +122,11 @@ fn what(file_type: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The kept entries of directory `path` (relative path `rela`), sorted bytewise.
-fn kept_entries(path: &Path, rela: &[u8], tracked: &BTreeSet<BString>) -> Result<Vec<(std::ffi::OsString, BString, std::fs::Metadata)>, DirtyError> {
+/// The kept entries of directory `path` (relative path `rela`), sorted bytewise. For Nix >= 2.20
+/// (`skip_special`), a FIFO, device or socket is not there at all: libgit2's work-tree
+/// iterator skips such files, so the status calls them deleted and Nix leaves them out
+/// (measured with Nix 2.26).
+fn kept_entries(path: &Path, rela: &[u8], tracked: &BTreeSet<BString>, skip_special: bool) -> Result<Vec<(std::ffi::OsString, BString, std::fs::Metadata)>, DirtyError> {
     let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
@@ -135,7 +138,8 @@ fn kept_entries(path: &Path, rela: &[u8], tracked: &BTreeSet<BString>) -> Result
         }
         child_rela.extend_from_slice(name.as_bytes());
         let meta = std::fs::symlink_metadata(&child).map_err(|e| read_error(&child, e))?;
-        if is_kept(tracked, &child_rela, meta.is_dir()) {
+        let special = !(meta.is_dir() || meta.is_file() || meta.file_type().is_symlink());
+        if is_kept(tracked, &child_rela, meta.is_dir()) && !(skip_special && special) {
             out.push((name, child_rela, meta));
         }
     }
@@ -144,13 +148,14 @@ fn kept_entries(path: &Path, rela: &[u8], tracked: &BTreeSet<BString>) -> Result
 }
 
 /// Writes the NAR of the tracked files of `workdir` as they are on disk, walking iteratively.
-pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, out: &mut W) -> Result<(), DirtyError> {
+pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, generation: Generation, out: &mut W) -> Result<(), DirtyError> {
     let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
     let tracked: BTreeSet<BString> = index.entries().iter().map(|entry| entry.path(&index).to_owned()).collect();
     let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
+    let skip_special = generation == Generation::Modern;
     let mut nar = flat::Writer::new(out).map_err(|e| read_error(workdir, e))?;
     nar.directory().map_err(|e| read_error(workdir, e))?;
-    let mut stack = vec![(kept_entries(workdir, b"", &tracked)?.into_iter(), workdir.to_owned())];
+    let mut stack = vec![(kept_entries(workdir, b"", &tracked, skip_special)?.into_iter(), workdir.to_owned())];
     while let Some((entries, dir)) = stack.last_mut() {
         let Some((name, rela, meta)) = entries.next() else {
             nar.close_directory().map_err(|e| read_error(dir, e))?;
@@ -162,7 +167,7 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, out: &mut W) 
         let file_type = meta.file_type();
         if file_type.is_dir() {
             nar.directory().map_err(|e| read_error(&path, e))?;
-            let entries = kept_entries(&path, &rela, &tracked)?;
+            let entries = kept_entries(&path, &rela, &tracked, skip_special)?;
             stack.push((entries.into_iter(), path));
         } else if file_type.is_symlink() {
             let target = std::fs::read_link(&path).map_err(|e| read_error(&path, e))?;

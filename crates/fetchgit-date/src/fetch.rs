@@ -363,7 +363,7 @@ impl Fetcher {
 
     fn fetch_dirty(&self, name: &StorePathName, store_dir: &str, generation: export::Generation) -> Result<Fetched, FetchError> {
         let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
-        let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir)?;
+        let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, generation)?;
         let head = resolve::head_commit(&self.repo).ok();
         let last_modified = match head {
             Some(head) => History::for_generation(&self.repo, generation).last_modified(head, generation)?,
@@ -407,7 +407,7 @@ impl Fetcher {
                 Some(commit) => export::write_nar(&self.repo, commit, export, &mut out).map(drop).map_err(std::io::Error::other),
                 None => {
                     let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
-                    dirty::write_nar(&self.repo, workdir, &mut out).map_err(std::io::Error::other)
+                    dirty::write_nar(&self.repo, workdir, export.generation, &mut out).map_err(std::io::Error::other)
                 }
             }
         };

@@ -21,6 +21,12 @@ use super::{ExportError, ExportOptions, ExportStats, Generation};
 /// Longest symlink target Linux creates (`PATH_MAX - 1`); Nix writes every export to disk.
 const MAX_LINK_TARGET: u64 = 4095;
 
+/// Longest path a legacy export can hold: Nix <= 2.19 unpacks `git archive` into a temporary
+/// directory (`/tmp/nix-<pid>-<n>/`, about 20 bytes) and reads it back by absolute path, which
+/// fails ("File name too long") from `PATH_MAX` (4096 bytes) on. Measured with Nix 2.8: a chain
+/// of 2048 directories (4096 bytes of path) fails, 1000 (2000 bytes) works.
+const LEGACY_MAX_PATH: usize = 4096 - 21;
+
 /// One tree entry, classified by the generation.
 struct Item {
     name: BString,
@@ -126,6 +132,9 @@ pub(super) fn export<W: Write>(repo: &gix::Repository, workdir: Option<&Path>, c
         }
     }
     walker.enter_attributes(root_attributes.as_deref());
+    if walker.libgit2.as_ref().is_some_and(|attributes| attributes.root_ignored()) {
+        return Err(walker.nix_fails("the root is export-ignored (\"'/' does not exist because it was fetched with exportIgnore enabled\")"));
+    }
     let mut nar = flat::Writer::new(out)?;
     nar.directory()?;
     walker.walk(&mut nar, items)?;
@@ -233,6 +242,12 @@ impl Walker<'_> {
         if self.generation == Generation::Legacy && item.kind == Kind::Tree {
             return Ok(None);
         }
+        // A bare repository is read as Nix's clone of it, and a clone never holds the object of
+        // a gitlink (measured with Nix 2.26: a gitlink `.gitattributes` pointing at a blob is
+        // read in a work tree, not over a clone).
+        if self.workdir.is_none() && item.kind == Kind::Gitlink {
+            return Ok(None);
+        }
         let header = match self.objects.header(item.oid) {
             Ok(header) => header,
             Err(ReadError::Missing) => return Ok(None),
@@ -316,6 +331,13 @@ impl Walker<'_> {
                     self.check_unlisted(oid)?;
                 }
                 continue;
+            }
+            if self.generation == Generation::Legacy && self.path.len() > LEGACY_MAX_PATH {
+                let reason = format!(
+                    "the path is {} bytes long; Nix <= 2.19 unpacks the tree under its temporary directory and cannot read paths that long (File name too long, PATH_MAX is 4096)",
+                    self.path.len()
+                );
+                return Err(self.nix_fails(reason));
             }
             match kind {
                 Kind::Tree => {
@@ -549,13 +571,16 @@ impl Walker<'_> {
                 if header.kind != ObjectKind::Blob {
                     return Err(self.nix_fails(format!("it is a symlink whose object {oid} is a {}, which libgit2 reads as a blob anyway (undefined behaviour; Nix 2.26 runs out of memory)", header.kind)));
                 }
-                if header.size == 0 {
-                    return Err(self.nix_fails("it is a symlink with an empty target, which Nix cannot create in the store (\"creating symlink ... -> '': No such file or directory\")"));
+                // The NAR holds the whole blob, but Nix also creates the link in the store,
+                // and symlink(2) takes the target up to its first NUL.
+                let target = self.read_prefix(oid, header.size, header.size)?;
+                let on_disk = target.find_byte(0).map_or(target.len(), |nul| nul);
+                if on_disk == 0 {
+                    return Err(self.nix_fails("it is a symlink whose target is empty (up to its first NUL byte), which Nix cannot create in the store (\"creating symlink ... -> '': No such file or directory\")"));
                 }
-                if header.size > MAX_LINK_TARGET {
-                    return Err(self.nix_fails(format!("it is a symlink whose target is {} bytes long, more than Linux allows (File name too long)", header.size)));
+                if on_disk as u64 > MAX_LINK_TARGET {
+                    return Err(self.nix_fails(format!("it is a symlink whose target is {on_disk} bytes long, more than Linux allows, so Nix cannot create it (File name too long)")));
                 }
-                let target = self.read_prefix(oid, header.size, MAX_LINK_TARGET)?;
                 Ok(nar.symlink(&target)?)
             }
             Generation::Legacy => {

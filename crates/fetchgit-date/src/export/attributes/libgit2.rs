@@ -16,8 +16,13 @@
 //! `dir/` patterns only if it is one in the work tree now (`git_fs_path_isdir`); in a bare
 //! repository (Nix's clone of every remote) nothing is, so `tests/ export-ignore` keeps `tests`.
 //!
+//! In a work tree libgit2 finds a path's directory through `realpath` (`git_fs_path_find_dir`):
+//! the root is looked up in the directory above the work tree, and a path below a symlink to a
+//! directory elsewhere in that directory's attribute files.
+//!
 //! ### Deviation
-//! libgit2 then reads `core.attributesFile` (default `$XDG_CONFIG_HOME/git/attributes`) and
+//! Attribute files outside the repository are never read: the one above the work tree (for the
+//! root) and those that `realpath` reaches through symlinks. libgit2 then reads `core.attributesFile` (default `$XDG_CONFIG_HOME/git/attributes`) and
 //! preloads the system file's macros; both belong to the machine, not the repository, and are
 //! not read. A work-tree `.gitattributes` that is a FIFO would block libgit2 (it opens it);
 //! it is read as absent here.
@@ -420,6 +425,28 @@ impl Libgit2Attributes {
         for file in std::iter::once(&self.info).chain(levels) {
             for rule in file.rules.iter().rev() {
                 if !rule_matches(rule, path, basename, is_dir) {
+                    continue;
+                }
+                if let Some((_, value)) = rule.assigns.iter().find(|(name, _)| name == "export-ignore") {
+                    return *value == Value::Set;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether the root itself is export-ignored, which makes Nix fail ("'/' does not exist
+    /// because it was fetched with exportIgnore enabled"). Asked about the root, libgit2 reads
+    /// the attribute files of the directory *above* the work tree (`git_fs_path_find_dir` takes
+    /// the dirname of the root's real path), so in a work tree only `info/attributes` can
+    /// ignore it; in a bare repository the root's own `.gitattributes` is read. The walk must be
+    /// at the root.
+    pub fn root_ignored(&self) -> bool {
+        let levels: &[Level] = if self.workdir.is_some() { &[] } else { &self.levels };
+        let files = std::iter::once(&self.info).chain(levels.iter().rev().flat_map(|level| level.files.iter()));
+        for file in files {
+            for rule in file.rules.iter().rev() {
+                if !rule_matches(rule, b"", b"", false) {
                     continue;
                 }
                 if let Some((_, value)) = rule.assigns.iter().find(|(name, _)| name == "export-ignore") {
