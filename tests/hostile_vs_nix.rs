@@ -62,7 +62,8 @@ fn hostile() -> &'static Path {
 #[derive(Debug)]
 enum Outcome {
     Attrs(Value),
-    Refused(String),
+    /// The error's last line (shown when a comparison fails).
+    Refused(#[allow(dead_code)] String),
 }
 
 /// Runs `cmd` with a deadline: a hang is a test failure, not a stuck test.
@@ -136,7 +137,7 @@ fn nix_2_8(case: &Case, label: &str) -> Outcome {
         .args(["--eval", "--strict", "--json", "-E", &expr]);
     match run_with_timeout(&mut cmd, Duration::from_secs(120)) {
         Ok(out) if out.status.success() => Outcome::Attrs(serde_json::from_slice(&out.stdout).expect("nix-instantiate --json")),
-        Ok(out) => Outcome::Refused(String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains("error")).last().unwrap_or_default().trim().to_owned()),
+        Ok(out) => Outcome::Refused(String::from_utf8_lossy(&out.stderr).lines().rfind(|l| l.contains("error")).unwrap_or_default().trim().to_owned()),
         Err(e) => Outcome::Refused(e),
     }
 }

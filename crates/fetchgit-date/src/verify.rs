@@ -13,10 +13,16 @@ pub struct Variant {
     pub label: &'static str,
     /// The export settings.
     pub options: ExportOptions,
-    /// The NAR hash this export gives.
-    pub nar_hash: NixHash,
-    /// What the export did besides copying blobs.
-    pub stats: ExportStats,
+    /// The NAR hash this export gives, and what it did besides copying blobs; or why this
+    /// generation cannot export the commit (a commit can be exportable by one generation only).
+    pub result: Result<(NixHash, ExportStats), String>,
+}
+
+impl Variant {
+    /// The NAR hash, when this export succeeded.
+    pub fn nar_hash(&self) -> Option<&NixHash> {
+        self.result.as_ref().ok().map(|(hash, _)| hash)
+    }
 }
 
 /// The result of checking one hash against every variant.
@@ -37,22 +43,32 @@ const VARIANTS: [(&str, ExportOptions); 3] = [
     ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true }),
 ];
 
-/// Exports `commit` every way Nix does and compares each NAR hash with `expected`.
+/// Exports `commit` every way Nix does and compares each NAR hash with `expected`. Fails only
+/// when no generation can export the commit.
 pub fn verify(repo: &gix::Repository, commit: ObjectId, expected: NixHash) -> Result<Verdict, ExportError> {
-    let variants = VARIANTS
-        .iter()
-        .map(|&(label, options)| {
-            let (nar_hash, _, stats) = export::nar_hash(repo, commit, options)?;
-            Ok(Variant { label, options, nar_hash, stats })
-        })
-        .collect::<Result<_, ExportError>>()?;
-    Ok(Verdict { expected, variants })
+    let mut first_error = None;
+    let mut variants = Vec::new();
+    for &(label, options) in &VARIANTS {
+        let result = match export::nar_hash(repo, commit, options) {
+            Ok((nar_hash, _, stats)) => Ok((nar_hash, stats)),
+            Err(err) => {
+                let text = crate::error_chain(&err);
+                first_error.get_or_insert(err);
+                Err(text)
+            }
+        };
+        variants.push(Variant { label, options, result });
+    }
+    match first_error {
+        Some(err) if variants.iter().all(|v| v.result.is_err()) => Err(err),
+        _ => Ok(Verdict { expected, variants }),
+    }
 }
 
 impl Verdict {
     /// The first variant that reproduces the hash.
     pub fn matching(&self) -> Option<&Variant> {
-        self.variants.iter().find(|v| v.nar_hash == self.expected)
+        self.variants.iter().find(|v| v.nar_hash() == Some(&self.expected))
     }
 
     /// One line per variant: its hash and, when it differs, why it may differ.
@@ -60,50 +76,46 @@ impl Verdict {
         let mut lines: Vec<String> = self
             .variants
             .iter()
-            .map(|variant| {
-                if variant.nar_hash == self.expected {
-                    format!("{}: {} matches", variant.label, variant.nar_hash)
-                } else {
-                    format!("{}: {} differs{}", variant.label, variant.nar_hash, self.reasons(variant))
-                }
+            .map(|variant| match &variant.result {
+                Ok((hash, _)) if *hash == self.expected => format!("{}: {hash} matches", variant.label),
+                Ok((hash, stats)) => format!("{}: {hash} differs{}", variant.label, reasons(stats)),
+                Err(reason) => format!("{}: cannot export: {reason}", variant.label),
             })
             .collect();
         if self.matching().is_none() {
-            let gitlinks = &self.variants[0].stats.gitlinks;
-            let hint = if gitlinks.is_empty() {
-                "no export reproduces the hash: it was made from another commit, a dirty work tree, or by a tool other than fetchGit".to_owned()
-            } else {
-                format!(
+            let gitlinks = self.variants.iter().find_map(|v| v.result.as_ref().ok()).map(|(_, stats)| &stats.gitlinks);
+            let hint = match gitlinks {
+                Some(gitlinks) if !gitlinks.is_empty() => format!(
                     "no export reproduces the hash; the tree has {} submodule(s) (e.g. '{}'): a hash made with submodules = true includes their content",
                     gitlinks.len(),
                     gitlinks[0]
-                )
+                ),
+                _ => "no export reproduces the hash: it was made from another commit, a dirty work tree, or by a tool other than fetchGit".to_owned(),
             };
             lines.push(hint);
         }
         lines
     }
+}
 
-    fn reasons(&self, variant: &Variant) -> String {
-        let stats = &variant.stats;
-        let mut reasons = Vec::new();
-        if !stats.export_ignored.is_empty() {
-            reasons.push(format!("export-ignore dropped {} path(s), e.g. '{}'", stats.export_ignored.len(), stats.export_ignored[0]));
-        }
-        if !stats.converted.is_empty() {
-            reasons.push(format!(
-                "git archive converted {} file(s) (line endings, ident or filters), e.g. '{}'",
-                stats.converted.len(),
-                stats.converted[0]
-            ));
-        }
-        if !stats.substituted.is_empty() {
-            reasons.push(format!("export-subst expanded {} file(s), e.g. '{}'", stats.substituted.len(), stats.substituted[0]));
-        }
-        if reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", reasons.join("; "))
-        }
+fn reasons(stats: &ExportStats) -> String {
+    let mut reasons = Vec::new();
+    if !stats.export_ignored.is_empty() {
+        reasons.push(format!("export-ignore dropped {} path(s), e.g. '{}'", stats.export_ignored.len(), stats.export_ignored[0]));
+    }
+    if !stats.converted.is_empty() {
+        reasons.push(format!(
+            "git archive converted {} file(s) (line endings, ident, encodings or filters), e.g. '{}'",
+            stats.converted.len(),
+            stats.converted[0]
+        ));
+    }
+    if !stats.substituted.is_empty() {
+        reasons.push(format!("export-subst expanded {} file(s), e.g. '{}'", stats.substituted.len(), stats.substituted[0]));
+    }
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons.join("; "))
     }
 }

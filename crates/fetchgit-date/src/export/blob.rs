@@ -95,6 +95,8 @@ impl Objects {
         match self.handle.try_find(&oid, buf) {
             Ok(Some(data)) => Ok(data.data),
             Ok(None) => Err(ReadError::Missing),
+            // gix reports a failed allocation (while rebuilding a delta) as an error of its own.
+            Err(err) if is_allocation_failure(&err) => Err(ReadError::OutOfMemory { size }),
             Err(err) => Err(ReadError::Corrupt(crate::error_chain(&err))),
         }
     }
@@ -128,6 +130,11 @@ impl Objects {
         }
         Ok(None)
     }
+}
+
+fn is_allocation_failure(err: &dyn std::error::Error) -> bool {
+    let text = crate::error_chain(err).to_lowercase();
+    text.contains("alloc") || text.contains("out of memory") || text.contains("resource exhaust")
 }
 
 fn load_indices(object_dirs: &[PathBuf], hash: gix::hash::Kind) -> Vec<(pack::index::File, PathBuf)> {

@@ -133,7 +133,7 @@ pub enum ExportError {
         reason: String,
     },
     /// An object does not fit in memory.
-    #[error("out of memory reading '{path}' ({size} bytes, object {id}): it is stored as a delta, which must be rebuilt in memory; free memory or repack the repository (git repack -adf)")]
+    #[error("out of memory reading '{path}' ({size} bytes, object {id}): it is stored as a delta, so it must be rebuilt in memory (git does the same); run where that much memory is available")]
     OutOfMemory {
         /// The object.
         id: ObjectId,

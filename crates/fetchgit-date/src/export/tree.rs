@@ -280,9 +280,9 @@ fn is_ntfs_dotgitmodules(name: &[u8]) -> bool {
 /// Why Nix 2.26 fails on an entry name (`CanonPath::push` asserts, aborting the evaluator).
 pub fn nix_refuses_name(name: &BStr) -> Option<&'static str> {
     if name.contains(&b'/') {
-        Some("Nix >= 2.20 aborts on a name containing '/' (assertion in CanonPath::push)")
+        Some("the name contains '/' (Nix aborts on it: assertion in CanonPath::push)")
     } else if name == "." || name == ".." {
-        Some("Nix >= 2.20 aborts on the names '.' and '..' (assertion in CanonPath::push)")
+        Some("the names '.' and '..' cannot be entries (Nix aborts on them: assertion in CanonPath::push)")
     } else {
         None
     }

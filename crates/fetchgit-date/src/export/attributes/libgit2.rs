@@ -419,7 +419,7 @@ impl Libgit2Attributes {
         };
         let basename = match path.rfind_byte(b'/') {
             Some(slash) => &path[slash + 1..],
-            None => &path[..],
+            None => path,
         };
         let levels = self.levels.iter().rev().flat_map(|level| level.files.iter());
         for file in std::iter::once(&self.info).chain(levels) {
