@@ -31,6 +31,10 @@ let
   compatFor = version:
     if !(isLix version) && builtins.compareVersions version "2.20" >= 0 then "modern" else "legacy";
 
+  # Whether pure evaluation lets a narHash without rev lock an input (Nix >= 2.27, not Lix), as
+  # Change::NarHashLocksInPureEval in crates/fetchgit-date/src/nix_version.rs says.
+  narHashLocks = version: !(isLix version) && builtins.compareVersions version "2.27" >= 0;
+
   # Pure evaluation (flakes without --impure) hides the clock.
   pureEval = !(builtins ? currentTime);
 
@@ -50,17 +54,31 @@ let
       name ? "source",
       submodules ? false,
       shallow ? false,
-      # Only says where a remote rev may be found; we read the repository's objects directly.
+      # Fetch every ref: a rev need not be on ref (only matters for Nix < 2.20 and Lix).
       allRefs ? false,
       # fetchGit's default (Nix >= 2.20): apply export-ignore unless fetching submodules.
       exportIgnore ? !submodules,
       date ? null,
       interval ? null,
       firstParent ? false,
-      # "modern" or "legacy": whose export to reproduce; default: the running Nix's.
-      compat ? compatFor builtins.nixVersion,
+      # Whose builtins.fetchGit to reproduce, release by release (default: the running Nix).
+      nixVersion ? builtins.nixVersion,
+      # "modern" or "legacy": whose export to reproduce; default: nixVersion's.
+      compat ? compatFor nixVersion,
+      # Checked against the result, as fetchGit checks them (narHash: SRI).
+      narHash ? null,
+      lastModified ? null,
+      revCount ? null,
       # When no commit is old enough: take the root commit (true, as Nix PR #7362) or fail.
       rootFallback ? true,
+      # Git LFS contents instead of pointer files (fetchGit's lfs, Nix >= 2.27).
+      lfs ? false,
+      # fetchGit's commit signature check (Nix >= 2.19): with truncation, the truncated commit
+      # is the one that must be signed.
+      verifyCommit ? null,
+      publicKey ? null,
+      keytype ? null,
+      publicKeys ? null,
     }:
     let
       # A path would be copied to the store by interpolation; the tool needs the repository.
@@ -68,14 +86,24 @@ let
       truncating = date != null || interval != null;
       dateArg = if builtins.isInt date then "@${toString date}" else date;
       argv =
-        [ bin "fetch" "--format=nix" "--url=${urlString}" "--name=${name}" "--compat=${compat}" ]
+        [ bin "fetch" "--format=nix" "--url=${urlString}" "--name=${name}" "--compat=${compat}" "--nix-version=${nixVersion}" ]
+        ++ opt "nar-hash" narHash
+        ++ opt "last-modified" lastModified
+        ++ opt "rev-count" revCount
         ++ opt "ref" ref
         ++ opt "rev" rev
         ++ opt "date" dateArg
         ++ opt "interval" interval
+        ++ optional allRefs "--all-refs"
         ++ optional firstParent "--first-parent"
         ++ optional (!exportIgnore) "--no-export-ignore"
-        ++ optional (!rootFallback) "--no-root-fallback";
+        ++ optional (!rootFallback) "--no-root-fallback"
+        ++ optional lfs "--lfs"
+        ++ optional (verifyCommit == true) "--verify-commit"
+        ++ optional (verifyCommit == false) "--no-verify-commit"
+        ++ opt "public-key" publicKey
+        ++ (if publicKey != null then opt "keytype" keytype else [ ])
+        ++ optional (publicKeys != null) "--public-keys=${builtins.toJSON publicKeys}";
       checked =
         if !(builtins.isString urlString) then fail "url must be a path or a string, not ${builtins.typeOf url}"
         else if builtins.substring 0 (builtins.stringLength builtins.storeDir + 1) urlString == "${builtins.storeDir}/" then fail "url ${urlString} is in the Nix store, where sources are copied without .git (a flake's ./. is such a copy): pass the repository's own location as a string"
@@ -84,12 +112,14 @@ let
         else if submodules then fail "submodules = true is not supported yet; fetch without submodules (gitlinks become empty directories, as in fetchGit)"
         else if compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
         else if !exportIgnore && compat == "legacy" then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
-        else if pureEval && rev == null then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
+        else if lfs && compat == "legacy" then fail "lfs = true needs compat = \"modern\": fetchGit has lfs only from Nix 2.27 on"
+        else if pureEval && rev == null && !(narHash != null && narHashLocks nixVersion) then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
         else if pureEval && date != null && !(builtins.isInt date) then fail "in pure evaluation mode date must be Unix seconds (an integer): a date string may be relative or in the local time zone; or evaluate with --impure"
+        else if pureEval && rev == null then builtins.trace "warning: Input '${urlString}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared." (exec argv)
         else exec argv;
     in
-    # fetchGit reports revCount = 0 for shallow fetches.
-    checked // (if shallow then { revCount = 0; } else { });
+    # fetchGit reports revCount = 0 for shallow fetches (or the revCount given, unchecked).
+    checked // (if shallow then { revCount = if revCount != null then revCount else 0; } else { });
 
   fetchGitDate = args: fetch (if builtins.isAttrs args then args else { url = args; });
 

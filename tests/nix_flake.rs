@@ -118,6 +118,9 @@ fn pure_flake(dir: &Path, repo: &Path, rev: &str) -> String {
                  noRev = lib.fetchGitDate {{ url = {url}; interval = 86400; }};
                  relativeDate = lib.fetchGitDate {{ url = {url}; rev = {rev}; date = \"1 day ago\"; }};
                  selfUrl = lib.fetchGitDate {{ url = ./.; rev = {rev}; }};
+                 narHashOnly = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.27.0\"; compat = \"legacy\"; narHash = builtins.readFile ./narhash; }};
+                 narHashOnlyOld = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.26.3\"; compat = \"legacy\"; narHash = builtins.readFile ./narhash; }};
+                 narHashWrong = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.27.0\"; narHash = \"sha256-pQpattmS9VmO3ZIQUFn66az8GSmB4IvYhTTCFn6SUmo=\"; }};
                }}; }}",
             bin = nix_str(BIN),
             rev = nix_str(rev)
@@ -197,6 +200,16 @@ fn pure_evaluation_needs_rev_and_gives_context() {
         EXEC_ON,
         "is in the Nix store, where sources are copied without .git",
     );
+    // A narHash without rev locks the input from Nix 2.27 on (not before), and is checked.
+    let nar_hash = eval_json(
+        tmp.path(),
+        &format!("(builtins.fetchGit {{ url = {}; rev = {}; }}).narHash", nix_str(&repo.display().to_string()), nix_str(&expected)),
+    );
+    let flake_dir = tmp.path().join("user");
+    std::fs::write(flake_dir.join("narhash"), nar_hash.as_str().expect("narHash is a string")).expect("write narhash");
+    assert_eq!(ok("narHashOnly.rev", EXEC_ON), expected.as_str());
+    fails("narHashOnlyOld", EXEC_ON, "in pure evaluation mode fetchGitDate needs a locked input: pass rev");
+    fails("narHashWrong", EXEC_ON, "NAR hash mismatch in input");
     // builtins.exec is off unless enabled, in pure mode too.
     fails("withRev", &[], "builtins.exec is disabled");
     // --impure lifts the rev requirement: the current branch's tip, truncated.

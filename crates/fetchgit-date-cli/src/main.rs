@@ -13,6 +13,8 @@ use fetchgit_date::date::{parse_date, Interval};
 use fetchgit_date::error_chain;
 use fetchgit_date::export::{ExportOptions, Generation};
 use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncateTo, TruncationInfo};
+use fetchgit_date::input_check;
+use fetchgit_date::nix_version::NixVersion;
 use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
 
@@ -46,8 +48,18 @@ struct Source {
     /// Full 40-hex commit to start from; makes truncation reproducible.
     #[arg(long, value_name = "REV")]
     rev: Option<String>,
+    /// Behave like the builtins.fetchGit of this Nix release (builtins.nixVersion: 2.8.0,
+    /// 2.26.3, 2.18.3-lix); default 2.26.3. It also picks the export generation (see --compat).
+    #[arg(long, value_name = "VERSION")]
+    nix_version: Option<NixVersion>,
     #[command(flatten)]
     remote: RemoteFlags,
+}
+
+impl Source {
+    fn nix_version(&self) -> NixVersion {
+        self.nix_version.clone().unwrap_or_else(NixVersion::default_release)
+    }
 }
 
 /// How a remote URL is brought into the cache ($XDG_CACHE_HOME/fetchgit-date).
@@ -72,6 +84,10 @@ struct RemoteFlags {
     /// Say what is fetched and how many bytes it took.
     #[arg(short, long)]
     verbose: bool,
+    /// Give up on a remote or on the Nix daemon after this many seconds without an answer (Nix's
+    /// stalled-download-timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = fetchgit_date::remote::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
 }
 
 impl RemoteFlags {
@@ -92,13 +108,14 @@ impl RemoteFlags {
             depth,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             verbose: self.verbose,
+            timeout: std::time::Duration::from_secs(self.timeout),
         }
     }
 }
 
 #[derive(Args)]
 struct Truncation {
-    /// Roll back to the last commit at or before this date (Unix seconds, ISO 8601, RFC 2822).
+    /// Roll back to the last commit at or before this date (Unix seconds, ISO 8601, RFC 2822, git's or date(1)'s format, lastModifiedDate, '3 days ago'; see docs/usage.md).
     #[arg(long, value_name = "SPEC", conflicts_with = "interval")]
     date: Option<String>,
     /// Roll back to the last commit before the start's time rounded down to DURATION (86400, 12h, 1d, 1w).
@@ -110,6 +127,46 @@ struct Truncation {
     /// Fail instead of taking the root commit when no commit is old enough.
     #[arg(long)]
     no_root_fallback: bool,
+}
+
+/// fetchGit's commit signature check (`verifyCommit`, `publicKey`, `keytype`, `publicKeys`).
+#[derive(Args)]
+struct SignatureFlags {
+    /// Require an SSH signature by one of the keys on the commit fetched (after truncation, the
+    /// truncated commit); fetchGit's verifyCommit = true. Implied by any key.
+    #[arg(long, conflicts_with = "no_verify_commit")]
+    verify_commit: bool,
+    /// Check no signature even when keys are given (verifyCommit = false).
+    #[arg(long)]
+    no_verify_commit: bool,
+    /// A public key, base64 (the second field of a .pub file): fetchGit's publicKey.
+    #[arg(long, value_name = "KEY")]
+    public_key: Option<String>,
+    /// The type of --public-key: fetchGit's keytype (ssh-ed25519, ssh-rsa, ...; default ssh-ed25519).
+    #[arg(long, value_name = "TYPE", requires = "public_key")]
+    keytype: Option<String>,
+    /// fetchGit's publicKeys as JSON: '[{"type": "ssh-rsa", "key": "AAAA..."}, {"key": "..."}]'.
+    #[arg(long, value_name = "JSON")]
+    public_keys: Option<String>,
+}
+
+impl SignatureFlags {
+    fn verification(&self) -> Result<fetchgit_date::signature::CommitVerification, Failure> {
+        use fetchgit_date::signature::{parse_public_keys, CommitVerification, PublicKey, DEFAULT_KEY_TYPE};
+        let mut public_keys = match &self.public_keys {
+            Some(json) => parse_public_keys(json)?,
+            None => Vec::new(),
+        };
+        if let Some(key) = &self.public_key {
+            public_keys.push(PublicKey { key_type: self.keytype.clone().unwrap_or_else(|| DEFAULT_KEY_TYPE.to_owned()), key: key.clone() });
+        }
+        let verify_commit = match (self.verify_commit, self.no_verify_commit) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        Ok(CommitVerification { verify_commit, public_keys })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,12 +189,17 @@ struct FetchArgs {
     source: Source,
     #[command(flatten)]
     truncation: Truncation,
-    /// Which Nix's export to reproduce.
-    #[arg(long, value_enum, default_value = "modern")]
-    compat: Compat,
+    /// Which Nix's export to reproduce, overriding the one --nix-version implies.
+    #[arg(long, value_enum)]
+    compat: Option<Compat>,
     /// Keep paths marked export-ignore (modern only; like fetchGit's exportIgnore = false).
     #[arg(long)]
     no_export_ignore: bool,
+    /// Replace Git LFS pointer files by their contents (fetchGit's lfs = true, Nix >= 2.27).
+    #[arg(long)]
+    lfs: bool,
+    #[command(flatten)]
+    signature: SignatureFlags,
     /// Store path name.
     #[arg(long, default_value = "source")]
     name: String,
@@ -151,6 +213,15 @@ struct FetchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
+    /// Fail unless the NAR hash is this (SRI, as fetchGit's narHash); nothing is added to the store.
+    #[arg(long, value_name = "SRI")]
+    nar_hash: Option<String>,
+    /// Fail unless lastModified is this (Unix seconds), as fetchGit's lastModified.
+    #[arg(long, value_name = "SECONDS")]
+    last_modified: Option<i64>,
+    /// Fail unless revCount is this, as fetchGit's revCount (passed through when none is computed).
+    #[arg(long, value_name = "N")]
+    rev_count: Option<u64>,
 }
 
 #[derive(Args)]
@@ -185,6 +256,12 @@ struct VerifyArgs {
     /// Store path name (to print the matching store path).
     #[arg(long, default_value = "source")]
     name: String,
+    /// Also try the exports with Git LFS contents (Nix >= 2.27 with lfs = true); fetches the
+    /// LFS objects.
+    #[arg(long)]
+    lfs: bool,
+    #[command(flatten)]
+    signature: SignatureFlags,
 }
 
 /// A failure to report: one line, exit code 2.
@@ -248,6 +325,7 @@ fn selector(source: &Source, truncation: &Truncation) -> Result<Selector, Failur
         truncate,
         first_parent: truncation.first_parent,
         refuse_root_fallback: truncation.no_root_fallback,
+        ..Selector::default()
     })
 }
 
@@ -263,19 +341,41 @@ fn warn_root_fallback(truncation: Option<&TruncationInfo>, commit: &str) {
 
 fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let name = StorePathName::new(&args.name)?;
+    let nix = args.source.nix_version();
     let generation = match args.compat {
-        Compat::Modern => Generation::Modern,
-        Compat::Legacy => Generation::Legacy,
+        Some(Compat::Modern) => Generation::Modern,
+        Some(Compat::Legacy) => Generation::Legacy,
+        None => nix.generation(),
     };
     if generation == Generation::Legacy && args.no_export_ignore {
-        return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
+        return Err(Failure("--no-export-ignore needs the modern export (--compat modern, or a --nix-version >= 2.20): legacy Nix exports with git archive, which always applies export-ignore".into()));
     }
-    let selector = selector(&args.source, &args.truncation)?;
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false))?;
-    let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
-    let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    if generation == Generation::Legacy && args.lfs {
+        return Err(Failure("--lfs needs --compat modern: fetchGit has lfs only from Nix 2.27 on".into()));
+    }
+    let expected = input_check::Expected {
+        nar_hash: args.nar_hash.as_deref().map(input_check::parse_nar_hash).transpose().map_err(|err| Failure(format!("invalid --nar-hash: {err}")))?,
+        last_modified: args.last_modified,
+        rev_count: args.rev_count,
+    };
+    let mut selector = selector(&args.source, &args.truncation)?;
+    selector.verification = args.signature.verification()?;
+    // An explicit release with signature attributes also decides how they treat key types;
+    // otherwise (and for releases without them, which fetchGitDate still checks) the newest Nix's.
+    if let Some(rules) = args.source.nix_version.as_ref().and_then(NixVersion::key_type_rules) {
+        selector.key_type_rules = Some(rules);
+    }
+    let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false), &nix)?;
+    let export = ExportOptions { generation, export_ignore: !args.no_export_ignore, lfs: args.lfs };
+    let mut fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    let source = &args.source;
+    let input = input_check::describe_input(&source.url, source.ref_name.as_deref(), source.rev.as_deref(), source.remote.shallow, export.export_ignore, &nix);
+    input_check::check(&mut fetched, &expected, &nix, &input)?;
     warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
-    if fetched.attrs.dirty_rev.is_some() {
+    if let Some(verified) = &fetched.verified {
+        eprintln!("fetchgit-date: commit {} has a good signature by key {}", verified.commit, verified.fingerprint);
+    }
+    if fetched.dirty {
         eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
     }
     if !args.no_store {
@@ -297,7 +397,7 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
 fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let selector = selector(&args.source, &args.truncation)?;
     // A commit id needs no revCount: only the history the truncation walks is fetched.
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, true))?;
+    let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, true), &args.source.nix_version())?;
     let selection = fetcher.select(&selector)?;
     warn_root_fallback(selection.truncation.as_ref(), &selection.commit.to_string());
     writeln!(out, "{}", selection.commit)?;
@@ -317,11 +417,20 @@ fn verify(args: VerifyArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let expected = NixHash::parse(&args.nar_hash)?;
     let fetcher = Fetcher::open(&args.url, Cache::from_environment())?;
     let commit = fetchgit_date::resolve::rev_commit(fetcher.repo(), &args.rev)?;
-    let verdict = fetchgit_date::verify::verify(fetcher.repo(), commit, expected)?;
+    let selector = Selector { rev: Some(args.rev.clone()), verification: args.signature.verification()?, ..Selector::default() };
+    let signature = match fetcher.verify_signature(&selector, commit) {
+        Ok(verified) => verified.map(|v| format!("signature: good, by key {}", v.fingerprint)),
+        Err(err) => Some(format!("signature: {}", error_chain(&err))),
+    };
+    let verdict = fetchgit_date::verify::verify_with(&fetcher, commit, expected, args.lfs)?;
     for line in verdict.report() {
         writeln!(out, "{line}")?;
     }
-    Ok(match verdict.matching() {
+    if let Some(line) = &signature {
+        writeln!(out, "{line}")?;
+    }
+    let signature_failed = signature.as_deref().is_some_and(|line| !line.starts_with("signature: good"));
+    Ok(match verdict.matching().filter(|_| !signature_failed) {
         Some(_) => {
             let path = nixstore::store_path::build_ca_path(&name, &expected, DEFAULT_STORE_DIR);
             writeln!(out, "store path: {}", path.to_absolute_path(DEFAULT_STORE_DIR))?;

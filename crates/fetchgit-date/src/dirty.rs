@@ -1,16 +1,28 @@
-//! A local work tree with uncommitted changes, fetched as `builtins.fetchGit` does: the tracked
+//! A local work tree fetched without `ref` or `rev`, as `builtins.fetchGit` takes it: the tracked
 //! files as they are on disk (deleted ones left out, untracked ones never included).
 //!
-//! Whether the work tree is dirty depends on the generation: Nix <= 2.19 runs
-//! `git diff HEAD --quiet --ignore-submodules --` (src/libfetchers/git.cc of Nix 2.8), which
-//! compares contents after git's clean conversions, so a file whose only change is CRLF line
-//! endings under `text` is clean; Nix >= 2.20 asks libgit2 for the status, which calls that file
-//! modified (measured with Nix 2.8 and Nix 2.26; gix agrees with libgit2 here).
+//! Which work trees are taken this way, and how, depends on the Nix release (see
+//! [`crate::nix_version`]):
+//! - Nix <= 2.19 and Lix copy the files only when the tree is dirty (`git diff HEAD --quiet
+//!   --ignore-submodules --` fails), or has no commit; a clean tree is exported from `HEAD` by
+//!   `git archive`. They keep every directory that holds a tracked path (`git ls-files`, which
+//!   lists gitlinks too), so an unfetched submodule's parent directory stays; Lix >= 2.91 also
+//!   keeps the submodule's own (empty) directory.
+//! - The libgit2 fetcher (Nix >= 2.20) always reads the work tree: the files libgit2's status
+//!   reports as tracked and present, submodules excluded (so neither they nor directories holding
+//!   only them appear), and `export-ignore` read from the index's `.gitattributes`
+//!   (`GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM`).
 //!
-//! Reading the files: a tracked path that is neither a regular file, a directory nor a symlink
-//! (a FIFO, a device, a socket) is an error for Nix <= 2.19, whose `dumpPath` fails on it ("has
-//! an unsupported type"), and left out for Nix >= 2.20 (see [`kept_entries`]); files are opened non-blocking and checked again after opening, so a
-//! file replaced by a FIFO meanwhile cannot block the fetch.
+//! Dirtiness for Nix <= 2.19 is decided by running that `git diff` (isolated from the user's
+//! configuration), which compares contents after git's clean conversions: a file whose only
+//! change is CRLF line endings under `text` is clean there, while libgit2's status (and gix)
+//! call it modified (measured with Nix 2.8 and Nix 2.26).
+//!
+//! Reading the files: the walk is iterative (a work tree of any depth), files are opened
+//! non-blocking and checked again after opening, and a tracked path that is neither a regular
+//! file, a directory nor a symlink (a FIFO, a device, a socket) is an error for Nix <= 2.19,
+//! whose `dumpPath` fails on it ("has an unsupported type"), and absent for the libgit2 fetcher,
+//! whose work-tree iterator skips such files (measured with Nix 2.26).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -19,11 +31,13 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use gix::bstr::BString;
+use gix::bstr::{BStr, BString, ByteSlice};
+use gix::index::entry::Mode;
 use nixstore::hash::{HashingWriter, NixHash};
 use nixstore::nar::flat;
 
 use crate::error_chain;
+use crate::export::attributes::libgit2::Libgit2Attributes;
 use crate::export::Generation;
 
 /// Why a work tree could not be read.
@@ -39,7 +53,7 @@ pub enum DirtyError {
     #[error("cannot read tracked file '{}': {source}", path.display())]
     Read {
         /// The file.
-        path: PathBuf,
+        path: std::path::PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
@@ -53,24 +67,34 @@ pub enum DirtyError {
     },
 }
 
-/// Whether tracked files differ from `HEAD` the way the generation's Nix decides it, which is
-/// what makes Nix take the work tree instead of a commit.
+/// How a work tree becomes a NAR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WorkTreeExport {
+    /// The libgit2 fetcher's reading (Nix >= 2.20): submodules and deleted files left out before
+    /// directories are kept, and `export-ignore` applied when [`Self::export_ignore`].
+    pub libgit2: bool,
+    /// Drop paths whose `export-ignore` is set in the index's attributes (libgit2 only).
+    pub export_ignore: bool,
+    /// Keep an unfetched submodule as an empty directory (Lix >= 2.91).
+    pub submodule_directories: bool,
+}
+
+/// Whether tracked files differ from `HEAD`, submodules aside: what makes every Nix release take
+/// the work tree as dirty. Nix 2.8 to 2.19 and Lix run `git diff HEAD --quiet --ignore-submodules
+/// --`, libgit2's status excludes submodules; either way a gitlink that changed, appeared, went
+/// away or has no checkout does not count, and untracked files never do.
 pub fn is_dirty(repo: &gix::Repository, generation: Generation) -> Result<bool, DirtyError> {
     match generation {
-        Generation::Modern => repo.is_dirty().map_err(|err| DirtyError::Status(error_chain(&err))),
         Generation::Legacy => git_diff_is_dirty(repo),
+        Generation::Modern => status_is_dirty(repo),
     }
 }
 
 /// `git diff HEAD --quiet --ignore-submodules --` in the work tree, with no user or system
-/// configuration; no `HEAD` at all counts as dirty, as in Nix 2.8.
+/// configuration.
 fn git_diff_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
-    if repo.head_id().is_err() {
-        return Ok(true);
-    }
     let workdir = repo.workdir().expect("dirty checks happen in work trees");
-    let mut cmd = crate::export::git_archive::isolated_git();
-    let output = cmd
+    let output = crate::export::git_archive::isolated_git()
         .arg("-C")
         .arg(workdir)
         .args(["diff", "HEAD", "--quiet", "--ignore-submodules", "--"])
@@ -90,22 +114,133 @@ fn git_diff_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
     }
 }
 
+/// libgit2's status, submodules aside, as gix computes it.
+fn status_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
+    let status_error = |err: &dyn std::error::Error| DirtyError::Status(error_chain(err));
+    let is_gitlink = |mode: Mode| mode == Mode::COMMIT;
+    let head_tree = repo.head_tree_id_or_empty().map_err(|e| status_error(&e))?;
+    let index = repo.index_or_empty().map_err(|e| status_error(&e))?;
+    let mut index_differs = false;
+    repo.tree_index_status(&head_tree, &index, None, gix::status::tree_index::TrackRenames::Disabled, |change, _, _| {
+        let gitlink = match &change {
+            gix::diff::index::ChangeRef::Modification { previous_entry_mode, entry_mode, .. } => is_gitlink(*previous_entry_mode) || is_gitlink(*entry_mode),
+            other => is_gitlink(other.fields().2),
+        };
+        if gitlink {
+            return Ok(std::ops::ControlFlow::Continue(()));
+        }
+        index_differs = true;
+        Ok(std::ops::ControlFlow::Break(()))
+    })
+    .map_err(|e| status_error(&e))?;
+    if index_differs {
+        return Ok(true);
+    }
+    let ignore_submodules = gix::status::Submodule::Given { ignore: gix::submodule::config::Ignore::All, check_dirty: false };
+    let items = repo
+        .status(gix::progress::Discard)
+        .map_err(|e| status_error(&e))?
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(ignore_submodules)
+        .index_worktree_options_mut(|opts| opts.dirwalk_options = None)
+        .into_index_worktree_iter(Vec::new())
+        .map_err(|e| status_error(&e))?;
+    for item in items {
+        match item.map_err(|e| status_error(&e))? {
+            gix::status::index_worktree::Item::Modification { entry, .. } if is_gitlink(entry.mode) => continue,
+            _ => return Ok(true),
+        }
+    }
+    Ok(false)
+}
+
+/// Whether the index holds any entry: with no commit yet, what makes the libgit2 fetcher (and
+/// `git diff`) see changes.
+pub fn has_staged_files(repo: &gix::Repository) -> Result<bool, DirtyError> {
+    let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
+    Ok(!index.entries().is_empty())
+}
+
 /// NAR hash and size of the tracked files of `workdir` as they are on disk.
-pub fn nar_hash(repo: &gix::Repository, workdir: &Path, generation: Generation) -> Result<(NixHash, u64), DirtyError> {
+pub fn nar_hash(repo: &gix::Repository, workdir: &Path, export: WorkTreeExport) -> Result<(NixHash, u64), DirtyError> {
     let mut hasher = HashingWriter::new(std::io::sink());
-    write_nar(repo, workdir, generation, &mut hasher)?;
+    write_nar(repo, workdir, export, &mut hasher)?;
     let (hash, size, _) = hasher.finish();
     Ok((hash, size))
 }
 
-/// Nix's filter: a file is kept when it is tracked, a directory when a tracked file lies below it.
-fn is_kept(tracked: &BTreeSet<BString>, rela: &[u8], is_dir: bool) -> bool {
-    if !is_dir {
-        return tracked.contains(rela);
+/// What a walk of the work tree keeps.
+struct Keep {
+    /// Tracked paths that count.
+    tracked: BTreeSet<BString>,
+    /// Gitlinks kept as directories of their own (Lix >= 2.91).
+    submodules: BTreeSet<BString>,
+    attributes: Option<Libgit2Attributes>,
+    objects: gix::OdbHandle,
+}
+
+/// Writes the NAR of the tracked files of `workdir` as they are on disk.
+pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkTreeExport, out: &mut W) -> Result<(), DirtyError> {
+    let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
+    let mut tracked = BTreeSet::new();
+    let mut submodules = BTreeSet::new();
+    for entry in index.entries() {
+        let path = entry.path(&index);
+        let gitlink = entry.mode == Mode::COMMIT;
+        if gitlink && export.submodule_directories {
+            submodules.insert(path.to_owned());
+        }
+        // libgit2's status lists neither submodules nor files deleted from the work tree.
+        let present = || {
+            std::fs::symlink_metadata(workdir.join(crate::export::native_path(path)))
+                .is_ok_and(|meta| meta.is_file() || meta.is_dir() || meta.file_type().is_symlink())
+        };
+        if export.libgit2 && (gitlink || !present()) {
+            continue;
+        }
+        tracked.insert(path.to_owned());
     }
-    let mut prefix = BString::from(rela);
-    prefix.push(b'/');
-    tracked.range(prefix.clone()..).next().is_some_and(|first| first.starts_with(&prefix))
+    let attributes = (export.libgit2 && export.export_ignore).then(|| Libgit2Attributes::index_only(repo));
+    let mut keep = Keep { tracked, submodules, attributes, objects: repo.objects.clone() };
+    let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
+    let mut nar = flat::Writer::new(out).map_err(|e| read_error(workdir, e))?;
+    nar.directory().map_err(|e| read_error(workdir, e))?;
+    keep.enter(b"".as_bstr());
+    let mut stack = vec![(keep.entries(workdir, &BString::default())?.into_iter(), workdir.to_owned())];
+    while let Some((entries, dir)) = stack.last_mut() {
+        let Some((name, rela, meta)) = entries.next() else {
+            nar.close_directory().map_err(|e| read_error(dir, e))?;
+            keep.leave();
+            stack.pop();
+            continue;
+        };
+        let path = dir.join(&name);
+        let file_type = meta.file_type();
+        if !(file_type.is_dir() || file_type.is_file() || file_type.is_symlink()) {
+            return Err(DirtyError::Unsupported { path, what: what(file_type) });
+        }
+        nar.entry(name.as_bytes()).map_err(|e| read_error(&path, e))?;
+        if file_type.is_dir() {
+            nar.directory().map_err(|e| read_error(&path, e))?;
+            keep.enter(rela.as_bstr());
+            let entries = keep.entries(&path, &rela)?;
+            stack.push((entries.into_iter(), path));
+        } else if file_type.is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|e| read_error(&path, e))?;
+            nar.symlink(target.as_os_str().as_bytes()).map_err(|e| read_error(&path, e))?;
+        } else {
+            let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+            let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nonblocking).open(&path).map_err(|e| read_error(&path, e))?;
+            let opened = file.metadata().map_err(|e| read_error(&path, e))?;
+            if !opened.is_file() {
+                return Err(DirtyError::Unsupported { path, what: what(opened.file_type()) });
+            }
+            let executable = opened.permissions().mode() & 0o100 != 0;
+            nar.file(executable, opened.len(), &mut file).map_err(|e| read_error(&path, e))?;
+        }
+    }
+    nar.finish().map_err(|e| read_error(workdir, e))?;
+    Ok(())
 }
 
 fn what(file_type: std::fs::FileType) -> &'static str {
@@ -122,69 +257,50 @@ fn what(file_type: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The kept entries of directory `path` (relative path `rela`), sorted bytewise. For Nix >= 2.20
-/// (`skip_special`), a FIFO, device or socket is not there at all: libgit2's work-tree
-/// iterator skips such files, so the status calls them deleted and Nix leaves them out
-/// (measured with Nix 2.26).
-fn kept_entries(path: &Path, rela: &[u8], tracked: &BTreeSet<BString>, skip_special: bool) -> Result<Vec<(std::ffi::OsString, BString, std::fs::Metadata)>, DirtyError> {
-    let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
-        let name = entry.map_err(|e| read_error(path, e))?.file_name();
-        let child = path.join(&name);
-        let mut child_rela = BString::from(rela);
-        if !child_rela.is_empty() {
-            child_rela.push(b'/');
-        }
-        child_rela.extend_from_slice(name.as_bytes());
-        let meta = std::fs::symlink_metadata(&child).map_err(|e| read_error(&child, e))?;
-        let special = !(meta.is_dir() || meta.is_file() || meta.file_type().is_symlink());
-        if is_kept(tracked, &child_rela, meta.is_dir()) && !(skip_special && special) {
-            out.push((name, child_rela, meta));
-        }
-    }
-    out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    Ok(out)
-}
-
-/// Writes the NAR of the tracked files of `workdir` as they are on disk, walking iteratively.
-pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, generation: Generation, out: &mut W) -> Result<(), DirtyError> {
-    let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
-    let tracked: BTreeSet<BString> = index.entries().iter().map(|entry| entry.path(&index).to_owned()).collect();
-    let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
-    let skip_special = generation == Generation::Modern;
-    let mut nar = flat::Writer::new(out).map_err(|e| read_error(workdir, e))?;
-    nar.directory().map_err(|e| read_error(workdir, e))?;
-    let mut stack = vec![(kept_entries(workdir, b"", &tracked, skip_special)?.into_iter(), workdir.to_owned())];
-    while let Some((entries, dir)) = stack.last_mut() {
-        let Some((name, rela, meta)) = entries.next() else {
-            nar.close_directory().map_err(|e| read_error(dir, e))?;
-            stack.pop();
-            continue;
-        };
-        let path = dir.join(&name);
-        nar.entry(name.as_bytes()).map_err(|e| read_error(&path, e))?;
-        let file_type = meta.file_type();
-        if file_type.is_dir() {
-            nar.directory().map_err(|e| read_error(&path, e))?;
-            let entries = kept_entries(&path, &rela, &tracked, skip_special)?;
-            stack.push((entries.into_iter(), path));
-        } else if file_type.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| read_error(&path, e))?;
-            nar.symlink(target.as_os_str().as_bytes()).map_err(|e| read_error(&path, e))?;
-        } else if file_type.is_file() {
-            let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
-            let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nonblocking).open(&path).map_err(|e| read_error(&path, e))?;
-            let opened = file.metadata().map_err(|e| read_error(&path, e))?;
-            if !opened.is_file() {
-                return Err(DirtyError::Unsupported { path, what: what(opened.file_type()) });
-            }
-            let executable = opened.permissions().mode() & 0o100 != 0;
-            nar.file(executable, opened.len(), &mut file).map_err(|e| read_error(&path, e))?;
+impl Keep {
+    /// Nix's filter: a file is kept when it is tracked, a directory when a tracked path lies
+    /// below it (or it is a kept submodule); `export-ignore` then drops what it names.
+    fn keeps(&self, rela: &BString, is_dir: bool) -> bool {
+        let listed = if is_dir {
+            let mut prefix = rela.clone();
+            prefix.push(b'/');
+            self.tracked.range(prefix.clone()..).next().is_some_and(|first| first.starts_with(&prefix)) || self.submodules.contains(rela)
         } else {
-            return Err(DirtyError::Unsupported { path, what: what(file_type) });
+            self.tracked.contains(rela)
+        };
+        listed && !self.attributes.as_ref().is_some_and(|attributes| attributes.export_ignored(rela.as_bstr()))
+    }
+
+    fn enter(&mut self, rela: &BStr) {
+        if let Some(attributes) = &mut self.attributes {
+            attributes.enter_directory(&self.objects, rela, None);
         }
     }
-    nar.finish().map_err(|e| read_error(workdir, e))?;
-    Ok(())
+
+    fn leave(&mut self) {
+        if let Some(attributes) = &mut self.attributes {
+            attributes.leave_directory();
+        }
+    }
+
+    /// The kept entries of directory `path` (relative path `rela`), sorted bytewise.
+    fn entries(&self, path: &Path, rela: &BString) -> Result<Vec<(std::ffi::OsString, BString, std::fs::Metadata)>, DirtyError> {
+        let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
+            let name = entry.map_err(|e| read_error(path, e))?.file_name();
+            let child = path.join(&name);
+            let mut child_rela = rela.clone();
+            if !child_rela.is_empty() {
+                child_rela.push(b'/');
+            }
+            child_rela.extend_from_slice(name.as_bytes());
+            let meta = std::fs::symlink_metadata(&child).map_err(|e| read_error(&child, e))?;
+            if self.keeps(&child_rela, meta.is_dir()) {
+                out.push((name, child_rela, meta));
+            }
+        }
+        out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        Ok(out)
+    }
 }

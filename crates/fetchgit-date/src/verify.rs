@@ -32,15 +32,26 @@ pub struct Verdict {
     pub expected: NixHash,
     /// Every variant, in the order Nix versions are most common today.
     pub variants: Vec<Variant>,
+    /// Git LFS pointer files (with `filter=lfs`) of the tree, when looked for.
+    pub lfs_pointers: Vec<gix::bstr::BString>,
 }
 
 const VARIANTS: [(&str, ExportOptions); 3] = [
-    ("modern (Nix >= 2.20)", ExportOptions { generation: Generation::Modern, export_ignore: true }),
+    ("modern (Nix >= 2.20)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false }),
     (
         "modern with exportIgnore = false (Nix >= 2.20)",
-        ExportOptions { generation: Generation::Modern, export_ignore: false },
+        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false },
     ),
-    ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true }),
+    ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true, lfs: false }),
+];
+
+/// The exports with Git LFS contents (Nix >= 2.27 with `lfs = true`).
+const LFS_VARIANTS: [(&str, ExportOptions); 2] = [
+    ("modern with lfs = true (Nix >= 2.27)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: true }),
+    (
+        "modern with exportIgnore = false, lfs = true (Nix >= 2.27)",
+        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: true },
+    ),
 ];
 
 /// Exports `commit` every way Nix does and compares each NAR hash with `expected`. Fails only
@@ -61,7 +72,40 @@ pub fn verify(repo: &gix::Repository, commit: ObjectId, expected: NixHash) -> Re
     }
     match first_error {
         Some(err) if variants.iter().all(|v| v.result.is_err()) => Err(err),
-        _ => Ok(Verdict { expected, variants }),
+        _ => Ok(Verdict { expected, variants, lfs_pointers: Vec::new() }),
+    }
+}
+
+/// [`verify`], plus with `lfs` the exports with Git LFS contents (fetched through `fetcher`).
+/// Without `lfs`, when nothing matches, the files a `lfs = true` export would replace are listed
+/// in the report.
+pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: NixHash, lfs: bool) -> Result<Verdict, ExportError> {
+    let repo = fetcher.repo();
+    let mut verdict = verify(repo, commit, expected)?;
+    if lfs {
+        for &(label, options) in &LFS_VARIANTS {
+            let mut smudge = fetcher.lfs_fetcher(commit, options).expect("LFS variants ask for LFS");
+            let result = export::nar_hash_with(repo, commit, options, Some(&mut smudge)).map(|(hash, _, stats)| (hash, stats)).map_err(|err| crate::error_chain(&err));
+            verdict.variants.push(Variant { label, options, result });
+        }
+    } else if verdict.matching().is_none() {
+        let mut probe = LfsProbe(Vec::new());
+        if export::nar_hash_with(repo, commit, LFS_VARIANTS[0].1, Some(&mut probe)).is_ok() {
+            verdict.lfs_pointers = probe.0;
+        }
+    }
+    Ok(verdict)
+}
+
+/// Lists the pointer files an LFS export would replace, replacing none.
+struct LfsProbe(Vec<gix::bstr::BString>);
+
+impl export::Smudge for LfsProbe {
+    fn smudge(&mut self, path: &gix::bstr::BStr, blob: &[u8]) -> Result<Option<export::Smudged>, String> {
+        if matches!(crate::lfs::parse_pointer(blob), crate::lfs::PointerParse::Pointer(_)) {
+            self.0.push(path.to_owned());
+        }
+        Ok(None)
     }
 }
 
@@ -82,9 +126,17 @@ impl Verdict {
                 Err(reason) => format!("{}: cannot export: {reason}", variant.label),
             })
             .collect();
+        if self.matching().is_some_and(|v| v.options.lfs) {
+            lines.push("reproduces with LFS contents (lfs = true, Nix >= 2.27)".to_owned());
+        }
         if self.matching().is_none() {
             let gitlinks = self.variants.iter().find_map(|v| v.result.as_ref().ok()).map(|(_, stats)| &stats.gitlinks);
             let hint = match gitlinks {
+                _ if !self.lfs_pointers.is_empty() => format!(
+                    "no export reproduces the hash; the tree has {} Git LFS pointer file(s) (e.g. '{}'): a hash made with lfs = true includes their contents: try verify --lfs",
+                    self.lfs_pointers.len(),
+                    self.lfs_pointers[0]
+                ),
                 Some(gitlinks) if !gitlinks.is_empty() => format!(
                     "no export reproduces the hash; the tree has {} submodule(s) (e.g. '{}'): a hash made with submodules = true includes their content",
                     gitlinks.len(),
@@ -109,6 +161,9 @@ fn reasons(stats: &ExportStats) -> String {
             stats.converted.len(),
             stats.converted[0]
         ));
+    }
+    if !stats.smudged.is_empty() {
+        reasons.push(format!("Git LFS replaced {} pointer file(s), e.g. '{}'", stats.smudged.len(), stats.smudged[0]));
     }
     if !stats.substituted.is_empty() {
         reasons.push(format!("export-subst expanded {} file(s), e.g. '{}'", stats.substituted.len(), stats.substituted[0]));

@@ -20,7 +20,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use gix::bstr::BString;
+use gix::bstr::{BStr, BString};
 use gix::ObjectId;
 use nixstore::hash::{HashingWriter, NixHash};
 
@@ -72,6 +72,26 @@ pub struct ExportOptions {
     /// Drop paths whose `export-ignore` attribute is set. Always true for [`Generation::Legacy`],
     /// where `git archive` gives no way around it.
     pub export_ignore: bool,
+    /// Replace Git LFS pointer files (`filter=lfs`) by their objects, as Nix >= 2.27 does with
+    /// `lfs = true`; needs a [`Smudge`] (see [`crate::lfs`]). Modern only.
+    pub lfs: bool,
+}
+
+/// The hook through which [`crate::lfs`] replaces a file's content: called for every regular
+/// file and symlink whose `filter` attribute is exactly `lfs` (read like `export-ignore`, with
+/// libgit2's sources: Nix's `lfs::Fetch::shouldFetch`), in export order, with the blob (its
+/// first [`crate::lfs::MAX_POINTER_SIZE`] bytes when it is larger: it is then no pointer).
+pub trait Smudge {
+    /// The content to export instead of `blob`, or `None` to keep the blob (not a pointer).
+    fn smudge(&mut self, path: &BStr, blob: &[u8]) -> Result<Option<Smudged>, String>;
+}
+
+/// A replacement content: exactly `size` bytes from `reader`.
+pub struct Smudged {
+    /// The content's length.
+    pub size: u64,
+    /// The content; an error while reading it aborts the export.
+    pub reader: Box<dyn std::io::Read>,
 }
 
 /// What an export did besides copying blobs: the reasons two exports of one commit can differ.
@@ -85,6 +105,8 @@ pub struct ExportStats {
     pub substituted: Vec<BString>,
     /// Submodule entries, exported as empty directories.
     pub gitlinks: Vec<BString>,
+    /// Files whose content a [`Smudge`] replaced (LFS pointers replaced by their objects).
+    pub smudged: Vec<BString>,
 }
 
 /// Why a tree could not be exported.
@@ -153,6 +175,17 @@ pub enum ExportError {
     /// The repository's configuration holds a value git refuses.
     #[error("cannot export as git archive does: {0}; git archive (and so Nix <= 2.19) fails on this repository too")]
     Config(String),
+    /// A Git LFS object could not be put in place of its pointer.
+    #[error("while smudging git-lfs file '{path}': {reason}")]
+    Lfs {
+        /// The pointer file.
+        path: BString,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `lfs` asked of an export that cannot do it.
+    #[error("lfs = true needs the modern export (Nix >= 2.27) and a Git LFS fetcher")]
+    LfsUnavailable,
     /// Writing the NAR failed.
     #[error("cannot write the NAR: {0}")]
     Write(#[from] std::io::Error),
@@ -160,16 +193,30 @@ pub enum ExportError {
 
 /// NAR hash and size of `commit`'s tree, exported with `options`.
 pub fn nar_hash(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64, ExportStats), ExportError> {
+    nar_hash_with(repo, commit, options, None)
+}
+
+/// [`nar_hash`], with `smudge` replacing LFS pointers when `options.lfs` is set.
+pub fn nar_hash_with(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, smudge: Option<&mut dyn Smudge>) -> Result<(NixHash, u64, ExportStats), ExportError> {
     let mut hasher = HashingWriter::new(std::io::sink());
-    let stats = write_nar(repo, commit, options, &mut hasher)?;
+    let stats = write_nar_with(repo, commit, options, smudge, &mut hasher)?;
     let (hash, size, _) = hasher.finish();
     Ok((hash, size, stats))
 }
 
 /// Writes the NAR of `commit`'s tree to `out`, one buffer of object data in memory at a time.
 pub fn write_nar<W: Write>(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, out: &mut W) -> Result<ExportStats, ExportError> {
+    write_nar_with(repo, commit, options, None, out)
+}
+
+/// [`write_nar`], with `smudge` replacing LFS pointers when `options.lfs` is set.
+pub fn write_nar_with<W: Write>(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, smudge: Option<&mut dyn Smudge>, out: &mut W) -> Result<ExportStats, ExportError> {
+    if options.lfs && (options.generation == Generation::Legacy || smudge.is_none()) {
+        return Err(ExportError::LfsUnavailable);
+    }
+    let smudge = if options.lfs { smudge } else { None };
     let mut buffered = std::io::BufWriter::with_capacity(64 << 10, out);
-    let stats = walk::export(repo, workdir_of(repo), commit, options, &mut buffered)?;
+    let stats = walk::export(repo, workdir_of(repo), commit, options, smudge, &mut buffered)?;
     buffered.flush()?;
     Ok(stats)
 }
@@ -202,11 +249,13 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
     match options.generation {
         Generation::Modern => {
             let tree = tree_of(repo, commit, Generation::Modern)?;
-            if !options.export_ignore {
+            let lfs = if options.lfs { "_lfs" } else { "" };
+            let ignore = u8::from(options.export_ignore);
+            if !options.export_ignore && !options.lfs {
                 return Ok(format!("modern_0_{tree}"));
             }
             let Some(workdir) = workdir else {
-                return Ok(format!("modern_1_{tree}_bare"));
+                return Ok(format!("modern_{ignore}{lfs}_{tree}_bare"));
             };
             let mut sources = Vec::new();
             sources.extend(attributes::libgit2::read_worktree_file(&repo.common_dir().join("info/attributes")).unwrap_or_default());
@@ -221,7 +270,7 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
                 }
             }
             let fingerprint = nixstore::hash::sha256(&sources).to_hex();
-            Ok(format!("modern_1_{tree}_{}", &fingerprint[..16]))
+            Ok(format!("modern_{ignore}{lfs}_{tree}_{}", &fingerprint[..16]))
         }
         Generation::Legacy => {
             let Some(workdir) = workdir else {

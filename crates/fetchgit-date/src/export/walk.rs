@@ -16,7 +16,11 @@ use super::blob::{Objects, ReadError, STREAM_ABOVE};
 use super::git_archive::GitArchive;
 use super::legacy::{self, Settings};
 use super::tree::{self, Kind};
-use super::{ExportError, ExportOptions, ExportStats, Generation};
+use super::{ExportError, ExportOptions, ExportStats, Generation, Smudge, Smudged};
+
+/// The longest symlink target taken from a Git LFS object (Nix has no limit; a target that long
+/// is no path any system resolves).
+const MAX_SMUDGED_SYMLINK: u64 = 1 << 16;
 
 /// Longest symlink target Linux creates (`PATH_MAX - 1`); Nix writes every export to disk.
 const MAX_LINK_TARGET: u64 = 4095;
@@ -48,9 +52,13 @@ struct Frame {
 
 type Nar<'w, W> = flat::Writer<&'w mut W>;
 
-struct Walker<'r> {
+struct Walker<'r, 's> {
     commit: ObjectId,
     generation: Generation,
+    /// Modern: drop export-ignored paths (the attributes may also be there for LFS only).
+    export_ignore: bool,
+    /// Modern with `lfs`: replaces LFS pointers.
+    smudge: Option<&'s mut dyn Smudge>,
     repo: &'r gix::Repository,
     objects: Objects,
     workdir: Option<&'r Path>,
@@ -93,7 +101,14 @@ pub(super) fn root_tree(objects: &Objects, commit: ObjectId, generation: Generat
     parsed.tree().ok_or_else(|| corrupt("the commit has no valid tree line".into()))
 }
 
-pub(super) fn export<W: Write>(repo: &gix::Repository, workdir: Option<&Path>, commit: ObjectId, options: ExportOptions, out: &mut W) -> Result<ExportStats, ExportError> {
+pub(super) fn export<W: Write>(
+    repo: &gix::Repository,
+    workdir: Option<&Path>,
+    commit: ObjectId,
+    options: ExportOptions,
+    smudge: Option<&mut dyn Smudge>,
+    out: &mut W,
+) -> Result<ExportStats, ExportError> {
     let generation = options.generation;
     let objects = Objects::new(repo, generation.honours_replace_refs());
     let root = root_tree(&objects, commit, generation)?;
@@ -104,6 +119,8 @@ pub(super) fn export<W: Write>(repo: &gix::Repository, workdir: Option<&Path>, c
     let mut walker = Walker {
         commit,
         generation,
+        export_ignore: options.export_ignore,
+        smudge,
         repo,
         objects,
         workdir,
@@ -119,7 +136,7 @@ pub(super) fn export<W: Write>(repo: &gix::Repository, workdir: Option<&Path>, c
     let items = walker.read_tree(root)?;
     let root_attributes = walker.attributes_file(&items)?;
     match generation {
-        Generation::Modern if options.export_ignore => {
+        Generation::Modern if options.export_ignore || walker.smudge.is_some() => {
             walker.libgit2 = Some(libgit2::Libgit2Attributes::new(repo, workdir, root_attributes.as_deref()));
         }
         Generation::Modern => {}
@@ -132,7 +149,7 @@ pub(super) fn export<W: Write>(repo: &gix::Repository, workdir: Option<&Path>, c
         }
     }
     walker.enter_attributes(root_attributes.as_deref());
-    if walker.libgit2.as_ref().is_some_and(|attributes| attributes.root_ignored()) {
+    if walker.export_ignore && walker.libgit2.as_ref().is_some_and(|attributes| attributes.root_ignored()) {
         return Err(walker.nix_fails("the root is export-ignored (\"'/' does not exist because it was fetched with exportIgnore enabled\")"));
     }
     let mut nar = flat::Writer::new(out)?;
@@ -142,7 +159,7 @@ pub(super) fn export<W: Write>(repo: &gix::Repository, workdir: Option<&Path>, c
     Ok(walker.stats)
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     fn read_error(&self, id: ObjectId, err: ReadError) -> ExportError {
         match err {
             ReadError::OutOfMemory { size } => ExportError::OutOfMemory { id, path: self.path.clone(), size },
@@ -268,7 +285,7 @@ impl Walker<'_> {
     /// Pushes the attribute sources of the directory at `self.path`.
     fn enter_attributes(&mut self, file: Option<&[u8]>) {
         if let Some(attributes) = self.libgit2.as_mut() {
-            attributes.enter_directory(self.repo, self.path.as_ref(), file);
+            attributes.enter_directory(&self.repo.objects, self.path.as_ref(), file);
         }
         if let Some(attributes) = self.git.as_mut() {
             attributes.push(file.map(|bytes| git_attributes::parse_blob(self.path.as_ref(), bytes)).unwrap_or_default());
@@ -288,7 +305,7 @@ impl Walker<'_> {
     /// directories and gitlinks, as `git archive` does).
     fn ignored(&self, kind: Kind) -> bool {
         if let Some(attributes) = &self.libgit2 {
-            return attributes.export_ignored(self.path.as_ref());
+            return self.export_ignore && attributes.export_ignored(self.path.as_ref());
         }
         if let Some(attributes) = &self.git {
             if matches!(kind, Kind::Tree | Kind::Gitlink) {
@@ -498,6 +515,14 @@ impl Walker<'_> {
             if header.kind != ObjectKind::Blob {
                 return Err(self.nix_fails(format!("it is a file whose object {oid} is a {}, which libgit2 reads as a blob anyway (undefined behaviour; Nix 2.26 runs out of memory)", header.kind)));
             }
+            if let Some(smudged) = self.smudged(oid, header.size)? {
+                let path = self.path.clone();
+                let mut reader = smudged.reader;
+                return nar.file(executable, smudged.size, &mut reader).map_err(|err| match err.get_ref() {
+                    Some(inner) if inner.is::<crate::lfs::ObjectError>() => ExportError::Lfs { path, reason: err.to_string() },
+                    _ => ExportError::Write(err),
+                });
+            }
             return self.write_raw(nar, oid, header.size, executable);
         }
         let values = self.git.as_ref().expect("legacy walks have git's attributes").check(self.path.as_ref(), legacy::ATTRIBUTES);
@@ -549,6 +574,23 @@ impl Walker<'_> {
         result
     }
 
+    /// The LFS object replacing the blob at the current path, when asked for and attributed
+    /// (`filter=lfs`, read with libgit2's sources as Nix's `lfs::Fetch::shouldFetch` does).
+    fn smudged(&mut self, oid: ObjectId, size: u64) -> Result<Option<Smudged>, ExportError> {
+        let lfs = self.smudge.is_some() && self.libgit2.as_ref().is_some_and(|attributes| attributes.filter_is_lfs(self.path.as_ref()));
+        if !lfs {
+            return Ok(None);
+        }
+        let blob = self.read_prefix(oid, size, crate::lfs::MAX_POINTER_SIZE as u64)?;
+        let path = self.path.clone();
+        let smudge = self.smudge.as_mut().expect("checked above");
+        let smudged = smudge.smudge(path.as_ref(), &blob).map_err(|reason| ExportError::Lfs { path: path.clone(), reason })?;
+        if smudged.is_some() {
+            self.stats.smudged.push(path);
+        }
+        Ok(smudged)
+    }
+
     /// The first `max` bytes of the object (or all of it, when shorter).
     fn read_prefix(&mut self, oid: ObjectId, size: u64, max: u64) -> Result<Vec<u8>, ExportError> {
         if size > STREAM_ABOVE {
@@ -570,6 +612,16 @@ impl Walker<'_> {
             Generation::Modern => {
                 if header.kind != ObjectKind::Blob {
                     return Err(self.nix_fails(format!("it is a symlink whose object {oid} is a {}, which libgit2 reads as a blob anyway (undefined behaviour; Nix 2.26 runs out of memory)", header.kind)));
+                }
+                // Nix reads symlink targets through the same smudging blob reader as files.
+                if let Some(smudged) = self.smudged(oid, header.size)? {
+                    let path = self.path.clone();
+                    let mut target = Vec::new();
+                    smudged.reader.take(MAX_SMUDGED_SYMLINK + 1).read_to_end(&mut target).map_err(|err| ExportError::Lfs { path: path.clone(), reason: err.to_string() })?;
+                    if target.len() as u64 != smudged.size || smudged.size > MAX_SMUDGED_SYMLINK {
+                        return Err(ExportError::Lfs { path, reason: format!("a symlink target from Git LFS must be at most {MAX_SMUDGED_SYMLINK} bytes") });
+                    }
+                    return Ok(nar.symlink(&target)?);
                 }
                 // The NAR holds the whole blob, but Nix also creates the link in the store,
                 // and symlink(2) takes the target up to its first NUL.

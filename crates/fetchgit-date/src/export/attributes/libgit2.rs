@@ -310,6 +310,8 @@ struct Level {
 pub struct Libgit2Attributes {
     info: File,
     workdir: Option<PathBuf>,
+    /// Whether the work tree's files are sources (not with `GIT_ATTR_CHECK_INDEX_ONLY`).
+    file_source: bool,
     index: Option<gix::index::File>,
     macros: Macros,
     levels: Vec<Level>,
@@ -332,6 +334,18 @@ impl Libgit2Attributes {
     /// `commit_root` (its blob, when it has one). `workdir` is `None` for a bare repository,
     /// which is read as Nix's clone of it: no index, no `info/attributes`.
     pub fn new(repo: &gix::Repository, workdir: Option<&Path>, commit_root: Option<&[u8]>) -> Self {
+        Self::with_sources(repo, workdir, true, commit_root)
+    }
+
+    /// The sources `git_attr_get` reads with `GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM`,
+    /// which Nix >= 2.20 uses for a work tree fetched as it is: `info/attributes` and each
+    /// directory's `.gitattributes` from the index (`attr_setup` still preloads the work tree's
+    /// root file, whose macros count).
+    pub fn index_only(repo: &gix::Repository) -> Self {
+        Self::with_sources(repo, repo.workdir(), false, None)
+    }
+
+    fn with_sources(repo: &gix::Repository, workdir: Option<&Path>, file_source: bool, commit_root: Option<&[u8]>) -> Self {
         let mut macros: Macros = HashMap::new();
         // git_attr_cache__init: "binary" is "-diff -merge -text -crlf".
         macros.insert(
@@ -341,6 +355,7 @@ impl Libgit2Attributes {
         let mut attributes = Libgit2Attributes {
             info: File::default(),
             workdir: workdir.map(Path::to_owned),
+            file_source,
             index: None,
             macros,
             levels: Vec::new(),
@@ -356,8 +371,14 @@ impl Libgit2Attributes {
         // attr_setup preloads, in this order and with macros allowed, the root sources; later
         // lookups use these parses (macros expand as they were known then).
         let root: &BStr = ".gitattributes".into();
-        let sources = [attributes.workdir_file(root), attributes.index_file(repo, root)];
-        for bytes in sources.into_iter().flatten() {
+        if let Some(bytes) = attributes.worktree_root_file(root) {
+            attributes.outside.extend_from_slice(&bytes);
+            let file = parse(&bytes, Some(root), true, &mut attributes.macros);
+            if file_source {
+                attributes.root_files.push(file);
+            }
+        }
+        if let Some(bytes) = attributes.index_file(&repo.objects, root) {
             attributes.outside.extend_from_slice(&bytes);
             let file = parse(&bytes, Some(root), true, &mut attributes.macros);
             attributes.root_files.push(file);
@@ -369,23 +390,29 @@ impl Libgit2Attributes {
         attributes
     }
 
-    fn workdir_file(&self, relative: &BStr) -> Option<Vec<u8>> {
+    /// The work tree's root file, read even where it is no source (for its macros).
+    fn worktree_root_file(&self, relative: &BStr) -> Option<Vec<u8>> {
         let workdir = self.workdir.as_ref()?;
         read_worktree_file(&workdir.join(crate::export::native_path(relative)))
     }
 
-    fn index_file(&self, repo: &gix::Repository, relative: &BStr) -> Option<Vec<u8>> {
+    fn workdir_file(&self, relative: &BStr) -> Option<Vec<u8>> {
+        let workdir = self.workdir.as_ref().filter(|_| self.file_source)?;
+        read_worktree_file(&workdir.join(crate::export::native_path(relative)))
+    }
+
+    fn index_file(&self, objects: &gix::OdbHandle, relative: &BStr) -> Option<Vec<u8>> {
         use gix::objs::FindExt;
         let index = self.index.as_ref()?;
         let entry = index.entry_by_path(relative)?;
         let mut buf = Vec::new();
-        let blob = repo.objects.find_blob(&entry.id, &mut buf).ok()?;
+        let blob = objects.find_blob(&entry.id, &mut buf).ok()?;
         (blob.data.len() as u64 <= MAX_FILE_SIZE).then(|| blob.data.to_vec())
     }
 
     /// The walk enters directory `dir` ("" for the root), whose tree holds `commit_file` as its
     /// `.gitattributes` blob, if any.
-    pub fn enter_directory(&mut self, repo: &gix::Repository, dir: &BStr, commit_file: Option<&[u8]>) {
+    pub fn enter_directory(&mut self, objects: &gix::OdbHandle, dir: &BStr, commit_file: Option<&[u8]>) {
         if dir.is_empty() {
             let files = std::mem::take(&mut self.root_files);
             self.levels.push(Level { files });
@@ -393,7 +420,7 @@ impl Libgit2Attributes {
         }
         let relative: BString = format!("{dir}/.gitattributes").into();
         let mut files = Vec::new();
-        for bytes in [self.workdir_file(relative.as_ref()), self.index_file(repo, relative.as_ref())].into_iter().flatten() {
+        for bytes in [self.workdir_file(relative.as_ref()), self.index_file(objects, relative.as_ref())].into_iter().flatten() {
             self.outside.extend_from_slice(relative.as_slice());
             self.outside.extend_from_slice(&bytes);
             files.push(parse(&bytes, Some(relative.as_ref()), false, &mut self.macros));
@@ -413,6 +440,17 @@ impl Libgit2Attributes {
     /// directory entered last. Whether it is a directory is asked of the work tree, as libgit2
     /// does (`git_attr_path__init` with `GIT_DIR_FLAG_UNKNOWN`), whatever the commit holds.
     pub fn export_ignored(&self, path: &BStr) -> bool {
+        self.lookup(path, "export-ignore") == Some(Value::Set)
+    }
+
+    /// Whether the `filter` attribute of the file at `path` is exactly `lfs`, as Nix's
+    /// `lfs::Fetch::shouldFetch` asks (`filter` set without a value, or unset, is not).
+    pub fn filter_is_lfs(&self, path: &BStr) -> bool {
+        matches!(self.lookup(path, "filter"), Some(Value::Value(v)) if v == "lfs")
+    }
+
+    /// The value of `name` for `path` (in the directory entered last), first match wins.
+    fn lookup(&self, path: &BStr, name: &str) -> Option<Value> {
         let is_dir = match &self.workdir {
             Some(workdir) => workdir.join(crate::export::native_path(path)).is_dir(),
             None => false,
@@ -427,12 +465,12 @@ impl Libgit2Attributes {
                 if !rule_matches(rule, path, basename, is_dir) {
                     continue;
                 }
-                if let Some((_, value)) = rule.assigns.iter().find(|(name, _)| name == "export-ignore") {
-                    return *value == Value::Set;
+                if let Some((_, value)) = rule.assigns.iter().find(|(n, _)| n == name) {
+                    return Some(value.clone());
                 }
             }
         }
-        false
+        None
     }
 
     /// Whether the root itself is export-ignored, which makes Nix fail ("'/' does not exist
@@ -474,7 +512,7 @@ mod tests {
             let relative = if dir.is_empty() { ".gitattributes".to_owned() } else { format!("{dir}/.gitattributes") };
             levels.push(Level { files: vec![parse(text.as_bytes(), Some(relative.as_str().into()), dir.is_empty(), &mut macros)] });
         }
-        let attributes = Libgit2Attributes { info: File::default(), workdir: None, index: None, macros, levels, root_files: Vec::new(), outside: Vec::new() };
+        let attributes = Libgit2Attributes { info: File::default(), workdir: None, file_source: true, index: None, macros, levels, root_files: Vec::new(), outside: Vec::new() };
         attributes.export_ignored(path.into())
     }
 
