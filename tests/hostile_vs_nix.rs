@@ -183,7 +183,7 @@ const DEVIATIONS: &[(&str, &str, Deviation, &str)] = &[
     ("legacy", "kinds path name-slash", Deviation::OursRefuse, "git archive writes a name with '/' as a nested path; not reproduced"),
     ("legacy", "kinds path name-slash-dir", Deviation::OursRefuse, "git archive writes a name with '/' as a nested path; not reproduced"),
     ("legacy", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: the tar keeps the last; refused as corrupt"),
-    ("modern", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: Nix 2.26 reads freed memory for it; refused as corrupt"),
+    ("modern", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: Nix 2.26 reads freed memory for it (two recordings gave two hashes); refused as corrupt"),
 ];
 
 const COMPARED: [&str; 5] = ["narHash", "lastModified", "lastModifiedDate", "revCount", "rev"];

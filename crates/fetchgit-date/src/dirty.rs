@@ -27,7 +27,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -217,7 +217,7 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
         let path = dir.join(&name);
         let file_type = meta.file_type();
         if !(file_type.is_dir() || file_type.is_file() || file_type.is_symlink()) {
-            return Err(DirtyError::Unsupported { path, what: what(file_type) });
+            return Err(DirtyError::Unsupported { path, what: crate::repo_files::kind_name(file_type) });
         }
         nar.entry(name.as_bytes()).map_err(|e| read_error(&path, e))?;
         if file_type.is_dir() {
@@ -233,7 +233,7 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
             let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nonblocking).open(&path).map_err(|e| read_error(&path, e))?;
             let opened = file.metadata().map_err(|e| read_error(&path, e))?;
             if !opened.is_file() {
-                return Err(DirtyError::Unsupported { path, what: what(opened.file_type()) });
+                return Err(DirtyError::Unsupported { path, what: crate::repo_files::kind_name(opened.file_type()) });
             }
             let executable = opened.permissions().mode() & 0o100 != 0;
             nar.file(executable, opened.len(), &mut file).map_err(|e| read_error(&path, e))?;
@@ -241,20 +241,6 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
     }
     nar.finish().map_err(|e| read_error(workdir, e))?;
     Ok(())
-}
-
-fn what(file_type: std::fs::FileType) -> &'static str {
-    if file_type.is_fifo() {
-        "a FIFO"
-    } else if file_type.is_char_device() {
-        "a character device"
-    } else if file_type.is_block_device() {
-        "a block device"
-    } else if file_type.is_socket() {
-        "a socket"
-    } else {
-        "of an unknown type"
-    }
 }
 
 impl Keep {

@@ -46,7 +46,8 @@ pub enum RepoFileError {
     },
 }
 
-fn kind_name(file_type: std::fs::FileType) -> &'static str {
+/// What a file that is not a regular file is, for messages.
+pub fn kind_name(file_type: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_dir() {
         "a directory"

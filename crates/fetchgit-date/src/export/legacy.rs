@@ -7,7 +7,7 @@
 //! (`export-subst`, which is git's pretty-format language; `working-tree-encoding`, which is
 //! iconv's; a configured `filter` driver) are handed to git itself, see [`super::git_archive`].
 
-use gix::bstr::{BStr, ByteSlice};
+use gix::bstr::ByteSlice;
 
 use super::attributes::Value;
 
@@ -302,11 +302,6 @@ pub fn needs_encoding(value: &Value) -> bool {
         Value::Value(v) => !v.is_empty() && !v.eq_ignore_ascii_case(b"utf-8") && !v.eq_ignore_ascii_case(b"utf8"),
         Value::Unspecified => false,
     }
-}
-
-/// A path for messages.
-pub fn display(path: &BStr) -> String {
-    path.to_str_lossy().into_owned()
 }
 
 #[cfg(test)]
