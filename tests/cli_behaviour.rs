@@ -130,7 +130,8 @@ fn unsafe_tree_entries_are_refused() {
     for compat in ["modern", "legacy"] {
         expect_error(
             &["fetch", "--no-store", "--compat", compat, "--url", path_str(&repo), "--rev", commit.trim()],
-            &["unsafe tree entry '..'"],
+            // The error says what this Nix generation does with the name (both fail on it).
+            &["cannot export '..'", "fails on this commit too"],
             &mut diffs,
         );
     }

@@ -12,20 +12,33 @@
 //!   reports as tracked and present, submodules excluded (so neither they nor directories holding
 //!   only them appear), and `export-ignore` read from the index's `.gitattributes`
 //!   (`GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM`).
+//!
+//! Dirtiness for Nix <= 2.19 is decided by running that `git diff` (isolated from the user's
+//! configuration), which compares contents after git's clean conversions: a file whose only
+//! change is CRLF line endings under `text` is clean there, while libgit2's status (and gix)
+//! call it modified (measured with Nix 2.8 and Nix 2.26).
+//!
+//! Reading the files: the walk is iterative (a work tree of any depth), files are opened
+//! non-blocking and checked again after opening, and a tracked path that is neither a regular
+//! file, a directory nor a symlink (a FIFO, a device, a socket) is an error for Nix <= 2.19,
+//! whose `dumpPath` fails on it ("has an unsupported type"), and absent for the libgit2 fetcher,
+//! whose work-tree iterator skips such files (measured with Nix 2.26).
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::index::entry::Mode;
 use nixstore::hash::{HashingWriter, NixHash};
-use nixstore::nar::writer::{self, Directory, Node};
+use nixstore::nar::flat;
 
 use crate::error_chain;
-use crate::export::Libgit2Attributes;
+use crate::export::attributes::libgit2::Libgit2Attributes;
+use crate::export::Generation;
 
 /// Why a work tree could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +56,14 @@ pub enum DirtyError {
         path: std::path::PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// A tracked path is a kind of file a NAR cannot hold.
+    #[error("tracked file '{}' is {what} in the work tree: Nix cannot add it to the store either (unsupported file type); restore it (git checkout -- FILE) or commit the change", path.display())]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
     },
 }
 
@@ -62,7 +83,39 @@ pub struct WorkTreeExport {
 /// the work tree as dirty. Nix 2.8 to 2.19 and Lix run `git diff HEAD --quiet --ignore-submodules
 /// --`, libgit2's status excludes submodules; either way a gitlink that changed, appeared, went
 /// away or has no checkout does not count, and untracked files never do.
-pub fn is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
+pub fn is_dirty(repo: &gix::Repository, generation: Generation) -> Result<bool, DirtyError> {
+    match generation {
+        Generation::Legacy => git_diff_is_dirty(repo),
+        Generation::Modern => status_is_dirty(repo),
+    }
+}
+
+/// `git diff HEAD --quiet --ignore-submodules --` in the work tree, with no user or system
+/// configuration.
+fn git_diff_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
+    let workdir = repo.workdir().expect("dirty checks happen in work trees");
+    let output = crate::export::git_archive::isolated_git()
+        .arg("-C")
+        .arg(workdir)
+        .args(["diff", "HEAD", "--quiet", "--ignore-submodules", "--"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|err| DirtyError::Status(format!("cannot run git: {err}")))?;
+    match output.status.code() {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        _ => Err(DirtyError::Status(format!(
+            "git diff HEAD failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim().replace('\n', "; ")
+        ))),
+    }
+}
+
+/// libgit2's status, submodules aside, as gix computes it.
+fn status_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
     let status_error = |err: &dyn std::error::Error| DirtyError::Status(error_chain(err));
     let is_gitlink = |mode: Mode| mode == Mode::COMMIT;
     let head_tree = repo.head_tree_id_or_empty().map_err(|e| status_error(&e))?;
@@ -138,26 +191,62 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
             submodules.insert(path.to_owned());
         }
         // libgit2's status lists neither submodules nor files deleted from the work tree.
-        let present = || gix::path::from_bstr(path).is_ok_and(|rela| std::fs::symlink_metadata(workdir.join(rela)).is_ok());
+        let present = || {
+            std::fs::symlink_metadata(workdir.join(crate::export::native_path(path)))
+                .is_ok_and(|meta| meta.is_file() || meta.is_dir() || meta.file_type().is_symlink())
+        };
         if export.libgit2 && (gitlink || !present()) {
             continue;
         }
         tracked.insert(path.to_owned());
     }
-    let attributes = match export.libgit2 && export.export_ignore {
-        true => Some(Libgit2Attributes::index_only(repo).map_err(|e| DirtyError::Index(e.to_string()))?),
-        false => None,
-    };
+    let attributes = (export.libgit2 && export.export_ignore).then(|| Libgit2Attributes::index_only(repo));
     let mut keep = Keep { tracked, submodules, attributes, objects: repo.objects.clone() };
     let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
-    let root = writer::open(out).and_then(|node| node.directory()).map_err(|e| read_error(workdir, e))?;
-    write_dir(root, workdir, &BString::default(), &mut keep)
+    let mut nar = flat::Writer::new(out).map_err(|e| read_error(workdir, e))?;
+    nar.directory().map_err(|e| read_error(workdir, e))?;
+    keep.enter(b"".as_bstr());
+    let mut stack = vec![(keep.entries(workdir, &BString::default())?.into_iter(), workdir.to_owned())];
+    while let Some((entries, dir)) = stack.last_mut() {
+        let Some((name, rela, meta)) = entries.next() else {
+            nar.close_directory().map_err(|e| read_error(dir, e))?;
+            keep.leave();
+            stack.pop();
+            continue;
+        };
+        let path = dir.join(&name);
+        let file_type = meta.file_type();
+        if !(file_type.is_dir() || file_type.is_file() || file_type.is_symlink()) {
+            return Err(DirtyError::Unsupported { path, what: crate::repo_files::kind_name(file_type) });
+        }
+        nar.entry(name.as_bytes()).map_err(|e| read_error(&path, e))?;
+        if file_type.is_dir() {
+            nar.directory().map_err(|e| read_error(&path, e))?;
+            keep.enter(rela.as_bstr());
+            let entries = keep.entries(&path, &rela)?;
+            stack.push((entries.into_iter(), path));
+        } else if file_type.is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|e| read_error(&path, e))?;
+            nar.symlink(target.as_os_str().as_bytes()).map_err(|e| read_error(&path, e))?;
+        } else {
+            let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+            let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nonblocking).open(&path).map_err(|e| read_error(&path, e))?;
+            let opened = file.metadata().map_err(|e| read_error(&path, e))?;
+            if !opened.is_file() {
+                return Err(DirtyError::Unsupported { path, what: crate::repo_files::kind_name(opened.file_type()) });
+            }
+            let executable = opened.permissions().mode() & 0o100 != 0;
+            nar.file(executable, opened.len(), &mut file).map_err(|e| read_error(&path, e))?;
+        }
+    }
+    nar.finish().map_err(|e| read_error(workdir, e))?;
+    Ok(())
 }
 
 impl Keep {
     /// Nix's filter: a file is kept when it is tracked, a directory when a tracked path lies
     /// below it (or it is a kept submodule); `export-ignore` then drops what it names.
-    fn keeps(&mut self, rela: &BString, is_dir: bool) -> bool {
+    fn keeps(&self, rela: &BString, is_dir: bool) -> bool {
         let listed = if is_dir {
             let mut prefix = rela.clone();
             prefix.push(b'/');
@@ -165,13 +254,12 @@ impl Keep {
         } else {
             self.tracked.contains(rela)
         };
-        listed && !self.attributes.as_mut().is_some_and(|attributes| attributes.export_ignored(rela.as_bstr(), is_dir))
+        listed && !self.attributes.as_ref().is_some_and(|attributes| attributes.export_ignored(rela.as_bstr()))
     }
 
-    fn enter(&mut self, rela: &BStr) -> std::io::Result<()> {
-        match &mut self.attributes {
-            Some(attributes) => attributes.enter_directory(rela, None, &self.objects),
-            None => Ok(()),
+    fn enter(&mut self, rela: &BStr) {
+        if let Some(attributes) = &mut self.attributes {
+            attributes.enter_directory(&self.objects, rela, None);
         }
     }
 
@@ -180,45 +268,25 @@ impl Keep {
             attributes.leave_directory();
         }
     }
-}
 
-fn write_dir<W: Write>(mut dir: Directory<'_, W>, path: &Path, rela: &BString, keep: &mut Keep) -> Result<(), DirtyError> {
-    let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
-    keep.enter(rela.as_bstr()).map_err(|e| read_error(path, e))?;
-    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(path)
-        .map_err(|e| read_error(path, e))?
-        .map(|entry| entry.map(|e| e.file_name()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| read_error(path, e))?;
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    for name in names {
-        let child = path.join(&name);
-        let mut child_rela = rela.clone();
-        if !child_rela.is_empty() {
-            child_rela.push(b'/');
+    /// The kept entries of directory `path` (relative path `rela`), sorted bytewise.
+    fn entries(&self, path: &Path, rela: &BString) -> Result<Vec<(std::ffi::OsString, BString, std::fs::Metadata)>, DirtyError> {
+        let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
+            let name = entry.map_err(|e| read_error(path, e))?.file_name();
+            let child = path.join(&name);
+            let mut child_rela = rela.clone();
+            if !child_rela.is_empty() {
+                child_rela.push(b'/');
+            }
+            child_rela.extend_from_slice(name.as_bytes());
+            let meta = std::fs::symlink_metadata(&child).map_err(|e| read_error(&child, e))?;
+            if self.keeps(&child_rela, meta.is_dir()) {
+                out.push((name, child_rela, meta));
+            }
         }
-        child_rela.extend_from_slice(name.as_bytes());
-        let meta = std::fs::symlink_metadata(&child).map_err(|e| read_error(&child, e))?;
-        if !keep.keeps(&child_rela, meta.is_dir()) {
-            continue;
-        }
-        let node = dir.entry(name.as_bytes()).map_err(|e| read_error(&child, e))?;
-        write_node(node, &child, &child_rela, &meta, keep)?;
+        out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        Ok(out)
     }
-    keep.leave();
-    dir.close().map_err(|e| read_error(path, e))
-}
-
-fn write_node<W: Write>(node: Node<'_, W>, path: &Path, rela: &BString, meta: &std::fs::Metadata, keep: &mut Keep) -> Result<(), DirtyError> {
-    let read_error = |source| DirtyError::Read { path: path.to_owned(), source };
-    if meta.is_dir() {
-        return write_dir(node.directory().map_err(read_error)?, path, rela, keep);
-    }
-    if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(path).map_err(read_error)?;
-        return node.symlink(target.as_os_str().as_bytes()).map_err(read_error);
-    }
-    let executable = meta.permissions().mode() & 0o100 != 0;
-    let mut file = std::fs::File::open(path).map_err(read_error)?;
-    node.file(executable, meta.len(), &mut file).map_err(read_error)
 }

@@ -165,6 +165,9 @@ pub enum FetchError {
     /// The work tree cannot be read.
     #[error(transparent)]
     Dirty(#[from] dirty::DirtyError),
+    /// A store path name this Nix generation refuses.
+    #[error("{0}")]
+    Name(String),
     /// A time that cannot be shown as a date.
     #[error("commit {commit} has a committer time ({time}) outside the representable range")]
     TimeOutOfRange {
@@ -477,6 +480,9 @@ impl Fetcher {
 
     /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
     pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
+        if export.generation == export::Generation::Modern {
+            name.check_modern().map_err(FetchError::Name)?;
+        }
         if self.takes_work_tree(selector) {
             if let Some(fetched) = self.fetch_work_tree(selector, export, name, store_dir)? {
                 return Ok(fetched);
@@ -486,9 +492,9 @@ impl Fetcher {
         let selection = self.select(selector)?;
         let commit = selection.commit;
         let verified = self.verify_signature(selector, commit)?;
-        let mut history = History::new(&self.repo);
-        let last_modified = history.committer_time(&commit)?;
-        let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit)? };
+        let mut history = History::for_generation(&self.repo, export.generation);
+        let last_modified = history.last_modified(commit, export.generation)?;
+        let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit, export.generation)? };
         let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
         let rev = selection.rev.to_string();
         Ok(Fetched {
@@ -529,8 +535,10 @@ impl Fetcher {
         Ok(Some(verified))
     }
 
-    fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
-        let key = commit.to_string();
+    fn rev_count(&self, history: &mut History<'_>, commit: ObjectId, generation: export::Generation) -> Result<u64, FetchError> {
+        // libgit2 (Nix >= 2.20) has no replace refs: with some, the count can differ.
+        let replaced = !generation.honours_replace_refs() && self.repo.objects.store_ref().replacements().next().is_some();
+        let key = if replaced { format!("{commit}-noreplace") } else { commit.to_string() };
         if let Some(cached) = self.cache.get(Table::RevCount, &key) {
             match recheck::rev_count(&cached) {
                 Ok(count) => return Ok(count),
@@ -565,7 +573,7 @@ impl Fetcher {
         let libgit2 = export.generation == export::Generation::Modern;
         let head = self.head()?;
         let dirty = match head {
-            Some(_) => dirty::is_dirty(&self.repo)?,
+            Some(_) => dirty::is_dirty(&self.repo, export.generation)?,
             None => {
                 let staged = dirty::has_staged_files(&self.repo)?;
                 if !staged && self.nix.fails_on_clean_empty_work_tree() {
@@ -595,14 +603,14 @@ impl Fetcher {
             submodule_directories: self.nix.has(Change::LixUnfetchedSubmoduleDirectories),
         };
         let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, work_tree)?;
-        let mut history = History::new(&self.repo);
+        let mut history = History::for_generation(&self.repo, export.generation);
         let last_modified = match head {
-            Some(head) => history.committer_time(&head)?,
+            Some(head) => history.last_modified(head, export.generation)?,
             None => 0,
         };
         let rev = counted.unwrap_or(ObjectId::null(gix::hash::Kind::Sha1));
         let rev_count = match counted {
-            Some(head) if !self.shallow => self.rev_count(&mut history, head)?,
+            Some(head) if !self.shallow => self.rev_count(&mut history, head, export.generation)?,
             _ => 0,
         };
         let dirty_head = head.filter(|_| dirty && self.nix.has(Change::DirtyRev));
@@ -688,11 +696,8 @@ pub fn write_nar(
     }
 }
 
-/// `time` as fetchGit's `lastModifiedDate` (`%Y%m%d%H%M%S`, UTC).
+/// `time` as fetchGit's `lastModifiedDate`: `gmtime` and `strftime("%Y%m%d%H%M%S")`, so a year
+/// above 9999 has more digits (Nix 2.8 and 2.26 print `100000101000000` for 253402300800).
 pub(crate) fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError> {
-    let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
-    time::OffsetDateTime::from_unix_timestamp(time)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .ok_or(FetchError::TimeOutOfRange { commit, time })
+    crate::commit::utc_stamp(time).ok_or(FetchError::TimeOutOfRange { commit, time })
 }

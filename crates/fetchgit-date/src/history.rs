@@ -3,16 +3,22 @@
 //! `git rev-list --count REV`.
 //!
 //! Parents and committer times come from the commit-graph file when the repository has one
-//! (as git does) and from the commit objects otherwise.
+//! (as git does) and from the commit objects otherwise, read as git reads them
+//! ([`crate::commit`]: the parents right after the tree, the date of the committer line that
+//! follows the author line). `$GIT_DIR/info/grafts` replaces parents, and `refs/replace/`
+//! replaces commits, as in git (and, for grafts, in libgit2 >= 1.7); with either present the
+//! commit-graph is not used, as git does not use it then (`commit_graph_compatible` in
+//! commit-graph.c). Printed values (`lastModified`) always come from the commit object, read
+//! as the Nix generation reads it, never from the commit-graph.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use gix::objs::FindExt;
 use gix::commitgraph::Position;
 use gix::ObjectId;
 
 use crate::error_chain;
+use crate::export::Generation;
 
 /// Why history could not be walked.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +36,16 @@ pub enum HistoryError {
     Missing {
         /// The missing commit.
         id: ObjectId,
+    },
+    /// The commit's committer time cannot be read the way the Nix generation reads it.
+    #[error("commit {id}: {nix} cannot read its committer time ({reason}), so it cannot be fetched as that Nix release would")]
+    NoCommitterTime {
+        /// The commit.
+        id: ObjectId,
+        /// Which Nix.
+        nix: &'static str,
+        /// What is wrong.
+        reason: String,
     },
     /// The walk needed the parents of a commit at the boundary of a shallow repository.
     #[error("the history of {start} is cut off (shallow) at {commit}, which the walk needs: fetch more history (git fetch --unshallow)")]
@@ -52,8 +68,12 @@ pub struct CommitNode {
 
 /// Reads commits for the walks, from the commit-graph when possible.
 pub struct History<'repo> {
-    repo: &'repo gix::Repository,
+    _repo: std::marker::PhantomData<&'repo gix::Repository>,
+    /// The object database, with or without `refs/replace/`.
+    objects: gix::OdbHandle,
     graph: Option<gix::commitgraph::Graph>,
+    /// `$GIT_DIR/info/grafts`: commit to its parents.
+    grafts: gix::hashtable::HashMap<ObjectId, Vec<ObjectId>>,
     /// Shallow boundary commits (their parents are not in the repository).
     shallow: gix::hashtable::HashSet<ObjectId>,
     /// The graph positions of `shallow` commits, sorted.
@@ -155,9 +175,23 @@ impl Seen {
 }
 
 impl<'repo> History<'repo> {
-    /// Prepares walks over `repo`'s history.
+    /// Prepares walks over `repo`'s history as git walks it (replace refs honoured).
     pub fn new(repo: &'repo gix::Repository) -> Self {
-        let graph = repo.commit_graph_if_enabled().ok().flatten();
+        Self::with_replace_refs(repo, true)
+    }
+
+    /// Prepares walks that read commits as `generation` does: git honours `refs/replace/`,
+    /// libgit2 (Nix >= 2.20) does not. Both honour `info/grafts`.
+    pub fn for_generation(repo: &'repo gix::Repository, generation: Generation) -> Self {
+        Self::with_replace_refs(repo, generation.honours_replace_refs())
+    }
+
+    fn with_replace_refs(repo: &'repo gix::Repository, replace: bool) -> Self {
+        let mut objects = repo.objects.clone();
+        objects.ignore_replacements = !replace;
+        let grafts = read_grafts(repo);
+        let replaced = replace && repo.objects.store_ref().replacements().next().is_some();
+        let graph = if grafts.is_empty() && !replaced { repo.commit_graph_if_enabled().ok().flatten() } else { None };
         let shallow: gix::hashtable::HashSet<ObjectId> = repo
             .shallow_commits()
             .ok()
@@ -167,7 +201,19 @@ impl<'repo> History<'repo> {
         let mut shallow_positions: Vec<Position> =
             graph.as_ref().map(|g| shallow.iter().filter_map(|id| g.lookup(id)).collect()).unwrap_or_default();
         shallow_positions.sort_unstable_by_key(|p| p.0);
-        History { repo, graph, shallow, shallow_positions, buf: Vec::new(), parents: Vec::new(), scratch: Vec::new() }
+        History { _repo: std::marker::PhantomData, objects, graph, grafts, shallow, shallow_positions, buf: Vec::new(), parents: Vec::new(), scratch: Vec::new() }
+    }
+
+    /// The raw bytes of commit `id`.
+    fn commit_data(&mut self, id: ObjectId) -> Result<&[u8], HistoryError> {
+        use gix::objs::Find;
+        let corrupt = |reason: String| HistoryError::Corrupt { id, reason };
+        match self.objects.try_find(&id, &mut self.buf) {
+            Ok(Some(data)) if data.kind == gix::object::Kind::Commit => Ok(data.data),
+            Ok(Some(data)) => Err(corrupt(format!("it is a {}, not a commit", data.kind))),
+            Ok(None) => Err(HistoryError::Missing { id }),
+            Err(err) => Err(corrupt(error_chain(&err))),
+        }
     }
 
     /// Parents and committer time of `id`.
@@ -220,47 +266,25 @@ impl<'repo> History<'repo> {
                 Ok((graph.commit_at(pos).committer_timestamp() as i64, ParentRange { start, len: 0 }))
             }
             Key::Object(id) => {
-                use gix::objs::commit::ref_iter::Token;
-                let corrupt = |reason: String| HistoryError::Corrupt { id, reason };
                 let shallow = self.is_shallow(&id);
-                let commit = self
-                    .repo
-                    .objects
-                    .find_commit_iter(&id, &mut self.buf)
-                    .map_err(|err| match self.repo.has_object(id) {
-                        false => HistoryError::Missing { id },
-                        true => corrupt(error_chain(&err)),
-                    })?;
-                // One pass over the headers: parents come before the committer, and nothing
-                // after it is needed.
-                for token in commit {
-                    match token {
-                        Ok(Token::Parent { id: parent }) => {
-                            if !shallow {
-                                let key = match self.graph.as_ref().and_then(|graph| graph.lookup(parent)) {
-                                    Some(pos) => Key::Graph(pos),
-                                    None => Key::Object(parent),
-                                };
-                                self.parents.push(key);
-                            }
-                        }
-                        Ok(Token::Committer { signature }) => {
-                            let time = signature.time().map_err(|err| corrupt(error_chain(&err)));
-                            let len = self.parents.len() as u32 - start;
-                            if time.is_err() {
-                                self.parents.truncate(start as usize);
-                            }
-                            return Ok((time?.seconds, ParentRange { start, len }));
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            self.parents.truncate(start as usize);
-                            return Err(corrupt(error_chain(&err)));
-                        }
-                    }
+                let graft = self.grafts.get(&id).cloned();
+                let data = self.commit_data(id)?;
+                let parsed = crate::commit::Parsed::new(data);
+                let time = parsed.git_date();
+                let parents = match graft {
+                    Some(parents) => parents,
+                    None if shallow => Vec::new(),
+                    None => parsed.git_parents(),
+                };
+                for parent in parents {
+                    let key = match self.graph.as_ref().and_then(|graph| graph.lookup(parent)) {
+                        Some(pos) => Key::Graph(pos),
+                        None => Key::Object(parent),
+                    };
+                    self.parents.push(key);
                 }
-                self.parents.truncate(start as usize);
-                Err(corrupt("the commit has no committer".into()))
+                let len = self.parents.len() as u32 - start;
+                Ok((time, ParentRange { start, len }))
             }
         }
     }
@@ -372,11 +396,70 @@ impl<'repo> History<'repo> {
         Ok(seen.len())
     }
 
-    /// Committer time of `id`, Unix seconds (`lastModified`).
+    /// Committer time of `id` as git's walks read it (Unix seconds), from the commit object.
     pub fn committer_time(&mut self, id: &gix::oid) -> Result<i64, HistoryError> {
-        let key = self.key(id);
-        let (time, _) = self.visit(key)?;
-        self.parents.clear();
-        Ok(time)
+        let data = self.commit_data(id.to_owned())?;
+        Ok(crate::commit::Parsed::new(data).git_date())
     }
+
+    /// `lastModified` of `id` as the Nix generation prints it, from the commit object: git's
+    /// `%ct` (the last committer line) for Nix <= 2.19, libgit2's `git_commit_time` (the first,
+    /// after the author) for Nix >= 2.20.
+    pub fn last_modified(&mut self, id: ObjectId, generation: Generation) -> Result<i64, HistoryError> {
+        let data = self.commit_data(id)?;
+        let parsed = crate::commit::Parsed::new(data);
+        let nix = generation.nix();
+        let unreadable = |reason: String| HistoryError::NoCommitterTime { id, nix, reason };
+        match generation {
+            Generation::Legacy => {
+                let text = parsed.git_committer_time_text().ok_or_else(|| unreadable("git log --format=%ct prints nothing for it".into()))?;
+                let text = std::str::from_utf8(text).expect("digits");
+                text.parse::<i64>().map_err(|_| unreadable(format!("its committer time {text} is out of range")))
+            }
+            Generation::Modern => parsed.libgit2_committer_time().map_err(|reason| unreadable(format!("libgit2: {reason}"))),
+        }
+    }
+}
+
+/// `$GIT_DIR/info/grafts` as git's `read_graft_line` reads it (lines of hex ids, the commit
+/// then its parents; blank lines and '#' comments skipped; a bad line is ignored).
+/// `GIT_GRAFT_FILE` is not read: the environment never changes a result.
+fn read_grafts(repo: &gix::Repository) -> gix::hashtable::HashMap<ObjectId, Vec<ObjectId>> {
+    let mut grafts = gix::hashtable::HashMap::default();
+    let path = repo.common_dir().join("info/grafts");
+    let Some(data) = crate::repo_files::read_regular(&path, crate::repo_files::METADATA_LIMIT) else {
+        return grafts;
+    };
+    for line in data.split(|&c| c == b'\n') {
+        let line = line.trim_ascii_end();
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let mut ids = Vec::new();
+        let mut rest = line;
+        let mut ok = true;
+        loop {
+            match rest.get(..40).and_then(|hex| ObjectId::from_hex(hex).ok()) {
+                Some(id) => ids.push(id),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+            rest = &rest[40..];
+            match rest.split_first() {
+                None => break,
+                Some((c, tail)) if c.is_ascii_whitespace() => rest = tail,
+                Some(_) => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            let commit = ids.remove(0);
+            grafts.insert(commit, ids);
+        }
+    }
+    grafts
 }

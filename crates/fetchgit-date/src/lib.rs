@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cache;
+pub mod commit;
 pub mod date;
 pub mod dirty;
 pub mod export;
@@ -33,6 +34,7 @@ pub mod progress;
 pub mod recheck;
 pub mod remote;
 pub mod request;
+pub mod repo_files;
 pub mod resolve;
 pub mod signature;
 pub mod transport;

@@ -13,6 +13,9 @@ pub enum OpenError {
     /// The path does not exist.
     #[error("repository path '{}' does not exist: pass the top of a git work tree or a bare repository", .0.display())]
     Missing(PathBuf),
+    /// A metadata file of the repository cannot be read safely.
+    #[error(transparent)]
+    Files(crate::repo_files::RepoFileError),
     /// The path exists but is not a repository that gix can open.
     #[error("'{}' is not a git repository ({reason}): pass the top of a work tree or a bare repository", path.display())]
     NotARepository {
@@ -29,12 +32,29 @@ pub fn open(path: &Path) -> Result<gix::Repository, OpenError> {
     if !path.exists() {
         return Err(OpenError::Missing(path.to_owned()));
     }
+    crate::repo_files::check(&git_dir_of(path)).map_err(OpenError::Files)?;
     // No object cache: walks and exports read each object once, so it would only cost copies and
-    // memory (gix's pack delta-base cache still applies).
-    gix::open(path).map_err(|err| OpenError::NotARepository {
+    // memory (gix's pack delta-base cache still applies). Isolated: only the repository's own
+    // configuration is read, never the user's, the system's or the environment's, so that
+    // nothing outside the repository changes a result.
+    gix::open_opts(path, gix::open::Options::isolated()).map_err(|err| OpenError::NotARepository {
         path: path.to_owned(),
         reason: error_chain(&err),
     })
+}
+
+/// The git directory of the work tree or bare repository at `path` (following a `.git` file).
+fn git_dir_of(path: &Path) -> PathBuf {
+    let dot_git = path.join(".git");
+    if dot_git.is_dir() {
+        return dot_git;
+    }
+    if let Some(bytes) = crate::repo_files::read_regular(&dot_git, crate::repo_files::METADATA_LIMIT) {
+        if let Some(target) = String::from_utf8_lossy(&bytes).trim_end().strip_prefix("gitdir: ") {
+            return path.join(target);
+        }
+    }
+    path.to_owned()
 }
 
 /// Why a start commit could not be determined.

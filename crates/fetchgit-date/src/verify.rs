@@ -13,10 +13,16 @@ pub struct Variant {
     pub label: &'static str,
     /// The export settings.
     pub options: ExportOptions,
-    /// The NAR hash this export gives.
-    pub nar_hash: NixHash,
-    /// What the export did besides copying blobs.
-    pub stats: ExportStats,
+    /// The NAR hash this export gives, and what it did besides copying blobs; or why this
+    /// generation cannot export the commit (a commit can be exportable by one generation only).
+    pub result: Result<(NixHash, ExportStats), String>,
+}
+
+impl Variant {
+    /// The NAR hash, when this export succeeded.
+    pub fn nar_hash(&self) -> Option<&NixHash> {
+        self.result.as_ref().ok().map(|(hash, _)| hash)
+    }
 }
 
 /// The result of checking one hash against every variant.
@@ -48,16 +54,26 @@ const LFS_VARIANTS: [(&str, ExportOptions); 2] = [
     ),
 ];
 
-/// Exports `commit` every way Nix does and compares each NAR hash with `expected`.
+/// Exports `commit` every way Nix does and compares each NAR hash with `expected`. Fails only
+/// when no generation can export the commit.
 pub fn verify(repo: &gix::Repository, commit: ObjectId, expected: NixHash) -> Result<Verdict, ExportError> {
-    let variants = VARIANTS
-        .iter()
-        .map(|&(label, options)| {
-            let (nar_hash, _, stats) = export::nar_hash(repo, commit, options)?;
-            Ok(Variant { label, options, nar_hash, stats })
-        })
-        .collect::<Result<_, ExportError>>()?;
-    Ok(Verdict { expected, variants, lfs_pointers: Vec::new() })
+    let mut first_error = None;
+    let mut variants = Vec::new();
+    for &(label, options) in &VARIANTS {
+        let result = match export::nar_hash(repo, commit, options) {
+            Ok((nar_hash, _, stats)) => Ok((nar_hash, stats)),
+            Err(err) => {
+                let text = crate::error_chain(&err);
+                first_error.get_or_insert(err);
+                Err(text)
+            }
+        };
+        variants.push(Variant { label, options, result });
+    }
+    match first_error {
+        Some(err) if variants.iter().all(|v| v.result.is_err()) => Err(err),
+        _ => Ok(Verdict { expected, variants, lfs_pointers: Vec::new() }),
+    }
 }
 
 /// [`verify`], plus with `lfs` the exports with Git LFS contents (fetched through `fetcher`).
@@ -69,13 +85,14 @@ pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: 
     if lfs {
         for &(label, options) in &LFS_VARIANTS {
             let mut smudge = fetcher.lfs_fetcher(commit, options).expect("LFS variants ask for LFS");
-            let (nar_hash, _, stats) = export::nar_hash_with(repo, commit, options, Some(&mut smudge))?;
-            verdict.variants.push(Variant { label, options, nar_hash, stats });
+            let result = export::nar_hash_with(repo, commit, options, Some(&mut smudge)).map(|(hash, _, stats)| (hash, stats)).map_err(|err| crate::error_chain(&err));
+            verdict.variants.push(Variant { label, options, result });
         }
     } else if verdict.matching().is_none() {
         let mut probe = LfsProbe(Vec::new());
-        export::nar_hash_with(repo, commit, LFS_VARIANTS[0].1, Some(&mut probe))?;
-        verdict.lfs_pointers = probe.0;
+        if export::nar_hash_with(repo, commit, LFS_VARIANTS[0].1, Some(&mut probe)).is_ok() {
+            verdict.lfs_pointers = probe.0;
+        }
     }
     Ok(verdict)
 }
@@ -95,7 +112,7 @@ impl export::Smudge for LfsProbe {
 impl Verdict {
     /// The first variant that reproduces the hash.
     pub fn matching(&self) -> Option<&Variant> {
-        self.variants.iter().find(|v| v.nar_hash == self.expected)
+        self.variants.iter().find(|v| v.nar_hash() == Some(&self.expected))
     }
 
     /// One line per variant: its hash and, when it differs, why it may differ.
@@ -103,61 +120,57 @@ impl Verdict {
         let mut lines: Vec<String> = self
             .variants
             .iter()
-            .map(|variant| {
-                if variant.nar_hash == self.expected {
-                    format!("{}: {} matches", variant.label, variant.nar_hash)
-                } else {
-                    format!("{}: {} differs{}", variant.label, variant.nar_hash, self.reasons(variant))
-                }
+            .map(|variant| match &variant.result {
+                Ok((hash, _)) if *hash == self.expected => format!("{}: {hash} matches", variant.label),
+                Ok((hash, stats)) => format!("{}: {hash} differs{}", variant.label, reasons(stats)),
+                Err(reason) => format!("{}: cannot export: {reason}", variant.label),
             })
             .collect();
         if self.matching().is_some_and(|v| v.options.lfs) {
             lines.push("reproduces with LFS contents (lfs = true, Nix >= 2.27)".to_owned());
         }
         if self.matching().is_none() {
-            let gitlinks = &self.variants[0].stats.gitlinks;
-            let hint = if let Some(first) = self.lfs_pointers.first() {
-                format!(
-                    "no export reproduces the hash; the tree has {} Git LFS pointer file(s) (e.g. '{first}'): a hash made with lfs = true includes their contents: try verify --lfs",
-                    self.lfs_pointers.len()
-                )
-            } else if gitlinks.is_empty() {
-                "no export reproduces the hash: it was made from another commit, a dirty work tree, or by a tool other than fetchGit".to_owned()
-            } else {
-                format!(
+            let gitlinks = self.variants.iter().find_map(|v| v.result.as_ref().ok()).map(|(_, stats)| &stats.gitlinks);
+            let hint = match gitlinks {
+                _ if !self.lfs_pointers.is_empty() => format!(
+                    "no export reproduces the hash; the tree has {} Git LFS pointer file(s) (e.g. '{}'): a hash made with lfs = true includes their contents: try verify --lfs",
+                    self.lfs_pointers.len(),
+                    self.lfs_pointers[0]
+                ),
+                Some(gitlinks) if !gitlinks.is_empty() => format!(
                     "no export reproduces the hash; the tree has {} submodule(s) (e.g. '{}'): a hash made with submodules = true includes their content",
                     gitlinks.len(),
                     gitlinks[0]
-                )
+                ),
+                _ => "no export reproduces the hash: it was made from another commit, a dirty work tree, or by a tool other than fetchGit".to_owned(),
             };
             lines.push(hint);
         }
         lines
     }
+}
 
-    fn reasons(&self, variant: &Variant) -> String {
-        let stats = &variant.stats;
-        let mut reasons = Vec::new();
-        if !stats.export_ignored.is_empty() {
-            reasons.push(format!("export-ignore dropped {} path(s), e.g. '{}'", stats.export_ignored.len(), stats.export_ignored[0]));
-        }
-        if !stats.converted.is_empty() {
-            reasons.push(format!(
-                "git archive converted {} file(s) (line endings, ident or filters), e.g. '{}'",
-                stats.converted.len(),
-                stats.converted[0]
-            ));
-        }
-        if !stats.smudged.is_empty() {
-            reasons.push(format!("Git LFS replaced {} pointer file(s), e.g. '{}'", stats.smudged.len(), stats.smudged[0]));
-        }
-        if !stats.substituted.is_empty() {
-            reasons.push(format!("export-subst expanded {} file(s), e.g. '{}'", stats.substituted.len(), stats.substituted[0]));
-        }
-        if reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", reasons.join("; "))
-        }
+fn reasons(stats: &ExportStats) -> String {
+    let mut reasons = Vec::new();
+    if !stats.export_ignored.is_empty() {
+        reasons.push(format!("export-ignore dropped {} path(s), e.g. '{}'", stats.export_ignored.len(), stats.export_ignored[0]));
+    }
+    if !stats.converted.is_empty() {
+        reasons.push(format!(
+            "git archive converted {} file(s) (line endings, ident, encodings or filters), e.g. '{}'",
+            stats.converted.len(),
+            stats.converted[0]
+        ));
+    }
+    if !stats.smudged.is_empty() {
+        reasons.push(format!("Git LFS replaced {} pointer file(s), e.g. '{}'", stats.smudged.len(), stats.smudged[0]));
+    }
+    if !stats.substituted.is_empty() {
+        reasons.push(format!("export-subst expanded {} file(s), e.g. '{}'", stats.substituted.len(), stats.substituted[0]));
+    }
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons.join("; "))
     }
 }

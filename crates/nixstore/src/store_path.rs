@@ -63,7 +63,8 @@ pub enum NameError {
 ///
 /// ### Deviation
 /// Newer Nix releases reject the names `.` and `..` and names starting with `.-` or `..-`;
-/// we follow Nix 2.8, the version `fetchGit` hashes are compared against here.
+/// this type follows Nix 2.8, and [`StorePathName::check_modern`] adds the newer rule for
+/// exports of the modern generation.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct StorePathName(String);
 
@@ -91,6 +92,26 @@ impl StorePathName {
             });
         }
         Ok(StorePathName(s.to_owned()))
+    }
+
+    /// Checks the rule Nix >= 2.20 adds (`checkName` in src/libstore/path.cc of Nix 2.26):
+    /// the names `.` and `..`, and names whose first dash-separated component is one of them
+    /// (`.-x`, `..-x`), are refused. The error is Nix's message.
+    pub fn check_modern(&self) -> Result<(), String> {
+        let name = self.0.as_bytes();
+        let refuse = |component: Option<&str>| match component {
+            None => Err(format!("store path name '{}' is not valid for Nix >= 2.20 (name '{}' is not valid)", self.0, self.0)),
+            Some(c) => Err(format!(
+                "store path name '{}' is not valid for Nix >= 2.20 (first dash-separated component must not be '{c}')",
+                self.0
+            )),
+        };
+        match name {
+            [b'.'] | [b'.', b'.'] => refuse(None),
+            [b'.', b'-', ..] => refuse(Some(".")),
+            [b'.', b'.', b'-', ..] => refuse(Some("..")),
+            _ => Ok(()),
+        }
     }
 
     /// The name as text.

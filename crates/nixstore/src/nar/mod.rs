@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::hash::{HashingWriter, NixHash};
 
+pub mod flat;
 pub mod writer;
 
 /// Why a path could not be serialised (carried inside the [`io::Error`] that

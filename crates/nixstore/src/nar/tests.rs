@@ -454,3 +454,129 @@ fn changed_file_is_reported_with_its_path() {
     }
     assert!(err.to_string().contains("/proc/version"), "{err}");
 }
+
+mod flat_writer {
+    use super::*;
+    use crate::nar::flat::Writer;
+
+    /// A small tree described in archive order, written by both writers.
+    enum Node {
+        File(bool, &'static [u8]),
+        Link(&'static [u8]),
+        Dir(Vec<(&'static [u8], Node)>),
+    }
+
+    fn nested(node: &Node, out: writer::Node<'_, Vec<u8>>) -> io::Result<()> {
+        match node {
+            Node::File(x, c) => out.file(*x, c.len() as u64, &mut &c[..]),
+            Node::Link(t) => out.symlink(t),
+            Node::Dir(entries) => {
+                let mut dir = out.directory()?;
+                for (name, child) in entries {
+                    nested(child, dir.entry(name)?)?;
+                }
+                dir.close()
+            }
+        }
+    }
+
+    fn flat(node: &Node, out: &mut Writer<Vec<u8>>) -> io::Result<()> {
+        match node {
+            Node::File(x, c) => out.file(*x, c.len() as u64, &mut &c[..]),
+            Node::Link(t) => out.symlink(t),
+            Node::Dir(entries) => {
+                out.directory()?;
+                for (name, child) in entries {
+                    out.entry(name)?;
+                    flat(child, out)?;
+                }
+                out.close_directory()
+            }
+        }
+    }
+
+    fn sample() -> Node {
+        Node::Dir(vec![
+            (b"a", Node::File(true, b"")),
+            (b"b", Node::Link(b"../x")),
+            (
+                b"c",
+                Node::Dir(vec![
+                    (b"d", Node::Dir(vec![])),
+                    (b"e", Node::Dir(vec![(b"f", Node::File(false, b"12345678901"))])),
+                ]),
+            ),
+            (b"z", Node::File(false, b"foo\n")),
+        ])
+    }
+
+    #[test]
+    fn writes_the_same_bytes_as_the_nested_writer() {
+        for node in [sample(), Node::File(false, b"root"), Node::Link(b"t"), Node::Dir(vec![])] {
+            let mut expected = Vec::new();
+            nested(&node, writer::open(&mut expected).expect("vec")).expect("valid");
+            let mut w = Writer::new(Vec::new()).expect("vec");
+            flat(&node, &mut w).expect("valid");
+            assert_eq!(w.finish().expect("complete"), expected);
+        }
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        flat(&Node::Dir(vec![(b"x", Node::File(false, b"foo\n"))]), &mut w).expect("valid");
+        assert_eq!(sha256(&w.finish().expect("complete")).to_sri(), DIR_WITH_X);
+    }
+
+    #[test]
+    fn a_deep_tree_needs_no_recursion() {
+        let depth = 100_000;
+        let mut w = Writer::new(io::sink()).expect("sink");
+        w.directory().expect("root");
+        for _ in 0..depth {
+            w.entry(b"d").expect("entry");
+            w.directory().expect("dir");
+        }
+        assert_eq!(w.depth(), depth + 1);
+        for _ in 0..=depth {
+            w.close_directory().expect("close");
+        }
+        w.finish().expect("complete");
+    }
+
+    fn err_of(r: io::Result<impl Sized>) -> Error {
+        writer_error(&r.err().expect("an error")).clone()
+    }
+
+    #[test]
+    fn refuses_misuse_and_stays_refused() {
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        assert!(matches!(err_of(w.entry(b"x")), Error::OutOfSequence { call: "entry", .. }));
+        assert!(matches!(err_of(w.directory()), Error::OutOfSequence { .. }), "poisoned after an error");
+
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        w.directory().expect("root");
+        w.entry(b"b").expect("b");
+        w.file(false, 0, &mut io::empty()).expect("file");
+        assert!(matches!(err_of(w.entry(b"a")), Error::OutOfOrder { .. }));
+
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        w.directory().expect("root");
+        assert!(matches!(err_of(w.entry(b"..")), Error::InvalidName { .. }));
+
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        w.directory().expect("root");
+        w.entry(b"x").expect("x");
+        assert!(matches!(err_of(w.file(false, 5, &mut &b"abc"[..])), Error::ShortFile { expected: 5, actual: 3 }));
+        assert!(matches!(err_of(w.close_directory()), Error::OutOfSequence { .. }));
+
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        w.directory().expect("root");
+        w.entry(b"x").expect("x");
+        assert!(matches!(err_of(w.close_directory()), Error::OutOfSequence { .. }), "an entry needs its node");
+
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        w.directory().expect("root");
+        assert!(matches!(err_of(w.finish()), Error::OutOfSequence { call: "finish", .. }), "unclosed root");
+
+        let mut w = Writer::new(Vec::new()).expect("vec");
+        w.symlink(b"t").expect("root symlink");
+        assert!(matches!(err_of(w.symlink(b"t")), Error::OutOfSequence { .. }), "one root only");
+    }
+}

@@ -82,6 +82,15 @@ pub enum Error {
         /// The announced size.
         expected: u64,
     },
+    /// A [`crate::nar::flat::Writer`] call that does not fit where the archive is (for example
+    /// an entry outside a directory, or a second root node).
+    #[error("NAR writer misuse: {call} is not allowed {state}")]
+    OutOfSequence {
+        /// The call that was made.
+        call: &'static str,
+        /// Where the archive was.
+        state: &'static str,
+    },
 }
 
 impl Error {
@@ -99,22 +108,22 @@ impl From<Error> for io::Error {
     }
 }
 
-const MAGIC: &[u8] = b"nix-archive-1";
+pub(crate) const MAGIC: &[u8] = b"nix-archive-1";
 
 /// Write `str(bytes)`: little-endian u64 length, bytes, zero padding to a multiple of 8.
-fn write_str<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_str<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
     w.write_all(&(bytes.len() as u64).to_le_bytes())?;
     w.write_all(bytes)?;
     write_padding(w, bytes.len() as u64)
 }
 
-fn write_padding<W: Write>(w: &mut W, len: u64) -> io::Result<()> {
+pub(crate) fn write_padding<W: Write>(w: &mut W, len: u64) -> io::Result<()> {
     let pad = (8 - (len % 8) as usize) % 8;
     w.write_all(&[0u8; 8][..pad])
 }
 
 /// Write several `str()` tokens in one call (they are short protocol words).
-fn write_tokens<W: Write>(w: &mut W, tokens: &[&[u8]]) -> io::Result<()> {
+pub(crate) fn write_tokens<W: Write>(w: &mut W, tokens: &[&[u8]]) -> io::Result<()> {
     let mut buf = Vec::with_capacity(64);
     for t in tokens {
         write_str(&mut buf, t).expect("writing to a Vec cannot fail");
@@ -200,25 +209,7 @@ impl<'a, W: Write> Node<'a, W> {
             }
             header.push(b"contents");
             write_tokens(w, &header)?;
-            w.write_all(&size.to_le_bytes())?;
-            let copied = io::copy(&mut reader.take(size), w)?;
-            if copied != size {
-                return Err(Error::ShortFile {
-                    expected: size,
-                    actual: copied,
-                }
-                .into());
-            }
-            let mut probe = [0u8; 1];
-            loop {
-                match reader.read(&mut probe) {
-                    Ok(0) => break,
-                    Ok(_) => return Err(Error::LongFile { expected: size }.into()),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            write_padding(w, size)?;
+            write_contents(w, size, reader)?;
             close_node(w, parent.is_some())
         })();
         Self::finish(parent, result)
@@ -254,8 +245,31 @@ impl<'a, W: Write> Node<'a, W> {
     }
 }
 
+/// Write `str(contents)` for a file of exactly `size` bytes read from `reader`.
+pub(crate) fn write_contents<W: Write>(w: &mut W, size: u64, reader: &mut dyn Read) -> io::Result<()> {
+    w.write_all(&size.to_le_bytes())?;
+    let copied = io::copy(&mut reader.take(size), w)?;
+    if copied != size {
+        return Err(Error::ShortFile {
+            expected: size,
+            actual: copied,
+        }
+        .into());
+    }
+    let mut probe = [0u8; 1];
+    loop {
+        match reader.read(&mut probe) {
+            Ok(0) => break,
+            Ok(_) => return Err(Error::LongFile { expected: size }.into()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    write_padding(w, size)
+}
+
 /// Close a node: `)` for the node and, inside a directory, `)` for the enclosing entry.
-fn close_node<W: Write>(w: &mut W, in_directory: bool) -> io::Result<()> {
+pub(crate) fn close_node<W: Write>(w: &mut W, in_directory: bool) -> io::Result<()> {
     if in_directory {
         write_tokens(w, &[b")", b")"])
     } else {
@@ -264,7 +278,7 @@ fn close_node<W: Write>(w: &mut W, in_directory: bool) -> io::Result<()> {
 }
 
 /// Why `name` cannot be a NAR entry name, if it cannot.
-fn invalid_name_reason(name: &[u8]) -> Option<&'static str> {
+pub(crate) fn invalid_name_reason(name: &[u8]) -> Option<&'static str> {
     if name.is_empty() {
         Some("it is empty")
     } else if name == b"." || name == b".." {
