@@ -121,7 +121,6 @@ let
         else if submodules then fail "submodules = true is not supported yet; fetch without submodules (gitlinks become empty directories, as in fetchGit)"
         else if compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
         else if !exportIgnore && compat == "legacy" then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
-        else if lfs && compat == "legacy" then fail "lfs = true needs compat = \"modern\": fetchGit has lfs only from Nix 2.27 on"
         else if pureEval && rev == null && !(narHash != null && narHashLocks nixVersion) then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
         else if pureEval && date != null && !(builtins.isInt date) then fail "in pure evaluation mode date must be Unix seconds (an integer): a date string may be relative or in the local time zone; or evaluate with --impure"
         else if pureEval && rev == null then builtins.trace "warning: Input '${urlString}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared." (exec argv)

@@ -71,8 +71,9 @@ impl LfsServer {
     }
 }
 
+/// `fetch` as Nix 2.27, the first release with `lfs` (the CLI's default, 2.26.3, refuses it).
 fn fetch(cache: &Path, args: &[&str]) -> Output {
-    bin().env("XDG_CACHE_HOME", cache).arg("fetch").args(args).args(["--no-store", "-q"]).output().expect("run fetchgit-date")
+    bin().env("XDG_CACHE_HOME", cache).arg("fetch").args(args).args(["--no-store", "-q", "--nix-version", "2.27.0"]).output().expect("run fetchgit-date")
 }
 
 fn json(out: &Output, what: &str) -> Value {
@@ -236,4 +237,8 @@ fn nix_2_26_has_no_lfs_attribute() {
     let out = run_bin(&["fetch", "--url", "/nonexistent", "--compat", "legacy", "--lfs", "--no-store"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lfs needs"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Nor does the CLI's default release (2.26.3) have it: --lfs is refused, naming the fix.
+    let out = run_bin(&["fetch", "--url", "/nonexistent", "--lfs", "--no-store"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs"), "{}", String::from_utf8_lossy(&out.stderr));
 }

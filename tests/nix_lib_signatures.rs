@@ -23,8 +23,9 @@ fn fetch_git_date_checks_signatures_and_refuses_lfs_for_legacy() {
     let keys = &recorded["header"]["keys"];
     let case = &recorded["cases"]["list-of-both"];
     let rev = case["rev"].as_str().expect("rev");
+    // Nix 2.8, which runs these tests, has no signature checks: behave like 2.26, which recorded them.
     let good = format!(
-        "rev = \"{rev}\"; publicKeys = [ {{ key = \"{}\"; }} {{ type = \"ssh-rsa\"; key = \"{}\"; }} ];",
+        "nixVersion = \"2.26.3\"; rev = \"{rev}\"; publicKeys = [ {{ key = \"{}\"; }} {{ type = \"ssh-rsa\"; key = \"{}\"; }} ];",
         keys["ed25519"].as_str().expect("key"),
         keys["rsa"].as_str().expect("key")
     );
@@ -34,12 +35,15 @@ fn fetch_git_date_checks_signatures_and_refuses_lfs_for_legacy() {
     assert_eq!(value, case["result"]["narHash"]);
     // The tip of main is signed by a key nobody lists: with truncation the truncated commit
     // (RSA-signed) is checked instead, and passes.
-    let truncated = format!("ref = \"main\"; interval = \"1d\"; publicKey = \"{}\"; keytype = \"ssh-rsa\";", keys["rsa"].as_str().expect("key"));
+    let truncated = format!("nixVersion = \"2.26.3\"; ref = \"main\"; interval = \"1d\"; publicKey = \"{}\"; keytype = \"ssh-rsa\";", keys["rsa"].as_str().expect("key"));
     assert_eq!(eval_json(&home, &format!("({}).rev", call(&truncated))), recorded["cases"]["rsa"]["rev"]);
     for (attrs, message) in [
-        (format!("rev = \"{rev}\"; publicKey = \"{}\";", keys["stranger"].as_str().expect("key")), "not among the public keys"),
-        (format!("rev = \"{rev}\"; verifyCommit = true;"), "no public keys were given"),
-        (format!("rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "lfs = true needs compat"),
+        (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; publicKey = \"{}\";", keys["stranger"].as_str().expect("key")), "not among the public keys"),
+        (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; verifyCommit = true;"), "no public keys were given"),
+        (format!("nixVersion = \"2.27.0\"; rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "legacy exports (git archive, as Nix <= 2.19 and Lix) have no lfs"),
+        // The running Nix 2.8 has neither: refused as that release refuses them.
+        (format!("rev = \"{rev}\"; verifyCommit = true;"), "the builtins.fetchGit of Nix 2.8.0 has no signature checks"),
+        (format!("rev = \"{rev}\"; lfs = true;"), "the builtins.fetchGit of Nix 2.8.0 has no lfs"),
     ] {
         let out = run(nix_cmd("nix-instantiate", &home).args(EXEC_ON).args(["--eval", "--strict", "-E", &format!("({}).narHash", call(&attrs))]));
         let err = String::from_utf8_lossy(&out.stderr);

@@ -440,10 +440,21 @@ impl Request {
             let (off, modern) = if nix { ("exportIgnore = false", "compat = \"modern\"") } else { ("--no-export-ignore", "--compat modern") };
             return fail(format!("{off} needs {modern}: legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"));
         }
+        // What the release's fetchGit does not have, it refuses: so do we, naming the release.
+        let release = nix_version.clone().unwrap_or_else(NixVersion::default_release);
         let lfs = given.lfs.unwrap_or(false);
+        if lfs && !release.has_lfs() {
+            let (on, version) = if nix { ("lfs = true", "nixVersion") } else { ("--lfs", "--nix-version") };
+            return fail(format!("{on} needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix {release} has no lfs; pass {version} 2.27.0 or later to behave like a release that has it"));
+        }
+        let signs = given.verify_commit == Some(true) || given.public_key.is_some() || given.keytype.is_some() || given.public_keys.is_some();
+        if signs && release.key_type_rules().is_none() {
+            let (args, version) = if nix { ("verifyCommit, publicKey, keytype and publicKeys", "nixVersion") } else { ("--verify-commit, --public-key, --keytype and --public-keys", "--nix-version") };
+            return fail(format!("{args} need Nix >= 2.19 (not Lix): the builtins.fetchGit of Nix {release} has no signature checks; pass {version} 2.19.0 or later to behave like a release that has them"));
+        }
         if lfs && generation == Generation::Legacy {
             let (on, modern) = if nix { ("lfs = true", "compat = \"modern\"") } else { ("--lfs", "--compat modern") };
-            return fail(format!("{on} needs {modern}: fetchGit has lfs only from Nix 2.27 on"));
+            return fail(format!("{on} needs {modern}: legacy exports (git archive, as Nix <= 2.19 and Lix) have no lfs"));
         }
         // publicKeys first, then publicKey with keytype, as Nix lists them.
         let mut public_keys = given.public_keys.unwrap_or_default();
@@ -652,12 +663,18 @@ mod tests {
             Value::Set(vec![("key".into(), s("AAAA"))]),
             Value::Set(vec![("type".into(), s("ssh-rsa")), ("key".into(), s("BBBB"))]),
         ]);
-        let modern = Context::nix("2.26.3".parse().expect("valid"), "/nix/store", false);
+        let modern = Context::nix("2.27.0".parse().expect("valid"), "/nix/store", false);
         let r = Request::from_nix(&attrs(&[("url", s("/r")), ("publicKeys", keys), ("publicKey", s("CCCC")), ("lfs", Value::Bool(true))]), &modern).expect("valid");
         let types: Vec<_> = r.verification.public_keys.iter().map(|k| (k.key_type.as_str(), k.key.as_str())).collect();
         assert_eq!(types, [("ssh-ed25519", "AAAA"), ("ssh-rsa", "BBBB"), ("ssh-ed25519", "CCCC")]);
         assert!(r.selector().verification.required() && r.export_options().lfs);
-        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &nix(false), "lfs = true needs compat = \"modern\"");
+        // A release without the attribute refuses it; with it, legacy exports still cannot.
+        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &nix(false), "lfs = true needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no lfs");
+        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("compat", s("legacy"))]), &modern, "lfs = true needs compat = \"modern\"");
+        refused(attrs(&[("url", s("/r")), ("verifyCommit", Value::Bool(true))]), &nix(false), "need Nix >= 2.19 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no signature checks");
+        refused(attrs(&[("url", s("/r")), ("publicKey", s("AAAA")), ("nixVersion", s("2.18.3-lix"))]), &modern, "the builtins.fetchGit of Nix 2.18.3-lix has no signature checks");
+        let cli = Context::cli("/nix/store");
+        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &cli, "--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs; pass --nix-version 2.27.0 or later");
         refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![s("AAAA")]))]), &nix(false), "publicKeys must be a list of { type ? \"ssh-ed25519\"; key; } sets");
         refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![Value::Set(vec![])]))]), &nix(false), "publicKeys: a key has no 'key' attribute");
     }
