@@ -93,6 +93,16 @@ fn freshness_follows_ttl_refresh_and_rev() {
     let out = run(&home, &fetch(&url, &["--rev", old.as_str().expect("rev"), "--ttl", "0"]), &[]);
     assert_eq!(ok_json(&out, "rev")["rev"], old);
     assert_eq!(server.pack_requests(), before, "known rev: no fetch");
+    // With the server gone, a stale ref is served from the cache with a warning, as Nix goes on
+    // with "the most recent version"; --refresh, which asks for the network, fails.
+    drop(server);
+    let out = run(&home, &fetch(&url, &["--ref", "main", "--ttl", "0"]), &[]);
+    assert_eq!(ok_json(&out, "offline")["rev"], new.as_str());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not update the cache of Git repository") && stderr.contains("continuing with the most recent version"), "{stderr}");
+    let out = run(&home, &fetch(&url, &["--ref", "main", "--refresh"]), &[]);
+    assert_eq!(out.status.code(), Some(2), "--refresh offline: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -511,7 +511,22 @@ fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: 
     if fresh || session.stale_but_read_only(&stamp, &local_ref) {
         return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
     }
-    session.fetch_refs(want, &local_ref, &|_| shallow.clone())?;
+    match session.fetch_refs(want, &local_ref, &|_| shallow.clone()) {
+        Ok(()) => {}
+        // Offline, or the server down: Nix goes on with the clone it has ("could not update local
+        // clone ...; continuing with the most recent version"). Not when the server answered and
+        // refused (credentials, a missing ref): a refetch always authenticates. Not with
+        // --refresh, which asks for the network explicitly.
+        Err(err @ (RemoteError::Unreachable { .. } | RemoteError::TimedOut { .. })) if !options.refresh && ref_target(&dir, &local_ref).is_some() => {
+            crate::progress::warn(&format!(
+                "could not update the cache of Git repository '{}' ({}); continuing with the most recent version",
+                url.redacted,
+                crate::error_chain(&err)
+            ));
+            return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
+        }
+        Err(err) => return Err(err),
+    }
     write_stamp(&stamp).map_err(|e| cache_err(&stamp, &e))?;
     Ok(session.done(local_ref))
 }
