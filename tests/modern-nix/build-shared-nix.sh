@@ -177,9 +177,13 @@ in_chroot bash -euo pipefail -c '
   for b in nix-instantiate nix-store nix-daemon nix-build; do
     [ -x "$prefix/bin/$b" ] || { echo "missing $prefix/bin/$b" >&2; exit 1; }
   done
-  ldd "$prefix/bin/nix-instantiate" | grep -q "libnixexpr\.so => $prefix/lib/" \
-    || { echo "nix-instantiate is not linked against $prefix/lib/libnixexpr.so" >&2; ldd "$prefix/bin/nix-instantiate" >&2; exit 1; }
-  nm -D --defined-only "$prefix/lib/libnixexpr.so" | grep -q _ZN3nix10eBlackHoleE \
+  # (Outputs captured first: with pipefail, "grep -q" closing the pipe early fails the check.)
+  libs=$(ldd "$prefix/bin/nix-instantiate")
+  grep -q "libnixexpr\.so => $prefix/lib/libnixexpr\.so" <<<"$libs" \
+    || { echo "nix-instantiate is not linked against $prefix/lib/libnixexpr.so" >&2; echo "$libs" >&2; exit 1; }
+  # A plugin resolves its nix:: symbols against these exports (the static build has none).
+  syms=$(nm -D --defined-only "$prefix/lib/libnixexpr.so")
+  grep -q " _ZN3nix10eBlackHoleE$" <<<"$syms" \
     || { echo "libnixexpr.so does not export nix::eBlackHole" >&2; exit 1; }
   for pc in nix-util nix-store nix-fetchers nix-expr nix-main nix-cmd; do
     PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --exists "$pc" || { echo "no $pc.pc" >&2; exit 1; }
@@ -207,7 +211,7 @@ in_chroot bash -euo pipefail -c '
 
   sock=$w/daemon.sock
   NIX_DAEMON_SOCKET_PATH=$sock nix-daemon & pid=$!
-  trap "kill $pid 2>/dev/null; rm -rf $w" EXIT
+  trap "kill $pid 2>/dev/null || true; rm -rf $w" EXIT
   for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
   [ "$(nix-store --store "unix://$sock" -q --hash "$path")" = "$(nix-store -q --hash "$path")" ] \
     || { echo "nix-daemon did not answer a path-info query" >&2; exit 1; }
@@ -260,7 +264,7 @@ in_chroot bash -euo pipefail -c '
   fi
   sock=/tmp/plugin-smoke-daemon.sock; rm -f "$sock"
   NIX_DAEMON_SOCKET_PATH=$sock nix-daemon --option plugin-files "$PWD/smoke.so" & pid=$!
-  trap "kill $pid 2>/dev/null" EXIT
+  trap "kill $pid 2>/dev/null || true" EXIT
   for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
   p=$(nix-store --store "unix://$sock" --add smoke.cc)
   [ -e "$p" ] || { echo "nix-daemon with the plugin did not add a file" >&2; exit 1; }
