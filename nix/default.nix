@@ -61,6 +61,14 @@ let
       compat ? compatFor builtins.nixVersion,
       # When no commit is old enough: take the root commit (true, as Nix PR #7362) or fail.
       rootFallback ? true,
+      # Git LFS contents instead of pointer files (fetchGit's lfs, Nix >= 2.27).
+      lfs ? false,
+      # fetchGit's commit signature check (Nix >= 2.19): with truncation, the truncated commit
+      # is the one that must be signed.
+      verifyCommit ? null,
+      publicKey ? null,
+      keytype ? null,
+      publicKeys ? null,
     }:
     let
       # A path would be copied to the store by interpolation; the tool needs the repository.
@@ -75,7 +83,13 @@ let
         ++ opt "interval" interval
         ++ optional firstParent "--first-parent"
         ++ optional (!exportIgnore) "--no-export-ignore"
-        ++ optional (!rootFallback) "--no-root-fallback";
+        ++ optional (!rootFallback) "--no-root-fallback"
+        ++ optional lfs "--lfs"
+        ++ optional (verifyCommit == true) "--verify-commit"
+        ++ optional (verifyCommit == false) "--no-verify-commit"
+        ++ opt "public-key" publicKey
+        ++ (if publicKey != null then opt "keytype" keytype else [ ])
+        ++ optional (publicKeys != null) "--public-keys=${builtins.toJSON publicKeys}";
       checked =
         if !(builtins.isString urlString) then fail "url must be a path or a string, not ${builtins.typeOf url}"
         else if builtins.substring 0 (builtins.stringLength builtins.storeDir + 1) urlString == "${builtins.storeDir}/" then fail "url ${urlString} is in the Nix store, where sources are copied without .git (a flake's ./. is such a copy): pass the repository's own location as a string"
@@ -84,6 +98,7 @@ let
         else if submodules then fail "submodules = true is not supported yet; fetch without submodules (gitlinks become empty directories, as in fetchGit)"
         else if compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
         else if !exportIgnore && compat == "legacy" then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
+        else if lfs && compat == "legacy" then fail "lfs = true needs compat = \"modern\": fetchGit has lfs only from Nix 2.27 on"
         else if pureEval && rev == null then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
         else if pureEval && date != null && !(builtins.isInt date) then fail "in pure evaluation mode date must be Unix seconds (an integer): a date string may be relative or in the local time zone; or evaluate with --impure"
         else exec argv;

@@ -180,8 +180,9 @@ fn iso_helper_agrees_with_git() {
     }
 }
 
-#[test]
-fn resolve_date_spellings_match_git() {
+/// For every commit of every fixture repository, and dates around it, a case for each spelling
+/// of the date that `spell` gives.
+fn spelled_cases(spell: impl Fn(i64) -> Vec<String>) -> Vec<Case> {
     let fx = fixtures();
     let mut cases = Vec::new();
     for repo in REPOS {
@@ -191,23 +192,168 @@ fn resolve_date_spellings_match_git() {
         for rev in all_commits(&path) {
             let t = times[&rev];
             for d in [t - 1, t, min - 1, FAR_FUTURE] {
-                for spelling in [
-                    format!("@{d}"),
-                    iso(d, None),
-                    iso(d, Some((2, 0))),
-                    iso(d, Some((-5, -30))),
-                ] {
+                for spelling in spell(d) {
                     cases.push(rev_case(repo, &rev, &["--date", &spelling], d, false));
                 }
             }
         }
     }
+    cases
+}
+
+#[test]
+fn resolve_date_spellings_match_git() {
+    let cases = spelled_cases(|d| {
+        vec![
+            format!("@{d}"),
+            iso(d, None),
+            iso(d, Some((2, 0))),
+            iso(d, Some((-5, -30))),
+        ]
+    });
     let (n, diffs) = run_cases(cases);
     assert_no_diffs(
         "resolve --date (@N, ISO 8601 Z/offset) vs git rev-list",
         n,
         &diffs,
     );
+}
+
+/// `secs` written in git's calendar spellings that carry a time, each meaning exactly `secs`:
+/// a zone name after an ISO date, date(1) output (24- and 12-hour), git's default format
+/// without a zone (UTC), a month name with an offset, and Nix's lastModifiedDate.
+fn calendar_spellings(secs: i64) -> Vec<String> {
+    let utc = OffsetDateTime::from_unix_timestamp(secs).expect("a valid timestamp");
+    let at = |hours: i8| utc.to_offset(UtcOffset::from_hms(hours, 0, 0).expect("a valid offset"));
+    let spell = |time: OffsetDateTime, fmt: &[time::format_description::FormatItem<'_>]| {
+        time.format(fmt).expect("format a date")
+    };
+    vec![
+        spell(utc, format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")),
+        spell(
+            at(2),
+            format_description!(
+                "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] CEST [year]"
+            ),
+        ),
+        spell(
+            at(-5),
+            format_description!(
+                "[weekday repr:short] [month repr:short] [day padding:space] [hour repr:12]:[minute]:[second] [period] EST [year]"
+            ),
+        ),
+        spell(
+            utc,
+            format_description!("[weekday repr:short] [month repr:short] [day padding:none] [hour]:[minute]:[second] [year]"),
+        ),
+        spell(
+            at(9),
+            format_description!("[month repr:long] [day padding:none], [year] [hour]:[minute]:[second] +0900"),
+        ),
+        spell(utc, format_description!("[year][month][day][hour][minute][second]")),
+    ]
+}
+
+#[test]
+fn calendar_spellings_agree_with_git() {
+    // the spellings only test resolve if git reads each as the instant it was made from
+    let repo = fixtures().repo("history");
+    for secs in [LONG_BEFORE, 1_600_000_000, 1_600_003_300, FAR_FUTURE] {
+        // lastModifiedDate is ours alone: git reads 14 digits as Unix seconds beyond 2099
+        let spellings = calendar_spellings(secs);
+        for s in &spellings[..spellings.len() - 1] {
+            let parsed = git(&repo, &["rev-parse", &format!("--since={s}")]);
+            assert_eq!(parsed.trim(), format!("--max-age={secs}"), "git reads {s} as {secs}");
+        }
+    }
+}
+
+#[test]
+fn resolve_calendar_spellings_match_git() {
+    let cases = spelled_cases(calendar_spellings);
+    let (n, diffs) = run_cases(cases);
+    assert_no_diffs(
+        "resolve --date (zone names, date(1), git log, month names, lastModifiedDate) vs git rev-list",
+        n,
+        &diffs,
+    );
+}
+
+/// The `lastModifiedDate` that `fetch` prints for a commit, given back as `--date` from that
+/// commit, selects the commit itself, as git does at its `lastModified`; `fetch` with that
+/// date prints the same commit and date.
+#[test]
+fn last_modified_date_from_fetch_selects_that_commit() {
+    let fx = fixtures();
+    let mut diffs = Vec::new();
+    let mut n = 0;
+    for repo in REPOS {
+        let path = fx.repo(repo);
+        let url = path.to_str().expect("fixture paths are UTF-8");
+        for rev in all_commits(&path) {
+            n += 1;
+            let fetched = match try_bin_json(&["fetch", "--no-store", "--url", url, "--rev", &rev]) {
+                Ok(attrs) => attrs,
+                Err(e) => {
+                    diffs.push(e);
+                    continue;
+                }
+            };
+            let date = fetched["lastModifiedDate"].as_str().expect("lastModifiedDate is a string").to_owned();
+            let seconds = fetched["lastModified"].as_i64().expect("lastModified is a number");
+            assert_eq!(date.len(), 14, "{repo} {rev}: lastModifiedDate {date:?}");
+            let case = rev_case(repo, &rev, &["--date", &date], seconds, false);
+            if git_expected(&path, &case) != rev {
+                diffs.push(format!("{repo}: git does not select {rev} at its lastModified {seconds}"));
+            }
+            diffs.extend(check(&case));
+            match try_bin_json(&["fetch", "--no-store", "--url", url, "--rev", &rev, "--date", &date]) {
+                Ok(again) if again["rev"] == rev.as_str() && again["lastModifiedDate"] == date.as_str() => {}
+                Ok(again) => diffs.push(format!(
+                    "{repo}: fetch --rev {rev} --date {date} printed rev {} lastModifiedDate {}",
+                    again["rev"], again["lastModifiedDate"]
+                )),
+                Err(e) => diffs.push(e),
+            }
+        }
+    }
+    assert_no_diffs("resolve/fetch --date <fetch's lastModifiedDate> selects that commit", n, &diffs);
+}
+
+/// Relative dates, dotted or not, select what git selects and warn that they are impure;
+/// calendar dates do not warn.
+#[test]
+fn relative_dates_warn_and_calendar_dates_do_not() {
+    let repo = fixtures().repo("history");
+    let url = repo.to_str().expect("fixture paths are UTF-8");
+    let rev = git(&repo, &["rev-parse", "main"]);
+    let rev = rev.trim();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs() as i64;
+    // (spelling, relative, the instant it means); the fixtures' commits are years old, so the
+    // seconds between our clock and the binary's do not change what is selected
+    let specs = [
+        ("3 days ago", true, now - 3 * 86400),
+        ("3.days.ago", true, now - 3 * 86400),
+        ("2.weeks.ago", true, now - 14 * 86400),
+        ("1.day.12.hours.ago", true, now - 36 * 3600),
+        ("20200913132500", false, 1_600_003_500),
+        ("20200913132459", false, 1_600_003_499),
+        ("Sun Sep 13 13:25:00 UTC 2020", false, 1_600_003_500),
+        ("September 13, 2020 noon", false, 1_599_998_400),
+    ];
+    let mut diffs = Vec::new();
+    for (spec, relative, before) in specs {
+        diffs.extend(check(&rev_case("history", rev, &["--date", spec], before, false)));
+        let out = run_bin(&["resolve", "--url", url, "--rev", rev, "--date", spec]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("depends on the clock, so the result is impure") != relative {
+            diffs.push(format!("--date {spec:?}: relative is {relative}, stderr {stderr:?}"));
+        }
+    }
+    assert_no_diffs("resolve --date warnings", specs.len(), &diffs);
 }
 
 #[test]

@@ -98,7 +98,7 @@ impl RemoteFlags {
 
 #[derive(Args)]
 struct Truncation {
-    /// Roll back to the last commit at or before this date (Unix seconds, ISO 8601, RFC 2822).
+    /// Roll back to the last commit at or before this date (Unix seconds, ISO 8601, RFC 2822, git's or date(1)'s format, lastModifiedDate, '3 days ago'; see docs/usage.md).
     #[arg(long, value_name = "SPEC", conflicts_with = "interval")]
     date: Option<String>,
     /// Roll back to the last commit before the start's time rounded down to DURATION (86400, 12h, 1d, 1w).
@@ -110,6 +110,46 @@ struct Truncation {
     /// Fail instead of taking the root commit when no commit is old enough.
     #[arg(long)]
     no_root_fallback: bool,
+}
+
+/// fetchGit's commit signature check (`verifyCommit`, `publicKey`, `keytype`, `publicKeys`).
+#[derive(Args)]
+struct SignatureFlags {
+    /// Require an SSH signature by one of the keys on the commit fetched (after truncation, the
+    /// truncated commit); fetchGit's verifyCommit = true. Implied by any key.
+    #[arg(long, conflicts_with = "no_verify_commit")]
+    verify_commit: bool,
+    /// Check no signature even when keys are given (verifyCommit = false).
+    #[arg(long)]
+    no_verify_commit: bool,
+    /// A public key, base64 (the second field of a .pub file): fetchGit's publicKey.
+    #[arg(long, value_name = "KEY")]
+    public_key: Option<String>,
+    /// The type of --public-key: fetchGit's keytype (ssh-ed25519, ssh-rsa, ...; default ssh-ed25519).
+    #[arg(long, value_name = "TYPE", requires = "public_key")]
+    keytype: Option<String>,
+    /// fetchGit's publicKeys as JSON: '[{"type": "ssh-rsa", "key": "AAAA..."}, {"key": "..."}]'.
+    #[arg(long, value_name = "JSON")]
+    public_keys: Option<String>,
+}
+
+impl SignatureFlags {
+    fn verification(&self) -> Result<fetchgit_date::signature::CommitVerification, Failure> {
+        use fetchgit_date::signature::{parse_public_keys, CommitVerification, PublicKey, DEFAULT_KEY_TYPE};
+        let mut public_keys = match &self.public_keys {
+            Some(json) => parse_public_keys(json)?,
+            None => Vec::new(),
+        };
+        if let Some(key) = &self.public_key {
+            public_keys.push(PublicKey { key_type: self.keytype.clone().unwrap_or_else(|| DEFAULT_KEY_TYPE.to_owned()), key: key.clone() });
+        }
+        let verify_commit = match (self.verify_commit, self.no_verify_commit) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        Ok(CommitVerification { verify_commit, public_keys })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,6 +178,11 @@ struct FetchArgs {
     /// Keep paths marked export-ignore (modern only; like fetchGit's exportIgnore = false).
     #[arg(long)]
     no_export_ignore: bool,
+    /// Replace Git LFS pointer files by their contents (fetchGit's lfs = true, Nix >= 2.27).
+    #[arg(long)]
+    lfs: bool,
+    #[command(flatten)]
+    signature: SignatureFlags,
     /// Store path name.
     #[arg(long, default_value = "source")]
     name: String,
@@ -185,6 +230,12 @@ struct VerifyArgs {
     /// Store path name (to print the matching store path).
     #[arg(long, default_value = "source")]
     name: String,
+    /// Also try the exports with Git LFS contents (Nix >= 2.27 with lfs = true); fetches the
+    /// LFS objects.
+    #[arg(long)]
+    lfs: bool,
+    #[command(flatten)]
+    signature: SignatureFlags,
 }
 
 /// A failure to report: one line, exit code 2.
@@ -248,6 +299,7 @@ fn selector(source: &Source, truncation: &Truncation) -> Result<Selector, Failur
         truncate,
         first_parent: truncation.first_parent,
         refuse_root_fallback: truncation.no_root_fallback,
+        ..Selector::default()
     })
 }
 
@@ -270,11 +322,18 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     if generation == Generation::Legacy && args.no_export_ignore {
         return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
     }
-    let selector = selector(&args.source, &args.truncation)?;
+    if generation == Generation::Legacy && args.lfs {
+        return Err(Failure("--lfs needs --compat modern: fetchGit has lfs only from Nix 2.27 on".into()));
+    }
+    let mut selector = selector(&args.source, &args.truncation)?;
+    selector.verification = args.signature.verification()?;
     let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false))?;
-    let export = ExportOptions { generation, export_ignore: !args.no_export_ignore };
+    let export = ExportOptions { generation, export_ignore: !args.no_export_ignore, lfs: args.lfs };
     let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
     warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
+    if let Some(verified) = &fetched.verified {
+        eprintln!("fetchgit-date: commit {} has a good signature by key {}", verified.commit, verified.fingerprint);
+    }
     if fetched.attrs.dirty_rev.is_some() {
         eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
     }
@@ -317,11 +376,20 @@ fn verify(args: VerifyArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let expected = NixHash::parse(&args.nar_hash)?;
     let fetcher = Fetcher::open(&args.url, Cache::from_environment())?;
     let commit = fetchgit_date::resolve::rev_commit(fetcher.repo(), &args.rev)?;
-    let verdict = fetchgit_date::verify::verify(fetcher.repo(), commit, expected)?;
+    let selector = Selector { rev: Some(args.rev.clone()), verification: args.signature.verification()?, ..Selector::default() };
+    let signature = match fetcher.verify_signature(&selector, commit) {
+        Ok(verified) => verified.map(|v| format!("signature: good, by key {}", v.fingerprint)),
+        Err(err) => Some(format!("signature: {}", error_chain(&err))),
+    };
+    let verdict = fetchgit_date::verify::verify_with(&fetcher, commit, expected, args.lfs)?;
     for line in verdict.report() {
         writeln!(out, "{line}")?;
     }
-    Ok(match verdict.matching() {
+    if let Some(line) = &signature {
+        writeln!(out, "{line}")?;
+    }
+    let signature_failed = signature.as_deref().is_some_and(|line| !line.starts_with("signature: good"));
+    Ok(match verdict.matching().filter(|_| !signature_failed) {
         Some(_) => {
             let path = nixstore::store_path::build_ca_path(&name, &expected, DEFAULT_STORE_DIR);
             writeln!(out, "store path: {}", path.to_absolute_path(DEFAULT_STORE_DIR))?;

@@ -15,6 +15,7 @@ use crate::history::{History, HistoryError, Truncated};
 use crate::location::{self, Location, LocationError};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, ResolveError};
+use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
 use crate::{dirty, error_chain};
 
 /// Where to roll history back to.
@@ -50,6 +51,12 @@ pub struct Selector {
     /// Fail with [`FetchError::NothingBefore`] instead of taking the root commit when no commit
     /// is old enough.
     pub refuse_root_fallback: bool,
+    /// fetchGit's `verifyCommit`/`publicKey(s)`/`keytype`: the commit fetched (after truncation:
+    /// the truncated commit, since it is the one whose tree is returned) must be signed by one
+    /// of the keys, checked as `rules` (the Nix release's) say.
+    pub verification: CommitVerification,
+    /// How the Nix release treats key types (default: the newest behaviour).
+    pub key_type_rules: Option<KeyTypeRules>,
 }
 
 /// The commit a selection landed on, and how.
@@ -119,6 +126,8 @@ pub struct Fetched {
     pub nar_hash: NixHash,
     /// The NAR's size in bytes.
     pub nar_size: u64,
+    /// The signature check, when one was asked for.
+    pub verified: Option<Verified>,
 }
 
 /// Why a fetch failed.
@@ -161,6 +170,15 @@ pub enum FetchError {
         /// The boundary.
         boundary: i64,
     },
+    /// The commit's signature does not satisfy `verifyCommit`/`publicKey(s)`.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Verification asked of a dirty work tree, which has no commit to verify.
+    #[error("commit verification is required for Git repository '{}', but it's dirty: commit your changes, or pass a ref or rev", path.display())]
+    DirtyVerification {
+        /// The work tree.
+        path: PathBuf,
+    },
     /// The Nix store refused or could not be reached.
     #[error("cannot add {path} to the Nix store: {reason}")]
     Store {
@@ -183,6 +201,8 @@ pub struct Fetcher {
     shallow: bool,
     /// For a remote: what the update did.
     remote: Option<crate::remote::Updated>,
+    /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
+    remote_url: Option<String>,
 }
 
 impl Fetcher {
@@ -199,7 +219,7 @@ impl Fetcher {
         match location::parse(url)? {
             Location::Local(path) => {
                 let repo = resolve::open(&path)?;
-                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None })
+                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None, remote_url: None })
             }
             Location::Remote(remote_url) => {
                 let full_ref = selector.ref_name.as_deref().map(resolve::full_ref_name).transpose()?;
@@ -226,7 +246,15 @@ impl Fetcher {
                 let repo = resolve::open(&updated.path)?;
                 let default_ref = full_ref.is_none().then(|| updated.local_ref.clone());
                 // Output never depends on which cache served it: any shallow mode reports revCount 0.
-                Ok(Fetcher { repo, cache, path: updated.path.clone(), default_ref, shallow: options.depth != Depth::Full, remote: Some(updated) })
+                Ok(Fetcher {
+                    repo,
+                    cache,
+                    path: updated.path.clone(),
+                    default_ref,
+                    shallow: options.depth != Depth::Full,
+                    remote: Some(updated),
+                    remote_url: Some(url.to_owned()),
+                })
             }
         }
     }
@@ -299,10 +327,14 @@ impl Fetcher {
     /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
     pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
         if self.is_dirty_fetch(selector)? {
+            if selector.verification.required() {
+                return Err(FetchError::DirtyVerification { path: self.path.clone() });
+            }
             return self.fetch_dirty(name, store_dir);
         }
         let selection = self.select(selector)?;
         let commit = selection.commit;
+        let verified = self.verify_signature(selector, commit)?;
         let mut history = History::new(&self.repo);
         let last_modified = history.committer_time(&commit)?;
         let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit)? };
@@ -325,7 +357,22 @@ impl Fetcher {
             commit: Some(commit),
             nar_hash,
             nar_size,
+            verified,
         })
+    }
+
+    /// Checks `commit`'s signature as `selector.verification` asks (nothing when it asks for no
+    /// check); Nix's warnings go to stderr.
+    pub fn verify_signature(&self, selector: &Selector, commit: ObjectId) -> Result<Option<Verified>, FetchError> {
+        if !selector.verification.required() {
+            return Ok(None);
+        }
+        let rules = selector.key_type_rules.unwrap_or(KeyTypeRules::MapToOpenssh);
+        let verified = crate::signature::verify_commit(&self.repo, commit, &selector.verification.public_keys, rules)?;
+        for warning in &verified.warnings {
+            eprintln!("fetchgit-date: warning: {warning}");
+        }
+        Ok(Some(verified))
     }
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
@@ -348,7 +395,8 @@ impl Fetcher {
                 }
             }
         }
-        let (hash, size, _) = export::nar_hash(&self.repo, commit, options)?;
+        let mut lfs = self.lfs_fetcher(commit, options);
+        let (hash, size, _) = export::nar_hash_with(&self.repo, commit, options, lfs.as_mut().map(|l| l as &mut dyn export::Smudge))?;
         self.cache.put(Table::Nar, &key, &format!("{} {size}", hash.to_sri()));
         Ok((hash, size))
     }
@@ -379,6 +427,7 @@ impl Fetcher {
             commit: None,
             nar_hash,
             nar_size,
+            verified: None,
         })
     }
 
@@ -396,7 +445,11 @@ impl Fetcher {
         let mut write_nar = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
             let mut out = out;
             match fetched.commit {
-                Some(commit) => export::write_nar(&self.repo, commit, export, &mut out).map(drop).map_err(std::io::Error::other),
+                Some(commit) => {
+                    let mut lfs = self.lfs_fetcher(commit, export);
+                    let smudge = lfs.as_mut().map(|l| l as &mut dyn export::Smudge);
+                    export::write_nar_with(&self.repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
+                }
                 None => {
                     let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
                     dirty::write_nar(&self.repo, workdir, &mut out).map_err(std::io::Error::other)
@@ -405,6 +458,14 @@ impl Fetcher {
         };
         nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
+        })
+    }
+
+    /// The Git LFS fetcher for exports of `commit` with `options`, when they ask for LFS.
+    pub fn lfs_fetcher(&self, commit: ObjectId, options: ExportOptions) -> Option<crate::lfs::LfsFetcher> {
+        options.lfs.then(|| {
+            let source = crate::lfs::endpoint_source(&self.repo, commit, self.remote_url.as_deref());
+            crate::lfs::LfsFetcher::new(source, &self.cache)
         })
     }
 

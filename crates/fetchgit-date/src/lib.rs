@@ -11,7 +11,7 @@
 //! use fetchgit_date::{cache::Cache, export::{ExportOptions, Generation}, fetch::{Fetcher, Selector, TruncateTo}};
 //! let fetcher = Fetcher::open("/path/to/repo", Cache::from_environment())?;
 //! let selector = Selector { truncate: Some(TruncateTo::Interval("1d".parse()?)), ..Selector::default() };
-//! let export = ExportOptions { generation: Generation::Modern, export_ignore: true };
+//! let export = ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false };
 //! let name = nixstore::store_path::StorePathName::new("source")?;
 //! let fetched = fetcher.fetch(&selector, export, &name, nixstore::store_path::DEFAULT_STORE_DIR)?;
 //! println!("{}", fetched.attrs.nar_hash);
@@ -24,12 +24,14 @@ pub mod dirty;
 pub mod export;
 pub mod fetch;
 pub mod history;
+pub mod lfs;
 pub mod location;
 pub mod nix_expr;
 pub mod nix_version;
 pub mod progress;
 pub mod remote;
 pub mod resolve;
+pub mod signature;
 pub mod verify;
 
 /// An error and its sources on one line, joined by ": ", as the CLI prints them.

@@ -43,6 +43,26 @@ impl NixVersion {
         (self.major, self.minor, self.patch)
     }
 
+    /// How this release checks commit signatures (`verifyCommit`, `publicKey(s)`, `keytype`), or
+    /// `None` when it has no such attributes (fetchGit then refuses them as unsupported).
+    /// Nix 2.19 added them (NixOS/nix#8848), 2.20 made an unknown key type an error, 2.32 maps
+    /// the `-sk` types to OpenSSH's names (NixOS/nix#13885). Lix (2.18) has none.
+    pub fn key_type_rules(&self) -> Option<crate::signature::KeyTypeRules> {
+        use crate::signature::KeyTypeRules;
+        match (self.lix, self.major, self.minor) {
+            (true, ..) => None,
+            _ if self.at_least(2, 32) => Some(KeyTypeRules::MapToOpenssh),
+            _ if self.at_least(2, 20) => Some(KeyTypeRules::RejectUnknown),
+            _ if self.at_least(2, 19) => Some(KeyTypeRules::WarnUnknown),
+            _ => None,
+        }
+    }
+
+    /// Whether fetchGit has `lfs` (Nix >= 2.27, NixOS/nix#10153; not Lix).
+    pub fn has_lfs(&self) -> bool {
+        !self.lix && self.at_least(2, 27)
+    }
+
     /// The export generation this release uses: libgit2 from 2.20 on, `git archive` before and
     /// in Lix.
     pub fn generation(&self) -> Generation {
@@ -104,6 +124,20 @@ mod tests {
         assert!(v.is_lix());
         assert_eq!(v.generation(), Generation::Legacy);
         assert_eq!(v.to_string(), "2.18.3-lix");
+    }
+
+    #[test]
+    fn signature_and_lfs_attributes_by_release() {
+        use crate::signature::KeyTypeRules;
+        let rules = |v: &str| v.parse::<NixVersion>().expect("valid").key_type_rules();
+        assert_eq!(rules("2.18.1"), None);
+        assert_eq!(rules("2.18.3-lix"), None);
+        assert_eq!(rules("2.19.0"), Some(KeyTypeRules::WarnUnknown));
+        assert_eq!(rules("2.26.3"), Some(KeyTypeRules::RejectUnknown));
+        assert_eq!(rules("2.31.2"), Some(KeyTypeRules::RejectUnknown));
+        assert_eq!(rules("2.32.0"), Some(KeyTypeRules::MapToOpenssh));
+        let lfs = |v: &str| v.parse::<NixVersion>().expect("valid").has_lfs();
+        assert!(!lfs("2.26.3") && lfs("2.27.0") && lfs("2.33pre2025") && !lfs("2.18.3-lix"));
     }
 
     #[test]

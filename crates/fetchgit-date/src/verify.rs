@@ -26,15 +26,26 @@ pub struct Verdict {
     pub expected: NixHash,
     /// Every variant, in the order Nix versions are most common today.
     pub variants: Vec<Variant>,
+    /// Git LFS pointer files (with `filter=lfs`) of the tree, when looked for.
+    pub lfs_pointers: Vec<gix::bstr::BString>,
 }
 
 const VARIANTS: [(&str, ExportOptions); 3] = [
-    ("modern (Nix >= 2.20)", ExportOptions { generation: Generation::Modern, export_ignore: true }),
+    ("modern (Nix >= 2.20)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false }),
     (
         "modern with exportIgnore = false (Nix >= 2.20)",
-        ExportOptions { generation: Generation::Modern, export_ignore: false },
+        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false },
     ),
-    ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true }),
+    ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true, lfs: false }),
+];
+
+/// The exports with Git LFS contents (Nix >= 2.27 with `lfs = true`).
+const LFS_VARIANTS: [(&str, ExportOptions); 2] = [
+    ("modern with lfs = true (Nix >= 2.27)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: true }),
+    (
+        "modern with exportIgnore = false, lfs = true (Nix >= 2.27)",
+        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: true },
+    ),
 ];
 
 /// Exports `commit` every way Nix does and compares each NAR hash with `expected`.
@@ -46,7 +57,39 @@ pub fn verify(repo: &gix::Repository, commit: ObjectId, expected: NixHash) -> Re
             Ok(Variant { label, options, nar_hash, stats })
         })
         .collect::<Result<_, ExportError>>()?;
-    Ok(Verdict { expected, variants })
+    Ok(Verdict { expected, variants, lfs_pointers: Vec::new() })
+}
+
+/// [`verify`], plus with `lfs` the exports with Git LFS contents (fetched through `fetcher`).
+/// Without `lfs`, when nothing matches, the files a `lfs = true` export would replace are listed
+/// in the report.
+pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: NixHash, lfs: bool) -> Result<Verdict, ExportError> {
+    let repo = fetcher.repo();
+    let mut verdict = verify(repo, commit, expected)?;
+    if lfs {
+        for &(label, options) in &LFS_VARIANTS {
+            let mut smudge = fetcher.lfs_fetcher(commit, options).expect("LFS variants ask for LFS");
+            let (nar_hash, _, stats) = export::nar_hash_with(repo, commit, options, Some(&mut smudge))?;
+            verdict.variants.push(Variant { label, options, nar_hash, stats });
+        }
+    } else if verdict.matching().is_none() {
+        let mut probe = LfsProbe(Vec::new());
+        export::nar_hash_with(repo, commit, LFS_VARIANTS[0].1, Some(&mut probe))?;
+        verdict.lfs_pointers = probe.0;
+    }
+    Ok(verdict)
+}
+
+/// Lists the pointer files an LFS export would replace, replacing none.
+struct LfsProbe(Vec<gix::bstr::BString>);
+
+impl export::Smudge for LfsProbe {
+    fn smudge(&mut self, path: &gix::bstr::BStr, blob: &[u8]) -> Result<Option<export::Smudged>, String> {
+        if matches!(crate::lfs::parse_pointer(blob), crate::lfs::PointerParse::Pointer(_)) {
+            self.0.push(path.to_owned());
+        }
+        Ok(None)
+    }
 }
 
 impl Verdict {
@@ -68,9 +111,17 @@ impl Verdict {
                 }
             })
             .collect();
+        if self.matching().is_some_and(|v| v.options.lfs) {
+            lines.push("reproduces with LFS contents (lfs = true, Nix >= 2.27)".to_owned());
+        }
         if self.matching().is_none() {
             let gitlinks = &self.variants[0].stats.gitlinks;
-            let hint = if gitlinks.is_empty() {
+            let hint = if let Some(first) = self.lfs_pointers.first() {
+                format!(
+                    "no export reproduces the hash; the tree has {} Git LFS pointer file(s) (e.g. '{first}'): a hash made with lfs = true includes their contents: try verify --lfs",
+                    self.lfs_pointers.len()
+                )
+            } else if gitlinks.is_empty() {
                 "no export reproduces the hash: it was made from another commit, a dirty work tree, or by a tool other than fetchGit".to_owned()
             } else {
                 format!(
@@ -96,6 +147,9 @@ impl Verdict {
                 stats.converted.len(),
                 stats.converted[0]
             ));
+        }
+        if !stats.smudged.is_empty() {
+            reasons.push(format!("Git LFS replaced {} pointer file(s), e.g. '{}'", stats.smudged.len(), stats.smudged[0]));
         }
         if !stats.substituted.is_empty() {
             reasons.push(format!("export-subst expanded {} file(s), e.g. '{}'", stats.substituted.len(), stats.substituted[0]));

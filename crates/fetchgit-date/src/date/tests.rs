@@ -176,14 +176,16 @@ mod parse_date {
     #[test]
     fn unrecognized() {
         assert_eq!(
-            error("last friday").to_string(),
-            "invalid date 'last friday': use Unix seconds (1671388622 or @1671388622), \
-             ISO 8601 (2022-12-18T18:37:02Z, 2022-12-18), RFC 2822, or a relative form like '3 days ago'"
+            error("garbage").to_string(),
+            "invalid date 'garbage': use Unix seconds (1671388622 or @1671388622), \
+             ISO 8601 (2022-12-18T18:37:02Z, 2022-12-18 18:37:02 UTC, 2022-12-18), RFC 2822, \
+             git's or date(1)'s format (Sun Dec 18 18:37:02 UTC 2022), Nix's lastModifiedDate (20221218183702), \
+             or a relative form like '3 days ago'"
         );
         for spec in [
             "garbage",
-            "noon",
             "tea",
+            "2022-12-19 tea",
             "never",
             "ago",
             "days ago",
@@ -191,18 +193,31 @@ mod parse_date {
             "3 days ago ago",
             "ago 3 days",
             "1 fortnight ago",
-            "3.days.ago",
+            "3.5 days ago",
             "-3 days ago",
             "eleven days ago",
-            "2022-12-18 18:37:02 EST",
-            "2022-13-18",
-            "2022-12-32T00:00:00Z",
-            "2022-12-18T24:00:00Z",
-            "2022-12-18T18:37:02+25:00",
-            "18/12/2022",
+            "2022-12-18 18:37:02 IST",
+            "2022-12-18 18:37:02 UT",
+            "2022-12-18 18:37:02 MES",
+            "2022-12-18 18:37:02 +0000 (UTC)",
+            "2022-12-18 18:37:02 UTC+2",
+            "2022-12-18t18:37:02Z",
+            "20221218T1837Z",
+            "20221218T18Z",
+            "2022-12-18T18Z",
+            "20221218 18:37:02",
+            "2022-12-18 183702",
+            "2022-12-18 18:37:2",
+            "2022-12-18 018:37:02",
+            "18:37:02.5 2022-12-18",
+            "Dec 19 10000",
             "@",
             "@abc",
+            "@ 1671388622",
+            "@1671388622.5",
             "1671388622 +0200 extra",
+            "1671388622 +02",
+            "1671388622 +2400",
         ] {
             assert_eq!(
                 error(spec),
@@ -231,6 +246,7 @@ mod parse_date {
             ("99999999", "99999999"),
             ("-5", "-5"),
             ("-1671388622", "-1671388622"),
+            ("+1671388622", "1671388622"),
             ("12345 +0000", "12345"),
         ] {
             assert_eq!(
@@ -254,6 +270,13 @@ mod parse_date {
         for spec in [
             "99999999999999999999",
             "@99999999999999999999",
+            "253402300800",
+            "@253402300800",
+            "@-377705116801",
+            "@20221218183702",
+            "20221218183702 +0000",
+            "10000-01-01",
+            "99999999999999999999-12-18 12:00",
             "99999999999999999999 days ago",
             "1 day 99999999999999999999 seconds ago",
             "9223372036854775807 seconds ago",
@@ -290,6 +313,561 @@ mod parse_date {
             -1 - 86400,
             "a clock before 1970 works"
         );
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so that generated cases are the same each run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).expect("below n")
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn calendar_problem(spec: &str) -> DateProblem {
+    match error(spec) {
+        DateError::Calendar { input, problem } => {
+            assert_eq!(input, spec);
+            problem
+        }
+        other => panic!("{spec:?}: not a calendar problem: {other:?}"),
+    }
+}
+
+mod calendar_forms {
+    use super::*;
+
+    const NOON: i64 = datetime!(2022-12-19 12:00:00 UTC).unix_timestamp();
+    const MIDNIGHT: i64 = datetime!(2022-12-19 00:00:00 UTC).unix_timestamp();
+
+    #[test]
+    fn zone_names_after_a_time() {
+        for (spec, expected) in [
+            ("2022-12-19 12:00:00 UTC", NOON),
+            ("2022-12-19 12:00:00 utc", NOON),
+            ("2022-12-19 12:00:00 GMT", NOON),
+            ("2022-12-19T12:00:00z", NOON),
+            ("2022-12-19T12:00:00Z", NOON),
+            ("2022-12-19 12:00:00 z", NOON),
+            ("2022-12-19 12:00 UTC", NOON),
+            ("2022-12-19 12:00:00 EST", NOON + 5 * 3600),
+            ("2022-12-19 12:00:00 EDT", NOON + 4 * 3600),
+            ("2022-12-19 12:00:00 CEST", NOON - 2 * 3600),
+            ("2022-12-19 12:00:00 cet", NOON - 3600),
+            ("2022-12-19 12:00:00 JST", NOON - 9 * 3600),
+            ("2022-12-19 12:00:00 NZDT", NOON - 13 * 3600),
+            ("2022-12-19 12:00:00 IDLW", NOON + 12 * 3600),
+            ("2022.12.19 12:00:00 BST", NOON - 3600),
+            ("UTC 2022-12-19 12:00:00", NOON),
+            ("20221219T120000Z", NOON),
+            ("20221219T120000z", NOON),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn date_command_and_git_formats() {
+        for (spec, expected) in [
+            ("Mon Dec 19 12:00:00 UTC 2022", NOON),
+            ("Mon Dec 19 07:00:00 EST 2022", NOON),
+            ("Mon Dec 19 12:00:00 PM UTC 2022", NOON),
+            ("Mon Dec 19 01:30:00 PM UTC 2022", NOON + 5400),
+            ("Mon Dec 19 12:30:00 AM UTC 2022", MIDNIGHT + 1800),
+            ("Mon Dec 19 11:59:59 am UTC 2022", NOON - 1),
+            (
+                "Mon Dec  5 12:00:00 UTC 2022",
+                datetime!(2022-12-05 12:00:00 UTC).unix_timestamp(),
+            ),
+            ("Mon Dec 19 12:00:00 2022", NOON),
+            ("Mon Dec 19 12:00:00 2022 +0000", NOON),
+            ("Mon Dec 19 13:00:00 2022 +0100", NOON),
+            ("Mon, 19 Dec 2022 12:00:00 GMT", NOON),
+            ("Fri, 19 Dec 2022 12:00:00 +0000", NOON),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn month_name_dates_are_utc_midnight() {
+        for spec in [
+            "Dec 19 2022",
+            "19 Dec 2022",
+            "December 19, 2022",
+            "December 19 2022",
+            "19 December, 2022",
+            "Monday, December 19, 2022",
+            "Mon, 19 Dec 2022",
+            "dec 19 2022",
+            "DECEMBER 19 2022",
+            "Decem 19 2022",
+            "2022 Dec 19",
+        ] {
+            assert_eq!(absolute(spec), MIDNIGHT, "{spec:?}");
+        }
+        assert_eq!(
+            absolute("Sept 5 2022"),
+            datetime!(2022-09-05 00:00:00 UTC).unix_timestamp()
+        );
+        assert_eq!(absolute("December 19, 2022 12:00"), NOON);
+        assert_eq!(absolute("19 Dec 2022 13:00 +0100"), NOON);
+        assert_eq!(
+            parse_date("Dec 19 2022", at(0)),
+            parse_date("Dec 19 2022", at(INSTANT + 12345)),
+            "a date alone does not depend on the time of day"
+        );
+    }
+
+    #[test]
+    fn year_first_numeric_dates() {
+        for spec in [
+            "2022-12-19",
+            "2022.12.19",
+            "2022/12/19",
+            "2022-12-19 00:00",
+            "2022-1-5",
+        ] {
+            let expected = if spec == "2022-1-5" {
+                datetime!(2022-01-05 00:00:00 UTC).unix_timestamp()
+            } else {
+                MIDNIGHT
+            };
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn noon_and_midnight_with_a_date() {
+        for (spec, expected) in [
+            ("2022-12-19 noon", NOON),
+            ("noon 2022-12-19", NOON),
+            ("Dec 19 2022 noon", NOON),
+            ("2022-12-19 NOON", NOON),
+            ("2022-12-19 midnight", MIDNIGHT),
+            ("December 19, 2022 midnight", MIDNIGHT),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn last_modified_date_is_utc() {
+        assert_eq!(absolute("20221218183702"), INSTANT);
+        assert_eq!(absolute(" 20221218183702 "), INSTANT);
+        assert_eq!(absolute("19700101000000"), 0);
+        assert_eq!(absolute("19691231235959"), -1);
+        assert_eq!(absolute("20000229235959"), 951868799);
+        assert_eq!(
+            absolute("99991231235959"),
+            datetime!(9999-12-31 23:59:59 UTC).unix_timestamp()
+        );
+        assert_eq!(
+            absolute("00000101000000"),
+            datetime!(0000-01-01 00:00:00 UTC).unix_timestamp()
+        );
+        for (spec, what) in [
+            ("20221318183702", "month 13"),
+            ("20220018183702", "month 0"),
+            ("20221200183702", "day 0"),
+            ("20221232183702", "day 32"),
+            ("20220230120000", "day 30 in February 2022"),
+            ("20230229120000", "day 29 in February 2023"),
+            ("20221218243702", "hour 24"),
+            ("20221218186002", "minute 60"),
+            ("20221218183760", "second 60"),
+        ] {
+            let problem = calendar_problem(spec);
+            assert_eq!(
+                problem,
+                DateProblem::Nonexistent {
+                    what: format!("{what}: 14 digits are Nix's lastModifiedDate, YYYYMMDDHHMMSS")
+                },
+                "{spec:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dotted_relative_forms() {
+        let now = INSTANT;
+        for (dotted, spaced) in [
+            ("2.weeks.ago", "2 weeks ago"),
+            ("3.days.ago", "3 days ago"),
+            ("3.days", "3 days"),
+            ("1.day.12.hours.ago", "1 day 12 hours ago"),
+            ("last.month", "last month"),
+            ("ten.minutes.ago", "ten minutes ago"),
+            ("3. days ago.", "3 days ago"),
+        ] {
+            assert_eq!(relative(dotted, now), relative(spaced, now), "{dotted:?}");
+        }
+        assert_eq!(relative("2.weeks.ago", now), now - 14 * 86400);
+    }
+
+    #[test]
+    fn refusals_say_what_to_write() {
+        use DateProblem::*;
+        let weekday = |word: &str| Weekday { word: word.into() };
+        let order = |suggestion: &str| DayMonthOrder {
+            suggestion: suggestion.into(),
+        };
+        for (spec, expected) in [
+            ("last friday", weekday("friday")),
+            ("friday", weekday("friday")),
+            ("next Fri", weekday("Fri")),
+            ("2 fridays ago", weekday("fridays")),
+            ("friday noon", weekday("friday")),
+            (
+                "yesterday noon",
+                NoDate {
+                    what: "'noon'".into(),
+                    example: "noon",
+                },
+            ),
+            (
+                "noon",
+                NoDate {
+                    what: "'noon'".into(),
+                    example: "noon",
+                },
+            ),
+            (
+                "midnight",
+                NoDate {
+                    what: "'midnight'".into(),
+                    example: "midnight",
+                },
+            ),
+            (
+                "12:00",
+                NoDate {
+                    what: "a time of day".into(),
+                    example: "12:00",
+                },
+            ),
+            (
+                "06/05/2009",
+                order("2009-06-05 for June 5 or 2009-05-06 for May 6"),
+            ),
+            (
+                "06.05.2009",
+                order("2009-06-05 for June 5 or 2009-05-06 for May 6"),
+            ),
+            ("18/12/2022", order("2022-12-18 for December 18")),
+            ("12-18-2022", order("2022-12-18 for December 18")),
+            ("05/05/2009 12:00", order("2009-05-05 for May 5")),
+            ("31/02/2022", order("YYYY-MM-DD")),
+            (
+                "06/05/09",
+                order("YYYY-MM-DD, with all four digits of the year"),
+            ),
+            ("12/18", IncompleteDate),
+            ("Dec 19", IncompleteDate),
+            ("Dec 2022", IncompleteDate),
+            ("19 2022 12:00", IncompleteDate),
+            ("Dec 19 22", ShortYear),
+            ("19 Dec 22 12:00 +0000", ShortYear),
+            ("2022-12-19 12:00 Monday", WeekdayPlacement),
+            ("Dec 19 Mon 2022", WeekdayPlacement),
+            ("2022-12-19 UTC", ZoneWithoutTime { zone: "UTC".into() }),
+            (
+                "2022-12-19 +0200",
+                ZoneWithoutTime {
+                    zone: "+0200".into(),
+                },
+            ),
+            (
+                "2022-12-19 noon UTC",
+                ZoneWithoutTime { zone: "UTC".into() },
+            ),
+            ("2022-12-19 13:00 PM", Meridiem { word: "PM".into() }),
+            ("2022-12-19 0:30 AM", Meridiem { word: "AM".into() }),
+            ("2022-12-19 PM", Meridiem { word: "PM".into() }),
+            ("PM 2022-12-19 12:00", Meridiem { word: "PM".into() }),
+            ("2022-12-19 12:00 PM PM", Meridiem { word: "PM".into() }),
+            (
+                "2022-12-19 12:00 noon",
+                Twice {
+                    what: "the time of day",
+                },
+            ),
+            (
+                "noon midnight 2022-12-19",
+                Twice {
+                    what: "the time of day",
+                },
+            ),
+            (
+                "2022-12-19 12:00 13:00",
+                Twice {
+                    what: "the time of day",
+                },
+            ),
+            ("2022-12-19 2022-12-20", Twice { what: "the date" }),
+            ("Dec 2022-12-19", Twice { what: "the date" }),
+            ("2022-12-19 12:00 +0100 CET", Twice { what: "the zone" }),
+            ("2022-12-19 12:00 UTC GMT", Twice { what: "the zone" }),
+            ("Dec December 19 2022", Twice { what: "the month" }),
+            ("2022 Dec 19 2023", Twice { what: "the year" }),
+            (
+                "2022-12-19 19",
+                Twice {
+                    what: "the day of the month",
+                },
+            ),
+            (
+                "Mon Tue Dec 19 2022",
+                Twice {
+                    what: "the weekday",
+                },
+            ),
+            (
+                "2022-02-30",
+                Nonexistent {
+                    what: "day 30 in February 2022".into(),
+                },
+            ),
+            (
+                "Feb 29 2023 12:00",
+                Nonexistent {
+                    what: "day 29 in February 2023".into(),
+                },
+            ),
+            (
+                "2022-13-18",
+                Nonexistent {
+                    what: "month 13".into(),
+                },
+            ),
+            (
+                "2022-00-18",
+                Nonexistent {
+                    what: "month 0".into(),
+                },
+            ),
+            (
+                "2022-12-32T00:00:00Z",
+                Nonexistent {
+                    what: "day 32".into(),
+                },
+            ),
+            (
+                "Dec 0 2022",
+                Nonexistent {
+                    what: "day 0".into(),
+                },
+            ),
+            (
+                "2022-12-18T24:00:00Z",
+                Nonexistent {
+                    what: "hour 24".into(),
+                },
+            ),
+            (
+                "2022-12-18 23:60",
+                Nonexistent {
+                    what: "minute 60".into(),
+                },
+            ),
+            (
+                "2022-12-18 23:59:60 UTC",
+                Nonexistent {
+                    what: "second 60".into(),
+                },
+            ),
+            (
+                "2022-12-18T18:37:02+25:00",
+                Nonexistent {
+                    what: "offset +25:00: git reads offsets up to ±23:59".into(),
+                },
+            ),
+            (
+                "2022-12-18 18:37:02 -0060",
+                Nonexistent {
+                    what: "offset -0060: git reads offsets up to ±23:59".into(),
+                },
+            ),
+        ] {
+            assert_eq!(calendar_problem(spec), expected, "{spec:?}");
+        }
+        for (name, git_offset, other_offsets) in calendar::AMBIGUOUS_ZONE_NAMES {
+            for spelling in [name.to_owned(), name.to_lowercase()] {
+                let spec = format!("2022-12-19 12:00:00 {spelling}");
+                assert_eq!(
+                    calendar_problem(&spec),
+                    AmbiguousZone {
+                        name: spelling.clone(),
+                        git_offset,
+                        other_offsets
+                    },
+                    "{spec:?}"
+                );
+            }
+        }
+        for (spec, expected) in [
+            (
+                "last friday",
+                "invalid date 'last friday': 'friday' counts back from the clock to a weekday: \
+                 write the date (2022-12-16) or a count ('3 days ago')",
+            ),
+            (
+                "noon",
+                "invalid date 'noon': 'noon' needs a date, which git would take from the clock: \
+                 write one, as in '2022-12-19 noon'",
+            ),
+            (
+                "06/05/2009",
+                "invalid date '06/05/2009': a numeric date must start with its 4-digit year, \
+                 as the order of day and month differs from place to place: \
+                 write 2009-06-05 for June 5 or 2009-05-06 for May 6",
+            ),
+            (
+                "Mon Dec 19 12:00:00 CST 2022",
+                "invalid date 'Mon Dec 19 12:00:00 CST 2022': the zone name 'CST' is ambiguous: \
+                 git reads it as -0600, but date(1) also prints it for +0800 (China) and -0500 (Cuba): \
+                 write the offset instead",
+            ),
+        ] {
+            assert_eq!(error(spec).to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn hostile_input_is_a_clear_error() {
+        let huge = "9".repeat(100_000);
+        let many_days = format!("{}ago", "1 day ".repeat(10_000));
+        assert_eq!(relative(&many_days, INSTANT), INSTANT - 10_000 * 86400);
+        let many_months = "Dec ".repeat(10_000) + "19 2022";
+        for (spec, unrecognized) in [
+            (huge.as_str(), false),
+            (&format!("@{huge}"), false),
+            (&format!("{huge} days ago"), false),
+            (&format!("2022-12-{huge}"), true),
+            (&format!("{huge}-12-19"), false),
+            (&format!("2022-12-19 {huge}:00"), true),
+            (&format!("2022-12-19 12:{huge}"), true),
+            (&format!("2022-12-19 12:00 +{huge}"), true),
+            (&format!("Dec 19 {huge}"), true),
+            (&format!("{huge}T120000Z"), true),
+            ("@9223372036854775807", false),
+            ("@-9223372036854775808", false),
+            ("@-9223372036854775809", false),
+            ("9223372036854775808", false),
+            ("9999-12-31 23:59:59 -2359", false),
+            ("10000-01-01T00:00:00Z", false),
+            ("2022-12-19\n12:00:00 UTC", true),
+            ("2022-12-19\r12:00:00 UTC", true),
+            ("2022-12-19\u{0}", true),
+            ("2022-12-19\u{a0}12:00:00 UTC", true),
+            ("2022-12-19\u{2003}12:00:00 UTC", true),
+            ("３ days ago", true),
+            ("٣ days ago", true),
+            ("２０２２-12-19", true),
+            ("Déc 19 2022", true),
+            ("2022‐12‐19", true),
+            ("2022-12-19 12:00:00 UTC😀", true),
+            (many_months.as_str(), false),
+        ] {
+            let err = error(spec);
+            assert_eq!(
+                matches!(err, DateError::Unrecognized { .. }),
+                unrecognized,
+                "{spec:.60?}: {err:.200}"
+            );
+        }
+        for (spec, expected) in [
+            ("@-1", -1),
+            (
+                "@-377705116800",
+                datetime!(-9999-01-01 00:00:00 UTC).unix_timestamp(),
+            ),
+            (
+                "@253402300799",
+                datetime!(9999-12-31 23:59:59 UTC).unix_timestamp(),
+            ),
+            ("1969-12-31 23:59:59 UTC", -1),
+            ("1969-12-31T23:59:59-01:00", 3599),
+            (
+                "0000-01-01 00:00:00 +2359",
+                datetime!(-0001-12-31 00:01:00 UTC).unix_timestamp(),
+            ),
+            ("\t 2022-12-19 \t 12:00:00\tUTC \n", NOON),
+            ("\u{a0}2022-12-19 12:00:00 UTC\u{a0}", NOON),
+        ] {
+            assert_eq!(absolute(spec), expected, "{spec:?}");
+        }
+    }
+
+    /// Random strings of the characters and words dates are made of: every one is read or
+    /// refused with one line, none panics, and whatever is read is within range.
+    #[test]
+    fn random_input_is_read_or_refused_in_one_line() {
+        let pieces = [
+            "0",
+            "1",
+            "2",
+            "9",
+            "12",
+            "19",
+            "24",
+            "59",
+            "60",
+            "2022",
+            "10000",
+            "20221218",
+            "183702",
+            "20221218183702",
+            "-",
+            "+",
+            ":",
+            ".",
+            "/",
+            ",",
+            " ",
+            "\t",
+            "@",
+            "T",
+            "Z",
+            "z",
+            "Dec",
+            "Mon",
+            "UTC",
+            "CST",
+            "noon",
+            "midnight",
+            "PM",
+            "ago",
+            "days",
+            "last",
+            "yesterday",
+            "é",
+            "\n",
+        ];
+        let mut rng = Rng(0x5eed_da7e);
+        for _ in 0..200_000 {
+            let len = 1 + rng.below(8);
+            let spec: String = (0..len).map(|_| *rng.pick(&pieces)).collect();
+            match parse_date(&spec, at(INSTANT)) {
+                Ok(date) => assert!(
+                    time::OffsetDateTime::from_unix_timestamp(date.unix_seconds).is_ok(),
+                    "{spec:?}"
+                ),
+                Err(err) => assert!(!err.to_string().contains('\n'), "{spec:?}: {err}"),
+            }
+        }
     }
 }
 
@@ -563,6 +1141,523 @@ mod git_baseline {
     /// A zone nine hours east of UTC, as a POSIX TZ string so that no time zone database is needed.
     const EAST: &str = "JST-9";
 
+    /// Git's readings of `specs` in zone `tz` with its clock at `now`: one `git rev-parse` per
+    /// thousand specs, which prints one `--min-age=N` line per `--before`.
+    fn before_all(git: &Git, specs: &[String], tz: &str, now: i64) -> Vec<i64> {
+        assert_eq!(
+            git.before("now", tz, Some(now)),
+            now,
+            "git honours GIT_TEST_DATE_NOW"
+        );
+        let mut readings = Vec::with_capacity(specs.len());
+        for chunk in specs.chunks(1000) {
+            let mut cmd = git.command(tz);
+            cmd.arg("rev-parse")
+                .args(chunk.iter().map(|spec| format!("--before={spec}")))
+                .env("GIT_TEST_DATE_NOW", now.to_string());
+            let out = cmd.output().expect("git runs");
+            assert!(out.status.success(), "git rev-parse: {out:?}");
+            let stdout = String::from_utf8(out.stdout).expect("git prints ASCII");
+            readings.extend(stdout.lines().map(|line| {
+                line.strip_prefix("--min-age=")
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or_else(|| panic!("git rev-parse printed {line:?}"))
+            }));
+        }
+        assert_eq!(readings.len(), specs.len(), "one line per --before");
+        readings
+    }
+
+    /// Compare git's readings of `cases` (spelling, git's expected reading) in `tz` at `now`,
+    /// listing every difference.
+    fn assert_git_reads(git: &Git, cases: &[(String, i64)], tz: &str, now: i64) {
+        let specs: Vec<String> = cases.iter().map(|(spec, _)| spec.clone()).collect();
+        let theirs = before_all(git, &specs, tz, now);
+        let diffs: Vec<String> = cases
+            .iter()
+            .zip(&theirs)
+            .filter(|((_, want), got)| want != *got)
+            .map(|((spec, want), got)| format!("{spec:?}: git {got}, expected {want}"))
+            .take(20)
+            .collect();
+        assert!(
+            diffs.is_empty(),
+            "TZ={tz}, clock {now}: {} of {} differ:\n{}",
+            cases
+                .iter()
+                .zip(&theirs)
+                .filter(|((_, w), g)| w != *g)
+                .count(),
+            cases.len(),
+            diffs.join("\n")
+        );
+    }
+
+    /// Clocks for git: one in the afternoon and one in the morning (UTC), with odd seconds.
+    const AFTERNOON: i64 = INSTANT;
+    const MORNING: i64 = datetime!(2022-12-19 09:05:07 UTC).unix_timestamp();
+
+    /// Instants spread over git's calendar (1970 to 2099, a little inside so that every zone's
+    /// spelling stays in it): ends of days, months and leap years, 2038, and random ones.
+    fn instants() -> Vec<i64> {
+        let mut instants = vec![
+            INSTANT,
+            datetime!(1970-01-03 00:00:00 UTC).unix_timestamp(),
+            datetime!(1999-12-31 23:59:59 UTC).unix_timestamp(),
+            datetime!(2000-01-01 00:00:00 UTC).unix_timestamp(),
+            datetime!(2000-02-29 12:34:56 UTC).unix_timestamp(),
+            datetime!(2024-02-29 23:59:59 UTC).unix_timestamp(),
+            datetime!(2023-03-01 00:00:00 UTC).unix_timestamp(),
+            datetime!(2022-12-31 23:59:59 UTC).unix_timestamp(),
+            datetime!(2038-01-19 03:14:08 UTC).unix_timestamp(),
+            datetime!(2099-12-29 12:00:00 UTC).unix_timestamp(),
+            datetime!(2021-06-30 00:00:00 UTC).unix_timestamp(),
+            datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
+        ];
+        let low = datetime!(1970-01-03 00:00:00 UTC).unix_timestamp();
+        let high = datetime!(2099-12-29 00:00:00 UTC).unix_timestamp();
+        let mut rng = Rng(0xda7e_5eed);
+        instants.extend((0..40).map(|_| low + (rng.next() % (high - low) as u64) as i64));
+        instants
+    }
+
+    /// Zones: numeric offsets in every spelling git reads, and every name of git's table that
+    /// we accept, in two cases. (offset in seconds, spelling)
+    fn zones() -> Vec<(i32, String)> {
+        let mut zones: Vec<(i32, String)> = [
+            (0, "+0000"),
+            (0, "-0000"),
+            (0, "+00:00"),
+            (7200, "+0200"),
+            (7200, "+02:00"),
+            (7200, "+02"),
+            (-19800, "-0530"),
+            (-19800, "-05:30"),
+            (20700, "+0545"),
+            (-43200, "-1200"),
+            (50400, "+1400"),
+            (-34200, "-09:30"),
+            (86340, "+2359"),
+            (-86340, "-23:59"),
+        ]
+        .into_iter()
+        .map(|(offset, spelling)| (offset, spelling.to_owned()))
+        .collect();
+        for (i, (name, hours)) in calendar::GIT_ZONE_NAMES.iter().enumerate() {
+            if calendar::AMBIGUOUS_ZONE_NAMES
+                .iter()
+                .any(|(n, _, _)| n == name)
+            {
+                continue;
+            }
+            let spelling = if i % 2 == 0 {
+                name.to_lowercase()
+            } else {
+                (*name).to_owned()
+            };
+            zones.push((i32::from(*hours) * 3600, spelling));
+        }
+        zones
+    }
+
+    /// The fields of `t` seen at `offset`, named as the spellings below use them.
+    struct Fields {
+        y: i32,
+        mo: u8,
+        d: u8,
+        h: u8,
+        mi: u8,
+        s: u8,
+        month: String,
+        mon: String,
+        weekday: String,
+        wdy: String,
+    }
+
+    fn fields(t: i64, offset: i32) -> Fields {
+        let offset = time::UtcOffset::from_whole_seconds(offset).expect("a valid offset");
+        let local = time::OffsetDateTime::from_unix_timestamp(t)
+            .expect("in range")
+            .to_offset(offset);
+        let month = local.month().to_string();
+        let weekday = local.weekday().to_string();
+        Fields {
+            y: local.year(),
+            mo: u8::from(local.month()),
+            d: local.day(),
+            h: local.hour(),
+            mi: local.minute(),
+            s: local.second(),
+            mon: month[..3].to_owned(),
+            month,
+            wdy: weekday[..3].to_owned(),
+            weekday,
+        }
+    }
+
+    /// Spellings of instant `t` with a time of day and a zone, each with the instant it denotes.
+    fn zoned_spellings(t: i64, offset: i32, zone: &str) -> Vec<(String, i64)> {
+        let Fields {
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s,
+            month,
+            mon,
+            wdy,
+            ..
+        } = fields(t, offset);
+        let h12 = if h % 12 == 0 { 12 } else { h % 12 };
+        let meridiem = if h < 12 { "AM" } else { "PM" };
+        let mut spellings = vec![
+            (
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{y:04}.{mo:02}.{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{wdy}, {d} {mon} {y} {h:02}:{mi:02}:{s:02} {zone}"),
+                t,
+            ),
+            (
+                format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y} {zone}"),
+                t,
+            ),
+            (
+                format!("{wdy} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {zone} {y}"),
+                t,
+            ),
+            (
+                format!("{wdy} {mon} {d:>2} {h12:02}:{mi:02}:{s:02} {meridiem} {zone} {y}"),
+                t,
+            ),
+            (
+                format!("{month} {d}, {y} {h:02}:{mi:02} {zone}"),
+                t - i64::from(s),
+            ),
+            (format!("{d} {month} {y} {h}:{mi:02}:{s:02} {zone}"), t),
+            (
+                format!("{zone} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"),
+                t,
+            ),
+        ];
+        if zone.starts_with(['+', '-']) || zone.eq_ignore_ascii_case("z") {
+            spellings.extend([
+                (
+                    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}"),
+                    t,
+                ),
+                (
+                    format!(
+                        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}{zone}",
+                        t.rem_euclid(997)
+                    ),
+                    t,
+                ),
+                (format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{zone}"), t),
+            ]);
+        }
+        spellings
+    }
+
+    /// Spellings of `t` with a time of day and no zone: UTC.
+    fn zoneless_spellings(t: i64) -> Vec<(String, i64)> {
+        let Fields {
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s,
+            month,
+            mon,
+            wdy,
+            ..
+        } = fields(t, 0);
+        vec![
+            (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"), t),
+            (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}"), t),
+            (format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}"), t),
+            (format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y}"), t),
+            (format!("{month} {d}, {y} {h:02}:{mi:02}"), t - i64::from(s)),
+        ]
+    }
+
+    /// Spellings of the UTC day of `t` without a time: UTC midnight, to us.
+    fn day_spellings(t: i64) -> Vec<(String, i64)> {
+        let Fields {
+            y,
+            mo,
+            d,
+            month,
+            mon,
+            weekday,
+            wdy,
+            ..
+        } = fields(t, 0);
+        let midnight = t - t.rem_euclid(86400);
+        [
+            format!("{y:04}-{mo:02}-{d:02}"),
+            format!("{y:04}.{mo:02}.{d:02}"),
+            format!("{y:04}/{mo}/{d}"),
+            format!("{y:04}-{mo}-{d}"),
+            format!("{mon} {d} {y}"),
+            format!("{d} {mon} {y}"),
+            format!("{month} {d}, {y}"),
+            format!("{wdy}, {d} {mon} {y}"),
+            format!("{weekday}, {month} {d}, {y}"),
+            format!("{y} {mon} {d}"),
+        ]
+        .into_iter()
+        .map(|spec| (spec, midnight))
+        .collect()
+    }
+
+    /// Our reading of each spelling is the instant it was made from.
+    fn assert_we_read(cases: &[(String, i64)]) {
+        for (spec, want) in cases {
+            assert_eq!(absolute(spec), *want, "{spec:?}");
+        }
+    }
+
+    /// Every spelling with a time, in every zone, over many instants: git reads each as the
+    /// instant it was made from, and so do we; in any TZ when the zone is written, in UTC
+    /// when it is not.
+    #[test]
+    fn generated_spellings_with_a_time_match_git() {
+        let git = Git::new();
+        let zones = zones();
+        let mut zoned = Vec::new();
+        let mut zoneless = Vec::new();
+        for t in instants() {
+            for (offset, zone) in &zones {
+                zoned.extend(zoned_spellings(t, *offset, zone));
+            }
+            zoneless.extend(zoneless_spellings(t));
+        }
+        assert_we_read(&zoned);
+        assert_we_read(&zoneless);
+        for tz in ["UTC", EAST] {
+            assert_git_reads(&git, &zoned, tz, AFTERNOON);
+        }
+        assert_git_reads(&git, &zoneless, "UTC", AFTERNOON);
+    }
+
+    /// Nix's lastModifiedDate: the UTC instant to us; to git, Unix seconds beyond its calendar,
+    /// so never that instant.
+    #[test]
+    fn generated_last_modified_dates_are_ours_not_gits() {
+        let git = Git::new();
+        let cases: Vec<(String, i64)> = instants()
+            .into_iter()
+            .map(|t| {
+                let Fields {
+                    y, mo, d, h, mi, s, ..
+                } = fields(t, 0);
+                (format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}"), t)
+            })
+            .collect();
+        assert_we_read(&cases);
+        let specs: Vec<String> = cases.iter().map(|(spec, _)| spec.clone()).collect();
+        let now = AFTERNOON + 1;
+        for (theirs, (spec, t)) in before_all(&git, &specs, "UTC", now).into_iter().zip(&cases) {
+            assert_ne!(
+                theirs, *t,
+                "{spec:?}: our deviation, documented on parse_date()"
+            );
+        }
+    }
+
+    /// A date without a time is UTC midnight to us; git takes its clock's time of day on it.
+    #[test]
+    fn generated_dates_without_a_time_match_git_but_for_the_time_of_day() {
+        let git = Git::new();
+        let cases: Vec<(String, i64)> = instants().into_iter().flat_map(day_spellings).collect();
+        assert_we_read(&cases);
+        for now in [AFTERNOON, MORNING] {
+            let with_clock: Vec<(String, i64)> = cases
+                .iter()
+                .map(|(spec, midnight)| (spec.clone(), midnight + now.rem_euclid(86400)))
+                .collect();
+            assert_git_reads(&git, &with_clock, "UTC", now);
+        }
+    }
+
+    /// `noon` and `midnight` with a date: git agrees, except that before noon on its clock it
+    /// takes noon of the day before when `noon` follows the date.
+    #[test]
+    fn generated_noon_and_midnight_match_git() {
+        let git = Git::new();
+        let mut afternoon = Vec::new();
+        let mut morning = Vec::new();
+        for t in instants() {
+            let midnight = t - t.rem_euclid(86400);
+            let noon = midnight + 12 * 3600;
+            let Fields { y, mo, d, mon, .. } = fields(t, 0);
+            let iso = format!("{y:04}-{mo:02}-{d:02}");
+            let named = format!("{mon} {d} {y}");
+            for date in [&iso, &named] {
+                for (spec, ours) in [
+                    (format!("{date} noon"), noon),
+                    (format!("noon {date}"), noon),
+                    (format!("{date} midnight"), midnight),
+                    (format!("midnight {date}"), midnight),
+                ] {
+                    assert_eq!(absolute(&spec), ours, "{spec:?}");
+                    afternoon.push((spec, ours));
+                }
+            }
+            morning.extend([
+                (format!("{iso} noon"), noon - 86400),
+                (format!("noon {iso}"), noon),
+                (format!("{iso} midnight"), midnight),
+                (format!("{named} midnight"), midnight),
+            ]);
+        }
+        assert_git_reads(&git, &afternoon, "UTC", AFTERNOON);
+        assert_git_reads(&git, &morning, "UTC", MORNING);
+    }
+
+    /// Our copy of git's zone table is git's: each name moves 12:00:00 by its offset, in any TZ.
+    /// We read the names we accept the same; the ambiguous ones we refuse, quoting git's offset.
+    #[test]
+    fn zone_table_is_gits() {
+        let git = Git::new();
+        let noon = datetime!(2022-12-19 12:00:00 UTC).unix_timestamp();
+        let cases: Vec<(String, i64)> = calendar::GIT_ZONE_NAMES
+            .iter()
+            .flat_map(|(name, hours)| {
+                let want = noon - i64::from(*hours) * 3600;
+                [name.to_string(), name.to_lowercase()]
+                    .map(|n| (format!("2022-12-19 12:00:00 {n}"), want))
+            })
+            .collect();
+        for tz in ["UTC", EAST] {
+            assert_git_reads(&git, &cases, tz, AFTERNOON);
+        }
+        for (spec, want) in &cases {
+            let name = spec.rsplit(' ').next().expect("a name");
+            match calendar::AMBIGUOUS_ZONE_NAMES
+                .iter()
+                .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            {
+                None => assert_eq!(absolute(spec), *want, "{spec:?}"),
+                Some((_, git_offset, _)) => {
+                    let hours = (noon - want) / 3600;
+                    assert_eq!(*git_offset, format!("{hours:+03}00"), "{name}");
+                    assert!(
+                        matches!(calendar_problem(spec), DateProblem::AmbiguousZone { .. }),
+                        "{spec:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Random dates made of random parts in random order, with now and then a random token
+    /// more: whatever we read, git reads the same (in UTC), but for the time of day of a date
+    /// without one and `DATE noon` before noon (our deviations).
+    #[test]
+    fn random_token_sequences_we_read_match_git() {
+        let dates: [&[&str]; 9] = [
+            &["2022-12-19"],
+            &["1999.01.31"],
+            &["2024/02/29"],
+            &["2001-9-3"],
+            &["Dec", "19", "2022"],
+            &["December", "5", "1999"],
+            &["Sept", "30", "2000"],
+            &["Feb", "29", "2024"],
+            &["Feb", "29", "2023"],
+        ];
+        let times = [
+            "12:00:00",
+            "23:59",
+            "7:05:09",
+            "00:00:01",
+            "12:30 PM",
+            "12:00:00 am",
+            "9:15 pm",
+        ];
+        let zones = [
+            "UTC", "z", "GMT", "EST", "cest", "JST", "NZDT", "+0200", "-05:30", "+01", "-0000",
+        ];
+        let others = [
+            "20221219T120000",
+            "2022-12-19T12:00:00Z",
+            "20221219T083000+05:30",
+            "Mon",
+            "Monday,",
+            "Thurs",
+            "noon",
+            "midnight",
+            "PM",
+            "19",
+            "5",
+            "2022",
+            ",",
+            "T",
+            "Z",
+        ];
+        let git = Git::new();
+        let mut rng = Rng(0x70ce_4a11);
+        let mut read = std::collections::BTreeMap::new();
+        for _ in 0..20_000 {
+            let mut parts: Vec<&str> = rng.pick(&dates).to_vec();
+            match rng.below(4) {
+                0 => {}
+                1 => parts.push(*rng.pick(&["noon", "midnight"])),
+                _ => {
+                    parts.push(*rng.pick(&times));
+                    if rng.below(3) > 0 {
+                        parts.push(*rng.pick(&zones));
+                    }
+                }
+            }
+            for i in (1..parts.len()).rev() {
+                parts.swap(i, rng.below(i + 1));
+            }
+            if rng.below(3) == 0 {
+                parts.insert(0, *rng.pick(&["Mon", "Tuesday,", "Fri,", "thu"]));
+            }
+            if rng.below(4) == 0 {
+                let at = rng.below(parts.len() + 1);
+                parts.insert(at, *rng.pick(&others));
+            }
+            let spec = parts.join(if rng.below(5) == 0 { ", " } else { " " });
+            if let Ok(date) = calendar::parse(&spec) {
+                assert_eq!(absolute(&spec), date.unix_seconds, "{spec:?}");
+                read.insert(spec, date);
+            }
+        }
+        assert!(read.len() > 3000, "only {} sequences read", read.len());
+        for now in [AFTERNOON, MORNING] {
+            let cases: Vec<(String, i64)> = read
+                .iter()
+                .filter(|(_, date)| {
+                    now == AFTERNOON || date.time_of_day != calendar::TimeOfDay::Noon
+                })
+                .map(|(spec, date)| {
+                    let time_of_day = match date.time_of_day {
+                        calendar::TimeOfDay::Unwritten => now.rem_euclid(86400),
+                        _ => 0,
+                    };
+                    (spec.clone(), date.unix_seconds + time_of_day)
+                })
+                .collect();
+            assert_git_reads(&git, &cases, "UTC", now);
+        }
+    }
+
     #[test]
     fn zoned_forms_match_git_in_any_zone() {
         let git = Git::new();
@@ -746,13 +1841,98 @@ mod git_baseline {
             datetime!(2022-12-01 18:37:02 UTC).unix_timestamp(),
             "git drops the unknown unit and reads 1 as a day of the current month"
         );
+        let before_noon = datetime!(2022-12-19 10:00:00 UTC).unix_timestamp();
+        for (spec, theirs, ours, why) in [
+            (
+                "last friday",
+                datetime!(2022-12-16 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git counts back from its clock to a weekday",
+            ),
+            (
+                "noon",
+                datetime!(2022-12-18 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git takes its clock's date",
+            ),
+            (
+                "06/05/2009",
+                datetime!(2009-06-05 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git reads month first with '/'",
+            ),
+            (
+                "06.05.2009",
+                datetime!(2009-05-06 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git reads day first with '.'",
+            ),
+            (
+                "2022-02-30 12:00:00",
+                datetime!(2022-03-02 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git rolls a day past the month's end over",
+            ),
+            (
+                "2022-12-19 12:00:00 IST",
+                datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git ignores a zone name it does not know, and uses TZ",
+            ),
+            (
+                "2022-12-12 EST",
+                datetime!(2022-12-12 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git ignores a zone on a date without a time",
+            ),
+            (
+                "2022-12-19 12:00:00 +0100 CET +0000",
+                datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
+                None,
+                "git takes the last offset, and a name only without one",
+            ),
+            (
+                "3.5 days ago",
+                datetime!(2022-05-03 18:37:02 UTC).unix_timestamp(),
+                None,
+                "git reads 3.5 as the 3rd of May",
+            ),
+            (
+                "Dec 19 2022",
+                datetime!(2022-12-19 18:37:02 UTC).unix_timestamp(),
+                Some(datetime!(2022-12-19 00:00:00 UTC).unix_timestamp()),
+                "git takes its clock's time of day on a date alone",
+            ),
+            (
+                "20221218183702",
+                now,
+                Some(INSTANT),
+                "to git, 14 digits are Unix seconds beyond its calendar",
+            ),
+        ] {
+            assert_eq!(git.before_at(spec, now), theirs, "{spec:?}: {why}");
+            match ours {
+                Some(ours) => assert_eq!(absolute(spec), ours, "{spec:?}"),
+                None => {
+                    error(spec);
+                }
+            }
+        }
         assert_eq!(
-            git.before_at("3.days.ago", now),
-            now - 3 * 86400,
-            "git takes any separator"
+            git.before_at("20221218183702", INSTANT + 86400),
+            INSTANT + 86400,
+            "git reads lastModifiedDate as its clock"
         );
-        assert_ne!(git.before_at("last friday", now), now, "git knows weekdays");
-        for spec in ["garbage", "1 fortnight ago", "3.days.ago", "last friday"] {
+        assert_eq!(
+            git.before_at("2022-12-19 noon", before_noon),
+            datetime!(2022-12-18 12:00:00 UTC).unix_timestamp(),
+            "before noon on git's clock, 'DATE noon' is noon of the day before"
+        );
+        assert_eq!(
+            absolute("2022-12-19 noon"),
+            datetime!(2022-12-19 12:00:00 UTC).unix_timestamp()
+        );
+        for spec in ["garbage", "1 fortnight ago", "3.5 days ago"] {
             assert!(
                 matches!(error(spec), DateError::Unrecognized { .. }),
                 "{spec:?}"

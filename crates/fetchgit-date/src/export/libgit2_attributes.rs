@@ -123,6 +123,22 @@ impl Libgit2Attributes {
             .any(|m| matches!(m.assignment.state, gix::attrs::StateRef::Set))
     }
 
+    /// Whether the `filter` attribute of the file at `path` is exactly `lfs`, as Nix's
+    /// `lfs::Fetch::shouldFetch` asks (`filter` set without a value, or unset, is not).
+    pub fn filter_is_lfs(&mut self, path: &BStr) -> bool {
+        self.outcome.initialize_with_selection(&self.collection, ["filter"]);
+        let case = gix::glob::pattern::Case::Sensitive;
+        for search in [&self.info, &self.directories, &self.global] {
+            search.pattern_matching_relative_path(path, case, Some(false), &mut self.outcome);
+            if self.outcome.is_done() {
+                break;
+            }
+        }
+        self.outcome
+            .iter_selected()
+            .any(|m| matches!(m.assignment.state, gix::attrs::StateRef::Value(value) if value.as_bstr() == "lfs"))
+    }
+
     /// What besides the tree decides the result, for cache keys: every source that is not the
     /// commit. Untracked `.gitattributes` files in the work tree are not covered (see docs/design.md).
     pub fn fingerprint_into(&self, out: &mut Vec<u8>) {

@@ -11,7 +11,7 @@
 //! Gitlinks (submodules) become empty directories in both.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -56,6 +56,25 @@ pub struct ExportOptions {
     /// Drop paths whose `export-ignore` attribute is set. Always true for [`Generation::Legacy`],
     /// where `git archive` gives no way around it.
     pub export_ignore: bool,
+    /// Replace Git LFS pointer files (`filter=lfs`) by their objects, as Nix >= 2.27 does with
+    /// `lfs = true`; needs a [`Smudge`] (see [`crate::lfs`]). Modern only.
+    pub lfs: bool,
+}
+
+/// The hook through which [`crate::lfs`] replaces a file's content: called for every regular
+/// file and symlink whose `filter` attribute is exactly `lfs` (read like `export-ignore`, with
+/// libgit2's sources: Nix's `lfs::Fetch::shouldFetch`), in export order.
+pub trait Smudge {
+    /// The content to export instead of `blob`, or `None` to keep the blob (not a pointer).
+    fn smudge(&mut self, path: &BStr, blob: &[u8]) -> Result<Option<Smudged>, String>;
+}
+
+/// A replacement content: exactly `size` bytes from `reader`.
+pub struct Smudged {
+    /// The content's length.
+    pub size: u64,
+    /// The content; an error while reading it aborts the export.
+    pub reader: Box<dyn std::io::Read>,
 }
 
 /// What an export did besides copying blobs: the reasons two exports of one commit can differ.
@@ -69,6 +88,8 @@ pub struct ExportStats {
     pub substituted: Vec<BString>,
     /// Submodule entries, exported as empty directories.
     pub gitlinks: Vec<BString>,
+    /// Files whose content a [`Smudge`] replaced (LFS pointers replaced by their objects).
+    pub smudged: Vec<BString>,
 }
 
 /// Why a tree could not be exported.
@@ -116,10 +137,25 @@ pub enum ExportError {
         /// What went wrong.
         reason: String,
     },
+    /// A Git LFS object could not be put in place of its pointer.
+    #[error("while smudging git-lfs file '{path}': {reason}")]
+    Lfs {
+        /// The pointer file.
+        path: BString,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `lfs` asked of an export that cannot do it.
+    #[error("lfs = true needs the modern export (Nix >= 2.27) and a Git LFS fetcher")]
+    LfsUnavailable,
     /// Writing the NAR failed.
     #[error("cannot write the NAR: {0}")]
     Write(#[from] std::io::Error),
 }
+
+/// The longest symlink target taken from a Git LFS object (Nix has no limit; a target that long
+/// is no path any system resolves).
+const MAX_SMUDGED_SYMLINK: u64 = 1 << 16;
 
 /// NAR hash and size of `commit`'s tree, exported with `options`.
 pub fn nar_hash(
@@ -127,8 +163,18 @@ pub fn nar_hash(
     commit: ObjectId,
     options: ExportOptions,
 ) -> Result<(NixHash, u64, ExportStats), ExportError> {
+    nar_hash_with(repo, commit, options, None)
+}
+
+/// [`nar_hash`], with `smudge` replacing LFS pointers when `options.lfs` is set.
+pub fn nar_hash_with(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    options: ExportOptions,
+    smudge: Option<&mut dyn Smudge>,
+) -> Result<(NixHash, u64, ExportStats), ExportError> {
     let mut hasher = HashingWriter::new(std::io::sink());
-    let stats = write_nar(repo, commit, options, &mut hasher)?;
+    let stats = write_nar_with(repo, commit, options, smudge, &mut hasher)?;
     let (hash, size, _) = hasher.finish();
     Ok((hash, size, stats))
 }
@@ -140,15 +186,31 @@ pub fn write_nar<W: Write>(
     options: ExportOptions,
     out: &mut W,
 ) -> Result<ExportStats, ExportError> {
+    write_nar_with(repo, commit, options, None, out)
+}
+
+/// [`write_nar`], with `smudge` replacing LFS pointers when `options.lfs` is set.
+pub fn write_nar_with<W: Write>(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    options: ExportOptions,
+    smudge: Option<&mut dyn Smudge>,
+    out: &mut W,
+) -> Result<ExportStats, ExportError> {
+    if options.lfs && (options.generation == Generation::Legacy || smudge.is_none()) {
+        return Err(ExportError::LfsUnavailable);
+    }
     let tree = tree_of(repo, commit)?;
     let mut exporter = Exporter::new(repo, commit, tree, options)?;
+    exporter.smudge = if options.lfs { smudge } else { None };
     let root = writer::open(out)?.directory()?;
     exporter.write_tree(root, tree)?;
     Ok(exporter.stats)
 }
 
-struct Exporter<'repo> {
+struct Exporter<'repo, 's> {
     repo: &'repo gix::Repository,
+    smudge: Option<&'s mut dyn Smudge>,
     commit: ObjectId,
     options: ExportOptions,
     /// `git archive`'s attributes (legacy).
@@ -194,11 +256,11 @@ impl AttributeQuery {
     }
 }
 
-impl<'repo> Exporter<'repo> {
+impl<'repo> Exporter<'repo, '_> {
     fn new(repo: &'repo gix::Repository, commit: ObjectId, tree: ObjectId, options: ExportOptions) -> Result<Self, ExportError> {
         let setup = |reason: String| ExportError::Attributes { path: BString::default(), reason };
         let legacy = options.generation == Generation::Legacy;
-        let modern_attributes = if !legacy && options.export_ignore {
+        let modern_attributes = if !legacy && (options.export_ignore || options.lfs) {
             Some(Libgit2Attributes::new(repo).map_err(|err| setup(err.to_string()))?)
         } else {
             None
@@ -227,6 +289,7 @@ impl<'repo> Exporter<'repo> {
         };
         Ok(Exporter {
             repo,
+            smudge: None,
             commit,
             options,
             attributes,
@@ -348,6 +411,17 @@ impl<'repo> Exporter<'repo> {
             EntryKind::Link => {
                 let mut buf = Vec::new();
                 let blob = self.find_blob(oid, &mut buf)?;
+                // Nix reads symlink targets through the same smudging blob reader as files.
+                if let Some(smudged) = self.smudged(blob)? {
+                    let mut target = Vec::new();
+                    let path = self.path.clone();
+                    smudged.reader.take(MAX_SMUDGED_SYMLINK + 1).read_to_end(&mut target).map_err(|err| ExportError::Lfs { path: path.clone(), reason: err.to_string() })?;
+                    if target.len() as u64 != smudged.size || smudged.size > MAX_SMUDGED_SYMLINK {
+                        return Err(ExportError::Lfs { path, reason: format!("a symlink target from Git LFS must be at most {MAX_SMUDGED_SYMLINK} bytes") });
+                    }
+                    dir.entry(name)?.symlink(&target)?;
+                    return Ok(());
+                }
                 dir.entry(name)?.symlink(blob)?;
                 Ok(())
             }
@@ -355,6 +429,14 @@ impl<'repo> Exporter<'repo> {
                 let mut buf = Vec::new();
                 self.find_blob(oid, &mut buf)?;
                 let executable = kind == EntryKind::BlobExecutable;
+                if let Some(smudged) = self.smudged(&buf)? {
+                    let path = self.path.clone();
+                    let mut reader = smudged.reader;
+                    return dir.entry(name)?.file(executable, smudged.size, &mut reader).map_err(|err| match err.get_ref() {
+                        Some(inner) if inner.is::<crate::lfs::ObjectError>() => ExportError::Lfs { path, reason: err.to_string() },
+                        _ => ExportError::Write(err),
+                    });
+                }
                 let contents = self.worktree_bytes(&buf, oid, &attributes)?;
                 let bytes: &[u8] = contents.as_deref().unwrap_or(&buf);
                 dir.entry(name)?.file(executable, bytes.len() as u64, &mut &bytes[..])?;
@@ -363,9 +445,24 @@ impl<'repo> Exporter<'repo> {
         }
     }
 
+    /// The LFS object replacing the blob at the current path, when asked for and attributed.
+    fn smudged(&mut self, blob: &[u8]) -> Result<Option<Smudged>, ExportError> {
+        let (Some(smudge), Some(attributes)) = (self.smudge.as_mut(), self.modern_attributes.as_mut()) else {
+            return Ok(None);
+        };
+        if !attributes.filter_is_lfs(self.path.as_ref()) {
+            return Ok(None);
+        }
+        let smudged = smudge.smudge(self.path.as_ref(), blob).map_err(|reason| ExportError::Lfs { path: self.path.clone(), reason })?;
+        if smudged.is_some() {
+            self.stats.smudged.push(self.path.clone());
+        }
+        Ok(smudged)
+    }
+
     fn attributes_of(&mut self, kind: EntryKind) -> Result<PathAttributes, ExportError> {
         if let Some(attributes) = self.modern_attributes.as_mut() {
-            let export_ignore = attributes.export_ignored(self.path.as_ref(), kind == EntryKind::Tree);
+            let export_ignore = self.options.export_ignore && attributes.export_ignored(self.path.as_ref(), kind == EntryKind::Tree);
             return Ok(PathAttributes { export_ignore, ..PathAttributes::default() });
         }
         let Some(query) = self.attributes.as_mut() else {
@@ -541,7 +638,7 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
     match options.generation {
         Generation::Modern => {
             let tree = tree_of(repo, commit)?;
-            if !options.export_ignore {
+            if !options.export_ignore && !options.lfs {
                 return Ok(format!("modern_0_{tree}"));
             }
             let mut sources = Vec::new();
@@ -549,7 +646,8 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
                 .map_err(|err| ExportError::Attributes { path: BString::default(), reason: err.to_string() })?
                 .fingerprint_into(&mut sources);
             let fingerprint = nixstore::hash::sha256(&sources).to_hex();
-            Ok(format!("modern_1_{tree}_{}", &fingerprint[..16]))
+            let lfs = if options.lfs { "_lfs" } else { "" };
+            Ok(format!("modern_{}{lfs}_{tree}_{}", u8::from(options.export_ignore), &fingerprint[..16]))
         }
         Generation::Legacy => {
             let mut settings = repo.config_snapshot().plumbing().to_bstring();
