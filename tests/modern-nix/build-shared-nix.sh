@@ -60,7 +60,12 @@ in_chroot() {
   chroot "$dir" /usr/bin/env -i PATH="$prefix/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
-mount_proc() { mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"; }
+# /proc, and a pseudo-terminal instance of its own: Nix 2.26 runs every build on a pty.
+mount_fs() {
+  mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
+  [ ! -d "$dir/dev/pts" ] || mountpoint -q "$dir/dev/pts" \
+    || mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$dir/dev/pts"
+}
 t0=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 
@@ -75,7 +80,7 @@ if has debootstrap; then done_already debootstrap; else
   echo "    debootstrap took $(elapsed "$s")"
 fi
 
-step "apt sources (deb + deb-src trixie), resolv.conf, /proc"
+step "apt sources (deb + deb-src trixie), resolv.conf, /proc, /dev/pts"
 sources="Types: deb deb-src
 URIs: $mirror
 Suites: trixie
@@ -88,7 +93,7 @@ fi
 cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
 # No service may start inside the chroot while packages are installed.
 printf '#!/bin/sh\nexit 101\n' > "$dir/usr/sbin/policy-rc.d"; chmod 755 "$dir/usr/sbin/policy-rc.d"
-mount_proc
+mount_fs
 
 step "base packages (dpkg-dev for apt-get source, git, pkgconf, g++)"
 if has apt-base; then done_already apt-base; else
@@ -171,7 +176,7 @@ sandbox = false
 substituters ='
 [ "$(cat "$dir/etc/nix/nix.conf" 2>/dev/null)" = "$conf" ] || printf '%s\n' "$conf" > "$dir/etc/nix/nix.conf"
 
-step "self-check: shared libraries, evaluation, fetchGit of a local repository, nix-daemon"
+step "self-check: shared libraries, evaluation, fetchGit of a local repository, a build, nix-daemon"
 in_chroot bash -euo pipefail -c '
   prefix=$1
   for b in nix-instantiate nix-store nix-daemon nix-build; do
@@ -208,6 +213,13 @@ in_chroot bash -euo pipefail -c '
   [ "$(nix --extra-experimental-features nix-command hash path "$path")" = "$nar" ] \
     || { echo "fetchGit narHash $nar is not the hash of $path" >&2; exit 1; }
   echo "    builtins.fetchGit of a local repository: $path $nar"
+
+  # A derivation this run has never built (its output names the temporary directory).
+  out=$(HOME=$w/home nix-build --no-out-link --argstr nonce "$w" -E "{ nonce }: derivation {
+    name = \"build-shared-nix-check\"; system = builtins.currentSystem; builder = \"/bin/sh\";
+    args = [ \"-c\" \"echo \${nonce} > \$out\" ]; }" 2>/dev/null)
+  [ "$(cat "$out")" = "$w" ] || { echo "nix-build did not build the check derivation" >&2; exit 1; }
+  echo "    nix-build of a derivation: $out"
 
   sock=$w/daemon.sock
   NIX_DAEMON_SOCKET_PATH=$sock nix-daemon & pid=$!

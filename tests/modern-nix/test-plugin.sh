@@ -25,7 +25,8 @@
 # Environment: NIX_SHARED_DIR (the chroot, default /var/tmp/nix-shared-2.26).
 # Needs root. A log of each run is kept in the chroot's /var/log/test-plugin/.
 set -euo pipefail
-
+# One compound command, parsed before it runs: editing this file cannot disturb a running copy.
+{
 usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 worktree=
 cargo_args=()
@@ -90,9 +91,12 @@ bind_ro() {
     || { echo "test-plugin.sh: $2 is not read-only" >&2; exit 1; }
 }
 mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
+# Nix 2.26 runs every build on a pty (as build-shared-nix.sh sets up).
+mountpoint -q "$dir/dev/pts" || mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$dir/dev/pts"
 # What the plugin tests run besides Nix (the same tools tests/install-deps gives the host,
 # without Debian's nix-bin: the Nix under test is the shared one).
-missing=$(chroot "$dir" /bin/sh -c 'for c in git python3 ccache openssl; do [ -x /usr/bin/$c ] || echo $c; done')
+missing=$(chroot "$dir" /bin/sh -c 'for c in git:git python3:python3 ccache:ccache openssl:openssl \
+  ssh-keygen:openssh-client; do [ -x "/usr/bin/${c%%:*}" ] || echo "${c#*:}"; done')
 if [ -n "$missing" ]; then
   echo "==> installing in the chroot: $missing"
   chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
@@ -151,3 +155,4 @@ else
 fi
 echo "==> $( [ $status = 0 ] && echo passed || echo FAILED ); log: $dir$log" | tee -a "$dir$log"
 exit $status
+}
