@@ -59,13 +59,16 @@ if [ ${#cargo_args[@]} -eq 0 ]; then
   [ -n "$plugin_pkg" ] || { echo "test-plugin.sh: $worktree has no plugin crate (no crates/*/Cargo.toml with crate-type cdylib); pass '-- CARGO_ARGS' to run something else" >&2; exit 2; }
 fi
 
-exec 9> "$dir/var/lib/build-shared-nix/test-plugin.lock"
-flock -n 9 || { echo "test-plugin.sh: waiting for another test-plugin.sh run on $dir"; flock 9; }
+# One run at a time. Every command below gets "9>&-": a process a test leaves behind (a
+# git daemon, say) must not inherit the lock and hold it after this run has ended.
+lock=$dir/var/lib/build-shared-nix/test-plugin.run.lock
+exec 9> "$lock"
+flock -n 9 || { echo "test-plugin.sh: waiting for another test-plugin.sh run on $dir (holders: $(fuser "$lock" 2>/dev/null || echo unknown))"; flock 9; }
 
 # Fill the host's registry for the lockfile (with the host's own cargo and CARGO_HOME,
 # properly locked against other cargo runs): inside, cargo only reads it.
 host_cargo_home=${CARGO_HOME:-$HOME/.cargo}
-(cd "$worktree" && cargo fetch --locked --quiet)
+(cd "$worktree" && cargo fetch --locked --quiet 9>&-)
 toolchain=$(cd "$worktree" && dirname "$(dirname "$(rustup which cargo)")")
 rust_version=$("$toolchain/bin/rustc" --version)
 
@@ -119,7 +122,7 @@ in_chroot() {
     PATH="$run/rust/bin:$prefix/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root LANG=C.UTF-8 \
     CI=true RUST_BACKTRACE=1 CARGO_HOME="$cargo_home" CARGO_TARGET_DIR="$target" \
     CARGO_NET_OFFLINE=true RUSTC="$run/rust/bin/rustc" PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
-    "$@"
+    "$@" 9>&-
 }
 {
   echo "==> worktree $worktree ($(git -C "$worktree" rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout'))"
