@@ -79,19 +79,26 @@ target=$cache/target/$(printf %s "$worktree" | tr -c 'A-Za-z0-9._-' _)
 git_common=$(git -C "$worktree" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
 
 mounted=()
+# A process that a test leaves behind inside the chroot can keep a mount busy: it is then
+# detached lazily (the orphan keeps its view; nothing stays mounted for the next run).
+unmount() {
+  umount "$1" 2>/dev/null && return
+  echo "test-plugin.sh: $1 is busy (a process left running by a test?); detaching it lazily" >&2
+  umount -l "$1" || echo "test-plugin.sh: could not unmount $1" >&2
+}
 cleanup() {
   local i
-  for (( i=${#mounted[@]}-1; i>=0; i-- )); do
-    umount "${mounted[$i]}" || echo "test-plugin.sh: could not unmount ${mounted[$i]}" >&2
-  done
+  for (( i=${#mounted[@]}-1; i>=0; i-- )); do unmount "${mounted[$i]}"; done
 }
 trap cleanup EXIT
 bind_ro() {
   mkdir -p "$2"
+  # Runs are serialized by the lock: a mount already here is a leftover of an earlier run.
+  while mountpoint -q "$2"; do unmount "$2"; done
   mount -o bind,ro "$1" "$2"
   mounted+=("$2")
-  findmnt -n -o OPTIONS --target "$2" | grep -qE '(^|,)ro(,|$)' \
-    || { echo "test-plugin.sh: $2 is not read-only" >&2; exit 1; }
+  local options; options=$(findmnt -n -o OPTIONS --target "$2")
+  [[ ,$options, == *,ro,* ]] || { echo "test-plugin.sh: $2 is not read-only" >&2; exit 1; }
 }
 mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
 # Nix 2.26 runs every build on a pty (as build-shared-nix.sh sets up).
