@@ -320,14 +320,16 @@ cflags=$(cat "$dir/build/plugin-smoke/cflags"); libs=$(cat "$dir/build/plugin-sm
 read -r deb_version srcdir < "$stamps/source"
 cat > "$dir/READY" <<EOF
 Shared-library Nix $(in_chroot nix-instantiate --version | awk '{print $NF}') (Debian source nix $deb_version), built by tests/modern-nix/build-shared-nix.sh
-chroot:      $dir   (enter: chroot $dir; mount -t proc proc $dir/proc first)
+chroot:      $dir   (enter: chroot $dir; build-shared-nix.sh mounts /proc and /dev/pts in it)
 prefix:      $prefix   (inside the chroot)
 PATH:        $prefix/bin:/usr/sbin:/usr/bin:/sbin:/bin
 pkg-config:  PKG_CONFIG_PATH=$prefix/lib/pkgconfig   (nix-util nix-store nix-fetchers nix-expr nix-main nix-cmd ...)
 compile:     g++ -shared -fPIC $cflags
 link:        $libs   (optional; with -Wl,-z,defs it checks every symbol resolves)
 load:        nix-instantiate --option plugin-files /path/to/plugin.so ...
-test plugin: tests/modern-nix/test-plugin.sh [WORKTREE]   (from a fetchgit-date worktree, as root)
+test plugin: tests/modern-nix/test-plugin.sh [WORKTREE] [-- CARGO_ARGS...]   (as root; builds and runs
+             the plugin tests inside the chroot, with the host's rustup toolchain and cargo registry
+             bind-mounted read-only, CI=true, CARGO_TARGET_DIR under /var/cache/fetchgit-date/target)
 checked:     $(date -u +%FT%TZ) by build-shared-nix.sh --check
 EOF
 step "READY written: $dir/READY"
