@@ -1,25 +1,36 @@
 # The fetchgit-date Nix library: builtins.fetchGit, rolled back to a date or interval boundary.
 #
+#   lib = import ./nix { };                                       # with the plugin loaded
 #   lib = import ./nix { fetchgit-date = pkgs.fetchgit-date; };   # or "/path/to/fetchgit-date"
 #   src = lib.fetchGitDate { url = ./.; interval = 86400; };
 #   prev = lib.truncate { interval = 86400; } { url = "/path/to/repo"; rev = "<40 hex>"; };
 #   fast = lib.incremental { interval = 86400; makePreviousBuild = truncate: ...; } drv;
 #   hs = (lib.haskellFor pkgs.haskell.lib).incremental { interval = 86400; makePreviousBuild = ...; } pkg;
 #
-# Everything runs `fetchgit-date fetch --format nix` through builtins.exec, which needs
-# `allow-unsafe-native-code-during-evaluation = true`. See docs/nix.md and
-# docs/incremental.md.
+# Every fetch goes through builtins.fetchGitDate when the plugin is loaded (plugin-files); else
+# through `fetchgit-date fetch --format nix` run by builtins.exec, which needs
+# `allow-unsafe-native-code-during-evaluation = true`. See docs/nix.md and docs/incremental.md.
 {
-  # The binary: a package providing bin/fetchgit-date (built on first use, like
-  # import-from-derivation), or the path of the executable as a path or string.
-  fetchgit-date,
+  # The binary, for the builtins.exec fallback only: a package providing bin/fetchgit-date
+  # (built on first use, like import-from-derivation), or the path of the executable as a path
+  # or string. Not needed when the plugin is loaded.
+  fetchgit-date ? null,
   # nixpkgs' haskell.lib (pkgs.haskell.lib), for haskell.incremental; optional.
   haskellLib ? null,
 }:
 let
   bin =
-    if builtins.isAttrs fetchgit-date then "${fetchgit-date}/bin/fetchgit-date"
+    if fetchgit-date == null then null
+    else if builtins.isAttrs fetchgit-date then "${fetchgit-date}/bin/fetchgit-date"
     else toString fetchgit-date;
+
+  # Which way this evaluation reaches fetchgit-date: the plugin first.
+  backend =
+    if builtins ? fetchGitDate then "plugin"
+    else if builtins ? exec && bin != null then "exec"
+    else null;
+
+  noBackend = who: throw "${who}: neither builtins.fetchGitDate nor builtins.exec is available: load fetchgit-date's plugin (plugin-files = /path/to/libfetchgit_date_nix_plugin.so in nix.conf, or --option plugin-files ...), or ${if bin == null then "import this library with { fetchgit-date = <the binary>; } and " else ""}enable builtins.exec with allow-unsafe-native-code-during-evaluation = true (nix.conf, or --option allow-unsafe-native-code-during-evaluation true)";
 
   fail = msg: throw "fetchGitDate: ${msg}";
 
@@ -31,12 +42,14 @@ let
   compatFor = version:
     if !(isLix version) && builtins.compareVersions version "2.20" >= 0 then "modern" else "legacy";
 
+  # Whether pure evaluation lets a narHash without rev lock an input (Nix >= 2.27, not Lix), as
+  # Change::NarHashLocksInPureEval in crates/fetchgit-date/src/nix_version.rs says.
+  narHashLocks = version: !(isLix version) && builtins.compareVersions version "2.27" >= 0;
+
   # Pure evaluation (flakes without --impure) hides the clock.
   pureEval = !(builtins ? currentTime);
 
-  exec =
-    if builtins ? exec then builtins.exec
-    else _: fail "builtins.exec is disabled: enable it with allow-unsafe-native-code-during-evaluation = true in nix.conf, or pass --option allow-unsafe-native-code-during-evaluation true";
+  exec = if backend == "exec" then builtins.exec else _: noBackend "fetchGitDate";
 
   optional = cond: x: if cond then [ x ] else [ ];
   opt = flag: value: optional (value != null) "--${flag}=${toString value}";
@@ -50,15 +63,21 @@ let
       name ? "source",
       submodules ? false,
       shallow ? false,
-      # Only says where a remote rev may be found; we read the repository's objects directly.
+      # Fetch every ref: a rev need not be on ref (only matters for Nix < 2.20 and Lix).
       allRefs ? false,
       # fetchGit's default (Nix >= 2.20): apply export-ignore unless fetching submodules.
       exportIgnore ? !submodules,
       date ? null,
       interval ? null,
       firstParent ? false,
-      # "modern" or "legacy": whose export to reproduce; default: the running Nix's.
-      compat ? compatFor builtins.nixVersion,
+      # Whose builtins.fetchGit to reproduce, release by release (default: the running Nix).
+      nixVersion ? builtins.nixVersion,
+      # "modern" or "legacy": whose export to reproduce; default: nixVersion's.
+      compat ? compatFor nixVersion,
+      # Checked against the result, as fetchGit checks them (narHash: SRI).
+      narHash ? null,
+      lastModified ? null,
+      revCount ? null,
       # When no commit is old enough: take the root commit (true, as Nix PR #7362) or fail.
       rootFallback ? true,
       # Git LFS contents instead of pointer files (fetchGit's lfs, Nix >= 2.27).
@@ -76,11 +95,15 @@ let
       truncating = date != null || interval != null;
       dateArg = if builtins.isInt date then "@${toString date}" else date;
       argv =
-        [ bin "fetch" "--format=nix" "--url=${urlString}" "--name=${name}" "--compat=${compat}" ]
+        [ bin "fetch" "--format=nix" "--url=${urlString}" "--name=${name}" "--compat=${compat}" "--nix-version=${nixVersion}" ]
+        ++ opt "nar-hash" narHash
+        ++ opt "last-modified" lastModified
+        ++ opt "rev-count" revCount
         ++ opt "ref" ref
         ++ opt "rev" rev
         ++ opt "date" dateArg
         ++ opt "interval" interval
+        ++ optional allRefs "--all-refs"
         ++ optional firstParent "--first-parent"
         ++ optional (!exportIgnore) "--no-export-ignore"
         ++ optional (!rootFallback) "--no-root-fallback"
@@ -99,14 +122,20 @@ let
         else if compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
         else if !exportIgnore && compat == "legacy" then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
         else if lfs && compat == "legacy" then fail "lfs = true needs compat = \"modern\": fetchGit has lfs only from Nix 2.27 on"
-        else if pureEval && rev == null then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
+        else if pureEval && rev == null && !(narHash != null && narHashLocks nixVersion) then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
         else if pureEval && date != null && !(builtins.isInt date) then fail "in pure evaluation mode date must be Unix seconds (an integer): a date string may be relative or in the local time zone; or evaluate with --impure"
+        else if pureEval && rev == null then builtins.trace "warning: Input '${urlString}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared." (exec argv)
         else exec argv;
     in
-    # fetchGit reports revCount = 0 for shallow fetches.
-    checked // (if shallow then { revCount = 0; } else { });
+    # fetchGit reports revCount = 0 for shallow fetches (or the revCount given, unchecked).
+    checked // (if shallow then { revCount = if revCount != null then revCount else 0; } else { });
 
-  fetchGitDate = args: fetch (if builtins.isAttrs args then args else { url = args; });
+  # The plugin checks its arguments itself, with the same messages as the CLI.
+  fetchAny = args: if backend == "plugin" then builtins.fetchGitDate args else fetch args;
+
+  fetchGitDate = args:
+    if backend == "plugin" then builtins.fetchGitDate args
+    else fetch (if builtins.isAttrs args then args else { url = args; });
 
   # ---------------------------------------------------------------------------------------
   # Incremental builds: truncate, incremental, haskell.incremental (docs/incremental.md).
@@ -124,9 +153,7 @@ let
     else if builtins.isString x || builtins.isPath x then "the ${builtins.typeOf x} ${toString x}"
     else "a ${builtins.typeOf x}";
 
-  requireExec = who: value:
-    if builtins ? exec then value
-    else throw "${who}: builtins.exec is disabled: enable it with allow-unsafe-native-code-during-evaluation = true in nix.conf, or pass --option allow-unsafe-native-code-during-evaluation true (any Nix version with builtins.exec works)";
+  requireBackend = who: value: if backend != null then value else noBackend who;
 
   # An interval as fetchgit-date takes it, refused here when it is not positive so the error
   # names the function; the tool checks the rest of a string's syntax.
@@ -189,7 +216,7 @@ let
       firstParent = options.firstParent or true;
       hasRev = (args.rev or null) != null;
       from = if (args.ref or null) != null then "the tip of ${args.ref}" else "the tip of the current branch";
-      result = fetch (args // {
+      result = fetchAny (args // {
         inherit interval firstParent;
         rootFallback = options.rootFallback or true;
       } // (if options ? compat then { inherit (options) compat; } else { }));
@@ -248,7 +275,7 @@ let
         else throw "${who}: the previous build ${previousBuild.name or ""} has no output \"${intermediatesOutput}\" (its outputs: ${builtins.concatStringsSep ", " (previousBuild.outputs or [ "out" ])}): make the full build install its intermediates there (prepareFullBuild), or set intermediatesOutput";
       result = useIntermediates intermediates drv;
     in
-    requireExec who (
+    requireBackend who (
       if !(builtins.isFunction makePreviousBuild) then throw "${who}: makePreviousBuild must be a function from truncate to the full build (truncate: ...), not ${describe makePreviousBuild}"
       else if !(builtins.isAttrs extraFetchGitArgs) then throw "${who}: extraFetchGitArgs must be an attribute set of fetchGit arguments, not ${describe extraFetchGitArgs}"
       else if !(isDerivation drv) then throw "${who}: the last argument must be the derivation to build incrementally, not ${describe drv}"
@@ -272,7 +299,7 @@ let
           else throw "${who}: haskellLib must be nixpkgs' haskell.lib (with compose.overrideCabal), not ${describe haskellLib}";
         ghcVersion = pkg.compiler.version or null;
       in
-      requireExec who (
+      requireBackend who (
         if !(isDerivation pkg) then throw "${who}: the last argument must be a Haskell package (a derivation of nixpkgs' Haskell builder), not ${describe pkg}"
         else if !(builtins.isString ghcVersion) then throw "${who}: cannot tell which GHC builds ${pkg.name or "the package"}: it has no compiler.version (passthru of nixpkgs' Haskell builder); pass a package from a haskell.packages set"
         else if builtins.compareVersions ghcVersion "9.4" < 0 then
@@ -297,6 +324,8 @@ in
   inherit fetchGitDate truncate incremental haskell haskellFor compatFor pureEval;
   # The generation used when `compat` is not given.
   defaultCompat = compatFor builtins.nixVersion;
-  # The executable the library runs.
+  # The executable the library runs through builtins.exec (null when not given).
   program = bin;
+  # "plugin" (builtins.fetchGitDate), "exec" (builtins.exec of program) or null (neither).
+  inherit backend;
 }

@@ -211,7 +211,7 @@ fn clear_errors() {
         home,
         false,
         &drv_path(call("9.4.8", "s.lib", &make, pkg)),
-        "haskell.incremental: builtins.exec is disabled: enable it with allow-unsafe-native-code-during-evaluation = true",
+        &format!("haskell.incremental: {NO_BACKEND}"),
     );
     eval_fails(
         home,

@@ -21,6 +21,8 @@ fn flake_copy(dir: &Path) -> (String, String) {
         "Cargo.lock",
         "nix/default.nix",
         "nix/package.nix",
+        "nix/plugin.nix",
+        "nix/module.nix",
     ] {
         std::fs::copy(root.join(file), flake.join(file))
             .unwrap_or_else(|e| panic!("copy {file}: {e}"));
@@ -75,9 +77,21 @@ fn flake_outputs_evaluate_offline() {
             shown["checks"][system]["lib-eval"]["type"], "derivation",
             "{shown}"
         );
+        assert_eq!(
+            shown["packages"][system]["plugin"]["name"], "fetchgit-date-nix-plugin-0.1.0",
+            "{shown}"
+        );
+        assert_eq!(
+            shown["checks"][system]["plugin-eval"]["type"], "derivation",
+            "{shown}"
+        );
     }
     assert_eq!(
         shown["overlays"]["default"]["type"], "nixpkgs-overlay",
+        "{shown}"
+    );
+    assert_eq!(
+        shown["nixosModules"]["default"]["type"], "nixos-module",
         "{shown}"
     );
     // Evaluates every check (including the library's evaluation-time assertions) and the overlay.
@@ -118,6 +132,9 @@ fn pure_flake(dir: &Path, repo: &Path, rev: &str) -> String {
                  noRev = lib.fetchGitDate {{ url = {url}; interval = 86400; }};
                  relativeDate = lib.fetchGitDate {{ url = {url}; rev = {rev}; date = \"1 day ago\"; }};
                  selfUrl = lib.fetchGitDate {{ url = ./.; rev = {rev}; }};
+                 narHashOnly = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.27.0\"; compat = \"legacy\"; narHash = builtins.readFile ./narhash; }};
+                 narHashOnlyOld = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.26.3\"; compat = \"legacy\"; narHash = builtins.readFile ./narhash; }};
+                 narHashWrong = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.27.0\"; narHash = \"sha256-pQpattmS9VmO3ZIQUFn66az8GSmB4IvYhTTCFn6SUmo=\"; }};
                }}; }}",
             bin = nix_str(BIN),
             rev = nix_str(rev)
@@ -134,8 +151,10 @@ fn pure_evaluation_needs_rev_and_gives_context() {
     let repo = make_repo(tmp.path());
     let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
     let flake = pure_flake(tmp.path(), &repo, &tip);
+    // No extra options: neither builtins.exec nor (in plugin targets) the plugin.
     let eval = |attr: &str, extra: &[&str]| {
-        run(nix(tmp.path())
+        run(nix_cmd_with("nix", tmp.path(), !extra.is_empty())
+            .args(FLAKES)
             .args(["eval", "--json", "--no-write-lock-file"])
             .args(extra)
             .arg(format!("{flake}#{attr}")))
@@ -197,8 +216,18 @@ fn pure_evaluation_needs_rev_and_gives_context() {
         EXEC_ON,
         "is in the Nix store, where sources are copied without .git",
     );
+    // A narHash without rev locks the input from Nix 2.27 on (not before), and is checked.
+    let nar_hash = eval_json(
+        tmp.path(),
+        &format!("(builtins.fetchGit {{ url = {}; rev = {}; }}).narHash", nix_str(&repo.display().to_string()), nix_str(&expected)),
+    );
+    let flake_dir = tmp.path().join("user");
+    std::fs::write(flake_dir.join("narhash"), nar_hash.as_str().expect("narHash is a string")).expect("write narhash");
+    assert_eq!(ok("narHashOnly.rev", EXEC_ON), expected.as_str());
+    fails("narHashOnlyOld", EXEC_ON, "in pure evaluation mode fetchGitDate needs a locked input: pass rev");
+    fails("narHashWrong", EXEC_ON, "NAR hash mismatch in input");
     // builtins.exec is off unless enabled, in pure mode too.
-    fails("withRev", &[], "builtins.exec is disabled");
+    fails("withRev", &[], NO_BACKEND);
     // --impure lifts the rev requirement: the current branch's tip, truncated.
     let impure = ok(
         "noRev.rev",

@@ -239,7 +239,7 @@ fn clear_errors() {
     let url = nix_str(&repo.display().to_string());
     let lib = lib_expr();
     let check = |exec: bool, expr: String, needle: &str| {
-        let mut cmd = nix_cmd("nix-instantiate", tmp.path());
+        let mut cmd = nix_cmd_with("nix-instantiate", tmp.path(), exec);
         if exec {
             cmd.args(EXEC_ON);
         }
@@ -253,7 +253,7 @@ fn clear_errors() {
     check(
         false,
         format!("{lib}.fetchGitDate {{ url = {url}; }}"),
-        "builtins.exec is disabled: enable it with allow-unsafe-native-code-during-evaluation = true",
+        NO_BACKEND,
     );
     check(
         true,
@@ -297,7 +297,7 @@ fn clear_errors() {
     check(
         true,
         format!("{lib}.fetchGitDate {{ url = {url}; rev = \"abc\"; }}"),
-        "fetchgit-date:",
+        TOOL_ERROR,
     );
 }
 

@@ -136,10 +136,11 @@ fn errors_are_one_line_and_keep_credentials_out() {
     let err = err_line(&run(&home, &fetch(&format!("{base}/missing.git"), &[]), &[]), "not found");
     assert!(err.contains("not found"), "{err}");
 
-    // gix will not send credentials over plain http; the refusal must not echo them either.
-    let err = err_line(&run(&home, &fetch(&format!("http://user:s3cret@127.0.0.1:{}/repo.git", server.port), &[]), &[]), "credentials");
-    assert!(err.contains("authentication failed for http://127.0.0.1"), "{err}");
-    assert!(!err.contains("s3cret") && !err.contains("user:"), "{err}");
+    // Credentials over plain http are used as git and Nix use them (this server asks for none;
+    // tests/remote_credentials.rs has one that does); they must not reach a file name.
+    let out = run(&home, &fetch(&format!("http://user:s3cret@127.0.0.1:{}/repo.git", server.port), &[]), &[]);
+    ok_json(&out, "credentials over plain http");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let err = err_line(&run(&home, &fetch(&format!("https://user:s3cret@127.0.0.1:{closed}/r.git"), &[]), &[]), "unreachable");

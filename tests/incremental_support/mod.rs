@@ -19,20 +19,16 @@ pub fn support_dir() -> PathBuf {
 
 /// The library with `haskellLib` given as the Nix expression `haskell_lib` (or not at all).
 pub fn lib_with(haskell_lib: Option<&str>) -> String {
-    let base = lib_expr();
     match haskell_lib {
-        None => base,
-        Some(h) => format!(
-            "(import {} {{ fetchgit-date = {}; haskellLib = {h}; }})",
-            nix_str(&project_root().join("nix").display().to_string()),
-            nix_str(BIN)
-        ),
+        None => lib_expr(),
+        Some(h) => lib_expr_with(&format!("haskellLib = {h};")),
     }
 }
 
-/// `nix-instantiate --eval --strict -E expr` must fail with `needle` on stderr.
+/// `nix-instantiate --eval --strict -E expr` must fail with `needle` on stderr; `exec`: with
+/// the way to fetchgit-date this target tests (builtins.exec, or the plugin).
 pub fn eval_fails(home: &Path, exec: bool, expr: &str, needle: &str) {
-    let mut cmd = nix_cmd("nix-instantiate", home);
+    let mut cmd = nix_cmd_with("nix-instantiate", home, exec);
     if exec {
         cmd.args(EXEC_ON);
     }

@@ -32,12 +32,48 @@ pub fn require_nix() {
 
 /// Options every Nix call gets: no network substituters (they only add retries here).
 pub const NIX_OPTS: &[&str] = &["--option", "substituters", ""];
-/// Enables builtins.exec.
+
+const fn starts_with(s: &str, prefix: &str) -> bool {
+    let (s, prefix) = (s.as_bytes(), prefix.as_bytes());
+    if s.len() < prefix.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < prefix.len() {
+        if s[i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether this test target reaches fetchgit-date through the plugin (`builtins.fetchGitDate`,
+/// with builtins.exec disabled) rather than through builtins.exec: every `plugin_*` target.
+/// `tests/plugin_nix_lib.rs` and its siblings run the same test files as `nix_lib` etc. this way.
+pub const PLUGIN: bool = starts_with(env!("CARGO_CRATE_NAME"), "plugin_");
+
+/// Enables the way to fetchgit-date that this target tests: builtins.exec, or (plugin targets,
+/// where every Nix command loads the plugin) explicitly nothing: builtins.exec stays off.
 pub const EXEC_ON: &[&str] = &[
     "--option",
     "allow-unsafe-native-code-during-evaluation",
-    "true",
+    if PLUGIN { "false" } else { "true" },
 ];
+
+/// The plugin built for these tests: cargo builds it into target/<profile>/deps/ because this
+/// crate lists it as a dev-dependency (the test binary lives in that same directory).
+pub fn plugin_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let path = exe.parent().expect("a directory").join("libfetchgit_date_nix_plugin.so");
+    assert!(path.exists(), "{} is missing: cargo builds it as a dev-dependency of fetchgit-date-cli", path.display());
+    path
+}
+
+/// `--option plugin-files PLUGIN`.
+pub fn plugin_opts() -> Vec<String> {
+    vec!["--option".into(), "plugin-files".into(), plugin_path().display().to_string()]
+}
 /// Enables the new CLI and flakes on Nix 2.8.
 pub const FLAKES: &[&str] = &[
     "--extra-experimental-features",
@@ -80,21 +116,45 @@ pub fn nix_str(s: &str) -> String {
 
 /// `import <project>/nix { fetchgit-date = BIN; }` as a Nix expression.
 pub fn lib_expr() -> String {
+    lib_expr_with("")
+}
+
+/// [`lib_expr`] with more arguments (`extra`: Nix attribute bindings). The library must use
+/// the way this target tests (or none, where a test takes every way away).
+pub fn lib_expr_with(extra: &str) -> String {
     format!(
-        "(import {} {{ fetchgit-date = {}; }})",
+        "(let lib = import {} {{ fetchgit-date = {}; {extra} }}; in assert lib.backend == null || lib.backend == {}; lib)",
         nix_str(&project_root().join("nix").display().to_string()),
-        nix_str(BIN)
+        nix_str(BIN),
+        if PLUGIN { "\"plugin\"" } else { "\"exec\"" },
     )
 }
 
-/// A Nix command with `HOME` (so fetchGit's cache, keyed by rev and name only) in `home`.
+/// A Nix command with `HOME` (so fetchGit's cache, keyed by rev and name only) in `home`;
+/// in plugin targets it loads the plugin.
 pub fn nix_cmd(program: &str, home: &Path) -> Command {
+    nix_cmd_with(program, home, true)
+}
+
+/// [`nix_cmd`], without the plugin when `plugin` is false (to see what happens with no way to
+/// reach fetchgit-date at all).
+pub fn nix_cmd_with(program: &str, home: &Path, plugin: bool) -> Command {
     let mut cmd = Command::new(program);
     cmd.env("HOME", home)
         .env_remove("XDG_CACHE_HOME")
         .args(NIX_OPTS);
+    if PLUGIN && plugin {
+        cmd.args(plugin_opts());
+    }
     cmd
 }
+
+/// What the library says when neither the plugin nor builtins.exec is there.
+pub const NO_BACKEND: &str = "neither builtins.fetchGitDate nor builtins.exec is available: load fetchgit-date's plugin";
+
+/// How the tool's own errors start: the CLI's prefix through builtins.exec, the primop's name
+/// through the plugin (the message after it is the same).
+pub const TOOL_ERROR: &str = if PLUGIN { "fetchGitDate: " } else { "fetchgit-date: " };
 
 /// `nix-instantiate --eval --strict --json` of `expr`, with builtins.exec enabled.
 pub fn eval_json(home: &Path, expr: &str) -> serde_json::Value {

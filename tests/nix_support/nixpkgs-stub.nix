@@ -8,7 +8,12 @@
         let
           pkgs = {
             lib.licenses = { mit = "MIT"; asl20 = "Apache-2.0"; };
+            lib.platforms = { linux = [ ]; darwin = [ ]; };
             git = derivation { name = "git-stub"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+            nix = derivation { name = "nix-stub"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+            pkg-config = pkgs.git;
+            boost = pkgs.git;
+            nlohmann_json = pkgs.git;
             callPackage = fn: overrides:
               let f = import fn; in f (builtins.intersectAttrs (builtins.functionArgs f) pkgs // overrides);
             runCommand = name: env: script:

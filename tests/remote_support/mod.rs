@@ -231,10 +231,25 @@ def since_as_depth(p):
     # a server that cuts history its own way: deepen-since becomes depth 1
     return b"deepen 1\n" if p.startswith(b"deepen-since ") else p
 
+AUTH = os.environ.get("FGD_AUTH")
+
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
     def handle_one(self):
+        if AUTH is not None:
+            import base64
+            good = "Basic " + base64.b64encode(AUTH.encode()).decode()
+            ok = self.headers.get("Authorization") == good
+            with open(log, "a") as f: f.write("REQ %s %s\n" % ("auth-ok" if ok else "auth-missing" if self.headers.get("Authorization") is None else "auth-wrong", self.path))
+            if not ok:
+                length = int(self.headers.get("Content-Length", "0") or 0)
+                if length: self.rfile.read(length)
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="fgd"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             body = b""
             while True:
@@ -302,12 +317,25 @@ pub fn http_server_with(scratch: &Scratch, slow: bool) -> Server {
 /// cuts history its own way), `v0` (protocol v0 only); with `tls` = (certificate chain, key),
 /// https.
 pub fn http_server_mode(scratch: &Scratch, mode: &str, tls: Option<(&Path, &Path)>) -> Server {
+    spawn_http_server(scratch, mode, tls, None)
+}
+
+/// Like [`http_server`], answering only requests with HTTP basic authentication for
+/// `user:password` (401 otherwise); every request is logged as `REQ auth-ok|auth-missing|auth-wrong PATH`.
+pub fn http_server_with_auth(scratch: &Scratch, user_password: &str) -> Server {
+    spawn_http_server(scratch, "0", None, Some(user_password))
+}
+
+fn spawn_http_server(scratch: &Scratch, mode: &str, tls: Option<(&Path, &Path)>, auth: Option<&str>) -> Server {
     let script = scratch.dir.path().join("http_server.py");
     std::fs::write(&script, HTTP_SERVER).expect("write server");
     let log = scratch.dir.path().join(format!("http-{mode}-{}.log", tls.is_some()));
     let mut cmd = Command::new("python3");
     if let Some((cert, key)) = tls {
         cmd.env("FGD_TLS_CERT", cert).env("FGD_TLS_KEY", key);
+    }
+    if let Some(auth) = auth {
+        cmd.env("FGD_AUTH", auth);
     }
     let mut child = cmd
         .arg(&script)
@@ -390,6 +418,24 @@ os.execvp("git", ["git", "upload-pack", words[-1]])
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&script, perms).expect("chmod");
     (script.display().to_string(), log)
+}
+
+/// [`fake_ssh`] installed as `<scratch>/openssh/ssh`, so that it is run as OpenSSH (gix and git
+/// pick the ssh variant by the program's name). Returns the value for `GIT_SSH_COMMAND`.
+pub fn fake_openssh(scratch: &Scratch) -> (String, PathBuf) {
+    let (fake, log) = fake_ssh(scratch);
+    let dir = scratch.dir.path().join("openssh");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ssh = dir.join("ssh");
+    std::fs::copy(&fake, &ssh).expect("copy");
+    (ssh.display().to_string(), log)
+}
+
+/// Requests the authenticating HTTP server logged, by outcome (`auth-ok`, `auth-missing`,
+/// `auth-wrong`).
+pub fn auth_requests(server: &Server, outcome: &str) -> usize {
+    let prefix = format!("REQ {outcome} ");
+    std::fs::read_to_string(&server.log).unwrap_or_default().lines().filter(|l| l.starts_with(&prefix)).count()
 }
 
 /// True when Nix is usable; panics under `CI=true` when it is not.

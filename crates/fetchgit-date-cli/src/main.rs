@@ -5,14 +5,12 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fetchgit_date::cache::Cache;
-use fetchgit_date::date::{parse_date, Interval};
 use fetchgit_date::error_chain;
-use fetchgit_date::export::{ExportOptions, Generation};
-use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncateTo, TruncationInfo};
+use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncationInfo};
+use fetchgit_date::request::{Context, Request, Value};
 use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
 
@@ -46,6 +44,10 @@ struct Source {
     /// Full 40-hex commit to start from; makes truncation reproducible.
     #[arg(long, value_name = "REV")]
     rev: Option<String>,
+    /// Behave like the builtins.fetchGit of this Nix release (builtins.nixVersion: 2.8.0,
+    /// 2.26.3, 2.18.3-lix); default 2.26.3. It also picks the export generation (see --compat).
+    #[arg(long, value_name = "VERSION")]
+    nix_version: Option<String>,
     #[command(flatten)]
     remote: RemoteFlags,
 }
@@ -72,26 +74,24 @@ struct RemoteFlags {
     /// Say what is fetched and how many bytes it took.
     #[arg(short, long)]
     verbose: bool,
+    /// Give up on a remote or on the Nix daemon after this many seconds without an answer (Nix's
+    /// stalled-download-timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = fetchgit_date::remote::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
 }
 
 impl RemoteFlags {
-    /// `partial`: only what the truncation needs (`resolve`, and `fetch --shallow` with a
-    /// truncation); with `--shallow` and no truncation, the tip alone; else the whole history.
-    fn options(&self, selector: &Selector, partial: bool) -> fetchgit_date::remote::RemoteOptions {
-        use fetchgit_date::remote::Depth;
+    /// The request's remote options (`partial`: only what the truncation needs, for `resolve`)
+    /// with the flags that only the CLI has.
+    fn options(&self, request: &Request, partial: bool) -> fetchgit_date::remote::RemoteOptions {
         use std::io::IsTerminal;
-        let depth = match (partial || self.shallow, selector.truncate.is_some()) {
-            (false, _) => Depth::Full,
-            (true, true) => Depth::ToBoundary,
-            (true, false) => Depth::One,
-        };
         fetchgit_date::remote::RemoteOptions {
             ttl: std::time::Duration::from_secs(self.ttl),
             refresh: self.refresh,
-            all_refs: self.all_refs,
-            depth,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             verbose: self.verbose,
+            timeout: std::time::Duration::from_secs(self.timeout),
+            ..request.remote_options(partial)
         }
     }
 }
@@ -103,7 +103,7 @@ struct Truncation {
     date: Option<String>,
     /// Roll back to the last commit before the start's time rounded down to DURATION (86400, 12h, 1d, 1w).
     #[arg(long, value_name = "DURATION")]
-    interval: Option<Interval>,
+    interval: Option<String>,
     /// Follow only first parents while truncating (branch-local history).
     #[arg(long)]
     first_parent: bool,
@@ -134,6 +134,20 @@ struct SignatureFlags {
 }
 
 impl SignatureFlags {
+    /// The flags as fetchGitDate's attributes (`publicKeys` as its JSON), for a request.
+    fn attributes(&self) -> Vec<(&'static str, Value)> {
+        let mut attrs = Vec::new();
+        match (self.verify_commit, self.no_verify_commit) {
+            (true, _) => attrs.push(("verifyCommit", Value::Bool(true))),
+            (_, true) => attrs.push(("verifyCommit", Value::Bool(false))),
+            _ => {}
+        }
+        attrs.extend(self.public_keys.clone().map(|json| ("publicKeys", Value::String(json))));
+        attrs.extend(self.public_key.clone().map(|key| ("publicKey", Value::String(key))));
+        attrs.extend(self.keytype.clone().map(|t| ("keytype", Value::String(t))));
+        attrs
+    }
+
     fn verification(&self) -> Result<fetchgit_date::signature::CommitVerification, Failure> {
         use fetchgit_date::signature::{parse_public_keys, CommitVerification, PublicKey, DEFAULT_KEY_TYPE};
         let mut public_keys = match &self.public_keys {
@@ -160,6 +174,15 @@ enum Compat {
     Legacy,
 }
 
+impl Compat {
+    fn as_str(self) -> &'static str {
+        match self {
+            Compat::Modern => "modern",
+            Compat::Legacy => "legacy",
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Json,
@@ -172,9 +195,9 @@ struct FetchArgs {
     source: Source,
     #[command(flatten)]
     truncation: Truncation,
-    /// Which Nix's export to reproduce.
-    #[arg(long, value_enum, default_value = "modern")]
-    compat: Compat,
+    /// Which Nix's export to reproduce, overriding the one --nix-version implies.
+    #[arg(long, value_enum)]
+    compat: Option<Compat>,
     /// Keep paths marked export-ignore (modern only; like fetchGit's exportIgnore = false).
     #[arg(long)]
     no_export_ignore: bool,
@@ -196,6 +219,15 @@ struct FetchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
+    /// Fail unless the NAR hash is this (SRI, as fetchGit's narHash); nothing is added to the store.
+    #[arg(long, value_name = "SRI")]
+    nar_hash: Option<String>,
+    /// Fail unless lastModified is this (Unix seconds), as fetchGit's lastModified.
+    #[arg(long, value_name = "SECONDS")]
+    last_modified: Option<i64>,
+    /// Fail unless revCount is this, as fetchGit's revCount (passed through when none is computed).
+    #[arg(long, value_name = "N")]
+    rev_count: Option<i64>,
 }
 
 #[derive(Args)]
@@ -278,29 +310,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn selector(source: &Source, truncation: &Truncation) -> Result<Selector, Failure> {
-    let truncate = match (&truncation.date, truncation.interval) {
-        (Some(spec), _) => {
-            let date = parse_date(spec, SystemTime::now())?;
-            if date.clock_dependent {
-                eprintln!("fetchgit-date: warning: --date '{spec}' depends on the clock, so the result is impure; pass an absolute date to make it reproducible");
-            }
-            Some(TruncateTo::Date(date.unix_seconds))
-        }
-        (None, Some(interval)) => Some(TruncateTo::Interval(interval)),
-        (None, None) => None,
-    };
-    if truncate.is_none() && truncation.first_parent {
-        return Err(Failure("--first-parent only applies to truncation: add --date or --interval".into()));
+/// The request the flags make, checked by the library exactly as builtins.fetchGitDate's
+/// arguments are (`fetchgit_date::request`), with flags named in its messages.
+fn request(source: &Source, truncation: &Truncation, more: &[(&str, Value)]) -> Result<Request, Failure> {
+    let mut attrs = vec![("url", Value::String(source.url.clone()))];
+    let mut given = |name, value: Option<Value>| attrs.extend(value.map(|v| (name, v)));
+    given("ref", source.ref_name.clone().map(Value::String));
+    given("rev", source.rev.clone().map(Value::String));
+    given("nixVersion", source.nix_version.clone().map(Value::String));
+    given("date", truncation.date.clone().map(Value::String));
+    given("interval", truncation.interval.clone().map(Value::String));
+    given("firstParent", truncation.first_parent.then_some(Value::Bool(true)));
+    given("rootFallback", truncation.no_root_fallback.then_some(Value::Bool(false)));
+    given("shallow", source.remote.shallow.then_some(Value::Bool(true)));
+    given("allRefs", source.remote.all_refs.then_some(Value::Bool(true)));
+    attrs.extend(more.iter().cloned());
+    let attrs: Vec<_> = attrs.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+    let request = Request::from_attributes(&attrs, &Context::cli(DEFAULT_STORE_DIR))?;
+    for warning in &request.warnings {
+        eprintln!("fetchgit-date: warning: {warning}");
     }
-    Ok(Selector {
-        ref_name: source.ref_name.clone(),
-        rev: source.rev.clone(),
-        truncate,
-        first_parent: truncation.first_parent,
-        refuse_root_fallback: truncation.no_root_fallback,
-        ..Selector::default()
-    })
+    Ok(request)
 }
 
 /// Says on stderr when truncation fell back to the root commit.
@@ -314,27 +344,30 @@ fn warn_root_fallback(truncation: Option<&TruncationInfo>, commit: &str) {
 }
 
 fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let name = StorePathName::new(&args.name)?;
-    let generation = match args.compat {
-        Compat::Modern => Generation::Modern,
-        Compat::Legacy => Generation::Legacy,
-    };
-    if generation == Generation::Legacy && args.no_export_ignore {
-        return Err(Failure("--no-export-ignore needs --compat modern: legacy Nix exports with git archive, which always applies export-ignore".into()));
+    let mut more = vec![("name", Value::String(args.name.clone()))];
+    if let Some(compat) = args.compat {
+        more.push(("compat", Value::String(compat.as_str().into())));
     }
-    if generation == Generation::Legacy && args.lfs {
-        return Err(Failure("--lfs needs --compat modern: fetchGit has lfs only from Nix 2.27 on".into()));
+    if args.no_export_ignore {
+        more.push(("exportIgnore", Value::Bool(false)));
     }
-    let mut selector = selector(&args.source, &args.truncation)?;
-    selector.verification = args.signature.verification()?;
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, false))?;
-    let export = ExportOptions { generation, export_ignore: !args.no_export_ignore, lfs: args.lfs };
-    let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    if args.lfs {
+        more.push(("lfs", Value::Bool(true)));
+    }
+    more.extend(args.signature.attributes());
+    more.extend(args.nar_hash.clone().map(|hash| ("narHash", Value::String(hash))));
+    more.extend(args.last_modified.map(|time| ("lastModified", Value::Int(time))));
+    more.extend(args.rev_count.map(|count| ("revCount", Value::Int(count))));
+    let request = request(&args.source, &args.truncation, &more)?;
+    let (selector, export, name) = (request.selector(), request.export_options(), request.store_path_name());
+    let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&request, false), &request.nix())?;
+    let mut fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
+    request.check_result(&mut fetched)?;
     warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
     if let Some(verified) = &fetched.verified {
         eprintln!("fetchgit-date: commit {} has a good signature by key {}", verified.commit, verified.fingerprint);
     }
-    if fetched.attrs.dirty_rev.is_some() {
+    if fetched.dirty {
         eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
     }
     if !args.no_store {
@@ -354,9 +387,10 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
 }
 
 fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let selector = selector(&args.source, &args.truncation)?;
+    let request = request(&args.source, &args.truncation, &[])?;
+    let selector = request.selector();
     // A commit id needs no revCount: only the history the truncation walks is fetched.
-    let fetcher = Fetcher::open_for(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&selector, true))?;
+    let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&request, true), &request.nix())?;
     let selection = fetcher.select(&selector)?;
     warn_root_fallback(selection.truncation.as_ref(), &selection.commit.to_string());
     writeln!(out, "{}", selection.commit)?;

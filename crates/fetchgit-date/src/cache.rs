@@ -4,14 +4,27 @@
 //! Entries live under `$XDG_CACHE_HOME/fetchgit-date/v1/<table>/<key>` (default
 //! `~/.cache/fetchgit-date`). Each entry is written to a temporary file in the same directory and
 //! renamed into place, so readers never see half an entry and concurrent writers of the same key
-//! (who write identical values) cannot corrupt it. The cache is only an accelerator: an entry
-//! that cannot be written is skipped, one that cannot be parsed is recomputed.
+//! (who write identical values) cannot corrupt it.
+//!
+//! The cache must never make an answer wrong, so an entry is only believed when it proves it is
+//! whole: its second line is a SHA-256 of its table, key and value (see [`checksum`]). An entry
+//! that is not a small regular file, is too long, or does not match its checksum is reported
+//! with a warning, removed and recomputed. Callers check what they can of the value itself (a
+//! truncation entry against its boundary and start commit) and [`Cache::discard`] what fails.
+//!
+//! The cache is only an accelerator: an entry that cannot be written is skipped (a read-only
+//! cache is read, never written), one that cannot be used is recomputed.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 /// Version of the on-disk layout; bump it when an entry's meaning changes.
 const LAYOUT: &str = "v1";
+
+/// Longest entry file read; every value is far shorter (a NAR hash and size is under 100 bytes).
+const MAX_ENTRY_BYTES: u64 = 4096;
 
 /// Handle to the cache directory, or a disabled cache.
 #[derive(Debug, Clone)]
@@ -42,12 +55,17 @@ impl Table {
 
 impl Cache {
     /// The cache at `$XDG_CACHE_HOME/fetchgit-date` or `$HOME/.cache/fetchgit-date`; disabled
-    /// when neither variable is set.
+    /// when neither variable is set to an absolute path. A relative `XDG_CACHE_HOME` is ignored,
+    /// as the XDG Base Directory specification requires; a relative `HOME` is too, so that the
+    /// cache never depends on the current directory.
     pub fn from_environment() -> Cache {
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .filter(|dir| !dir.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|home| Path::new(&home).join(".cache")));
+        Cache::from_variables(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+    }
+
+    /// [`Cache::from_environment`] for the given values of `XDG_CACHE_HOME` and `HOME`.
+    pub fn from_variables(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Cache {
+        let absolute = |dir: Option<std::ffi::OsString>| dir.map(PathBuf::from).filter(|dir| dir.is_absolute());
+        let base = absolute(xdg_cache_home).or_else(|| absolute(home).map(|home| home.join(".cache")));
         Cache { dir: base.map(|base| base.join("fetchgit-date").join(LAYOUT)) }
     }
 
@@ -66,22 +84,49 @@ impl Cache {
         self.dir.as_deref()
     }
 
-    /// The stored value for `key`, if any.
+    /// The stored value for `key`, if there is a whole one. A damaged entry is reported on
+    /// stderr and removed, and `None` is returned so that the value is recomputed.
     pub fn get(&self, table: Table, key: &str) -> Option<String> {
         let path = self.entry_path(table, key)?;
-        std::fs::read_to_string(path).ok()
+        match read_entry(&path, table, key) {
+            Ok(value) => value,
+            Err(reason) => {
+                self.discard(table, key, &reason);
+                None
+            }
+        }
     }
 
-    /// Stores `value` for `key` atomically. Failures are ignored: the value is recomputed next time.
+    /// Reports the entry for `key` as wrong (`reason`) on stderr and removes it, so that the
+    /// caller recomputes it. For values that are whole but fail the caller's own checks.
+    pub fn discard(&self, table: Table, key: &str, reason: &str) {
+        let Some(path) = self.entry_path(table, key) else { return };
+        let removed = match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err),
+        };
+        let outcome = match removed {
+            Ok(()) => "removed it".to_owned(),
+            Err(err) => format!("could not remove it ({err})"),
+        };
+        eprintln!("fetchgit-date: warning: cache entry {} is corrupt: {reason}; {outcome}, recomputing the value", path.display());
+    }
+
+    /// Stores `value` for `key` atomically, with its checksum. Failures are ignored: the value is
+    /// recomputed next time.
     pub fn put(&self, table: Table, key: &str, value: &str) {
+        debug_assert!(!value.contains('\n'), "cache values are one line");
         let Some(path) = self.entry_path(table, key) else { return };
         let Some(dir) = path.parent() else { return };
         if std::fs::create_dir_all(dir).is_err() {
             return;
         }
+        let entry = format!("{value}\n{}\n", checksum(table, key, value));
         let write = || -> std::io::Result<()> {
             let mut tmp = tempfile_in(dir)?;
-            tmp.1.write_all(value.as_bytes())?;
+            tmp.1.write_all(entry.as_bytes())?;
             tmp.1.sync_data()?;
             std::fs::rename(&tmp.0, &path).inspect_err(|_| {
                 let _ = std::fs::remove_file(&tmp.0);
@@ -94,6 +139,63 @@ impl Cache {
         debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         Some(self.dir.as_ref()?.join(table.dir_name()).join(key))
     }
+}
+
+/// The second line of an entry: `sha256:` and the hex SHA-256 of the table, key and value, so
+/// that a changed, truncated or misplaced (renamed, copied) entry is recognised.
+fn checksum(table: Table, key: &str, value: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in ["fetchgit-date cache entry", table.dir_name(), key, value] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// The value of the entry at `path`: `Ok(None)` when there is none, `Err(why)` when the entry
+/// is damaged.
+fn read_entry(path: &Path, table: Table, key: &str) -> Result<Option<String>, String> {
+    let bytes = match read_regular_file(path, MAX_ENTRY_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(err.to_string()),
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| "it is not UTF-8".to_owned())?;
+    let (value, sum) = text
+        .strip_suffix('\n')
+        .and_then(|body| body.split_once('\n'))
+        .ok_or_else(|| "it is not a value line followed by a checksum line".to_owned())?;
+    if sum != checksum(table, key, value) {
+        return Err("its checksum does not match its key and value".to_owned());
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// The contents of the regular file at `path`, at most `max` bytes; `Ok(None)` when nothing is
+/// there. Never follows a symbolic link at `path`, never blocks on a FIFO or device, and never
+/// reads more than `max + 1` bytes: anything else is an error saying what the path is.
+pub(crate) fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(rustix::io::Errno::LOOP) => return Err(std::io::Error::other("it is a symbolic link, not a regular file")),
+        Err(err) => return Err(err.into()),
+    };
+    let file = std::fs::File::from(fd);
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a directory" } else { "a special file (FIFO, socket or device)" };
+        return Err(std::io::Error::other(format!("it is {what}, not a regular file")));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!("it is larger than {max} bytes")));
+    }
+    Ok(Some(bytes))
 }
 
 /// A new file next to the final entry, unique to this process and call.
@@ -135,7 +237,7 @@ mod tests {
     #[test]
     fn concurrent_writers_leave_a_whole_entry() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let value = "x".repeat(1 << 16);
+        let value = "x".repeat(1000);
         std::thread::scope(|scope| {
             for _ in 0..8 {
                 scope.spawn(|| {
@@ -143,7 +245,7 @@ mod tests {
                     for _ in 0..20 {
                         cache.put(Table::Nar, "key", &value);
                         let read = cache.get(Table::Nar, "key").expect("present after a put");
-                        assert_eq!(read.len(), value.len(), "a reader saw a partial entry");
+                        assert_eq!(read, value, "a reader saw a partial entry");
                     }
                 });
             }
@@ -155,5 +257,75 @@ mod tests {
         let cache = Cache::disabled();
         cache.put(Table::RevCount, "abc", "1");
         assert_eq!(cache.get(Table::RevCount, "abc"), None);
+    }
+
+    /// Every way an entry can be damaged is detected, the entry is removed, and a good value
+    /// written afterwards is read back.
+    #[test]
+    fn damaged_entries_are_detected_and_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::at(dir.path());
+        let value = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU= 120";
+        cache.put(Table::Nar, "k", value);
+        let path = dir.path().join("v1/nar/k");
+        let good = std::fs::read(&path).expect("entry");
+        let other_key = {
+            cache.put(Table::Nar, "other", value);
+            std::fs::read(dir.path().join("v1/nar/other")).expect("entry")
+        };
+        let flip = |at: usize| {
+            let mut bytes = good.clone();
+            bytes[at] ^= 0x01;
+            bytes
+        };
+        let damaged: Vec<(&str, Vec<u8>)> = vec![
+            ("one value character changed", flip(10)),
+            ("one checksum character changed", flip(good.len() - 5)),
+            ("truncated", good[..good.len() / 2].to_vec()),
+            ("value only, no checksum (the old format)", value.as_bytes().to_vec()),
+            ("empty", Vec::new()),
+            ("binary garbage", vec![0xff, 0x00, 0x8f, b'\n', 0x01]),
+            ("another key's entry", other_key),
+            ("too long", vec![b'a'; 10_000]),
+        ];
+        for (what, bytes) in damaged {
+            std::fs::write(&path, &bytes).expect("write");
+            assert_eq!(cache.get(Table::Nar, "k"), None, "{what}");
+            assert!(!path.exists(), "{what}: the entry was not removed");
+            cache.put(Table::Nar, "k", value);
+            assert_eq!(cache.get(Table::Nar, "k").as_deref(), Some(value), "{what}: rewritten entry");
+        }
+        // The same entry in another table is not believed either.
+        std::fs::create_dir_all(dir.path().join("v1/revcount")).expect("dir");
+        std::fs::write(dir.path().join("v1/revcount/k"), &good).expect("write");
+        assert_eq!(cache.get(Table::RevCount, "k"), None);
+    }
+
+    #[test]
+    fn special_files_are_never_read_as_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::at(dir.path());
+        cache.put(Table::RevCount, "seed", "1");
+        let table = dir.path().join("v1/revcount");
+        std::os::unix::fs::symlink("/dev/zero", table.join("zero")).expect("symlink");
+        let fifo = table.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+        assert!(made.success(), "mkfifo failed");
+        std::fs::create_dir(table.join("dir")).expect("dir");
+        for key in ["zero", "fifo", "dir"] {
+            assert_eq!(cache.get(Table::RevCount, key), None, "{key}");
+            assert!(std::fs::symlink_metadata(table.join(key)).is_err(), "{key} was not removed");
+        }
+    }
+
+    #[test]
+    fn relative_cache_directories_are_ignored() {
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        let dir = |c: Cache| c.dir().map(Path::to_path_buf);
+        assert_eq!(dir(Cache::from_variables(os("/c"), os("/h"))), Some(PathBuf::from("/c/fetchgit-date/v1")));
+        assert_eq!(dir(Cache::from_variables(os("rel"), os("/h"))), Some(PathBuf::from("/h/.cache/fetchgit-date/v1")));
+        assert_eq!(dir(Cache::from_variables(os(""), os("/h"))), Some(PathBuf::from("/h/.cache/fetchgit-date/v1")));
+        assert_eq!(dir(Cache::from_variables(os("rel"), os("also-rel"))), None);
+        assert_eq!(dir(Cache::from_variables(None, None)), None);
     }
 }

@@ -13,10 +13,11 @@ use crate::date::Interval;
 use crate::export::{self, ExportError, ExportOptions};
 use crate::history::{History, HistoryError, Truncated};
 use crate::location::{self, Location, LocationError};
+use crate::nix_version::{Change, NixVersion};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
-use crate::resolve::{self, OpenError, ResolveError};
+use crate::resolve::{self, OpenError, RefLookup, RefTarget, ResolveError};
 use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
-use crate::{dirty, error_chain};
+use crate::{dirty, error_chain, recheck};
 
 /// Where to roll history back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,9 @@ pub struct Selection {
     pub start: ObjectId,
     /// The commit to fetch.
     pub commit: ObjectId,
+    /// What fetchGit reports as `rev`: the commit, or, for an annotated tag given as `ref` to a
+    /// release that does not peel tags ([`Change::PeelsTags`]), the tag object.
+    pub rev: ObjectId,
     /// How truncation went, when requested.
     pub truncation: Option<TruncationInfo>,
 }
@@ -88,7 +92,7 @@ pub struct TruncationInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceAttrs {
-    /// `<rev>-dirty` for a dirty work tree (Nix >= 2.17 and Lix).
+    /// `<rev>-dirty` for a dirty work tree (Nix >= 2.17 and Lix; see [`Change::DirtyRev`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dirty_rev: Option<String>,
     /// First 7 characters of `dirty_rev`, then `-dirty`.
@@ -104,7 +108,7 @@ pub struct SourceAttrs {
     pub out_path: String,
     /// Full commit hash (40 zeros for a dirty work tree).
     pub rev: String,
-    /// `git rev-list --count rev` (0 for a dirty work tree).
+    /// `git rev-list --count rev` (0 for a dirty work tree and for shallow fetches).
     pub rev_count: u64,
     /// First 7 characters of `rev`.
     pub short_rev: String,
@@ -120,8 +124,15 @@ pub struct SourceAttrs {
 pub struct Fetched {
     /// The attributes to print.
     pub attrs: SourceAttrs,
-    /// The exported commit; `None` for a dirty work tree.
+    /// The exported commit; `None` when the work tree was read from disk.
     pub commit: Option<ObjectId>,
+    /// How the work tree was read, when it was.
+    pub work_tree: Option<dirty::WorkTreeExport>,
+    /// Whether the work tree was taken as dirty (Nix warns "Git tree '...' is dirty").
+    pub dirty: bool,
+    /// Whether `revCount` was computed (not for shallow fetches or dirty work trees, where a
+    /// `revCount` the caller gives is passed through, as fetchGit does).
+    pub rev_count_computed: bool,
     /// The NAR's hash.
     pub nar_hash: NixHash,
     /// The NAR's size in bytes.
@@ -170,6 +181,26 @@ pub enum FetchError {
         /// The boundary.
         boundary: i64,
     },
+    /// Over a remote (or bare) repository, a release that fetches only `ref` (before
+    /// [`Change::Libgit2`], and Lix) cannot find a `rev` that is not on it; Nix's wording.
+    #[error("Cannot find Git revision '{rev}' in ref '{ref_name}' of repository '{url}'! Please make sure that the rev exists on the ref you've specified or add allRefs = true; to fetchGit (--all-refs)")]
+    RevNotOnRef {
+        /// The rev.
+        rev: ObjectId,
+        /// The ref as Nix names it (`master`, or the given one).
+        ref_name: String,
+        /// The repository.
+        url: String,
+    },
+    /// A shallow repository without `shallow = true` (`--shallow`); Nix's wording.
+    #[error("'{0}' is a shallow Git repository, but shallow repositories are only allowed when `shallow = true;` is specified (--shallow)")]
+    ShallowRepository(String),
+    /// Nix 2.26.2 to 2.32.4 fail on `ref = "HEAD"` for a repository they clone.
+    #[error("resolving Git reference 'HEAD' fails in Nix {0} for a repository it clones (fixed in 2.32.5 and 2.33): leave out --ref to fetch the remote's HEAD, or pass a newer --nix-version")]
+    RemoteHeadRef(NixVersion),
+    /// Nix 2.20 fails on a work tree without commits unless something is staged.
+    #[error("'{0}' has no commit and nothing staged, which Nix {1} cannot fetch (fixed in Nix 2.20.4): commit or stage something, or pass a newer --nix-version")]
+    EmptyWorkTree(String, NixVersion),
     /// The commit's signature does not satisfy `verifyCommit`/`publicKey(s)`.
     #[error(transparent)]
     Signature(#[from] SignatureError),
@@ -201,9 +232,24 @@ pub struct Fetcher {
     shallow: bool,
     /// For a remote: what the update did.
     remote: Option<crate::remote::Updated>,
+    /// The release whose fetchGit to behave like.
+    nix: NixVersion,
+    /// Whether Nix clones this repository before reading it (a remote URL, or a local directory
+    /// without `.git`, i.e. a bare repository), rather than reading a work tree in place.
+    cloned_by_nix: bool,
+    /// `allRefs`: every ref was fetched, so a `rev` may be on any of them.
+    all_refs: bool,
+    /// The URL as given, for messages.
+    url: String,
+    /// The longest wait for the Nix daemon in [`Fetcher::add_to_store`] ([`RemoteOptions::timeout`]).
+    timeout: std::time::Duration,
     /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
     remote_url: Option<String>,
 }
+
+/// The branch Nix takes from a repository it clones when no `ref` is given, for releases that do
+/// not follow the remote's `HEAD` ([`Change::RemoteHeadIsDefaultRef`]).
+const NIX_2_8_DEFAULT_BRANCH: &str = "master";
 
 impl Fetcher {
     /// Opens the repository that `url` names; a remote is brought into the cache with default
@@ -212,49 +258,75 @@ impl Fetcher {
         Fetcher::open_for(url, cache, &Selector::default(), &RemoteOptions::default())
     }
 
-    /// Opens the repository that `url` names. A remote is first brought up to date in the cache
-    /// for what `selector` needs (its ref, or its rev), following `options`, then opened like a
-    /// local repository.
+    /// Opens the repository that `url` names, behaving like the default Nix release
+    /// ([`NixVersion::default_release`]); see [`Fetcher::open_as`].
     pub fn open_for(url: &str, cache: Cache, selector: &Selector, options: &RemoteOptions) -> Result<Fetcher, FetchError> {
+        Fetcher::open_as(url, cache, selector, options, &NixVersion::default_release())
+    }
+
+    /// Opens the repository that `url` names, behaving like `nix`'s fetchGit. A remote is first
+    /// brought up to date in the cache for what `selector` needs (its ref, or its rev), following
+    /// `options`, then opened like a local repository.
+    pub fn open_as(url: &str, cache: Cache, selector: &Selector, options: &RemoteOptions, nix: &NixVersion) -> Result<Fetcher, FetchError> {
+        let shallow = options.depth != Depth::Full;
+        let cache_root = cache.dir().map(crate::remote::cache_root);
+        let fetcher = |repo, path, default_ref, remote: Option<crate::remote::Updated>, cloned_by_nix| Fetcher {
+            repo,
+            cache,
+            path,
+            default_ref,
+            shallow,
+            remote_url: remote.as_ref().map(|_| url.to_owned()),
+            remote,
+            timeout: options.timeout,
+            nix: nix.clone(),
+            cloned_by_nix,
+            all_refs: options.all_refs,
+            url: url.to_owned(),
+        };
         match location::parse(url)? {
             Location::Local(path) => {
                 let repo = resolve::open(&path)?;
-                Ok(Fetcher { repo, cache, path, default_ref: None, shallow: options.depth != Depth::Full, remote: None, remote_url: None })
+                // Nix's test: a file URL whose directory has no `.git` is cloned like a remote.
+                let cloned_by_nix = !path.join(".git").exists();
+                Ok(fetcher(repo, path, None, None, cloned_by_nix))
             }
             Location::Remote(remote_url) => {
-                let full_ref = selector.ref_name.as_deref().map(resolve::full_ref_name).transpose()?;
+                let default_branch = (!nix.has(Change::RemoteHeadIsDefaultRef)).then_some(NIX_2_8_DEFAULT_BRANCH);
+                let ref_name = selector.ref_name.as_deref().or(default_branch);
+                let full_ref = ref_name.map(resolve::full_ref_name).transpose()?;
                 let full_ref = full_ref.filter(|name| name != "HEAD");
                 let rev = selector.rev.as_deref().map(resolve::parse_rev).transpose()?;
-                let root = cache.dir().map(crate::remote::cache_root).ok_or(crate::remote::RemoteError::NoCacheDir)?;
-                let want = crate::remote::Want { full_ref: full_ref.clone(), rev };
-                let updated = match (options.depth, selector.truncate) {
-                    (Depth::ToBoundary, Some(truncate)) => {
-                        let first_parent = selector.first_parent;
-                        let mut check = |repo: &gix::Repository, start: ObjectId| -> Result<Coverage, RemoteError> {
-                            let mut history = History::new(repo);
-                            let boundary = truncate.boundary(&mut history, start)?;
-                            match history.last_before(start, boundary, first_parent) {
-                                Ok(_) => Ok(Coverage::Complete),
-                                Err(HistoryError::Shallow { .. } | HistoryError::Missing { .. }) => Ok(Coverage::Incomplete { boundary }),
-                                Err(err) => Err(err.into()),
-                            }
-                        };
-                        crate::remote::update_partial(&remote_url, &want, options, &root, &mut check)?
+                let root = cache_root.ok_or(crate::remote::RemoteError::NoCacheDir)?;
+                let updated = if rev.is_some() && !nix.has(Change::Libgit2) {
+                    // These releases fetch the ref (all of it), never the rev by itself; whether
+                    // the rev is on it is checked once the history is here (`select`).
+                    let want = crate::remote::Want { full_ref: full_ref.clone(), rev: None };
+                    crate::remote::update(&remote_url, &want, &RemoteOptions { depth: Depth::Full, ..options.clone() }, &root)?
+                } else {
+                    let want = crate::remote::Want { full_ref: full_ref.clone(), rev };
+                    match (options.depth, selector.truncate) {
+                        (Depth::ToBoundary, Some(truncate)) => {
+                            let first_parent = selector.first_parent;
+                            let mut check = |repo: &gix::Repository, start: ObjectId| -> Result<Coverage, RemoteError> {
+                                let mut history = History::new(repo);
+                                let boundary = truncate.boundary(&mut history, start)?;
+                                match history.last_before(start, boundary, first_parent) {
+                                    Ok(_) => Ok(Coverage::Complete),
+                                    Err(HistoryError::Shallow { .. } | HistoryError::Missing { .. }) => Ok(Coverage::Incomplete { boundary }),
+                                    Err(err) => Err(err.into()),
+                                }
+                            };
+                            crate::remote::update_partial(&remote_url, &want, options, &root, &mut check)?
+                        }
+                        _ => crate::remote::update(&remote_url, &want, options, &root)?,
                     }
-                    _ => crate::remote::update(&remote_url, &want, options, &root)?,
                 };
                 let repo = resolve::open(&updated.path)?;
                 let default_ref = full_ref.is_none().then(|| updated.local_ref.clone());
                 // Output never depends on which cache served it: any shallow mode reports revCount 0.
-                Ok(Fetcher {
-                    repo,
-                    cache,
-                    path: updated.path.clone(),
-                    default_ref,
-                    shallow: options.depth != Depth::Full,
-                    remote: Some(updated),
-                    remote_url: Some(url.to_owned()),
-                })
+                let path = updated.path.clone();
+                Ok(fetcher(repo, path, default_ref, Some(updated), true))
             }
         }
     }
@@ -269,20 +341,82 @@ impl Fetcher {
         &self.repo
     }
 
+    /// The release this fetcher behaves like.
+    pub fn nix_version(&self) -> &NixVersion {
+        &self.nix
+    }
+
+    /// The `ref` Nix uses when none is given for a repository it clones: the literal `master`
+    /// before [`Change::RemoteHeadIsDefaultRef`], else the remote's `HEAD` (`None`).
+    fn nix_default_branch(&self) -> Option<&'static str> {
+        (self.cloned_by_nix && !self.nix.has(Change::RemoteHeadIsDefaultRef)).then_some(NIX_2_8_DEFAULT_BRANCH)
+    }
+
+    /// What the selected `ref` (or the default) points to, as this release looks it up and
+    /// reports it.
+    fn ref_target(&self, name: Option<&str>) -> Result<RefTarget, FetchError> {
+        if self.cloned_by_nix && name == Some("HEAD") && self.nix.fails_on_remote_head_ref() {
+            return Err(FetchError::RemoteHeadRef(self.nix.clone()));
+        }
+        let lookup = if self.cloned_by_nix { RefLookup::Fetched } else { RefLookup::WorkTree };
+        let target = match (&self.default_ref, name.or(self.nix_default_branch())) {
+            // A remote's `HEAD` lives under its own ref in the cache repository.
+            (Some(remote_head), None | Some("HEAD")) => resolve::lookup_ref(&self.repo, remote_head, RefLookup::Fetched)?,
+            (_, Some(name)) => resolve::lookup_ref(&self.repo, name, lookup)?,
+            (None, None) => {
+                let commit = resolve::head_commit(&self.repo)?;
+                RefTarget { object: commit, commit }
+            }
+        };
+        let peels = self.nix.has(Change::PeelsTags) || (self.cloned_by_nix && self.nix.has(Change::LixPeelsRemoteTags));
+        Ok(if peels { RefTarget { object: target.commit, ..target } } else { target })
+    }
+
+    /// The commit `rev` names. Releases that fetch only `ref` from a repository they clone
+    /// (before [`Change::Libgit2`], and Lix) refuse a rev that is not on it, unless every ref was
+    /// fetched (`allRefs`): then it must be on one of them.
+    fn rev_target(&self, rev: &str, ref_name: Option<&str>) -> Result<ObjectId, FetchError> {
+        if !self.cloned_by_nix || self.nix.has(Change::Libgit2) {
+            return Ok(resolve::rev_commit(&self.repo, rev)?);
+        }
+        let id = resolve::parse_rev(rev)?;
+        let shown_ref = ref_name.or(self.nix_default_branch()).unwrap_or("HEAD").to_owned();
+        let not_on_ref = || FetchError::RevNotOnRef { rev: id, ref_name: shown_ref.clone(), url: crate::location::redact(&self.url) };
+        let tips: Vec<ObjectId> = if self.all_refs {
+            let refs = self.repo.references().map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
+            let all = refs.prefixed("refs/").map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
+            all.filter_map(Result::ok)
+                .filter(|r| !r.name().as_bstr().starts_with(b"refs/fetchgit-date/revs/"))
+                .filter_map(|mut r| r.peel_to_commit().ok().map(|c| c.id))
+                .collect()
+        } else {
+            vec![self.ref_target(ref_name)?.commit]
+        };
+        if !self.repo.has_object(id) {
+            return Err(not_on_ref());
+        }
+        let walk = self.repo.rev_walk(tips).all().map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
+        for info in walk {
+            let info = info.map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
+            if info.id == id {
+                return Ok(resolve::rev_commit(&self.repo, rev)?);
+            }
+        }
+        Err(not_on_ref())
+    }
+
     /// The commit `selector` names: its start (rev, or ref tip), truncated when asked.
     pub fn select(&self, selector: &Selector) -> Result<Selection, FetchError> {
-        let start = match (&selector.rev, &selector.ref_name) {
-            (Some(rev), _) => resolve::rev_commit(&self.repo, rev)?,
-            (None, name) => match (&self.default_ref, name.as_deref()) {
-                // A remote's `HEAD` lives under its own ref in the cache repository.
-                (Some(remote_head), None) => resolve::ref_commit(&self.repo, remote_head)?,
-                (Some(remote_head), Some("HEAD")) => resolve::ref_commit(&self.repo, remote_head)?,
-                (_, Some(name)) => resolve::ref_commit(&self.repo, name)?,
-                (None, None) => resolve::head_commit(&self.repo)?,
-            },
+        let target = match &selector.rev {
+            Some(rev) => {
+                let commit = self.rev_target(rev, selector.ref_name.as_deref())?;
+                RefTarget { object: commit, commit }
+            }
+            None => self.ref_target(selector.ref_name.as_deref())?,
         };
+        let start = target.commit;
         let Some(truncate) = selector.truncate else {
-            return Ok(Selection { start, commit: start, truncation: None });
+            return Ok(Selection { start, commit: start, rev: target.object, truncation: None });
         };
         let mut history = History::new(&self.repo);
         let boundary = truncate.boundary(&mut history, start)?;
@@ -293,6 +427,7 @@ impl Fetcher {
         Ok(Selection {
             start,
             commit: truncated.commit,
+            rev: truncated.commit,
             truncation: Some(TruncationInfo {
                 start: start.to_string(),
                 boundary,
@@ -305,9 +440,9 @@ impl Fetcher {
     fn truncate(&self, history: &mut History<'_>, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, FetchError> {
         let key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
         if let Some(cached) = self.cache.get(Table::Truncation, &key) {
-            let mut parts = cached.split(' ');
-            if let (Some(Ok(commit)), Some(fallback @ ("0" | "1"))) = (parts.next().map(|id| ObjectId::from_hex(id.as_bytes())), parts.next()) {
-                return Ok(Truncated { commit, root_fallback: fallback == "1" });
+            match recheck::truncation_value(&cached).and_then(|t| recheck::truncation(history, start, boundary, first_parent, t).map(|()| t)) {
+                Ok(truncated) => return Ok(truncated),
+                Err(reason) => self.cache.discard(Table::Truncation, &key, &reason),
             }
         }
         let truncated = history.last_before(start, boundary, first_parent)?;
@@ -315,23 +450,39 @@ impl Fetcher {
         Ok(truncated)
     }
 
-    /// Whether a fetch with `selector` takes the work tree as it is on disk, as
-    /// `builtins.fetchGit` does for a local work tree with uncommitted changes and no ref or rev.
-    pub fn is_dirty_fetch(&self, selector: &Selector) -> Result<bool, FetchError> {
-        if selector.ref_name.is_some() || selector.rev.is_some() || selector.truncate.is_some() || self.repo.workdir().is_none() {
-            return Ok(false);
+    /// Whether a fetch with `selector` reads the local work tree rather than a commit: no ref,
+    /// rev or truncation, and a work tree Nix reads in place.
+    fn takes_work_tree(&self, selector: &Selector) -> bool {
+        selector.ref_name.is_none() && selector.rev.is_none() && selector.truncate.is_none() && !self.cloned_by_nix && self.repo.workdir().is_some()
+    }
+
+    /// The commit `HEAD` leads to; `None` for a repository without commits.
+    fn head(&self) -> Result<Option<ObjectId>, FetchError> {
+        let head = self.repo.head().map_err(|err| ResolveError::NoHead(error_chain(&err)))?;
+        if head.is_unborn() {
+            return Ok(None);
         }
-        Ok(dirty::is_dirty(&self.repo)?)
+        Ok(Some(resolve::head_commit(&self.repo)?))
+    }
+
+    /// Refuses a shallow repository unless shallow history was asked for, before anything else
+    /// (a cached `revCount` must not make a shallow repository acceptable), as Nix does.
+    fn check_not_shallow(&self) -> Result<(), FetchError> {
+        let shallow = self.repo.is_shallow().map_err(|err| HistoryError::Corrupt { id: ObjectId::null(gix::hash::Kind::Sha1), reason: error_chain(&err) })?;
+        if shallow && !self.shallow {
+            return Err(FetchError::ShallowRepository(crate::location::redact(&self.url)));
+        }
+        Ok(())
     }
 
     /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
     pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
-        if self.is_dirty_fetch(selector)? {
-            if selector.verification.required() {
-                return Err(FetchError::DirtyVerification { path: self.path.clone() });
+        if self.takes_work_tree(selector) {
+            if let Some(fetched) = self.fetch_work_tree(selector, export, name, store_dir)? {
+                return Ok(fetched);
             }
-            return self.fetch_dirty(name, store_dir);
         }
+        self.check_not_shallow()?;
         let selection = self.select(selector)?;
         let commit = selection.commit;
         let verified = self.verify_signature(selector, commit)?;
@@ -339,7 +490,7 @@ impl Fetcher {
         let last_modified = history.committer_time(&commit)?;
         let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit)? };
         let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
-        let rev = commit.to_string();
+        let rev = selection.rev.to_string();
         Ok(Fetched {
             attrs: SourceAttrs {
                 dirty_rev: None,
@@ -355,6 +506,9 @@ impl Fetcher {
                 truncation: selection.truncation,
             },
             commit: Some(commit),
+            work_tree: None,
+            dirty: false,
+            rev_count_computed: !self.shallow,
             nar_hash,
             nar_size,
             verified,
@@ -377,8 +531,11 @@ impl Fetcher {
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId) -> Result<u64, FetchError> {
         let key = commit.to_string();
-        if let Some(count) = self.cache.get(Table::RevCount, &key).and_then(|c| c.parse().ok()) {
-            return Ok(count);
+        if let Some(cached) = self.cache.get(Table::RevCount, &key) {
+            match recheck::rev_count(&cached) {
+                Ok(count) => return Ok(count),
+                Err(reason) => self.cache.discard(Table::RevCount, &key, &reason),
+            }
         }
         let count = history.count(commit)?;
         self.cache.put(Table::RevCount, &key, &count.to_string());
@@ -389,10 +546,9 @@ impl Fetcher {
     pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
         let key = export::cache_key(&self.repo, commit, options)?;
         if let Some(cached) = self.cache.get(Table::Nar, &key) {
-            if let Some((hash, size)) = cached.split_once(' ') {
-                if let (Ok(hash), Ok(size)) = (NixHash::parse(hash), size.parse()) {
-                    return Ok((hash, size));
-                }
+            match recheck::nar(&cached) {
+                Ok(value) => return Ok(value),
+                Err(reason) => self.cache.discard(Table::Nar, &key, &reason),
             }
         }
         let mut lfs = self.lfs_fetcher(commit, options);
@@ -401,34 +557,79 @@ impl Fetcher {
         Ok((hash, size))
     }
 
-    fn fetch_dirty(&self, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
-        let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
-        let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir)?;
-        let head = resolve::head_commit(&self.repo).ok();
+    /// The work tree as this release reads it: from disk when dirty, when there is no commit, or
+    /// always with the libgit2 export; `None` when a clean tree is exported from `HEAD` instead
+    /// (Nix <= 2.19 and Lix).
+    fn fetch_work_tree(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Option<Fetched>, FetchError> {
+        let workdir = self.repo.workdir().expect("work-tree fetches happen only in work trees");
+        let libgit2 = export.generation == export::Generation::Modern;
+        let head = self.head()?;
+        let dirty = match head {
+            Some(_) => dirty::is_dirty(&self.repo)?,
+            None => {
+                let staged = dirty::has_staged_files(&self.repo)?;
+                if !staged && self.nix.fails_on_clean_empty_work_tree() {
+                    return Err(FetchError::EmptyWorkTree(workdir.display().to_string(), self.nix.clone()));
+                }
+                // Nix <= 2.19 and Lix take a tree without commits as dirty; the libgit2 fetcher as
+                // dirty when something is staged. Only the warning tells them apart.
+                staged || !self.nix.has(Change::Libgit2)
+            }
+        };
+        if head.is_some() && !dirty && !libgit2 {
+            return Ok(None);
+        }
+        if dirty && selector.verification.required() {
+            return Err(FetchError::DirtyVerification { path: self.path.clone() });
+        }
+        // A clean tree's revCount needs its whole history, as for a commit.
+        let counted = head.filter(|_| !dirty);
+        let mut verified = None;
+        if let Some(head) = counted {
+            self.check_not_shallow()?;
+            verified = self.verify_signature(selector, head)?;
+        }
+        let work_tree = dirty::WorkTreeExport {
+            libgit2,
+            export_ignore: libgit2 && export.export_ignore,
+            submodule_directories: self.nix.has(Change::LixUnfetchedSubmoduleDirectories),
+        };
+        let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, work_tree)?;
+        let mut history = History::new(&self.repo);
         let last_modified = match head {
-            Some(head) => History::new(&self.repo).committer_time(&head)?,
+            Some(head) => history.committer_time(&head)?,
             None => 0,
         };
-        let zeros = "0".repeat(40);
-        Ok(Fetched {
+        let rev = counted.unwrap_or(ObjectId::null(gix::hash::Kind::Sha1));
+        let rev_count = match counted {
+            Some(head) if !self.shallow => self.rev_count(&mut history, head)?,
+            _ => 0,
+        };
+        let dirty_head = head.filter(|_| dirty && self.nix.has(Change::DirtyRev));
+        let rev_text = rev.to_string();
+        Ok(Some(Fetched {
             attrs: SourceAttrs {
-                dirty_rev: head.map(|h| format!("{h}-dirty")),
-                dirty_short_rev: head.map(|h| format!("{}-dirty", &h.to_string()[..7])),
+                dirty_rev: dirty_head.map(|h| format!("{h}-dirty")),
+                dirty_short_rev: dirty_head.map(|h| format!("{}-dirty", &h.to_string()[..7])),
                 last_modified,
-                last_modified_date: last_modified_date(head.unwrap_or(ObjectId::null(gix::hash::Kind::Sha1)), last_modified)?,
+                last_modified_date: last_modified_date(rev, last_modified)?,
                 nar_hash: nar_hash.to_sri(),
                 out_path: build_ca_path(name, &nar_hash, store_dir).to_absolute_path(store_dir),
-                short_rev: zeros[..7].to_owned(),
-                rev: zeros,
-                rev_count: 0,
+                short_rev: rev_text[..7].to_owned(),
+                rev: rev_text,
+                rev_count,
                 submodules: false,
                 truncation: None,
             },
             commit: None,
+            work_tree: Some(work_tree),
+            dirty,
+            verified,
+            // The libgit2 fetcher counts a clean tree, and a tree without commits as 0.
+            rev_count_computed: !dirty && !self.shallow,
             nar_hash,
             nar_size,
-            verified: None,
-        })
+        }))
     }
 
     /// Makes `fetched` valid in the Nix store at `store` (streaming the NAR again, one file in
@@ -442,21 +643,10 @@ impl Fetcher {
         store: &nixstore::daemon::StoreUri,
     ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
         let path = build_ca_path(name, &fetched.nar_hash, store_dir);
-        let mut write_nar = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
-            let mut out = out;
-            match fetched.commit {
-                Some(commit) => {
-                    let mut lfs = self.lfs_fetcher(commit, export);
-                    let smudge = lfs.as_mut().map(|l| l as &mut dyn export::Smudge);
-                    export::write_nar_with(&self.repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
-                }
-                None => {
-                    let workdir = self.repo.workdir().expect("dirty fetches happen only in work trees");
-                    dirty::write_nar(&self.repo, workdir, &mut out).map_err(std::io::Error::other)
-                }
-            }
-        };
-        nixstore::daemon::ensure_ca_path(store, &path, store_dir, &fetched.nar_hash, fetched.nar_size, &mut write_nar).map_err(|err| {
+        let mut lfs = fetched.commit.and_then(|commit| self.lfs_fetcher(commit, export));
+        let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), out);
+        let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
+        nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
     }
@@ -475,7 +665,31 @@ impl Fetcher {
     }
 }
 
-fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError> {
+/// Writes the NAR of `fetched` (exported from `repo`, the repository it was fetched from, or
+/// the same repository opened again) to `out`: the stream a store add reads. `lfs`: the
+/// [`Fetcher::lfs_fetcher`] of the commit when the export smudges LFS pointers.
+pub fn write_nar(
+    repo: &gix::Repository,
+    fetched: &Fetched,
+    export: ExportOptions,
+    lfs: Option<&mut crate::lfs::LfsFetcher>,
+    mut out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match (fetched.commit, fetched.work_tree) {
+        (_, Some(work_tree)) => {
+            let workdir = repo.workdir().ok_or_else(|| std::io::Error::other("a work-tree fetch needs the work tree"))?;
+            dirty::write_nar(repo, workdir, work_tree, &mut out).map_err(std::io::Error::other)
+        }
+        (Some(commit), None) => {
+            let smudge = lfs.map(|l| l as &mut dyn export::Smudge);
+            export::write_nar_with(repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
+        }
+        (None, None) => Err(std::io::Error::other("a fetch has a commit or a work tree")),
+    }
+}
+
+/// `time` as fetchGit's `lastModifiedDate` (`%Y%m%d%H%M%S`, UTC).
+pub(crate) fn last_modified_date(commit: ObjectId, time: i64) -> Result<String, FetchError> {
     let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
     time::OffsetDateTime::from_unix_timestamp(time)
         .ok()

@@ -24,14 +24,18 @@ pub mod dirty;
 pub mod export;
 pub mod fetch;
 pub mod history;
+pub mod input_check;
 pub mod lfs;
 pub mod location;
 pub mod nix_expr;
 pub mod nix_version;
 pub mod progress;
+pub mod recheck;
 pub mod remote;
+pub mod request;
 pub mod resolve;
 pub mod signature;
+pub mod transport;
 pub mod verify;
 
 /// An error and its sources on one line, joined by ": ", as the CLI prints them.

@@ -96,16 +96,15 @@ fn is_scp_like(url: &str) -> bool {
     }
 }
 
-/// Removes `user:password@` from a URL so that credentials never reach messages or file names.
+/// `url` without its credentials, for messages: split the way [`RemoteUrl`] splits it (as git
+/// does), and when it cannot be split safely, with everything before its last `@` hidden.
 pub fn redact(url: &str) -> String {
-    let (prefix, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (format!("{scheme}://"), rest),
-        None => (String::new(), url),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) if !prefix.is_empty() => format!("{prefix}{}", &rest[at + 1..]),
-        _ => format!("{prefix}{rest}"),
+    match url.split_once("://") {
+        Some((scheme, rest)) => crate::remote::redact_parts(scheme, rest),
+        None => match url.rfind('@') {
+            Some(at) => format!("***@{}", &url[at + 1..]),
+            None => url.to_owned(),
+        },
     }
 }
 

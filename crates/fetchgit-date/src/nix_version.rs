@@ -3,8 +3,14 @@
 //! between releases is chosen from a [`NixVersion`], never guessed from the running machine.
 //!
 //! The version is what `builtins.nixVersion` (or `nix --version`) reports: `2.8.0`, `2.26.3`,
-//! `2.31.0pre20250712_abcdef`, `2.18.3-lix`. Lix always reports `2.18.3-lix` whatever its own
-//! release, and its fetchGit is Nix 2.18's (see docs/design.md).
+//! `2.31.0pre20250712_abcdef`, `2.18.3-lix`. [`CHANGES`] is the one table of what changed in
+//! which release; [`NixVersion::has`] answers "does release X do Y" from it, and docs/design.md
+//! shows the same table (a test keeps the two in step).
+//!
+//! Lix always reports `2.18.3-lix`, whatever its own release. Its fetchGit is Nix 2.18's (the
+//! pre-libgit2 fetcher that runs `git`), with a few changes of its own that differ between Lix
+//! releases; `2.18.3-lix` stands for the newest Lix release in the table, and a Lix release can be
+//! named exactly as `2.93.0-lix` (Lix's own number, which `nix --version` prints).
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,8 +32,108 @@ pub struct NixVersion {
 #[error("invalid Nix version '{0}': expected MAJOR.MINOR[.PATCH] as builtins.nixVersion prints it, e.g. 2.8.0, 2.26.3 or 2.18.3-lix")]
 pub struct NixVersionError(pub String);
 
+/// The release assumed when none is given: the modern release whose fetchGit values are recorded
+/// in `fixtures/` and checked by the tests.
+pub const DEFAULT_NIX_VERSION: &str = "2.26.3";
+
+/// The number every Lix release reports as `builtins.nixVersion`.
+const LIX_REPORTED: (u32, u32) = (2, 18);
+
+/// A behaviour of fetchGit that some release introduced (and that stays, unless a later row says
+/// otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// Without `ref`, a remote repository (and a bare local one, which Nix clones like a remote)
+    /// is fetched at the remote's `HEAD`; before, at the literal branch `master`.
+    RemoteHeadIsDefaultRef,
+    /// A dirty work tree also gets `dirtyRev` and `dirtyShortRev` (`<HEAD>-dirty`).
+    DirtyRev,
+    /// The libgit2 fetcher: the "modern" export generation (raw blobs, export-ignore from the
+    /// commit's attributes); a remote `rev` is fetched by itself, so it need not be on `ref` (no
+    /// `allRefs` needed); and a local work tree without `ref`/`rev` is read from disk even when
+    /// clean: tracked files as they are checked out, unfetched submodules left out, and
+    /// export-ignore from the index's `.gitattributes`.
+    Libgit2,
+    /// The libgit2 fetcher takes a work tree without commits: `rev` 40 zeros, `revCount` 0,
+    /// `lastModified` 0 and its staged files, as Nix 2.8 to 2.19 and Lix do through their
+    /// dirty-tree path. The first libgit2 release, 2.20, fails unless something is staged (it
+    /// reads the missing `HEAD`), until 2.20.4: see [`NixVersion::fails_on_clean_empty_work_tree`].
+    Libgit2EmptyRepositories,
+    /// A NAR hash mismatch reads "expected 'A' but got 'B'" (before: "(PATH), expected 'A', got 'B'").
+    NarHashMismatchWording,
+    /// A `lastModified` mismatch also says what was found (", got N").
+    LastModifiedMismatchGot,
+    /// In pure evaluation, a `narHash` without `rev` is enough to fetch (with a warning); before,
+    /// such an input was refused as unlocked.
+    NarHashLocksInPureEval,
+    /// An annotated tag given as `ref` gives the commit's id as `rev`; before, the tag object's.
+    PeelsTags,
+    /// `ref = "HEAD"` of a repository Nix clones fails ("resolving Git reference 'HEAD'"): the
+    /// fetch no longer creates the local `HEAD` it then reads (`Don't use refspec <rev>:<rev>`,
+    /// in 2.27.0 and backported to 2.26.2), until [`Change::RemoteHeadRefFixed`].
+    RemoteHeadRefFails,
+    /// `ref = "HEAD"` of a repository Nix clones works again (2.33.0, backported to 2.32.5).
+    RemoteHeadRefFixed,
+    /// A `lastModified` or `revCount` the caller gives is taken as it is, neither computed nor
+    /// checked (only `narHash` still is); before, a different value was an error.
+    KeepsGivenRevCountAndLastModified,
+    /// Lix: a dirty work tree keeps an unfetched submodule as an empty directory, as `git
+    /// archive` does for clean ones; before (and in Nix's git-running fetcher), it is left out.
+    LixUnfetchedSubmoduleDirectories,
+    /// Lix: an annotated tag given as `ref` of a remote (or bare) repository gives the commit's id
+    /// as `rev` (`git rev-list`); a work tree still gives the tag object's (`git rev-parse`).
+    LixPeelsRemoteTags,
+}
+
+/// When a [`Change`] arrived in Lix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InLix {
+    /// Every Lix release has it (inherited from Nix <= 2.18).
+    Always,
+    /// No Lix release has it.
+    Never,
+    /// From this Lix release (Lix's own numbering) on.
+    Since(u32, u32),
+}
+
+/// One row of [`CHANGES`].
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRow {
+    /// The change.
+    pub change: Change,
+    /// The first Nix release with it, `(major, minor, patch)` (`None`: a Lix-only change). A
+    /// backport to an older series is a row of its own (see [`Change::RemoteHeadRefFails`]).
+    pub nix: Option<(u32, u32, u32)>,
+    /// When Lix got it.
+    pub lix: InLix,
+    /// The commit, pull request or release note it comes from.
+    pub source: &'static str,
+}
+
+/// What changed in which release, from the Nix and Lix sources at their release tags.
+pub const CHANGES: &[ChangeRow] = &[
+    ChangeRow { change: Change::RemoteHeadIsDefaultRef, nix: Some((2, 9, 0)), lix: InLix::Always, source: "NixOS/nix 401e60f289 (#4638)" },
+    ChangeRow { change: Change::DirtyRev, nix: Some((2, 17, 0)), lix: InLix::Always, source: "NixOS/nix a7b49086c7 (#5385)" },
+    ChangeRow { change: Change::Libgit2, nix: Some((2, 20, 0)), lix: InLix::Never, source: "NixOS/nix #9240 (libgit2), e4066c0444 (#9410: fetch revs by themselves)" },
+    ChangeRow { change: Change::Libgit2EmptyRepositories, nix: Some((2, 20, 4)), lix: InLix::Never, source: "NixOS/nix 9e762454cf (#10044), backported to 2.20.4 as 15c0a7b2ce" },
+    ChangeRow { change: Change::NarHashMismatchWording, nix: Some((2, 21, 0)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.21.0" },
+    ChangeRow { change: Change::LastModifiedMismatchGot, nix: Some((2, 25, 0)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.25.0" },
+    ChangeRow { change: Change::NarHashLocksInPureEval, nix: Some((2, 27, 0)), lix: InLix::Never, source: "NixOS/nix 5dec1dc086 (#12376)" },
+    ChangeRow { change: Change::RemoteHeadRefFails, nix: Some((2, 26, 2)), lix: InLix::Never, source: "NixOS/nix ee9fa0d360 (#12386), backported to 2.26.2 as 1fe33c13d9" },
+    ChangeRow { change: Change::RemoteHeadRefFixed, nix: Some((2, 32, 5)), lix: InLix::Never, source: "NixOS/nix 18f3598d57 (#14672), backported to 2.32.5 as 1d1d553083" },
+    ChangeRow { change: Change::PeelsTags, nix: Some((2, 31, 0)), lix: InLix::Never, source: "NixOS/nix 33ceea6099 (#13521)" },
+    ChangeRow { change: Change::KeepsGivenRevCountAndLastModified, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 87baf29d6a, 8f32f28ebd (#14596)" },
+    ChangeRow { change: Change::LixUnfetchedSubmoduleDirectories, nix: None, lix: InLix::Since(2, 91), source: "lix-project/lix aa00a5a8c" },
+    ChangeRow { change: Change::LixPeelsRemoteTags, nix: None, lix: InLix::Since(2, 95), source: "lix-project/lix 6bf187537" },
+];
+
 impl NixVersion {
-    /// Whether this is Lix (which reports 2.18.3 and behaves as Nix 2.18).
+    /// The release assumed when none is given ([`DEFAULT_NIX_VERSION`]).
+    pub fn default_release() -> NixVersion {
+        DEFAULT_NIX_VERSION.parse().expect("the default Nix version parses")
+    }
+
+    /// Whether this is Lix.
     pub fn is_lix(&self) -> bool {
         self.lix
     }
@@ -41,6 +147,31 @@ impl NixVersion {
     /// `(major, minor, patch)`.
     pub fn numbers(&self) -> (u32, u32, u32) {
         (self.major, self.minor, self.patch)
+    }
+
+    /// Whether this release behaves as `change` says ([`CHANGES`]).
+    pub fn has(&self, change: Change) -> bool {
+        let row = CHANGES.iter().find(|row| row.change == change).expect("every change has a row in CHANGES");
+        if !self.lix {
+            return row.nix.is_some_and(|release| (self.major, self.minor, self.patch) >= release);
+        }
+        match row.lix {
+            InLix::Always => true,
+            InLix::Never => false,
+            // `2.18.3-lix` does not say which Lix it is: the newest one.
+            InLix::Since(major, minor) => (self.major, self.minor) == LIX_REPORTED || self.at_least(major, minor),
+        }
+    }
+
+    /// Whether a work tree without commits and with nothing staged makes fetchGit fail (Nix 2.20.0
+    /// to 2.20.3; every other release returns the empty directory).
+    pub fn fails_on_clean_empty_work_tree(&self) -> bool {
+        self.has(Change::Libgit2) && !self.has(Change::Libgit2EmptyRepositories)
+    }
+
+    /// Whether `ref = "HEAD"` fails for a repository this release clones (2.26.2 to 2.32.4).
+    pub fn fails_on_remote_head_ref(&self) -> bool {
+        self.has(Change::RemoteHeadRefFails) && !self.has(Change::RemoteHeadRefFixed)
     }
 
     /// How this release checks commit signatures (`verifyCommit`, `publicKey(s)`, `keytype`), or
@@ -66,7 +197,7 @@ impl NixVersion {
     /// The export generation this release uses: libgit2 from 2.20 on, `git archive` before and
     /// in Lix.
     pub fn generation(&self) -> Generation {
-        if !self.lix && self.at_least(2, 20) {
+        if self.has(Change::Libgit2) {
             Generation::Modern
         } else {
             Generation::Legacy
@@ -95,7 +226,12 @@ impl FromStr for NixVersion {
         if parts.next().is_some() || !suffix.chars().all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c)) {
             return Err(invalid());
         }
-        Ok(NixVersion { major, minor, patch, lix: suffix.to_ascii_lowercase().contains("lix"), text: trimmed.to_owned() })
+        let lix = suffix.to_ascii_lowercase().contains("lix");
+        if lix && (major, minor) != LIX_REPORTED && !(major == 2 && minor >= 90) {
+            // Lix releases start at 2.90; anything else is a typo, not a release to guess at.
+            return Err(invalid());
+        }
+        Ok(NixVersion { major, minor, patch, lix, text: trimmed.to_owned() })
     }
 }
 
@@ -109,21 +245,22 @@ impl fmt::Display for NixVersion {
 mod tests {
     use super::*;
 
+    fn v(text: &str) -> NixVersion {
+        text.parse().expect("valid version")
+    }
+
     #[test]
     fn releases_parse_with_their_suffixes() {
-        let v: NixVersion = "2.8.0".parse().expect("valid");
-        assert_eq!(v.numbers(), (2, 8, 0));
-        assert_eq!(v.generation(), Generation::Legacy);
-        let v: NixVersion = "2.26.3".parse().expect("valid");
-        assert_eq!(v.generation(), Generation::Modern);
-        let v: NixVersion = "2.20".parse().expect("valid");
-        assert_eq!((v.numbers(), v.generation()), ((2, 20, 0), Generation::Modern));
-        let v: NixVersion = "2.31.0pre20250712_abcdef0".parse().expect("valid");
-        assert!(v.at_least(2, 31));
-        let v: NixVersion = "2.18.3-lix".parse().expect("valid");
-        assert!(v.is_lix());
-        assert_eq!(v.generation(), Generation::Legacy);
-        assert_eq!(v.to_string(), "2.18.3-lix");
+        assert_eq!(v("2.8.0").numbers(), (2, 8, 0));
+        assert_eq!(v("2.8.0").generation(), Generation::Legacy);
+        assert_eq!(v("2.26.3").generation(), Generation::Modern);
+        assert_eq!((v("2.20").numbers(), v("2.20").generation()), ((2, 20, 0), Generation::Modern));
+        assert!(v("2.31.0pre20250712_abcdef0").at_least(2, 31));
+        let lix = v("2.18.3-lix");
+        assert!(lix.is_lix());
+        assert_eq!(lix.generation(), Generation::Legacy);
+        assert_eq!(lix.to_string(), "2.18.3-lix");
+        assert_eq!(NixVersion::default_release().to_string(), DEFAULT_NIX_VERSION);
     }
 
     #[test]
@@ -142,8 +279,68 @@ mod tests {
 
     #[test]
     fn malformed_versions_are_refused() {
-        for bad in ["", "2", "two.eight", "2..8", "2.8.0.1", "2.8.0 ; rm", "v2.8"] {
+        for bad in ["", "2", "two.eight", "2..8", "2.8.0.1", "2.8.0 ; rm", "v2.8", "2.26.3-lix"] {
             assert!(bad.parse::<NixVersion>().is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn every_change_has_exactly_one_row() {
+        use Change::*;
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags] {
+            assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
+        }
+    }
+
+    /// docs/design.md shows this table: every row's source must be named there.
+    #[test]
+    fn design_doc_names_every_source() {
+        let design = include_str!("../../../docs/design.md");
+        for row in CHANGES {
+            assert!(design.contains(row.source), "docs/design.md does not name {} ({:?})", row.source, row.change);
+        }
+    }
+
+    /// The rows as the issue and the sources state them, release by release.
+    #[test]
+    fn releases_have_the_changes_of_their_time() {
+        let cases: &[(&str, Change, bool)] = &[
+            ("2.8.0", Change::RemoteHeadIsDefaultRef, false),
+            ("2.9.0", Change::RemoteHeadIsDefaultRef, true),
+            ("2.8.0", Change::DirtyRev, false),
+            ("2.16.3", Change::DirtyRev, false),
+            ("2.17.0", Change::DirtyRev, true),
+            ("2.19.7", Change::Libgit2, false),
+            ("2.20.0", Change::Libgit2, true),
+            ("2.20.3", Change::Libgit2EmptyRepositories, false),
+            ("2.20.4", Change::Libgit2EmptyRepositories, true),
+            ("2.21.0", Change::Libgit2EmptyRepositories, true),
+            ("2.26.3", Change::PeelsTags, false),
+            ("2.30.9", Change::PeelsTags, false),
+            ("2.31.0", Change::PeelsTags, true),
+            ("2.26.3", Change::NarHashLocksInPureEval, false),
+            ("2.27.0", Change::NarHashLocksInPureEval, true),
+            ("2.26.3", Change::LixPeelsRemoteTags, false),
+            ("2.34.1", Change::KeepsGivenRevCountAndLastModified, false),
+            ("2.35.0", Change::KeepsGivenRevCountAndLastModified, true),
+            ("2.18.3-lix", Change::DirtyRev, true),
+            ("2.18.3-lix", Change::RemoteHeadIsDefaultRef, true),
+            ("2.18.3-lix", Change::Libgit2, false),
+            ("2.18.3-lix", Change::PeelsTags, false),
+            ("2.18.3-lix", Change::Libgit2EmptyRepositories, false),
+            ("2.18.3-lix", Change::LixPeelsRemoteTags, true),
+            ("2.18.3-lix", Change::LixUnfetchedSubmoduleDirectories, true),
+            ("2.90.0-lix", Change::LixUnfetchedSubmoduleDirectories, false),
+            ("2.91.0-lix", Change::LixUnfetchedSubmoduleDirectories, true),
+            ("2.94.2-lix", Change::LixPeelsRemoteTags, false),
+            ("2.95.0-lix", Change::LixPeelsRemoteTags, true),
+        ];
+        for (version, change, expected) in cases {
+            assert_eq!(v(version).has(*change), *expected, "{version} {change:?}");
+        }
+        let empty_fails: Vec<bool> = ["2.8.0", "2.19.7", "2.20.0", "2.20.3", "2.20.4", "2.21.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_clean_empty_work_tree()).collect();
+        assert_eq!(empty_fails, [false, false, true, true, false, false, false]);
+        let head_fails: Vec<bool> = ["2.26.1", "2.26.2", "2.26.3", "2.30.0", "2.32.4", "2.32.5", "2.33.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_remote_head_ref()).collect();
+        assert_eq!(head_fails, [false, true, true, true, true, false, false, false]);
     }
 }

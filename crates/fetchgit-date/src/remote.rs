@@ -1,12 +1,14 @@
 //! Remote repositories: a bare cache repository per URL, brought up to date with gix's own
-//! fetch (no `git` process), under a file lock, with Nix's freshness rules.
+//! fetch (no `git` process) over the bounded transports of [`crate::transport`], under a file
+//! lock, with Nix's freshness rules.
 //!
-//! Layout: `$XDG_CACHE_HOME/fetchgit-date/v1/git/<hex sha256 of the credential-free URL>`
-//! (suffix `-shallow` for depth-limited fetches, as Nix keeps shallow clones apart), a lock file
+//! Layout: `$XDG_CACHE_HOME/fetchgit-date/v1/git/<key>` ([`RemoteUrl::cache_key`]: a hash of the
+//! URL and its credentials) (suffix `-shallow` for depth-limited fetches, as Nix keeps shallow clones apart), a lock file
 //! `<dir>.lock` beside it, and per-ref fetch stamps in `<dir>/fetchgit-date/`.
 //!
 //! Locking: an exclusive `flock(2)` on the lock file is held while the cache is checked and
-//! updated. The kernel drops it when the holder dies, SIGKILL included, so a crash never leaves
+//! updated (a shared one on a cache we cannot write, which is only read; see [`hold`], which
+//! also re-creates a damaged cache repository). The kernel drops it when the holder dies, SIGKILL included, so a crash never leaves
 //! a stale lock (gix-lock's create-exclusive lock files would). Processes queued on the lock
 //! re-check freshness once they hold it, so concurrent runs on one URL fetch once.
 //!
@@ -39,12 +41,29 @@ use crate::error_chain;
 
 /// A remote repository URL as it will be fetched, with its credential-free form for keys and
 /// messages. `Debug` and `Display` show only the credential-free form.
+///
+/// The URL is split once, as git's credential code splits it (`credential_from_url_1` in
+/// git's `credential.c`): the host ends at the first `/`, `?` or `#`, and what comes before an
+/// `@` ahead of that is `user[:password]`, percent-decoded. Everything else is built from those
+/// parts, never by searching the text: gix is handed the URL without a password (and for
+/// http(s) without the user name: both are given to it as an identity when the server asks), so
+/// no message from gix or the server can contain them. A URL that another parser could split
+/// differently (two `@` before the host, text after `:` that is not a port while an `@`
+/// follows, as in `https://alice:pa/ss@host/r`) is refused with everything before its last `@`
+/// hidden.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RemoteUrl {
-    url: String,
+    fetch_url: String,
     redacted: String,
     scheme: String,
-    secrets: Vec<String>,
+    credentials: Option<Credentials>,
+}
+
+/// The user name and password of a URL, percent-decoded as git decodes them.
+#[derive(Clone, PartialEq, Eq)]
+struct Credentials {
+    user: String,
+    password: Option<String>,
 }
 
 impl std::fmt::Debug for RemoteUrl {
@@ -59,7 +78,7 @@ impl std::fmt::Display for RemoteUrl {
     }
 }
 
-/// Why a remote URL is refused.
+/// Why a remote URL is refused. Every URL in these messages has its credentials removed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UrlError {
     /// A host, user or path that ssh or git could read as an option.
@@ -76,50 +95,142 @@ pub enum UrlError {
     /// No host at all.
     #[error("repository URL '{0}' has no host")]
     NoHost(String),
+    /// Two or more `@` before the host: git takes the first as the end of the user information,
+    /// curl and browsers the last.
+    #[error("refusing repository URL '{0}': it has more than one '@' before the host; percent-encode '@' in a user name or password as %40")]
+    AmbiguousUserInfo(String),
+    /// Text after `:` in the host that is not a port, with an `@` later: most likely a password
+    /// containing `/`, `?` or `#`, which end the host for git and curl.
+    #[error("refusing repository URL '{0}': the text after ':' in its host is not a port number; if it is part of a password containing '/', '?' or '#', percent-encode those as %2F, %3F and %23")]
+    PasswordNeedsEncoding(String),
+    /// A port that is not a number.
+    #[error("refusing repository URL '{redacted}': port '{port}' is not a number from 0 to 65535")]
+    BadPort {
+        /// The URL without credentials.
+        redacted: String,
+        /// The text after `:`.
+        port: String,
+    },
+    /// A password in an ssh URL (ssh asks for passwords itself) or user information in a
+    /// `git://` URL (the protocol has no authentication).
+    #[error("refusing repository URL '{redacted}': {why}")]
+    UnusedCredentials {
+        /// The URL without credentials.
+        redacted: String,
+        /// What to do instead.
+        why: &'static str,
+    },
+}
+
+/// `scheme://rest` split like git's `credential_from_url_1`.
+struct Split<'a> {
+    userinfo: Option<&'a str>,
+    hostport: &'a str,
+    /// From the first `/`, `?` or `#` on.
+    tail: &'a str,
+}
+
+fn split(rest: &str) -> Split<'_> {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].find('@') {
+        Some(at) => Split { userinfo: Some(&rest[..at]), hostport: &rest[at + 1..end], tail: &rest[end..] },
+        None => Split { userinfo: None, hostport: &rest[..end], tail: &rest[end..] },
+    }
+}
+
+/// `scheme://` and `rest` with everything up to its last `@` hidden: the form of a URL that is
+/// refused before it could be split safely.
+fn masked(scheme: &str, rest: &str) -> String {
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => format!("{scheme}://{rest}"),
+    }
+}
+
+/// The port text of `hostport` when it is not a port number (an empty port is allowed, as git
+/// and curl allow it).
+fn bad_port(hostport: &str) -> Option<&str> {
+    let port = match hostport.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((_, "")) => return None,
+            Some((_, after)) => after.strip_prefix(':').unwrap_or(after),
+            None => return Some(""),
+        },
+        None => hostport.split_once(':')?.1,
+    };
+    let valid = port.is_empty() || port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
+    (!valid).then_some(port)
+}
+
+/// `scheme://rest` for a message: without its user information when it splits safely, with
+/// everything before its last `@` hidden otherwise.
+pub(crate) fn redact_parts(scheme: &str, rest: &str) -> String {
+    let parts = split(rest);
+    if parts.hostport.contains('@') || bad_port(parts.hostport).is_some() && rest.contains('@') {
+        return masked(scheme, rest);
+    }
+    format!("{scheme}://{}{}", parts.hostport, parts.tail)
 }
 
 impl RemoteUrl {
     /// Builds a remote URL from `scheme` (lowercase: `http`, `https`, `ssh`, `git`) and the part
-    /// after `://`, refusing anything that could become an option to git or ssh.
+    /// after `://`, refusing anything that could become an option to git or ssh, and anything
+    /// whose credentials could be read differently by another URL parser.
     pub fn new(scheme: &str, rest: &str) -> Result<RemoteUrl, UrlError> {
-        let url = format!("{scheme}://{rest}");
-        let redacted = crate::location::redact(&url);
-        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(UrlError::BadCharacter(redacted));
+        use crate::location::percent_decode;
+        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(UrlError::BadCharacter(masked(scheme, rest)));
         }
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let path = &rest[authority_end..];
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-            None => (None, authority),
-        };
-        let mut secrets = Vec::new();
-        if let Some(userinfo) = userinfo {
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            if user.starts_with('-') || crate::location::percent_decode(user).starts_with('-') {
+        let parts = split(rest);
+        if parts.hostport.contains('@') {
+            return Err(UrlError::AmbiguousUserInfo(masked(scheme, rest)));
+        }
+        let redacted = format!("{scheme}://{}{}", parts.hostport, parts.tail);
+        if let Some(port) = bad_port(parts.hostport) {
+            if rest.matches('@').count() > usize::from(parts.userinfo.is_some()) {
+                return Err(UrlError::PasswordNeedsEncoding(masked(scheme, rest)));
+            }
+            return Err(UrlError::BadPort { port: port.to_owned(), redacted });
+        }
+        let credentials = parts.userinfo.map(|userinfo| {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (userinfo, None),
+            };
+            (user, Credentials { user: percent_decode(user), password: password.map(percent_decode) })
+        });
+        if let Some((raw_user, decoded)) = &credentials {
+            if raw_user.starts_with('-') || decoded.user.starts_with('-') {
                 return Err(UrlError::OptionLike { redacted, part: "user" });
             }
-            secrets.push(userinfo.to_owned());
-            if !password.is_empty() {
-                secrets.push(password.to_owned());
-                secrets.push(crate::location::percent_decode(password));
-            }
         }
+        let hostport = parts.hostport;
         if hostport.is_empty() {
             return Err(UrlError::NoHost(redacted));
         }
-        if hostport.starts_with('-') || crate::location::percent_decode(hostport).starts_with('-') {
+        if hostport.starts_with('-') || percent_decode(hostport).starts_with('-') {
             return Err(UrlError::OptionLike { redacted, part: "host" });
         }
-        let path_body = path.trim_start_matches('/');
-        if path_body.starts_with('-') || crate::location::percent_decode(path_body).starts_with('-') || path_body.starts_with("~-") {
+        let path_body = parts.tail.trim_start_matches('/');
+        if path_body.starts_with('-') || percent_decode(path_body).starts_with('-') || path_body.starts_with("~-") {
             return Err(UrlError::OptionLike { redacted, part: "path" });
         }
-        Ok(RemoteUrl { url, redacted, scheme: scheme.to_owned(), secrets })
+        let fetch_url = match (scheme, &credentials) {
+            ("ssh", Some((_, Credentials { password: Some(_), .. }))) => {
+                let why = "ssh:// URLs cannot carry a password (ssh would have to ask for it, and fetchgit-date never lets it prompt): use an ssh key or agent";
+                return Err(UrlError::UnusedCredentials { redacted, why });
+            }
+            ("ssh", Some((raw_user, _))) => format!("ssh://{raw_user}@{hostport}{}", parts.tail),
+            ("git", Some(_)) => {
+                let why = "git:// has no authentication, so a user name or password cannot be used: remove it";
+                return Err(UrlError::UnusedCredentials { redacted, why });
+            }
+            _ => redacted.clone(),
+        };
+        Ok(RemoteUrl { fetch_url, redacted, scheme: scheme.to_owned(), credentials: credentials.map(|(_, c)| c) })
     }
 
-    /// The URL without credentials: what keys, file names, logs and errors use.
+    /// The URL without credentials: what file names, logs and errors use.
     pub fn redacted(&self) -> &str {
         &self.redacted
     }
@@ -129,20 +240,23 @@ impl RemoteUrl {
         &self.scheme
     }
 
-    /// Hex SHA-256 of the credential-free URL: the cache directory's name.
+    /// The name of the cache directory: the hex SHA-256 of the credential-free URL, and of the
+    /// user name and password too when the URL has them. A URL therefore shares its cache only
+    /// with the same URL and the same credentials, as Nix keys its cache (`gitv3/<hash of the
+    /// URL>`): a wrong or missing password never reuses what another one fetched.
     pub fn cache_key(&self) -> String {
-        hex(&Sha256::digest(self.redacted.as_bytes()))
-    }
-
-    /// `text` with every credential of this URL replaced, for messages from git or gix.
-    fn scrub(&self, text: &str) -> String {
-        let mut text = text.replace(&self.url, &self.redacted);
-        for secret in &self.secrets {
-            if !secret.is_empty() {
-                text = text.replace(secret.as_str(), "***");
+        let mut hasher = Sha256::new();
+        hasher.update(self.redacted.as_bytes());
+        if let Some(credentials) = &self.credentials {
+            for part in ["\0fetchgit-date credentials\0", &credentials.user, "\0"] {
+                hasher.update(part.as_bytes());
+            }
+            match &credentials.password {
+                Some(password) => hasher.update(format!("password\0{password}").as_bytes()),
+                None => hasher.update(b"no password"),
             }
         }
-        text
+        hex(&hasher.finalize())
     }
 }
 
@@ -179,11 +293,25 @@ pub struct RemoteOptions {
     pub progress: bool,
     /// Print what is fetched, and what it cost, on stderr.
     pub verbose: bool,
+    /// The longest wait for the remote (a byte received or accepted, a connection, a name
+    /// resolved) before the fetch fails; see [`crate::transport`].
+    pub timeout: Duration,
 }
+
+/// [`RemoteOptions::timeout`] by default: Nix's `stalled-download-timeout` (300 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for RemoteOptions {
     fn default() -> Self {
-        RemoteOptions { ttl: Duration::from_secs(3600), refresh: false, all_refs: false, depth: Depth::Full, progress: false, verbose: false }
+        RemoteOptions {
+            ttl: Duration::from_secs(3600),
+            refresh: false,
+            all_refs: false,
+            depth: Depth::Full,
+            progress: false,
+            verbose: false,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 }
 
@@ -226,6 +354,16 @@ pub enum RemoteError {
         /// What failed.
         reason: String,
     },
+    /// The cache cannot be written and does not hold what is needed.
+    #[error("the cache at '{}' is read-only and lacks {wanted} of {url}: make it writable, or fill it where it is writable", path.display())]
+    ReadOnly {
+        /// The cache repository.
+        path: PathBuf,
+        /// The URL without credentials.
+        url: String,
+        /// What would have been fetched (refspecs).
+        wanted: String,
+    },
     /// Connection refused, name not resolved, timed out.
     #[error("cannot reach {url}: {reason}: check the host name and your network")]
     Unreachable {
@@ -233,6 +371,16 @@ pub enum RemoteError {
         url: String,
         /// What the transport reported.
         reason: String,
+    },
+    /// A wait on the remote (or ssh) ran out of time: see [`RemoteOptions::timeout`].
+    #[error("timed out after {seconds} s {waiting} {url}: the server (or ssh) stopped answering; check it, or raise --timeout")]
+    TimedOut {
+        /// The URL without credentials.
+        url: String,
+        /// What was being waited for ("waiting for data from", "connecting to", ...).
+        waiting: &'static str,
+        /// The timeout in seconds.
+        seconds: u64,
     },
     /// The TLS handshake failed (or no CA certificates could be loaded).
     #[error("TLS failure talking to {url}: {reason}: {hint}")]
@@ -325,7 +473,7 @@ pub fn update(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path
 }
 
 fn warn_no_shallow(url: &RemoteUrl) {
-    eprintln!("fetchgit-date: warning: {} does not support shallow fetches: fetching the whole history instead", url.redacted);
+    crate::progress::warn(&format!("{} does not support shallow fetches: fetching the whole history instead", url.redacted));
 }
 
 fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: &Path) -> Result<Updated, RemoteError> {
@@ -333,17 +481,12 @@ fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: 
     let shallow = if options.depth == Depth::Full { Shallow::NoChange } else { Shallow::DepthAtRemote(std::num::NonZeroU32::MIN) };
     let dir = root.join(format!("{}{suffix}", url.cache_key()));
     let cache_err = |path: &Path, err: &dyn std::fmt::Display| RemoteError::Cache { path: path.to_owned(), reason: err.to_string() };
-    std::fs::create_dir_all(root).map_err(|e| cache_err(root, &e))?;
-    let lock_path = root.join(format!("{}{suffix}.lock", url.cache_key()));
-    let _lock = Lock::exclusive(&lock_path).map_err(|e| cache_err(&lock_path, &e))?;
-    if !dir.join("HEAD").is_file() {
-        init_bare(&dir).map_err(|e| cache_err(&dir, &e))?;
-    }
+    let held = hold(&dir)?;
     let local_ref = match &want.full_ref {
         Some(name) => name.clone(),
         None => REMOTE_HEAD_REF.to_owned(),
     };
-    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false };
+    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false, writable: held.writable };
     if let Some(rev) = want.rev {
         if has_commit(&dir, &rev) {
             return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
@@ -365,7 +508,7 @@ fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: 
     let fresh = !options.refresh
         && stamp_age(&stamp).is_some_and(|age| age < options.ttl)
         && gix::open(&dir).ok().is_some_and(|repo| repo.try_find_reference(local_ref.as_str()).ok().flatten().is_some());
-    if fresh {
+    if fresh || session.stale_but_read_only(&stamp, &local_ref) {
         return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
     }
     session.fetch_refs(want, &local_ref, &|_| shallow.clone())?;
@@ -433,6 +576,8 @@ pub fn update_partial(
             warn_no_shallow(url);
             update(url, want, &full_options, root)
         }
+        // Perhaps the full cache, read-only too, has what is needed.
+        Err(RemoteError::ReadOnly { .. }) if root.join(url.cache_key()).join("HEAD").is_file() => update(url, want, &full_options, root),
         Err(err) => Err(err),
     }
 }
@@ -443,8 +588,7 @@ fn full_cache_without_network(url: &RemoteUrl, want: &Want, options: &RemoteOpti
     if !dir.join("HEAD").is_file() {
         return Ok(None);
     }
-    let lock_path = root.join(format!("{}.lock", url.cache_key()));
-    let _lock = Lock::exclusive(&lock_path).map_err(|e| RemoteError::Cache { path: lock_path.clone(), reason: e.to_string() })?;
+    let _held = hold(&dir)?;
     let local_ref = want.full_ref.clone().unwrap_or_else(|| REMOTE_HEAD_REF.to_owned());
     let usable = match want.rev {
         Some(rev) => has_commit(&dir, &rev),
@@ -463,14 +607,9 @@ fn partial(
     let name = format!("{}-partial", url.cache_key());
     let dir = root.join(&name);
     let cache_err = |path: &Path, err: &dyn std::fmt::Display| RemoteError::Cache { path: path.to_owned(), reason: err.to_string() };
-    std::fs::create_dir_all(root).map_err(|e| cache_err(root, &e))?;
-    let lock_path = root.join(format!("{name}.lock"));
-    let _lock = Lock::exclusive(&lock_path).map_err(|e| cache_err(&lock_path, &e))?;
-    if !dir.join("HEAD").is_file() {
-        init_bare(&dir).map_err(|e| cache_err(&dir, &e))?;
-    }
+    let held = hold(&dir)?;
     let local_ref = want.full_ref.clone().unwrap_or_else(|| REMOTE_HEAD_REF.to_owned());
-    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false };
+    let mut session = Session { url, options, dir: &dir, bytes: 0, fetched: false, writable: held.writable };
     let tip = Shallow::DepthAtRemote(std::num::NonZeroU32::MIN);
     // 1. The start commit.
     let start = match want.rev {
@@ -496,7 +635,8 @@ fn partial(
         None => {
             let stamp = stamp_path(&dir, &local_ref, options.all_refs);
             let fresh = !options.refresh && stamp_age(&stamp).is_some_and(|age| age < options.ttl);
-            match ref_target(&dir, &local_ref).filter(|_| fresh) {
+            let usable = fresh || session.stale_but_read_only(&stamp, &local_ref);
+            match ref_target(&dir, &local_ref).filter(|_| usable) {
                 Some(id) => id,
                 None => {
                     // The tip alone, unless it is already here (a depth-1 fetch of a commit we
@@ -553,7 +693,9 @@ fn partial(
 /// it, so the boundary is forgotten instead; the commit is fetched when the walk needs it.
 fn sanitize_shallow(dir: &Path) -> std::io::Result<()> {
     let path = dir.join("shallow");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    // The shallow file lists commit ids; anything but a small regular file is not one.
+    let Ok(Some(bytes)) = crate::cache::read_regular_file(&path, 64 << 20) else { return Ok(()) };
+    let Ok(text) = String::from_utf8(bytes) else { return Ok(()) };
     let Ok(repo) = gix::open(dir) else { return Ok(()) };
     let kept: Vec<&str> = text
         .lines()
@@ -610,9 +752,27 @@ struct Session<'a> {
     dir: &'a Path,
     bytes: u64,
     fetched: bool,
+    /// False for a cache that can only be read ([`hold`]): every fetch is refused.
+    writable: bool,
 }
 
 impl Session<'_> {
+    /// For a read-only cache, whether `local_ref`, present but no longer fresh, is used as it is
+    /// (with a warning), as Nix goes on with "the most recent version" when it cannot update its
+    /// clone. Not with `--refresh`, which asks for the network explicitly.
+    fn stale_but_read_only(&self, stamp: &Path, local_ref: &str) -> bool {
+        if self.writable || self.options.refresh || ref_target(self.dir, local_ref).is_none() {
+            return false;
+        }
+        let age = stamp_age(stamp).map_or_else(|| "at an unknown time".to_owned(), |age| format!("{} s ago", age.as_secs()));
+        eprintln!(
+            "fetchgit-date: warning: the cache at {} is read-only: using {local_ref} of {} as fetched {age}",
+            self.dir.display(),
+            self.url.redacted
+        );
+        true
+    }
+
     fn done(self, local_ref: String) -> Updated {
         Updated { path: self.dir.to_owned(), local_ref, fetched: self.fetched, bytes_received: self.bytes }
     }
@@ -656,26 +816,56 @@ impl Session<'_> {
 
     /// Fetches `specs`, with the shallow mode `shallow` picks once the remote's refs are known.
     fn fetch(&mut self, specs: &[String], shallow: ChooseShallow<'_>) -> Result<gix::remote::fetch::Outcome, RemoteError> {
+        if !self.writable {
+            return Err(RemoteError::ReadOnly { path: self.dir.to_owned(), url: self.url.redacted.clone(), wanted: specs.join(" ") });
+        }
         sanitize_shallow(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.join("shallow"), reason: e.to_string() })?;
-        let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: error_chain(&e) })?;
+        let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: printable(&error_chain(&e)) })?;
         let url = self.url;
-        let fail = |reason: String| classify(url, reason);
+        let fail = |reason: String| classify(url, reason, None);
         let remote = repo
-            .remote_at(url.url.as_str())
+            .remote_at(url.fetch_url.as_str())
             .map_err(|e| fail(error_chain(&e)))?
             .with_fetch_tags(gix::remote::fetch::Tags::None)
             .with_refspecs(specs.iter().map(String::as_str), gix::remote::Direction::Fetch)
             .map_err(|e| fail(error_chain(&e)))?;
+        let (gix_url, version) = remote.sanitized_url_and_version(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
         if self.options.verbose {
             eprintln!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted);
         }
         let started = std::time::Instant::now();
-        let connection = remote.connect(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;
-        let progress = crate::progress::Progress::new(self.options.progress);
-        let prepare = connection.prepare_fetch(progress.clone(), Default::default()).map_err(|e| fail(error_chain(&e)))?;
-        let mode = shallow(prepare.ref_map());
-        let prepare = prepare.with_shallow(mode);
-        let outcome = prepare.receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| fail(error_chain(&e)))?;
+        let (transport, watch) = crate::transport::connect(&repo, gix_url.clone(), version, self.options.timeout).map_err(fail)?;
+        let progress = crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted));
+        // gix turns `refs/*` into a protocol-v2 `ref-prefix` the server matches no ref with, so
+        // `all_refs` asks for the whole ref list and maps it here.
+        let all_refs = specs.iter().any(|spec| spec == "+refs/*:refs/*");
+        let ref_map_options = gix::remote::ref_map::Options { prefix_from_spec_as_filter_on_remote: !all_refs, ..Default::default() };
+        // The connection (and with it an ssh process) ends with this closure.
+        let received = (|| -> Result<gix::remote::fetch::Outcome, String> {
+            let mut connection = remote.to_connection_with_transport(transport).with_credentials(|action| supply_credentials(&repo, url, action));
+            if let Some(options) = crate::transport::http_options(&repo, &gix_url, self.options.timeout)? {
+                connection = connection.with_transport_options(options);
+            }
+            let prepare = connection.prepare_fetch(progress.clone(), ref_map_options).map_err(|e| error_chain(&e))?;
+            let mode = shallow(prepare.ref_map());
+            prepare.with_shallow(mode).receive(progress.clone(), &AtomicBool::new(false)).map_err(|e| error_chain(&e))
+        })();
+        progress.finish();
+        let stderr = watch.stderr(Duration::from_secs(2));
+        let outcome = match received {
+            Ok(outcome) => outcome,
+            Err(reason) => {
+                let reason = if stderr.is_empty() { reason } else { format!("{reason} (ssh: {})", stderr.join("; ")) };
+                // reqwest bounds http(s) itself and says "operation timed out".
+                let http_stall = || reason.contains("timed out").then_some(crate::transport::Stall { waiting: "waiting for an answer from", after: self.options.timeout });
+                return Err(classify(url, reason.clone(), watch.stall().or_else(http_stall)));
+            }
+        };
+        if self.options.verbose {
+            for line in &stderr {
+                eprintln!("fetchgit-date: ssh: {line}");
+            }
+        }
         self.fetched = true;
         let mut size = 0;
         if let gix::remote::fetch::Status::Change { write_pack_bundle, .. } = &outcome.status {
@@ -685,7 +875,6 @@ impl Session<'_> {
             size = write_pack_bundle.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
             self.bytes += size;
         }
-        progress.finish();
         if self.options.verbose {
             eprintln!("fetchgit-date: received {size} bytes of pack from {} in {:.2?}", url.redacted, started.elapsed());
         }
@@ -693,9 +882,66 @@ impl Session<'_> {
     }
 }
 
-/// Sorts a transport failure into the error the user can act on. Credentials are scrubbed.
-fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
-    let reason = url.scrub(&reason);
+/// Credentials for an http(s) server that asks for them (gix calls this after a 401). The
+/// URL's own user name and password when it has both, as git uses them without asking its
+/// helpers; otherwise git's configured credential helpers (`credential.helper`) for the URL and
+/// its user name. Never a prompt, neither on the terminal nor through `GIT_ASKPASS`: inside Nix
+/// evaluation nobody could answer it. A URL's own credentials are never handed to a helper to
+/// store.
+fn supply_credentials(
+    repo: &gix::Repository,
+    url: &RemoteUrl,
+    action: gix::credentials::helper::Action,
+) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
+    use gix::credentials::helper::Action;
+    let missing = || {
+        let message = "the server asks for credentials, and neither the URL nor a git credential helper gave them (fetchgit-date never prompts): put them in the URL (https://user:password@host/...) or configure credential.helper";
+        gix::Error::from_error(std::io::Error::new(std::io::ErrorKind::PermissionDenied, message))
+    };
+    let user = url.credentials.as_ref().map(|c| c.user.clone());
+    match (url.credentials.as_ref().and_then(|c| c.password.clone()), action) {
+        (Some(password), Action::Get(context)) => Ok(Some(gix::credentials::protocol::Outcome {
+            identity: gix::sec::identity::Account { username: user.unwrap_or_default(), password, oauth_refresh_token: None },
+            next: context.into(),
+        })),
+        (Some(_), Action::Store(_) | Action::Erase(_)) => Ok(None),
+        (None, action) => {
+            let mut helper_url = gix::Url::from_bytes(url.fetch_url.as_str().into()).map_err(|_| missing())?;
+            helper_url.set_user(user);
+            let (mut cascade, _, mut prompt) = repo.config_snapshot().credential_helpers(helper_url.clone()).map_err(|_| missing())?;
+            cascade.stderr = false;
+            prompt.mode = gix::prompt::Mode::Disable;
+            let action = match action {
+                Action::Get(mut context) => {
+                    context.url = Some(helper_url.to_bstring());
+                    Action::Get(context)
+                }
+                other => other,
+            };
+            let getting = matches!(action, Action::Get(_));
+            match cascade.invoke(action, prompt) {
+                Ok(Some(outcome)) => Ok(Some(outcome)),
+                _ if getting => Err(missing()),
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
+/// `text` with control characters (raw bytes from a damaged file, terminal escapes) shown as
+/// escapes, so that a message stays one printable line.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// Sorts a transport failure into the error the user can act on. `reason` never holds
+/// credentials: gix is never given them in a URL.
+fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Stall>) -> RemoteError {
+    let reason = printable(&reason);
+    let url = url.redacted.clone();
+    if let Some(stall) = stall {
+        return RemoteError::TimedOut { url, waiting: stall.waiting, seconds: stall.after.as_secs() };
+    }
     // Keywords are looked for outside URLs: a port like :42403 or a host named ssl.example.org
     // must not decide the kind of failure.
     let lower = reason
@@ -704,11 +950,10 @@ fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
         .collect::<Vec<_>>()
         .join(" ")
         .to_ascii_lowercase();
-    let url = url.redacted.clone();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
     if has(&["shallow"]) && has(&["support", "capabilit", "lack feature"]) {
         RemoteError::NoShallow { url }
-    } else if has(&["connection refused", "could not resolve", "failed to lookup", "timed out", "network is unreachable"]) {
+    } else if has(&["connection refused", "could not resolve", "failed to lookup", "network is unreachable"]) {
         RemoteError::Unreachable { url, reason }
     } else if has(&["'dumb' protocol is not supported"]) {
         RemoteError::DumbHttp { url }
@@ -718,11 +963,11 @@ fn classify(url: &RemoteUrl, reason: String) -> RemoteError {
     } else if has(&["certificate", "tls", "ssl"]) {
         let hint = "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a bundle that includes it (it replaces the system's CA list)";
         RemoteError::Tls { url, reason, hint }
-    } else if has(&["401", "403", "authentication", "permission denied", "unauthorized", "credentials", "forbidden"]) {
+    } else if has(&["401", "403", "authentication", "permission denied", "unauthorized", "credentials", "forbidden", "host key verification failed"]) {
         RemoteError::Auth { url, reason }
     } else if has(&["404", "not found", "does not appear to be a git repository", "no such file", "repository not exported", "not a git repository"]) {
         RemoteError::NotFound { url, reason }
-    } else if has(&["connection refused", "could not resolve", "dns", "timed out", "unreachable", "failed to lookup", "connect", "connection reset", "could not read from remote", "eof"]) {
+    } else if has(&["connection refused", "could not resolve", "dns", "unreachable", "failed to lookup", "connect", "connection reset", "could not read from remote", "eof"]) {
         RemoteError::Unreachable { url, reason }
     } else {
         RemoteError::Fetch { url, reason }
@@ -746,7 +991,8 @@ fn stamp_path(dir: &Path, local_ref: &str, all_refs: bool) -> PathBuf {
 }
 
 fn stamp_age(stamp: &Path) -> Option<Duration> {
-    let secs: u64 = std::fs::read_to_string(stamp).ok()?.trim().parse().ok()?;
+    let bytes = crate::cache::read_regular_file(stamp, 64).ok()??;
+    let secs: u64 = std::str::from_utf8(&bytes).ok()?.trim().parse().ok()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
     Some(Duration::from_secs(now.saturating_sub(secs)))
 }
@@ -762,15 +1008,110 @@ fn write_stamp(stamp: &Path) -> std::io::Result<()> {
     std::fs::rename(&tmp, stamp)
 }
 
-/// An exclusive `flock(2)` on a file, released when dropped or when the process dies.
+/// A cache repository held under its lock.
+struct Held {
+    _lock: Option<Lock>,
+    /// False when the cache cannot be written: it is only read.
+    writable: bool,
+}
+
+/// Files of a bare repository that gix reads when it opens one; none may be anything but a
+/// regular file (a FIFO would block, a device never end), and a cache repository never has
+/// alternates (they would take objects from elsewhere).
+const REPOSITORY_FILES: &[&str] = &["HEAD", "config", "packed-refs", "shallow", "objects/info/alternates", "info/attributes", "info/grafts"];
+
+/// Takes the lock of the cache repository `dir` (`<dir>.lock`) and makes sure `dir` is a bare
+/// repository that opens: created when missing, re-created with a warning when damaged
+/// (garbage in `config`, a special file where a file should be, alternates), so that one bad
+/// file never makes every later run fail. Objects are content-addressed, so re-creating loses
+/// nothing but a fetch.
+///
+/// A cache that cannot be written (a read-only file system, another user's cache) is used for
+/// reading only: under a shared lock when its lock file exists, and never fetched into.
+fn hold(dir: &Path) -> Result<Held, RemoteError> {
+    let cache_err = |path: &Path, reason: String| RemoteError::Cache { path: path.to_owned(), reason: printable(&reason) };
+    let root = dir.parent().expect("cache repositories live in the cache root");
+    let lock_path = PathBuf::from(format!("{}.lock", dir.display()));
+    let held = match std::fs::create_dir_all(root).and_then(|()| Lock::exclusive(&lock_path)) {
+        Ok(lock) => Held { _lock: Some(lock), writable: true },
+        Err(err) if is_read_only(&err) => Held { _lock: Lock::shared(&lock_path).ok(), writable: false },
+        Err(err) => return Err(cache_err(&lock_path, err.to_string())),
+    };
+    let damage = if dir.join("HEAD").is_file() { repository_damage(dir) } else { Some("it is missing".to_owned()) };
+    match (damage, held.writable) {
+        (None, _) => Ok(held),
+        (Some(damage), true) => {
+            if dir.exists() {
+                eprintln!("fetchgit-date: warning: the cache repository {} is damaged ({damage}): re-creating it", dir.display());
+            }
+            init_bare(dir).map_err(|e| cache_err(dir, e.to_string()))?;
+            Ok(held)
+        }
+        (Some(damage), false) => Err(cache_err(dir, format!("the cache is read-only and this repository cannot be used: {damage}"))),
+    }
+}
+
+/// What is wrong with the cache repository `dir`, if anything.
+fn repository_damage(dir: &Path) -> Option<String> {
+    for file in REPOSITORY_FILES {
+        let Ok(meta) = std::fs::symlink_metadata(dir.join(file)) else { continue };
+        if *file == "objects/info/alternates" {
+            return Some("it has alternates, which a cache repository never has".to_owned());
+        }
+        if !meta.file_type().is_file() {
+            return Some(format!("'{file}' is not a regular file"));
+        }
+    }
+    // git refuses a directory whose HEAD is not a ref or an id as a repository; gix opens it.
+    let head = crate::cache::read_regular_file(&dir.join("HEAD"), 4096).ok().flatten().unwrap_or_default();
+    let head = String::from_utf8_lossy(&head);
+    let head = head.trim_end();
+    if !(head.strip_prefix("ref: refs/").is_some_and(|name| !name.is_empty()) || ObjectId::from_hex(head.as_bytes()).is_ok()) {
+        return Some("HEAD is neither a ref nor a commit id".to_owned());
+    }
+    gix::open(dir).err().map(|e| printable(&error_chain(&e)))
+}
+
+fn is_read_only(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::PermissionDenied || err.raw_os_error() == Some(rustix::io::Errno::ROFS.raw_os_error())
+}
+
+/// A `flock(2)` on a file, released when dropped or when the process dies.
 struct Lock {
     _file: std::fs::File,
 }
 
 impl Lock {
+    /// An exclusive lock, creating the lock file when needed. A lock file that is not a regular
+    /// file (a FIFO would block the open) is replaced.
     fn exclusive(path: &Path) -> std::io::Result<Lock> {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let open = || rustix::fs::open(path, flags, Mode::from_raw_mode(0o644)).map(std::fs::File::from);
+        let file = match open() {
+            Ok(file) if file.metadata()?.is_file() => file,
+            Ok(_) | Err(rustix::io::Errno::LOOP | rustix::io::Errno::NXIO | rustix::io::Errno::ISDIR) => {
+                match std::fs::symlink_metadata(path) {
+                    Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path)?,
+                    _ => std::fs::remove_file(path)?,
+                }
+                open()?
+            }
+            Err(err) => return Err(err.into()),
+        };
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(std::io::Error::from)?;
+        Ok(Lock { _file: file })
+    }
+
+    /// A shared lock on an existing regular lock file, for reading a cache we cannot write.
+    fn shared(path: &Path) -> std::io::Result<Lock> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other("the lock file is not a regular file"));
+        }
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared).map_err(std::io::Error::from)?;
         Ok(Lock { _file: file })
     }
 }
@@ -780,14 +1121,67 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_stay_out_of_keys_and_messages() {
+    fn credentials_stay_out_of_urls_messages_and_file_names() {
         let with = RemoteUrl::new("https", "user:s3cret@example.org/r.git").expect("valid");
         let without = RemoteUrl::new("https", "example.org/r.git").expect("valid");
-        assert_eq!(with.cache_key(), without.cache_key());
         assert_eq!(format!("{with:?} {with}"), "RemoteUrl(\"https://example.org/r.git\") https://example.org/r.git");
-        let err = classify(&with, "HTTP 401 for https://user:s3cret@example.org/r.git (s3cret)".into());
-        assert!(matches!(err, RemoteError::Auth { .. }), "{err:?}");
-        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert_eq!(with.fetch_url, "https://example.org/r.git", "gix never sees the credentials");
+        let decoded = RemoteUrl::new("https", "us%65r:s3%63ret@example.org/r.git").expect("valid");
+        assert!(decoded.credentials == with.credentials, "credentials are percent-decoded as git decodes them");
+        assert_eq!(decoded.cache_key(), with.cache_key());
+        // A URL shares its cache only with the same credentials, as Nix keys its cache.
+        let other = RemoteUrl::new("https", "user:other@example.org/r.git").expect("valid");
+        let user_only = RemoteUrl::new("https", "user@example.org/r.git").expect("valid");
+        let keys = [with.cache_key(), without.cache_key(), other.cache_key(), user_only.cache_key()];
+        for (i, a) in keys.iter().enumerate() {
+            assert!(!a.contains("s3cret") && a.len() == 64);
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(without.cache_key(), hex(&Sha256::digest(b"https://example.org/r.git")), "caches without credentials keep their names");
+        // ssh keeps its user for ssh, never a password; git:// has no authentication.
+        let ssh = RemoteUrl::new("ssh", "git@example.org/r.git").expect("valid");
+        assert_eq!((ssh.fetch_url.as_str(), ssh.redacted()), ("ssh://git@example.org/r.git", "ssh://example.org/r.git"));
+        for (scheme, rest) in [("ssh", "git:pw@example.org/r.git"), ("git", "zorro@example.org/r.git")] {
+            match RemoteUrl::new(scheme, rest) {
+                Err(err @ UrlError::UnusedCredentials { .. }) => assert!(!err.to_string().contains("pw") && !err.to_string().contains("zorro"), "{err}"),
+                other => panic!("{rest}: {other:?}"),
+            }
+        }
+    }
+
+    /// Passwords with characters that end the host for git (`/`, `?`, `#`) or that another parser
+    /// splits elsewhere (`@`) never appear in an error, and short secrets are not searched for
+    /// in messages at all (which would turn "Transport" into "Trans***ort").
+    #[test]
+    fn urls_that_split_ambiguously_are_refused_without_their_secret() {
+        for (rest, expected) in [
+            ("alyx:Zq/9w@host/repo", "https://***@host/repo"),
+            ("alyx:Zq?9w@host/repo", "https://***@host/repo"),
+            ("alyx:Zq#9w@host/repo", "https://***@host/repo"),
+            ("alyx:Zq@9w@host/repo", "https://***@host/repo"),
+            ("al@yx:Zq9w@host/repo", "https://***@host/repo"),
+        ] {
+            let err = RemoteUrl::new("https", rest).expect_err(rest);
+            let text = err.to_string();
+            assert!(text.contains(&format!("'{expected}'")), "{rest}: {text}");
+            for secret in ["Zq", "9w", "alyx", "yx:"] {
+                assert!(!text.contains(secret), "{rest}: {text}");
+            }
+            assert_eq!(crate::location::redact(&format!("https://{rest}")), expected);
+        }
+        assert!(matches!(RemoteUrl::new("https", "host:12ab/r"), Err(UrlError::BadPort { .. })));
+        assert!(matches!(RemoteUrl::new("https", "host:99999/r"), Err(UrlError::BadPort { .. })));
+        for ok in ["host:8080/r", "host:/r", "[::1]:8080/r", "[::1]/r", "u:p%2Fq@host/r", "host/path@with/at"] {
+            assert!(RemoteUrl::new("https", ok).is_ok(), "{ok}");
+        }
+        let encoded = RemoteUrl::new("https", "alice:pa%2Fss@host/repo").expect("an encoded '/' is fine");
+        assert_eq!(encoded.credentials.as_ref().and_then(|c| c.password.as_deref()), Some("pa/ss"));
+        assert_eq!(encoded.redacted(), "https://host/repo");
+        let short = RemoteUrl::new("https", "u:p@host/r").expect("valid");
+        let err = classify(&short, "Transport error: p".into(), None);
+        assert!(err.to_string().contains("Transport error: p"), "messages are not searched for secrets: {err}");
     }
 
     /// Regression: a refused connection to port 42403 was reported as an authentication
@@ -795,9 +1189,9 @@ mod tests {
     #[test]
     fn numbers_and_words_inside_urls_do_not_classify() {
         let url = RemoteUrl::new("https", "ssl.example.org:42403/tools/r.git").expect("valid");
-        let err = classify(&url, "error sending request for url (https://ssl.example.org:42403/tools/r.git/info/refs): tcp connect error: Connection refused (os error 111)".into());
+        let err = classify(&url, "error sending request for url (https://ssl.example.org:42403/tools/r.git/info/refs): tcp connect error: Connection refused (os error 111)".into(), None);
         assert!(matches!(err, RemoteError::Unreachable { .. }), "{err:?}");
-        let err = classify(&url, "request to https://ssl.example.org:42403/r.git failed with HTTP status 403".into());
+        let err = classify(&url, "request to https://ssl.example.org:42403/r.git failed with HTTP status 403".into(), None);
         assert!(matches!(err, RemoteError::Auth { .. }), "{err:?}");
     }
 

@@ -43,6 +43,10 @@ pub enum ResolveError {
     /// A ref that starts with `-` could be taken as an option.
     #[error("refusing ref '{0}': it starts with '-' and could be taken as an option")]
     RefLooksLikeOption(String),
+    /// A name that every Nix release refuses as `ref` (its `badGitRefRegex`, checked before
+    /// anything is fetched), with Nix's wording.
+    #[error("invalid Git branch/tag name '{0}': Nix refuses it as a ref (git check-ref-format --branch says why); pass a valid branch, tag or refs/... name")]
+    NixRefusesRef(String),
     /// Not a valid ref name at all.
     #[error("invalid ref name '{name}': {reason}")]
     InvalidRefName {
@@ -124,12 +128,32 @@ pub fn rev_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, Resolve
     }
 }
 
-/// The full name `ref` stands for, as `builtins.fetchGit` reads it: `HEAD` and names starting
-/// with `refs/` as they are, anything else as a branch (`refs/heads/<ref>`).
-pub fn full_ref_name(name: &str) -> Result<String, ResolveError> {
+/// Whether Nix refuses `name` as a `ref`: its `badGitRefRegex` (the same from 2.8 to master),
+/// `//|^[./]|/\.|\.\.|[[:cntrl:][:space:]:?^~\[]|\\|\*|\.lock$|\.lock/|@\{|[/.]$|^@$|^$`.
+pub fn nix_refuses_ref(name: &str) -> bool {
+    name.is_empty()
+        || name == "@"
+        || name.starts_with(['.', '/'])
+        || name.ends_with(['.', '/'])
+        || name.ends_with(".lock")
+        || ["//", "/.", "..", ".lock/", "@{"].iter().any(|bad| name.contains(bad))
+        || name.bytes().any(|b| b < 0x20 || b == 0x7f || b" \t\n\x0b\x0c\r:?^~[\\*".contains(&b))
+}
+
+fn check_ref(name: &str) -> Result<(), ResolveError> {
     if name.starts_with('-') {
         return Err(ResolveError::RefLooksLikeOption(name.to_owned()));
     }
+    if nix_refuses_ref(name) {
+        return Err(ResolveError::NixRefusesRef(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// The full name `ref` stands for when Nix fetches it from a remote (or bare) repository: `HEAD`
+/// and names starting with `refs/` as they are, anything else as a branch (`refs/heads/<ref>`).
+pub fn full_ref_name(name: &str) -> Result<String, ResolveError> {
+    check_ref(name)?;
     let full = if name == "HEAD" || name.starts_with("refs/") {
         name.to_owned()
     } else {
@@ -144,35 +168,96 @@ pub fn full_ref_name(name: &str) -> Result<String, ResolveError> {
     Ok(full)
 }
 
+/// How a `ref` name is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefLookup {
+    /// As `git rev-parse REF` reads it (git's rules: `refs/REF`, `refs/tags/REF`, `refs/heads/REF`,
+    /// `refs/remotes/REF`, ...): what every Nix release does in a local work tree.
+    WorkTree,
+    /// As [`full_ref_name`] reads it: what Nix fetches from a remote or bare repository.
+    Fetched,
+}
+
+/// What a ref names: the object it points to (an annotated tag's own id, for a tag) and the
+/// commit that leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefTarget {
+    /// The object the ref points to, symbolic refs followed but tags not peeled.
+    pub object: ObjectId,
+    /// The commit, tags peeled.
+    pub commit: ObjectId,
+}
+
 /// The commit at the tip of `name` (see [`full_ref_name`]), with annotated tags peeled.
 pub fn ref_commit(repo: &gix::Repository, name: &str) -> Result<ObjectId, ResolveError> {
-    let full = full_ref_name(name)?;
+    Ok(lookup_ref(repo, name, RefLookup::Fetched)?.commit)
+}
+
+/// What `name` points to in `repo`, looked up as `lookup` says.
+pub fn lookup_ref(repo: &gix::Repository, name: &str, lookup: RefLookup) -> Result<RefTarget, ResolveError> {
+    let full = match lookup {
+        RefLookup::Fetched => full_ref_name(name)?,
+        RefLookup::WorkTree => {
+            check_ref(name)?;
+            name.to_owned()
+        }
+    };
     if full == "HEAD" {
-        return head_commit(repo);
+        let commit = head_commit(repo)?;
+        return Ok(RefTarget { object: commit, commit });
     }
     let found = repo.try_find_reference(full.as_str()).map_err(|err| ResolveError::InvalidRefName {
         name: name.to_owned(),
         reason: error_chain(&err),
     })?;
     let Some(mut reference) = found else {
-        let hint = if !name.starts_with("refs/")
+        let hint = if lookup == RefLookup::Fetched
+            && !name.starts_with("refs/")
             && repo.try_find_reference(format!("refs/tags/{name}").as_str()).ok().flatten().is_some()
         {
             format!("; it is a tag: pass --ref refs/tags/{name}")
         } else {
             "; list refs with git show-ref".to_owned()
         };
+        let full = match lookup {
+            RefLookup::Fetched => full,
+            RefLookup::WorkTree => format!("{name}, refs/{name}, refs/tags/{name}, refs/heads/{name} and refs/remotes/{name}"),
+        };
         return Err(ResolveError::UnknownRef { name: name.to_owned(), full, hint });
     };
-    let commit = reference.peel_to_commit().map_err(|err| ResolveError::RefNotACommit {
-        name: name.to_owned(),
-        reason: error_chain(&err),
-    })?;
-    Ok(commit.id)
+    let not_a_commit = |err: &dyn std::error::Error| ResolveError::RefNotACommit { name: name.to_owned(), reason: error_chain(err) };
+    let object = reference.follow_to_object().map_err(|err| not_a_commit(&err))?.detach();
+    let commit = reference.peel_to_commit().map_err(|err| not_a_commit(&err))?.id;
+    Ok(RefTarget { object, commit })
 }
 
 /// The commit `HEAD` leads to: the current branch of a work tree, `HEAD` of a bare repository.
 pub fn head_commit(repo: &gix::Repository) -> Result<ObjectId, ResolveError> {
     let commit = repo.head_commit().map_err(|err| ResolveError::NoHead(error_chain(&err)))?;
     Ok(commit.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names of Nix's own tests/functional/fetchGitRefs.sh (master, a superset of 2.8.0's).
+    #[test]
+    fn ref_names_follow_nix_fetch_git_refs_test() {
+        let valid = ["foox", "1337", "foo.baz", "foo/bar/baz", "foo./bar", "heads/foo@bar", "heads/fu\u{df}", "foo-bar-baz", "$1", "foo.locke", "A/b", "AaA/b", "FOO/BAR/BAZ", "branch#"];
+        let invalid = [
+            "refs///heads/foo", "heads/foo/", "///heads/foo", ".foo", "./foo", "./foo/bar", "foo/./bar", "foo/bar/.", "foo bar", "foo?bar", "foo^bar", "foo~bar", "foo:bar", "foo[bar",
+            ".refs/foo", "refs/heads/foo.", "heads/foo..bar", "heads/foo?bar", "heads/foo.lock", "heads///foo.lock", "foo.lock/bar", "foo.lock///bar", "heads/v@{ation", "heads/foo\\.ar",
+            "heads/foo\\bar", "heads/foo\t", "heads/foo\x7f", "heads/foo\x1f", "@", "foo/*", "*/foo", "foo/*/bar", "*", "foo/*/*", "*/foo/*", "/foo", "",
+        ];
+        for name in valid {
+            assert!(!nix_refuses_ref(name), "{name:?} is valid for Nix");
+            assert!(full_ref_name(name).is_ok(), "{name:?} is valid for Nix");
+        }
+        for name in invalid {
+            assert!(nix_refuses_ref(name), "{name:?} is invalid for Nix");
+            let err = full_ref_name(name).expect_err("refused");
+            assert!(err.to_string().contains(&format!("invalid Git branch/tag name '{name}'")), "{err}");
+        }
+    }
 }

@@ -42,7 +42,7 @@ pub const DEFAULT_KEY_TYPE: &str = "ssh-ed25519";
 pub const NIX_KEY_TYPES: [&str; 6] = ["ssh-dsa", "ssh-ecdsa", "ssh-ecdsa-sk", "ssh-ed25519", "ssh-ed25519-sk", "ssh-rsa"];
 
 /// One key a commit may be signed with: fetchGit's `{ type; key; }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 pub struct PublicKey {
     /// One of [`NIX_KEY_TYPES`] (default [`DEFAULT_KEY_TYPE`]).
     #[serde(rename = "type", default = "default_key_type")]
@@ -56,7 +56,7 @@ fn default_key_type() -> String {
 }
 
 /// What fetchGit's `verifyCommit`, `publicKey`, `keytype` and `publicKeys` ask for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CommitVerification {
     /// `verifyCommit`, when given.
     pub verify_commit: Option<bool>,

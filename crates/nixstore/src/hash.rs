@@ -114,7 +114,41 @@ impl NixHash {
         }
         decode_by_length(s, s, false)
     }
+
+    /// Parses an SRI hash exactly as Nix's `Hash::parseSRI` reads a fetcher's `narHash`
+    /// (unchanged from 2.8 to 2.26): `<algo>-<base64>`, the base64 decoded leniently (decoding
+    /// stops at the first `=`, newlines are skipped, bits beyond the last whole byte are
+    /// dropped), then the digest length checked. So `sha256-…G9=` and `sha256-…G8=`, which differ
+    /// only in bits no byte holds, are the same hash, as Nix's own fetchGit test relies on.
+    /// Algorithms other than sha256 are refused (Nix: "narHash must use SHA-256").
+    pub fn parse_sri_as_nix(s: &str) -> Result<NixHash, ParseHashError> {
+        let bad = |reason: String| ParseHashError::BadEncoding { input: s.to_owned(), encoding: "SRI", reason };
+        let (algorithm, digest) = s.split_once('-').ok_or_else(|| bad("hash is not SRI (<algorithm>-<base64>)".into()))?;
+        if !["md5", "sha1", "sha256", "sha512"].contains(&algorithm) {
+            return Err(bad(format!("unknown hash algorithm '{algorithm}'")));
+        }
+        check_algorithm(s, algorithm)?;
+        let mut bytes = Vec::with_capacity(32);
+        let (mut bits, mut acc) = (0u32, 0u32);
+        for c in digest.bytes() {
+            match c {
+                b'=' => break,
+                b'\n' => continue,
+                _ => {}
+            }
+            let value = BASE64_ALPHABET.iter().position(|&a| a == c).ok_or_else(|| bad(format!("invalid character in Base64 string: '{}'", c as char)))?;
+            acc = (acc << 6 | value as u32) & 0xffff;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                bytes.push((acc >> bits) as u8);
+            }
+        }
+        to_array(s, "SRI", bytes)
+    }
 }
+
+const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 fn check_algorithm(input: &str, algorithm: &str) -> Result<(), ParseHashError> {
     if algorithm == "sha256" {
@@ -284,6 +318,22 @@ mod tests {
             h.digest(),
             &BASE64.decode(base64.as_bytes()).expect("valid base64")[..]
         );
+    }
+
+    /// The two narHash values of Nix's tests/fetchGit.sh (2.8.0 and master): non-canonical
+    /// trailing bits that Nix accepts; both name the same digest as the canonical form.
+    #[test]
+    fn sri_is_read_as_nix_reads_it() {
+        let canonical = NixHash::parse("sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8=").expect("canonical");
+        for form in ["sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG9=", "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8", "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8=ignored"] {
+            assert_eq!(NixHash::parse_sri_as_nix(form), Ok(canonical), "{form}");
+        }
+        assert!(NixHash::parse("sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG9=").is_err(), "the strict parser refuses it");
+        let h = sha256(b"x");
+        assert_eq!(NixHash::parse_sri_as_nix(&h.to_sri()), Ok(h));
+        for bad in ["sha256:abc", "md6-AAAA", "sha256-AAAA", "sha256-A*AA", &format!("sha512-{}", BASE64.encode(&[0; 64]))] {
+            assert!(NixHash::parse_sri_as_nix(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -80,8 +80,8 @@ impl DefaultLocalStore {
         // takes it exclusively. Not waiting: whoever holds it exclusively may take long.
         let big_lock = OpenOptions::new().read(true).write(true).open(self.db_dir.join("big-lock")).ok()?;
         rustix::fs::flock(&big_lock, rustix::fs::FlockOperation::NonBlockingLockShared).ok()?;
-        let schema = std::fs::read_to_string(self.db_dir.join("schema")).ok()?;
-        if schema.trim() != SCHEMA_VERSION {
+        let schema = read_small_file(&self.db_dir.join("schema")).ok()??;
+        if String::from_utf8_lossy(&schema).trim() != SCHEMA_VERSION {
             return None;
         }
         let valid = query_valid(&self.db_dir.join("db.sqlite"), path);
@@ -127,15 +127,42 @@ fn config_files(env: &impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
 
 /// False when `file` exists and sets `store` or includes other files (or cannot be read).
 fn config_keeps_default_store(file: &Path) -> bool {
-    let text = match std::fs::read(file) {
-        Ok(bytes) => bytes,
-        Err(err) => return err.kind() == std::io::ErrorKind::NotFound,
+    let text = match read_small_file(file) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return true,
+        Err(_) => return false,
     };
     String::from_utf8_lossy(&text).lines().all(|line| {
         let line = line.split('#').next().unwrap_or("").trim();
         let key = line.split(|c: char| c == '=' || c.is_whitespace()).next().unwrap_or("");
         !matches!(key, "store" | "include" | "!include")
     })
+}
+
+/// Largest configuration or schema file read; Nix's are a few KiB.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The contents of the regular file `path` (`None`: there is none), never blocking on a FIFO
+/// or device and never reading more than [`MAX_FILE_BYTES`]: anything else is an error, and
+/// then the daemon is asked instead.
+fn read_small_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
+    use std::io::Read;
+    let fd = match rustix::fs::open(path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let file = File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other("too large"));
+    }
+    Ok(Some(bytes))
 }
 
 /// Whether the default local store registers `path` as valid: see the module documentation.
@@ -184,6 +211,19 @@ mod tests {
         }
         std::fs::write(&conf, "# store = daemon\nstore-dir-unrelated = 1\n").expect("write");
         assert!(DefaultLocalStore::from_environment(env_of(&base)).is_some());
+    }
+
+    /// A configuration file that is a FIFO (or a device) is not read, which would block or never
+    /// end: the store is treated as possibly moved, and the daemon is asked.
+    #[test]
+    fn special_configuration_files_are_not_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("nix.conf");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs").success());
+        for conf in [fifo.to_str().expect("UTF-8"), "/dev/zero"] {
+            let vars = [("NIX_USER_CONF_FILES", conf), ("NIX_CONF_DIR", "/nonexistent")];
+            assert_eq!(DefaultLocalStore::from_environment(env_of(&vars)), None, "{conf}");
+        }
     }
 
     #[test]

@@ -71,6 +71,15 @@ impl Libgit2Attributes {
         })
     }
 
+    /// The sources `git_attr_get` reads with `GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM`,
+    /// which Nix >= 2.20 uses for a work tree: info/attributes, each directory's `.gitattributes`
+    /// from the index only, and the user's file.
+    pub fn index_only(repo: &gix::Repository) -> std::io::Result<Self> {
+        let mut attributes = Self::new(repo)?;
+        attributes.workdir = None;
+        Ok(attributes)
+    }
+
     /// The walk enters directory `dir` ("" for the root), whose tree holds `commit_file` as its
     /// `.gitattributes` blob (if any).
     pub fn enter_directory(&mut self, dir: &BStr, commit_file: Option<&[u8]>, objects: &gix::OdbHandle) -> std::io::Result<()> {

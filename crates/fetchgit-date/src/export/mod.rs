@@ -27,7 +27,7 @@ use crate::error_chain;
 mod ident;
 mod libgit2_attributes;
 
-use libgit2_attributes::Libgit2Attributes;
+pub(crate) use libgit2_attributes::Libgit2Attributes;
 
 /// Which Nix's export to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

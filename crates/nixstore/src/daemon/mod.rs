@@ -12,6 +12,13 @@
 //! registers the path only when it matches, so a failed or aborted transfer registers
 //! nothing.
 //!
+//! Every wait on the daemon is bounded by a timeout ([`DEFAULT_TIMEOUT`], or the one given to
+//! [`DaemonConnection::connect_with_timeout`] and [`ensure_ca_path_with_timeout`]): connecting to
+//! its socket (a daemon that does not accept), the handshake, every reply, and every write of
+//! the NAR (a daemon that stops reading). While the NAR is being sent the daemon has nothing to
+//! say, so silence is expected from it then; the bound on each write covers that phase. A wait
+//! that runs out fails with an error naming the daemon, the operation and the timeout.
+//!
 //! ```no_run
 //! use nixstore::daemon::{ensure_ca_path, StoreUri};
 //! use nixstore::nar::{dump_path, hash_path};
@@ -34,6 +41,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -56,6 +64,11 @@ const NIX_DAEMON: &str = "nix-daemon";
 
 /// Most bytes of a `nix-daemon --stdio` child's stderr kept for error messages.
 const MAX_CHILD_STDERR: usize = 16 * 1024;
+
+/// The longest wait for the daemon by default: Nix's `stalled-download-timeout` (300 s). A
+/// daemon may be slow to answer (it waits for the store's locks, e.g. during garbage
+/// collection), so this is generous; it only has to end waits that would never end.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long a `nix-daemon --stdio` child may take to exit after its stdin is closed before it
 /// is killed.
@@ -216,10 +229,28 @@ pub enum ProtocolError {
         /// The value.
         value: u64,
     },
+    /// The daemon did not answer, or did not read what we sent, within the timeout.
+    #[error("the daemon did not answer within {} s (check that it is not stuck, e.g. waiting for a lock, or raise the timeout)", .after.as_secs())]
+    TimedOut {
+        /// The timeout.
+        after: Duration,
+    },
+}
+
+/// The payload of the I/O error a timed-out wait returns.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer within {} s", .0.as_secs())]
+struct NoAnswer(Duration);
+
+fn no_answer(after: Duration) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, NoAnswer(after))
 }
 
 impl ProtocolError {
     fn from_io(e: io::Error) -> ProtocolError {
+        if let Some(NoAnswer(after)) = e.get_ref().and_then(|inner| inner.downcast_ref::<NoAnswer>()) {
+            return ProtocolError::TimedOut { after: *after };
+        }
         match e.kind() {
             io::ErrorKind::UnexpectedEof
             | io::ErrorKind::BrokenPipe
@@ -375,6 +406,68 @@ impl Peer {
     }
 }
 
+/// One direction of the connection to the daemon: the socket with `SO_RCVTIMEO` and
+/// `SO_SNDTIMEO` set to the timeout, whose expiry becomes a [`ProtocolError::TimedOut`] —
+/// except for reads while `quiet` is set (we are sending the NAR; the daemon has nothing to
+/// say until it has all of it), which keep waiting.
+struct Timed {
+    stream: UnixStream,
+    timeout: Duration,
+    quiet: Arc<AtomicBool>,
+}
+
+impl Timed {
+    fn new(stream: &UnixStream, timeout: Duration, quiet: &Arc<AtomicBool>) -> io::Result<Timed> {
+        let stream = stream.try_clone()?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Ok(Timed { stream, timeout, quiet: Arc::clone(quiet) })
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.stream.read(buf) {
+                Err(e) if is_timeout(&e) && self.quiet.load(Ordering::SeqCst) => continue,
+                Err(e) if is_timeout(&e) => return Err(no_answer(self.timeout)),
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf).map_err(|e| if is_timeout(&e) { no_answer(self.timeout) } else { e })
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Connects to the Unix socket at `path`, waiting at most `timeout` for the daemon to accept
+/// (a connect blocks while the listener's backlog is full, e.g. when nothing accepts).
+fn connect_unix(path: &Path, timeout: Duration) -> io::Result<UnixStream> {
+    use rustix::net::{sockopt, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, Some(timeout))?;
+    match rustix::net::connect(&fd, &SocketAddrUnix::new(path)?) {
+        Ok(()) => {}
+        // Linux bounds a Unix socket's connect by the send timeout and then says EAGAIN.
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("the daemon did not accept the connection within {} s", timeout.as_secs())))
+        }
+        Err(err) => return Err(err.into()),
+    }
+    sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, None)?;
+    Ok(UnixStream::from(fd))
+}
+
 /// An open connection to a Nix daemon, after the handshake.
 pub struct DaemonConnection {
     reader: BufReader<Box<dyn Read + Send>>,
@@ -386,6 +479,8 @@ pub struct DaemonConnection {
     minor: u8,
     nix_version: Option<String>,
     trusted: Option<bool>,
+    /// Set while the NAR is sent (see [`Timed`]).
+    quiet: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for DaemonConnection {
@@ -499,43 +594,51 @@ fn handshake(r: &mut dyn Read, w: &mut dyn Write) -> Result<Hello, HandshakeErro
 }
 
 impl DaemonConnection {
-    /// Connect to the store `uri` names and complete the handshake.
+    /// Connect to the store `uri` names and complete the handshake, waiting at most
+    /// [`DEFAULT_TIMEOUT`] for each answer.
     pub fn connect(uri: &StoreUri) -> Result<Self, ConnectError> {
+        Self::connect_with_timeout(uri, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`DaemonConnection::connect`], with every later wait on the daemon bounded by
+    /// `timeout` too.
+    pub fn connect_with_timeout(uri: &StoreUri, timeout: Duration) -> Result<Self, ConnectError> {
         match uri {
-            StoreUri::Socket(path) => Self::connect_socket(path),
+            StoreUri::Socket(path) => Self::connect_socket(path, timeout),
             StoreUri::Auto => {
                 let path = default_socket_path();
-                match UnixStream::connect(&path) {
-                    Ok(stream) => Self::over_socket(path, stream),
-                    Err(_) => Self::spawn(None),
+                match connect_unix(&path, timeout) {
+                    Ok(stream) => Self::over_socket(path, stream, timeout),
+                    Err(_) => Self::spawn(None, timeout),
                 }
             }
-            StoreUri::Local(store) => Self::spawn(Some(store)),
+            StoreUri::Local(store) => Self::spawn(Some(store), timeout),
         }
     }
 
-    fn connect_socket(path: &Path) -> Result<Self, ConnectError> {
-        let stream = UnixStream::connect(path).map_err(|source| ConnectError::Socket {
+    fn connect_socket(path: &Path, timeout: Duration) -> Result<Self, ConnectError> {
+        let stream = connect_unix(path, timeout).map_err(|source| ConnectError::Socket {
             path: path.to_owned(),
             source,
         })?;
-        Self::over_socket(path.to_owned(), stream)
+        Self::over_socket(path.to_owned(), stream, timeout)
     }
 
     /// Handshake over an already connected socket (`path` only names it in messages).
-    pub(crate) fn over_socket(path: PathBuf, stream: UnixStream) -> Result<Self, ConnectError> {
-        let clone = |s: &UnixStream| {
-            s.try_clone().map_err(|source| ConnectError::Socket {
+    pub(crate) fn over_socket(path: PathBuf, stream: UnixStream, timeout: Duration) -> Result<Self, ConnectError> {
+        let quiet = Arc::new(AtomicBool::new(false));
+        let timed = |s: &UnixStream| {
+            Timed::new(s, timeout, &quiet).map_err(|source| ConnectError::Socket {
                 path: path.clone(),
                 source,
             })
         };
-        let reader: Box<dyn Read + Send> = Box::new(clone(&stream)?);
-        let writer: Box<dyn Write + Send> = Box::new(clone(&stream)?);
-        Self::finish_connect(reader, writer, Peer::Socket { path, stream })
+        let reader: Box<dyn Read + Send> = Box::new(timed(&stream)?);
+        let writer: Box<dyn Write + Send> = Box::new(timed(&stream)?);
+        Self::finish_connect(reader, writer, Peer::Socket { path, stream }, quiet)
     }
 
-    fn spawn(store: Option<&str>) -> Result<Self, ConnectError> {
+    fn spawn(store: Option<&str>, timeout: Duration) -> Result<Self, ConnectError> {
         let mut args = vec!["--stdio".to_owned()];
         if let Some(store) = store {
             args.extend(["--store".to_owned(), store.to_owned()]);
@@ -550,8 +653,9 @@ impl DaemonConnection {
         };
         let (ours, theirs) = UnixStream::pair().map_err(spawn_error)?;
         let theirs_out = theirs.try_clone().map_err(spawn_error)?;
-        let reader = ours.try_clone().map_err(spawn_error)?;
-        let writer = ours.try_clone().map_err(spawn_error)?;
+        let quiet = Arc::new(AtomicBool::new(false));
+        let reader = Timed::new(&ours, timeout, &quiet).map_err(spawn_error)?;
+        let writer = Timed::new(&ours, timeout, &quiet).map_err(spawn_error)?;
         // The Command (holding the child's ends) is dropped at the end of this statement, so
         // the daemon closing its end is seen as the end of the stream.
         let mut child = Command::new(NIX_DAEMON)
@@ -584,6 +688,7 @@ impl DaemonConnection {
                 child,
                 stderr: Some(stderr),
             },
+            quiet,
         )
     }
 
@@ -591,6 +696,7 @@ impl DaemonConnection {
         reader: Box<dyn Read + Send>,
         writer: Box<dyn Write + Send>,
         peer: Peer,
+        quiet: Arc<AtomicBool>,
     ) -> Result<Self, ConnectError> {
         let mut conn = DaemonConnection {
             reader: BufReader::with_capacity(64 * 1024, reader),
@@ -601,6 +707,7 @@ impl DaemonConnection {
             minor: 0,
             nix_version: None,
             trusted: None,
+            quiet,
         };
         let writer = conn.writer.as_mut().expect("just set");
         match handshake(&mut conn.reader, writer) {
@@ -741,13 +848,16 @@ impl DaemonConnection {
         let minor = self.minor;
         let reader = &mut self.reader;
         let peer = &self.peer;
+        let quiet = &self.quiet;
         let (sent, reply, writer) = thread::scope(|scope| {
             let log = scope.spawn(|| {
                 let reply = wire::process_stderr(reader, minor);
                 stop.store(true, Ordering::SeqCst);
                 reply
             });
+            quiet.store(true, Ordering::SeqCst);
             let sent = send_frames(&mut writer, nar_size, &stop, write_nar);
+            quiet.store(false, Ordering::SeqCst);
             let writer = if sent.is_ok() {
                 Some(writer)
             } else {
@@ -796,11 +906,15 @@ impl DaemonConnection {
                         source: Box::new(ProtocolError::from_io(e)),
                         daemon_stderr,
                     }),
-                    (SendFailure::Daemon(_), Err(source)) => Err(DaemonError::Connection {
+                    // A write that timed out says more than the end of stream it caused.
+                    (SendFailure::Daemon(e), Err(source)) => Err(DaemonError::Connection {
                         via: self.via.clone(),
                         operation: OPERATION,
                         path: abs,
-                        source: Box::new(source),
+                        source: Box::new(match ProtocolError::from_io(e) {
+                            timed_out @ ProtocolError::TimedOut { .. } => timed_out,
+                            _ => source,
+                        }),
                         daemon_stderr,
                     }),
                 }
@@ -926,9 +1040,23 @@ pub enum EnsureError {
 
 /// Ensure `path` is valid in the store `uri` names: if it is not, add the NAR that
 /// `write_nar` streams as a content-addressed path (see [`DaemonConnection::add_ca_nar`]).
-/// Returns whether the NAR had to be sent.
+/// Returns whether the NAR had to be sent. Every wait on the daemon is bounded by
+/// [`DEFAULT_TIMEOUT`].
 pub fn ensure_ca_path(
     uri: &StoreUri,
+    path: &StorePath,
+    store_dir: &str,
+    nar_hash: &NixHash,
+    nar_size: u64,
+    write_nar: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> Result<AddOutcome, EnsureError> {
+    ensure_ca_path_with_timeout(uri, DEFAULT_TIMEOUT, path, store_dir, nar_hash, nar_size, write_nar)
+}
+
+/// [`ensure_ca_path`] with every wait on the daemon bounded by `timeout`.
+pub fn ensure_ca_path_with_timeout(
+    uri: &StoreUri,
+    timeout: Duration,
     path: &StorePath,
     store_dir: &str,
     nar_hash: &NixHash,
@@ -939,19 +1067,19 @@ pub fn ensure_ca_path(
     let mut conn = match uri {
         StoreUri::Auto => {
             let socket = default_socket_path();
-            match UnixStream::connect(&socket) {
-                Ok(stream) => DaemonConnection::over_socket(socket, stream)?,
+            match connect_unix(&socket, timeout) {
+                Ok(stream) => DaemonConnection::over_socket(socket, stream, timeout)?,
                 Err(_) => {
                     // About to start `nix-daemon --stdio` on the default store just to hear
                     // "valid": read it from the store's database when that is safe.
                     if crate::local_store::default_store_has_valid(&absolute) == Some(true) {
                         return Ok(AddOutcome { sent: false });
                     }
-                    DaemonConnection::spawn(None)?
+                    DaemonConnection::spawn(None, timeout)?
                 }
             }
         }
-        _ => DaemonConnection::connect(uri)?,
+        _ => DaemonConnection::connect_with_timeout(uri, timeout)?,
     };
     if conn.is_valid_path(&absolute)? {
         return Ok(AddOutcome { sent: false });

@@ -7,6 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use super::wire::{self, clean_message, FrameWriter, FRAME_SIZE};
 use super::*;
@@ -39,6 +40,13 @@ impl Fake {
         assert_eq!(self.r(), wire::WORKER_MAGIC_1);
         self.w(wire::WORKER_MAGIC_2);
         self.w(version);
+    }
+    /// A whole handshake as Nix 2.8's daemon (protocol 1.34) does it.
+    fn hello_1_34(&mut self) {
+        assert_eq!(self.greet(0x122), CLIENT_VERSION);
+        self.obsolete();
+        self.ws("2.8.0");
+        self.w(wire::STDERR_LAST);
     }
     /// The obsolete CPU affinity and reserveSpace words.
     fn obsolete(&mut self) {
@@ -94,7 +102,7 @@ fn with_fake(
     let (ours, theirs) = UnixStream::pair().expect("socket pair");
     let handle = thread::spawn(move || daemon(&mut Fake(theirs)));
     (
-        DaemonConnection::over_socket(PathBuf::from("fake"), ours),
+        DaemonConnection::over_socket(PathBuf::from("fake"), ours, DEFAULT_TIMEOUT),
         handle,
     )
 }
@@ -481,4 +489,156 @@ fn store_uri_parsing() {
     for uri in ["auto", "unix:///run/nix/sock", "local?root=/tmp/s"] {
         assert_eq!(uri.parse::<StoreUri>().expect(uri).to_string(), uri);
     }
+}
+
+/// How long the timeout tests let a wait run before it must have failed.
+const SHORT: Duration = Duration::from_millis(300);
+
+fn assert_prompt(started: Instant, what: &str) {
+    assert!(started.elapsed() < Duration::from_secs(10), "{what}: waited {:?}", started.elapsed());
+}
+
+/// A daemon socket that accepts and never answers: the handshake times out, with a one-line
+/// error that names the socket and the timeout.
+#[test]
+fn a_daemon_that_accepts_and_never_answers_times_out_in_the_handshake() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("socket");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let holder = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        thread::sleep(Duration::from_secs(3));
+        drop(stream);
+    });
+    let started = Instant::now();
+    let err = DaemonConnection::connect_with_timeout(&StoreUri::Socket(socket.clone()), SHORT).expect_err("no answer");
+    assert_prompt(started, "handshake");
+    assert!(
+        matches!(err, ConnectError::Handshake { source: ProtocolError::TimedOut { .. }, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains(&socket.display().to_string()) && text.contains("did not answer within"), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+    holder.join().expect("holder");
+}
+
+/// A socket whose listener never accepts (its backlog is full): connecting times out.
+#[test]
+fn a_socket_that_never_accepts_times_out_on_connect() {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("socket");
+    let listener = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).expect("socket");
+    rustix::net::bind(&listener, &SocketAddrUnix::new(&socket).expect("address")).expect("bind");
+    rustix::net::listen(&listener, 0).expect("listen");
+    let started = Instant::now();
+    let mut pending = Vec::new();
+    let err = loop {
+        match connect_unix(&socket, SHORT) {
+            Ok(stream) => pending.push(stream),
+            Err(err) => break err,
+        }
+        assert!(pending.len() < 64, "the backlog never filled");
+    };
+    assert_prompt(started, "connect");
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    let err = DaemonConnection::connect_with_timeout(&StoreUri::Socket(socket.clone()), SHORT).expect_err("still full");
+    assert!(matches!(err, ConnectError::Socket { .. }) && err.to_string().contains("did not accept"), "{err}");
+}
+
+/// A daemon that goes silent after the handshake: the reply wait times out, and the
+/// connection is unusable afterwards.
+#[test]
+fn a_daemon_that_stops_answering_times_out_per_operation() {
+    let (path, _) = test_path();
+    let abs = path.to_absolute_path(DEFAULT_STORE_DIR);
+    let (ours, theirs) = UnixStream::pair().expect("socket pair");
+    let daemon = thread::spawn(move || {
+        let mut d = Fake(theirs);
+        d.hello_1_34();
+        assert_eq!(d.r(), OP_IS_VALID_PATH);
+        let _ = d.rs();
+        thread::sleep(Duration::from_secs(2));
+    });
+    let mut conn = DaemonConnection::over_socket(PathBuf::from("fake"), ours, SHORT).expect("handshake");
+    let started = Instant::now();
+    let err = conn.is_valid_path(&abs).expect_err("no reply");
+    assert_prompt(started, "reply");
+    match &err {
+        DaemonError::Connection { source, .. } => assert!(matches!(**source, ProtocolError::TimedOut { .. }), "{source:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("check the validity of") && err.to_string().contains("did not answer"), "{err}");
+    assert!(matches!(conn.is_valid_path(&abs), Err(DaemonError::Broken { .. })));
+    daemon.join().expect("fake daemon");
+}
+
+/// A daemon that stops reading the NAR: the writes time out instead of blocking forever.
+#[test]
+fn a_daemon_that_stops_reading_the_nar_times_out() {
+    let (path, hash) = test_path();
+    let nar_size = 64u64 << 20;
+    let (ours, theirs) = UnixStream::pair().expect("socket pair");
+    let daemon = thread::spawn(move || {
+        let mut d = Fake(theirs);
+        d.hello_1_34();
+        assert_eq!(d.r(), OP_ADD_TO_STORE_NAR);
+        thread::sleep(Duration::from_secs(3));
+    });
+    let mut conn = DaemonConnection::over_socket(PathBuf::from("fake"), ours, SHORT).expect("handshake");
+    let started = Instant::now();
+    let chunk = vec![0u8; 1 << 20];
+    let err = conn
+        .add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, nar_size, &mut |w| {
+            for _ in 0..64 {
+                w.write_all(&chunk)?;
+            }
+            Ok(())
+        })
+        .expect_err("the daemon never reads");
+    assert_prompt(started, "NAR transfer");
+    assert!(err.to_string().contains("did not answer"), "{err}");
+    daemon.join().expect("fake daemon");
+}
+
+/// Silence from the daemon while we are still producing the NAR is expected, however long the
+/// producer takes: the timeout bounds waits on the daemon only.
+#[test]
+fn a_slow_nar_producer_is_not_a_daemon_timeout() {
+    let (path, hash) = test_path();
+    let nar: Vec<u8> = vec![7u8; 3 * FRAME_SIZE];
+    let expected = nar.clone();
+    let (ours, theirs) = UnixStream::pair().expect("socket pair");
+    let daemon = thread::spawn(move || {
+        let mut d = Fake(theirs);
+        d.hello_1_34();
+        assert_eq!(d.r(), OP_ADD_TO_STORE_NAR);
+        let _ = (d.rs(), d.rs(), d.rs()); // path, deriver, narHash
+        let _ = (d.r(), d.r(), d.r(), d.r(), d.r()); // references, time, size, ultimate, signatures
+        let _ = d.rs(); // ca
+        let _ = (d.r(), d.r()); // repair, dontCheckSigs
+        let mut received = Vec::new();
+        loop {
+            let len = d.r();
+            if len == 0 {
+                break;
+            }
+            let mut frame = vec![0u8; len as usize];
+            d.0.read_exact(&mut frame).expect("frame");
+            received.extend_from_slice(&frame);
+        }
+        assert_eq!(received, expected);
+        d.w(wire::STDERR_LAST);
+    });
+    let mut conn = DaemonConnection::over_socket(PathBuf::from("fake"), ours, SHORT).expect("handshake");
+    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, nar.len() as u64, &mut |w| {
+        for frame in nar.chunks(FRAME_SIZE) {
+            thread::sleep(SHORT * 3);
+            w.write_all(frame)?;
+        }
+        Ok(())
+    })
+    .expect("a slow producer is fine");
+    daemon.join().expect("fake daemon");
 }

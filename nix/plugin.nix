@@ -1,0 +1,31 @@
+# fetchgit-date's Nix plugin (builtins.fetchGitDate), built against `nix`: the plugin's ABI is
+# that of these exact headers, and it refuses to register in any other Nix release. Use the
+# same `nix` the machine runs (the NixOS module passes config.nix.package).
+{ lib, rustPlatform, pkg-config, nix, boost, nlohmann_json, src }:
+let
+  workspace = (builtins.fromTOML (builtins.readFile "${src}/Cargo.toml")).workspace.package;
+in
+rustPlatform.buildRustPackage {
+  pname = "fetchgit-date-nix-plugin";
+  inherit (workspace) version;
+  inherit src;
+  cargoLock.lockFile = "${src}/Cargo.lock";
+  cargoBuildFlags = [ "--package" "fetchgit-date-nix-plugin" "--lib" ];
+  # build.rs finds the headers with `pkg-config nix-expr` (nix.dev).
+  nativeBuildInputs = [ pkg-config ];
+  buildInputs = [ (nix.dev or nix) boost nlohmann_json ];
+  # The plugin's tests load it into a Nix with a writable store; they run in the project's CI.
+  doCheck = false;
+  installPhase = ''
+    runHook preInstall
+    mkdir -p $out/lib
+    cp "$(find target -path '*/release/libfetchgit_date_nix_plugin.so' -not -path '*/deps/*' | head -n1)" $out/lib/
+    runHook postInstall
+  '';
+  passthru.pluginFile = "lib/libfetchgit_date_nix_plugin.so";
+  meta = {
+    description = "builtins.fetchGitDate: builtins.fetchGit rolled back to a date, as a Nix plugin (plugin-files)";
+    license = with lib.licenses; [ mit asl20 ];
+    platforms = lib.platforms.linux ++ lib.platforms.darwin;
+  };
+}
