@@ -372,12 +372,16 @@ fn wait_for_port(port: u16) {
     }
 }
 
-/// `git daemon` on 127.0.0.1 exporting `root`.
+/// `git daemon` on 127.0.0.1 exporting `root`. It runs `git-daemon` from git's exec path
+/// itself: `git daemon` runs it as a child process, which dropping the [`Server`] (killing
+/// `git`) would leave running, an orphan holding the port and whatever descriptors it inherited.
 pub fn git_daemon(scratch: &Scratch) -> Server {
     let port = free_port();
     let log = scratch.dir.path().join("daemon.log");
-    let child = Command::new("git")
-        .args(["daemon", "--reuseaddr", "--export-all", "--verbose", "--listen=127.0.0.1"])
+    let exec_path = Command::new("git").arg("--exec-path").output().expect("git --exec-path");
+    let exec_path = PathBuf::from(String::from_utf8(exec_path.stdout).expect("a UTF-8 path").trim());
+    let child = Command::new(exec_path.join("git-daemon"))
+        .args(["--reuseaddr", "--export-all", "--verbose", "--listen=127.0.0.1"])
         .arg(format!("--port={port}"))
         .arg(format!("--base-path={}", scratch.srv().display()))
         .arg(scratch.srv())
