@@ -108,6 +108,7 @@ let
         ++ optional (!exportIgnore) "--no-export-ignore"
         ++ optional (!rootFallback) "--no-root-fallback"
         ++ optional lfs "--lfs"
+        ++ optional submodules "--submodules"
         ++ optional (verifyCommit == true) "--verify-commit"
         ++ optional (verifyCommit == false) "--no-verify-commit"
         ++ opt "public-key" publicKey
@@ -118,9 +119,9 @@ let
         else if builtins.substring 0 (builtins.stringLength builtins.storeDir + 1) urlString == "${builtins.storeDir}/" then fail "url ${urlString} is in the Nix store, where sources are copied without .git (a flake's ./. is such a copy): pass the repository's own location as a string"
         else if date != null && interval != null then fail "give either date or interval, not both"
         else if firstParent && !truncating then fail "firstParent only applies to truncation: add date or interval"
-        else if submodules then fail "submodules = true is not supported yet; fetch without submodules (gitlinks become empty directories, as in fetchGit)"
+        else if submodules && exportIgnore then fail "exportIgnore and submodules are not supported together yet (exportIgnore = true with submodules = true, as Nix >= 2.20 says)"
         else if compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
-        else if !exportIgnore && compat == "legacy" then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
+        else if !exportIgnore && compat == "legacy" && !submodules then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
         else if pureEval && rev == null && !(narHash != null && narHashLocks nixVersion) then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
         else if pureEval && date != null && !(builtins.isInt date) then fail "in pure evaluation mode date must be Unix seconds (an integer): a date string may be relative or in the local time zone; or evaluate with --impure"
         else if pureEval && rev == null then builtins.trace "warning: Input '${urlString}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared." (exec argv)

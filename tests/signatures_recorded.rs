@@ -120,7 +120,7 @@ fn library_fetch(repo: &Path, case: &Value) -> Result<fetchgit_date::fetch::Fetc
         ..Selector::default()
     };
     let name = nixstore::store_path::StorePathName::new("source").expect("name");
-    let export = ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false };
+    let export = ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false, submodules: false };
     fetcher.fetch(&selector, export, &name, nixstore::store_path::DEFAULT_STORE_DIR)
 }
 

@@ -204,6 +204,10 @@ struct FetchArgs {
     /// Replace Git LFS pointer files by their contents (fetchGit's lfs = true, Nix >= 2.27).
     #[arg(long)]
     lfs: bool,
+    /// Fetch the submodules too, at the commits the (truncated) commit records (fetchGit's
+    /// submodules = true).
+    #[arg(long)]
+    submodules: bool,
     #[command(flatten)]
     signature: SignatureFlags,
     /// Store path name.
@@ -266,6 +270,9 @@ struct VerifyArgs {
     /// LFS objects.
     #[arg(long)]
     lfs: bool,
+    /// Also try the exports with submodules (fetchGit's submodules = true); fetches them.
+    #[arg(long)]
+    submodules: bool,
     #[command(flatten)]
     signature: SignatureFlags,
 }
@@ -354,6 +361,9 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     if args.lfs {
         more.push(("lfs", Value::Bool(true)));
     }
+    if args.submodules {
+        more.push(("submodules", Value::Bool(true)));
+    }
     more.extend(args.signature.attributes());
     more.extend(args.nar_hash.clone().map(|hash| ("narHash", Value::String(hash))));
     more.extend(args.last_modified.map(|time| ("lastModified", Value::Int(time))));
@@ -415,7 +425,7 @@ fn verify(args: VerifyArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
         Ok(verified) => verified.map(|v| format!("signature: good, by key {}", v.fingerprint)),
         Err(err) => Some(format!("signature: {}", error_chain(&err))),
     };
-    let verdict = fetchgit_date::verify::verify_with(&fetcher, commit, expected, args.lfs)?;
+    let verdict = fetchgit_date::verify::verify_with(&fetcher, commit, expected, args.lfs, args.submodules)?;
     for line in verdict.report() {
         writeln!(out, "{line}")?;
     }

@@ -112,7 +112,7 @@ pub struct SourceAttrs {
     pub rev_count: u64,
     /// First 7 characters of `rev`.
     pub short_rev: String,
-    /// Whether submodules were fetched (never, for now).
+    /// Whether submodules were fetched.
     pub submodules: bool,
     /// How truncation picked `rev`, when requested; not one of Nix's attributes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,6 +144,12 @@ pub struct Fetched {
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// `submodules` of a work tree read from disk, which is not reproduced.
+    #[error("submodules = true of the work tree {} (read from disk, without ref, rev, date or interval) is not supported yet; pass ref = \"HEAD\" (--ref HEAD) to fetch its last commit with its submodules", .path.display())]
+    WorkTreeSubmodules {
+        /// The work tree.
+        path: PathBuf,
+    },
     /// The URL cannot be used.
     #[error(transparent)]
     Location(#[from] LocationError),
@@ -248,6 +254,8 @@ pub struct Fetcher {
     timeout: std::time::Duration,
     /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
     remote_url: Option<String>,
+    /// How remotes are fetched, for submodules.
+    remote_options: RemoteOptions,
 }
 
 /// The branch Nix takes from a repository it clones when no `ref` is given, for releases that do
@@ -282,6 +290,7 @@ impl Fetcher {
             remote_url: remote.as_ref().map(|_| url.to_owned()),
             remote,
             timeout: options.timeout,
+            remote_options: options.clone(),
             nix: nix.clone(),
             cloned_by_nix,
             all_refs: options.all_refs,
@@ -484,6 +493,9 @@ impl Fetcher {
             name.check_modern().map_err(FetchError::Name)?;
         }
         if self.takes_work_tree(selector) {
+            if export.submodules && (export.generation == export::Generation::Modern || dirty::is_dirty(&self.repo, export.generation)?) {
+                return Err(FetchError::WorkTreeSubmodules { path: self.path.clone() });
+            }
             if let Some(fetched) = self.fetch_work_tree(selector, export, name, store_dir)? {
                 return Ok(fetched);
             }
@@ -508,7 +520,7 @@ impl Fetcher {
                 short_rev: rev[..7].to_owned(),
                 rev,
                 rev_count,
-                submodules: false,
+                submodules: export.submodules,
                 truncation: selection.truncation,
             },
             commit: Some(commit),
@@ -552,7 +564,14 @@ impl Fetcher {
 
     /// NAR hash and size of `commit` exported with `options`, from the cache when known.
     pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
-        let key = export::cache_key(&self.repo, commit, options)?;
+        let mut key = export::cache_key(&self.repo, commit, options)?;
+        let superproject = self.superproject(options);
+        if let Some(superproject) = &superproject {
+            // Whether the submodules resolve (and Nix fails if not) depends on the URL they are
+            // resolved against; a hash of it, since it may hold credentials.
+            key.push('_');
+            key.push_str(&nixstore::hash::sha256(superproject.base.as_bytes()).to_hex()[..16]);
+        }
         if let Some(cached) = self.cache.get(Table::Nar, &key) {
             match recheck::nar(&cached) {
                 Ok(value) => return Ok(value),
@@ -560,7 +579,8 @@ impl Fetcher {
             }
         }
         let mut lfs = self.lfs_fetcher(commit, options);
-        let (hash, size, _) = export::nar_hash_with(&self.repo, commit, options, lfs.as_mut().map(|l| l as &mut dyn export::Smudge))?;
+        let hooks = export_hooks(&self.repo, commit, lfs.as_mut(), superproject.as_ref())?;
+        let (hash, size, _) = export::nar_hash_with(&self.repo, commit, options, hooks)?;
         self.cache.put(Table::Nar, &key, &format!("{} {size}", hash.to_sri()));
         Ok((hash, size))
     }
@@ -652,7 +672,8 @@ impl Fetcher {
     ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
         let path = build_ca_path(name, &fetched.nar_hash, store_dir);
         let mut lfs = fetched.commit.and_then(|commit| self.lfs_fetcher(commit, export));
-        let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), out);
+        let superproject = self.superproject(export);
+        let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), superproject.as_ref(), out);
         let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
         nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
@@ -665,6 +686,31 @@ impl Fetcher {
             let source = crate::lfs::endpoint_source(&self.repo, commit, self.remote_url.as_deref());
             crate::lfs::LfsFetcher::new(source, &self.cache)
         })
+    }
+
+    /// The superproject whose submodules exports with `options` fetch, when they ask for them.
+    pub fn superproject(&self, options: ExportOptions) -> Option<crate::submodules::Superproject> {
+        if !options.submodules {
+            return None;
+        }
+        let generation = options.generation;
+        let absolute = || std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()).display().to_string();
+        let base = match (self.remote.is_some(), generation) {
+            (true, export::Generation::Legacy) => self.url.clone(),
+            (true, export::Generation::Modern) => crate::submodules::fix_git_url(&self.url),
+            // Nix <= 2.19 adds the local path as `origin` of the clone it checks out.
+            (false, export::Generation::Legacy) => absolute(),
+            // Nix >= 2.20 clones a bare repository given by path as `file://` and sets that
+            // as `origin`; a work tree is read in place, with its own remotes.
+            (false, export::Generation::Modern) if self.cloned_by_nix => format!("file://{}", absolute()),
+            (false, export::Generation::Modern) => crate::submodules::libgit2_url_base(&self.repo).unwrap_or_else(absolute),
+        };
+        let context = crate::submodules::Context {
+            generation,
+            cache_root: self.cache.dir().map(crate::remote::cache_root),
+            remote: RemoteOptions { timeout: self.timeout, ..self.remote_options.clone() },
+        };
+        Some(crate::submodules::Superproject { context, base })
     }
 
     /// The path the repository was opened from.
@@ -681,6 +727,7 @@ pub fn write_nar(
     fetched: &Fetched,
     export: ExportOptions,
     lfs: Option<&mut crate::lfs::LfsFetcher>,
+    superproject: Option<&crate::submodules::Superproject>,
     mut out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     match (fetched.commit, fetched.work_tree) {
@@ -689,11 +736,28 @@ pub fn write_nar(
             dirty::write_nar(repo, workdir, work_tree, &mut out).map_err(std::io::Error::other)
         }
         (Some(commit), None) => {
-            let smudge = lfs.map(|l| l as &mut dyn export::Smudge);
-            export::write_nar_with(repo, commit, export, smudge, &mut out).map(drop).map_err(std::io::Error::other)
+            let hooks = export_hooks(repo, commit, lfs, superproject).map_err(std::io::Error::other)?;
+            export::write_nar_with(repo, commit, export, hooks, &mut out).map(drop).map_err(std::io::Error::other)
         }
         (None, None) => Err(std::io::Error::other("a fetch has a commit or a work tree")),
     }
+}
+
+/// The hooks an export of `commit` of `repo` needs: `lfs` smudges, `superproject` opens submodules.
+fn export_hooks<'h>(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    lfs: Option<&'h mut crate::lfs::LfsFetcher>,
+    superproject: Option<&crate::submodules::Superproject>,
+) -> Result<export::Hooks<'h>, ExportError> {
+    let submodules = match superproject {
+        Some(superproject) => {
+            let opener = superproject.opener(repo, commit).map_err(|reason| ExportError::Submodule { path: ".gitmodules".into(), reason })?;
+            Some(Box::new(opener) as Box<dyn export::Submodules>)
+        }
+        None => None,
+    };
+    Ok(export::Hooks { smudge: lfs.map(|l| l as &mut dyn export::Smudge), submodules })
 }
 
 /// `time` as fetchGit's `lastModifiedDate`: `gmtime` and `strftime("%Y%m%d%H%M%S")`, so a year

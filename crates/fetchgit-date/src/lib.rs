@@ -11,7 +11,7 @@
 //! use fetchgit_date::{cache::Cache, export::{ExportOptions, Generation}, fetch::{Fetcher, Selector, TruncateTo}};
 //! let fetcher = Fetcher::open("/path/to/repo", Cache::from_environment())?;
 //! let selector = Selector { truncate: Some(TruncateTo::Interval("1d".parse()?)), ..Selector::default() };
-//! let export = ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false };
+//! let export = ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false, submodules: false };
 //! let name = nixstore::store_path::StorePathName::new("source")?;
 //! let fetched = fetcher.fetch(&selector, export, &name, nixstore::store_path::DEFAULT_STORE_DIR)?;
 //! println!("{}", fetched.attrs.nar_hash);
@@ -37,6 +37,7 @@ pub mod request;
 pub mod repo_files;
 pub mod resolve;
 pub mod signature;
+pub mod submodules;
 pub mod transport;
 pub mod verify;
 

@@ -194,6 +194,18 @@ impl NixVersion {
         !self.lix && self.at_least(2, 27)
     }
 
+    /// Whether fetchGit's `submodules = true` of this release is the one fetchgit-date reproduces
+    /// (every legacy release, and Nix >= 2.24.7); else what differs. Nix 2.20.0 to 2.24.6 fail on
+    /// a `.gitmodules` entry whose path is no gitlink (9d24080090, in 2.25.0 and backported to
+    /// 2.24.7), and 2.20.0-2.20.6, 2.21.0-2.21.2 and 2.22.0 leave nested submodules empty
+    /// (750bcaa330, in 2.23.0 and backported to 2.20.7, 2.21.3 and 2.22.1).
+    pub fn reproduces_submodules(&self) -> Result<(), &'static str> {
+        if self.lix || !self.has(Change::Libgit2) || self.at_least(2, 25) || (self.minor == 24 && self.patch >= 7) {
+            return Ok(());
+        }
+        Err("Nix 2.20.0 to 2.24.6 fail on .gitmodules entries whose path is not a submodule, and some of them leave nested submodules empty")
+    }
+
     /// The export generation this release uses: libgit2 from 2.20 on, `git archive` before and
     /// in Lix.
     pub fn generation(&self) -> Generation {

@@ -432,11 +432,7 @@ impl Request {
         if first_parent && truncate.is_none() {
             return fail(format!("{} only applies to truncation: add {} or {}", name("firstParent"), name("date"), name("interval")));
         }
-        if submodules {
-            let how = if nix { "submodules = true" } else { "--submodules" };
-            return fail(format!("{how} is not supported yet; fetch without submodules (gitlinks become empty directories, as in fetchGit)"));
-        }
-        if !export_ignore && generation == Generation::Legacy {
+        if !export_ignore && generation == Generation::Legacy && !submodules {
             let (off, modern) = if nix { ("exportIgnore = false", "compat = \"modern\"") } else { ("--no-export-ignore", "--compat modern") };
             return fail(format!("{off} needs {modern}: legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"));
         }
@@ -455,6 +451,24 @@ impl Request {
         if lfs && generation == Generation::Legacy {
             let (on, modern) = if nix { ("lfs = true", "compat = \"modern\"") } else { ("--lfs", "--compat modern") };
             return fail(format!("{on} needs {modern}: legacy exports (git archive, as Nix <= 2.19 and Lix) have no lfs"));
+        }
+        if submodules {
+            let (on, ignore, lfs_on) = if nix { ("submodules = true", "exportIgnore = true", "lfs = true") } else { ("--submodules", "--export-ignore", "--lfs") };
+            if given.export_ignore == Some(true) {
+                return fail(match generation {
+                    Generation::Modern => format!("exportIgnore and submodules are not supported together yet ({ignore} with {on}, as Nix >= 2.20 says)"),
+                    Generation::Legacy => format!("{ignore} with {on} needs the modern generation: legacy Nix (<= 2.19, Lix) checks submodules out with git, which never applies export-ignore"),
+                });
+            }
+            if lfs {
+                return fail(format!("{lfs_on} with {on} is not supported yet: fetch the submodules' LFS files separately"));
+            }
+            if generation == Generation::Modern {
+                if let Err(why) = release.reproduces_submodules() {
+                    let version = if nix { "nixVersion" } else { "--nix-version" };
+                    return fail(format!("{on} is not reproduced for Nix {release}: {why}; pass {version} 2.24.7, 2.25.0 or later (or a legacy release) to behave like one that is"));
+                }
+            }
         }
         // publicKeys first, then publicKey with keytype, as Nix lists them.
         let mut public_keys = given.public_keys.unwrap_or_default();
@@ -559,7 +573,7 @@ impl Request {
 
     /// How to export the tree.
     pub fn export_options(&self) -> ExportOptions {
-        ExportOptions { generation: self.generation, export_ignore: self.export_ignore, lfs: self.lfs }
+        ExportOptions { generation: self.generation, export_ignore: self.export_ignore, lfs: self.lfs, submodules: self.submodules }
     }
 
     /// The store path name.
@@ -639,7 +653,8 @@ mod tests {
         refused(attrs(&[("url", s("/r")), ("date", s("garbage"))]), &ctx, "invalid date 'garbage'");
         refused(attrs(&[("url", s("/r")), ("compat", s("new"))]), &ctx, "compat must be \"modern\" or \"legacy\", not the string \"new\"");
         refused(attrs(&[("url", s("/r")), ("exportIgnore", Value::Bool(false)), ("compat", s("legacy"))]), &ctx, "exportIgnore = false needs compat = \"modern\"");
-        refused(attrs(&[("url", s("/r")), ("submodules", Value::Bool(true))]), &ctx, "submodules = true is not supported yet");
+        refused(attrs(&[("url", s("/r")), ("submodules", Value::Bool(true)), ("exportIgnore", Value::Bool(true)), ("nixVersion", s("2.26.3"))]), &ctx, "exportIgnore and submodules are not supported together yet");
+        refused(attrs(&[("url", s("/r")), ("submodules", Value::Bool(true)), ("nixVersion", s("2.22.0"))]), &ctx, "is not reproduced for Nix 2.22.0");
         refused(attrs(&[("url", s("/r")), ("name", s("bad name"))]), &ctx, "bad name");
         refused(attrs(&[("url", s("/r")), ("nixVersion", s("two"))]), &ctx, "nixVersion: invalid Nix version 'two'");
         refused(attrs(&[("rev", s(REV))]), &ctx, "url is required");

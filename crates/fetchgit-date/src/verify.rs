@@ -36,21 +36,26 @@ pub struct Verdict {
     pub lfs_pointers: Vec<gix::bstr::BString>,
 }
 
+const SUBMODULE_VARIANTS: [(&str, ExportOptions); 2] = [
+    ("modern with submodules = true (Nix >= 2.24.7)", ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false, submodules: true }),
+    ("legacy with submodules = true (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: false, lfs: false, submodules: true }),
+];
+
 const VARIANTS: [(&str, ExportOptions); 3] = [
-    ("modern (Nix >= 2.20)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false }),
+    ("modern (Nix >= 2.20)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false, submodules: false }),
     (
         "modern with exportIgnore = false (Nix >= 2.20)",
-        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false },
+        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false, submodules: false },
     ),
-    ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true, lfs: false }),
+    ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true, lfs: false, submodules: false }),
 ];
 
 /// The exports with Git LFS contents (Nix >= 2.27 with `lfs = true`).
 const LFS_VARIANTS: [(&str, ExportOptions); 2] = [
-    ("modern with lfs = true (Nix >= 2.27)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: true }),
+    ("modern with lfs = true (Nix >= 2.27)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: true, submodules: false }),
     (
         "modern with exportIgnore = false, lfs = true (Nix >= 2.27)",
-        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: true },
+        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: true, submodules: false },
     ),
 ];
 
@@ -79,18 +84,33 @@ pub fn verify(repo: &gix::Repository, commit: ObjectId, expected: NixHash) -> Re
 /// [`verify`], plus with `lfs` the exports with Git LFS contents (fetched through `fetcher`).
 /// Without `lfs`, when nothing matches, the files a `lfs = true` export would replace are listed
 /// in the report.
-pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: NixHash, lfs: bool) -> Result<Verdict, ExportError> {
+///
+/// With `submodules`, also the exports with submodules (each generation's), fetching them.
+pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: NixHash, lfs: bool, submodules: bool) -> Result<Verdict, ExportError> {
     let repo = fetcher.repo();
     let mut verdict = verify(repo, commit, expected)?;
+    if submodules {
+        for &(label, options) in &SUBMODULE_VARIANTS {
+            let result = fetcher
+                .superproject(options)
+                .expect("submodule variants ask for submodules")
+                .opener(repo, commit)
+                .map_err(|reason| ExportError::Submodule { path: ".gitmodules".into(), reason })
+                .and_then(|opener| export::nar_hash_with(repo, commit, options, export::Hooks { smudge: None, submodules: Some(Box::new(opener)) }))
+                .map(|(hash, _, stats)| (hash, stats))
+                .map_err(|err| crate::error_chain(&err));
+            verdict.variants.push(Variant { label, options, result });
+        }
+    }
     if lfs {
         for &(label, options) in &LFS_VARIANTS {
             let mut smudge = fetcher.lfs_fetcher(commit, options).expect("LFS variants ask for LFS");
-            let result = export::nar_hash_with(repo, commit, options, Some(&mut smudge)).map(|(hash, _, stats)| (hash, stats)).map_err(|err| crate::error_chain(&err));
+            let result = export::nar_hash_with(repo, commit, options, export::Hooks { smudge: Some(&mut smudge), submodules: None }).map(|(hash, _, stats)| (hash, stats)).map_err(|err| crate::error_chain(&err));
             verdict.variants.push(Variant { label, options, result });
         }
     } else if verdict.matching().is_none() {
         let mut probe = LfsProbe(Vec::new());
-        if export::nar_hash_with(repo, commit, LFS_VARIANTS[0].1, Some(&mut probe)).is_ok() {
+        if export::nar_hash_with(repo, commit, LFS_VARIANTS[0].1, export::Hooks { smudge: Some(&mut probe), submodules: None }).is_ok() {
             verdict.lfs_pointers = probe.0;
         }
     }
@@ -129,6 +149,9 @@ impl Verdict {
         if self.matching().is_some_and(|v| v.options.lfs) {
             lines.push("reproduces with LFS contents (lfs = true, Nix >= 2.27)".to_owned());
         }
+        if self.matching().is_some_and(|v| v.options.submodules) {
+            lines.push("reproduces with submodules (submodules = true)".to_owned());
+        }
         if self.matching().is_none() {
             let gitlinks = self.variants.iter().find_map(|v| v.result.as_ref().ok()).map(|(_, stats)| &stats.gitlinks);
             let hint = match gitlinks {
@@ -138,7 +161,7 @@ impl Verdict {
                     self.lfs_pointers[0]
                 ),
                 Some(gitlinks) if !gitlinks.is_empty() => format!(
-                    "no export reproduces the hash; the tree has {} submodule(s) (e.g. '{}'): a hash made with submodules = true includes their content",
+                    "no export reproduces the hash; the tree has {} submodule(s) (e.g. '{}'): a hash made with submodules = true includes their content: try verify --submodules",
                     gitlinks.len(),
                     gitlinks[0]
                 ),

@@ -113,6 +113,7 @@ fn ensure_in_store(host: &HostCall<'_>, fetcher: &Fetcher, fetched: &Fetched, ex
     }
     let repo_path = fetcher.path().to_owned();
     let mut lfs = fetched.commit.and_then(|commit| fetcher.lfs_fetcher(commit, export));
+    let superproject = fetcher.superproject(export);
     // Nix pulls the NAR (a Source) while the exporter pushes it: the exporter runs on its own
     // thread, with its own handle on the repository, and hands over chunks through a bounded
     // channel, so memory stays bounded by a few chunks. Nix's calls stay on this thread.
@@ -122,7 +123,7 @@ fn ensure_in_store(host: &HostCall<'_>, fetcher: &Fetcher, fetched: &Fetched, ex
             let mut out = std::io::BufWriter::with_capacity(1 << 16, ChannelWriter(sender.clone()));
             let written = fetchgit_date::resolve::open(&repo_path)
                 .map_err(|e| error_chain(&e))
-                .and_then(|repo| fetchgit_date::fetch::write_nar(&repo, fetched, export, lfs.as_mut(), &mut out).map_err(|e| e.to_string()))
+                .and_then(|repo| fetchgit_date::fetch::write_nar(&repo, fetched, export, lfs.as_mut(), superproject.as_ref(), &mut out).map_err(|e| e.to_string()))
                 .and_then(|()| std::io::Write::flush(&mut out).map_err(|e| e.to_string()));
             drop(out);
             if let Err(message) = written {

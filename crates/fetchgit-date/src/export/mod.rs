@@ -75,6 +75,27 @@ pub struct ExportOptions {
     /// Replace Git LFS pointer files (`filter=lfs`) by their objects, as Nix >= 2.27 does with
     /// `lfs = true`; needs a [`Smudge`] (see [`crate::lfs`]). Modern only.
     pub lfs: bool,
+    /// `submodules = true`: gitlinks are replaced by their submodules' trees, through a
+    /// [`Submodules`] hook (see [`crate::submodules`]). Legacy: the tree is then what `git
+    /// checkout` writes in a fresh clone (no `export-ignore`, no `export-subst`, the default
+    /// configuration), as Nix <= 2.19 runs `git submodule update --init --recursive` there.
+    pub submodules: bool,
+}
+
+/// The hook through which [`crate::submodules`] supplies the submodules of the tree being
+/// exported, with `submodules = true`: called for every gitlink, in export order.
+pub trait Submodules {
+    /// The submodule at `path`, recorded at `commit`: where to read it and the hook for its own
+    /// submodules; `None` keeps the gitlink as an empty directory (git's `update = none`).
+    fn open(&mut self, path: &BStr, commit: ObjectId) -> Result<Option<Submodule>, String>;
+}
+
+/// A submodule to export in place of its gitlink.
+pub struct Submodule {
+    /// The repository holding the submodule's commit.
+    pub repo: gix::Repository,
+    /// Its own submodules.
+    pub submodules: Box<dyn Submodules>,
 }
 
 /// The hook through which [`crate::lfs`] replaces a file's content: called for every regular
@@ -107,6 +128,8 @@ pub struct ExportStats {
     pub gitlinks: Vec<BString>,
     /// Files whose content a [`Smudge`] replaced (LFS pointers replaced by their objects).
     pub smudged: Vec<BString>,
+    /// Submodules exported in place of their gitlinks (nested ones by their whole path).
+    pub submodules: Vec<BString>,
 }
 
 /// Why a tree could not be exported.
@@ -183,6 +206,17 @@ pub enum ExportError {
         /// What went wrong.
         reason: String,
     },
+    /// A submodule could not be exported.
+    #[error("submodule '{path}': {reason}")]
+    Submodule {
+        /// The gitlink's path.
+        path: BString,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `submodules` asked of an export without a [`Submodules`] hook.
+    #[error("submodules = true needs a submodule fetcher")]
+    SubmodulesUnavailable,
     /// `lfs` asked of an export that cannot do it.
     #[error("lfs = true needs the modern export (Nix >= 2.27) and a Git LFS fetcher")]
     LfsUnavailable,
@@ -191,32 +225,45 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
 }
 
-/// NAR hash and size of `commit`'s tree, exported with `options`.
-pub fn nar_hash(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64, ExportStats), ExportError> {
-    nar_hash_with(repo, commit, options, None)
+/// The hooks an export calls out to, each needed only by the option it serves.
+#[derive(Default)]
+pub struct Hooks<'h> {
+    /// Replaces LFS pointers (`options.lfs`).
+    pub smudge: Option<&'h mut dyn Smudge>,
+    /// Supplies submodules (`options.submodules`).
+    pub submodules: Option<Box<dyn Submodules>>,
 }
 
-/// [`nar_hash`], with `smudge` replacing LFS pointers when `options.lfs` is set.
-pub fn nar_hash_with(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, smudge: Option<&mut dyn Smudge>) -> Result<(NixHash, u64, ExportStats), ExportError> {
+/// NAR hash and size of `commit`'s tree, exported with `options`.
+pub fn nar_hash(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64, ExportStats), ExportError> {
+    nar_hash_with(repo, commit, options, Hooks::default())
+}
+
+/// [`nar_hash`], with the `hooks` the options need.
+pub fn nar_hash_with(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, hooks: Hooks<'_>) -> Result<(NixHash, u64, ExportStats), ExportError> {
     let mut hasher = HashingWriter::new(std::io::sink());
-    let stats = write_nar_with(repo, commit, options, smudge, &mut hasher)?;
+    let stats = write_nar_with(repo, commit, options, hooks, &mut hasher)?;
     let (hash, size, _) = hasher.finish();
     Ok((hash, size, stats))
 }
 
 /// Writes the NAR of `commit`'s tree to `out`, one buffer of object data in memory at a time.
 pub fn write_nar<W: Write>(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, out: &mut W) -> Result<ExportStats, ExportError> {
-    write_nar_with(repo, commit, options, None, out)
+    write_nar_with(repo, commit, options, Hooks::default(), out)
 }
 
-/// [`write_nar`], with `smudge` replacing LFS pointers when `options.lfs` is set.
-pub fn write_nar_with<W: Write>(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, smudge: Option<&mut dyn Smudge>, out: &mut W) -> Result<ExportStats, ExportError> {
-    if options.lfs && (options.generation == Generation::Legacy || smudge.is_none()) {
+/// [`write_nar`], with the `hooks` the options need.
+pub fn write_nar_with<W: Write>(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, hooks: Hooks<'_>, out: &mut W) -> Result<ExportStats, ExportError> {
+    if options.lfs && (options.generation == Generation::Legacy || hooks.smudge.is_none()) {
         return Err(ExportError::LfsUnavailable);
     }
-    let smudge = if options.lfs { smudge } else { None };
+    if options.submodules && hooks.submodules.is_none() {
+        return Err(ExportError::SubmodulesUnavailable);
+    }
+    let smudge = if options.lfs { hooks.smudge } else { None };
+    let submodules = if options.submodules { hooks.submodules } else { None };
     let mut buffered = std::io::BufWriter::with_capacity(64 << 10, out);
-    let stats = walk::export(repo, workdir_of(repo), commit, options, smudge, &mut buffered)?;
+    let stats = walk::export(repo, workdir_of(repo), commit, options, smudge, submodules, &mut buffered)?;
     buffered.flush()?;
     Ok(stats)
 }
@@ -246,6 +293,14 @@ pub fn tree_of(repo: &gix::Repository, commit: ObjectId, generation: Generation)
 /// repository's configuration, `info/attributes`, `.mailmap` and replace refs.
 pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<String, ExportError> {
     let workdir = workdir_of(repo);
+    if options.submodules {
+        // Submodules are exported from a fresh checkout (legacy) or from the commit alone
+        // (modern), at the commits the tree records: nothing but the commit decides the files.
+        return Ok(match options.generation {
+            Generation::Legacy => format!("legacy_submodules_{commit}"),
+            Generation::Modern => format!("modern_submodules_{}", tree_of(repo, commit, Generation::Modern)?),
+        });
+    }
     match options.generation {
         Generation::Modern => {
             let tree = tree_of(repo, commit, Generation::Modern)?;

@@ -16,7 +16,7 @@ use super::blob::{Objects, ReadError, STREAM_ABOVE};
 use super::git_archive::GitArchive;
 use super::legacy::{self, Settings};
 use super::tree::{self, Kind};
-use super::{ExportError, ExportOptions, ExportStats, Generation, Smudge, Smudged};
+use super::{ExportError, ExportOptions, ExportStats, Generation, Smudge, Smudged, Submodules};
 
 /// The longest symlink target taken from a Git LFS object (Nix has no limit; a target that long
 /// is no path any system resolves).
@@ -59,6 +59,11 @@ struct Walker<'r, 's> {
     export_ignore: bool,
     /// Modern with `lfs`: replaces LFS pointers.
     smudge: Option<&'s mut dyn Smudge>,
+    /// With `submodules`: supplies the submodules exported in place of gitlinks.
+    submodules: Option<Box<dyn Submodules>>,
+    /// Legacy with `submodules`: the files `git checkout` writes rather than `git archive`
+    /// (no `export-ignore`, no `export-subst`).
+    checkout: bool,
     repo: &'r gix::Repository,
     objects: Objects,
     workdir: Option<&'r Path>,
@@ -66,6 +71,8 @@ struct Walker<'r, 's> {
     libgit2: Option<libgit2::Libgit2Attributes>,
     /// Legacy.
     git: Option<git_attributes::GitAttributes>,
+    /// The options, passed on to submodules.
+    options: ExportOptions,
     settings: Settings,
     archive: Option<GitArchive>,
     /// Legacy: whether `git archive` writes the directory with this key (see [`Walker::writes`]).
@@ -107,10 +114,35 @@ pub(super) fn export<W: Write>(
     commit: ObjectId,
     options: ExportOptions,
     smudge: Option<&mut dyn Smudge>,
+    submodules: Option<Box<dyn Submodules>>,
     out: &mut W,
 ) -> Result<ExportStats, ExportError> {
+    let mut nar = flat::Writer::new(out)?;
+    let replace_refs = options.generation.honours_replace_refs();
+    let stats = export_tree(&mut nar, repo, workdir, commit, options, smudge, submodules, replace_refs)?;
+    nar.finish()?;
+    Ok(stats)
+}
+
+/// Writes the directory node of `commit`'s tree into `nar`: the whole export's root, or a
+/// submodule in place of its gitlink.
+#[allow(clippy::too_many_arguments)]
+fn export_tree<W: Write>(
+    nar: &mut Nar<'_, W>,
+    repo: &gix::Repository,
+    workdir: Option<&Path>,
+    commit: ObjectId,
+    options: ExportOptions,
+    smudge: Option<&mut dyn Smudge>,
+    submodules: Option<Box<dyn Submodules>>,
+    replace_refs: bool,
+) -> Result<ExportStats, ExportError> {
     let generation = options.generation;
-    let objects = Objects::new(repo, generation.honours_replace_refs());
+    // Nix <= 2.19 checks submodules out in a fresh clone: none of the repository's own
+    // configuration or `info/attributes` applies.
+    let checkout = generation == Generation::Legacy && options.submodules;
+    let workdir = if checkout { None } else { workdir };
+    let objects = Objects::new(repo, replace_refs);
     let root = root_tree(&objects, commit, generation)?;
     let settings = match (generation, workdir) {
         (Generation::Legacy, Some(_)) => Settings::of(repo).map_err(ExportError::Config)?,
@@ -119,8 +151,11 @@ pub(super) fn export<W: Write>(
     let mut walker = Walker {
         commit,
         generation,
-        export_ignore: options.export_ignore,
+        export_ignore: options.export_ignore && !checkout,
         smudge,
+        submodules,
+        checkout,
+        options,
         repo,
         objects,
         workdir,
@@ -152,11 +187,40 @@ pub(super) fn export<W: Write>(
     if walker.export_ignore && walker.libgit2.as_ref().is_some_and(|attributes| attributes.root_ignored()) {
         return Err(walker.nix_fails("the root is export-ignored (\"'/' does not exist because it was fetched with exportIgnore enabled\")"));
     }
-    let mut nar = flat::Writer::new(out)?;
     nar.directory()?;
-    walker.walk(&mut nar, items)?;
-    nar.finish()?;
+    walker.walk(nar, items)?;
     Ok(walker.stats)
+}
+
+/// `path` inside the submodule at `mount`, from the top.
+fn within_path(mount: &[u8], path: &[u8]) -> BString {
+    let mut full = BString::from(mount);
+    full.push(b'/');
+    full.push_str(path);
+    full
+}
+
+/// `err`, raised inside the submodule at `mount`, with its paths given from the top.
+fn within(err: ExportError, mount: &[u8]) -> ExportError {
+    let full = |path: BString| -> BString {
+        let mut full = BString::from(mount);
+        if !path.is_empty() {
+            full.push(b'/');
+            full.push_str(&path);
+        }
+        full
+    };
+    match err {
+        ExportError::NixFails { commit, path, generation, reason } => ExportError::NixFails { commit, path: full(path), generation, reason },
+        ExportError::Unsupported { commit, path, generation, reason } => ExportError::Unsupported { commit, path: full(path), generation, reason },
+        ExportError::DuplicateName { commit, path } => ExportError::DuplicateName { commit, path: full(path) },
+        ExportError::Corrupt { id, path, reason } => ExportError::Corrupt { id, path: full(path), reason },
+        ExportError::OutOfMemory { id, path, size } => ExportError::OutOfMemory { id, path: full(path), size },
+        ExportError::Git { path, reason } => ExportError::Git { path: full(path), reason },
+        ExportError::Lfs { path, reason } => ExportError::Lfs { path: full(path), reason },
+        ExportError::Submodule { path, reason } => ExportError::Submodule { path: full(path), reason },
+        other => other,
+    }
 }
 
 impl Walker<'_, '_> {
@@ -304,6 +368,9 @@ impl Walker<'_, '_> {
     /// Whether the entry at `self.path` is export-ignored (legacy: asked with a trailing '/' for
     /// directories and gitlinks, as `git archive` does).
     fn ignored(&self, kind: Kind) -> bool {
+        if self.checkout {
+            return false;
+        }
         if let Some(attributes) = &self.libgit2 {
             return self.export_ignore && attributes.export_ignored(self.path.as_ref());
         }
@@ -370,10 +437,8 @@ impl Walker<'_, '_> {
                     stack.push(Frame { items, next: 0, path_len: self.path.len(), key });
                 }
                 Kind::Gitlink => {
-                    self.stats.gitlinks.push(self.path.clone());
                     nar.entry(&name)?;
-                    nar.directory()?;
-                    nar.close_directory()?;
+                    self.write_gitlink(nar, oid)?;
                 }
                 Kind::Link => {
                     nar.entry(&name)?;
@@ -388,6 +453,39 @@ impl Walker<'_, '_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A gitlink: its submodule's tree, with `submodules`, else (or when the submodule is not
+    /// checked out) an empty directory.
+    fn write_gitlink<W: Write>(&mut self, nar: &mut Nar<'_, W>, commit: ObjectId) -> Result<(), ExportError> {
+        let submodule = match self.submodules.as_mut() {
+            Some(submodules) => submodules.open(self.path.as_ref(), commit).map_err(|reason| ExportError::Submodule { path: self.path.clone(), reason })?,
+            None => None,
+        };
+        let Some(submodule) = submodule else {
+            self.stats.gitlinks.push(self.path.clone());
+            nar.directory()?;
+            return Ok(nar.close_directory()?);
+        };
+        // git clones a submodule without `refs/replace/`; libgit2 never reads them.
+        let stats = export_tree(nar, &submodule.repo, None, commit, self.options, None, Some(submodule.submodules), false).map_err(|err| within(err, &self.path))?;
+        let prefixed = |paths: Vec<BString>| paths.into_iter().map(|p| within_path(&self.path, &p));
+        let stats = ExportStats {
+            export_ignored: prefixed(stats.export_ignored).collect(),
+            converted: prefixed(stats.converted).collect(),
+            substituted: prefixed(stats.substituted).collect(),
+            gitlinks: prefixed(stats.gitlinks).collect(),
+            smudged: prefixed(stats.smudged).collect(),
+            submodules: std::iter::once(self.path.clone()).chain(prefixed(stats.submodules)).collect(),
+        };
+        let own = &mut self.stats;
+        own.export_ignored.extend(stats.export_ignored);
+        own.converted.extend(stats.converted);
+        own.substituted.extend(stats.substituted);
+        own.gitlinks.extend(stats.gitlinks);
+        own.smudged.extend(stats.smudged);
+        own.submodules.extend(stats.submodules);
         Ok(())
     }
 
@@ -527,13 +625,19 @@ impl Walker<'_, '_> {
         }
         let values = self.git.as_ref().expect("legacy walks have git's attributes").check(self.path.as_ref(), legacy::ATTRIBUTES);
         let [_, subst, crlf, ident, filter, eol, text, encoding] = values;
-        let subst = subst == Value::Set;
+        // `git checkout` knows no `export-subst`.
+        let subst_set = subst == Value::Set;
+        let subst = subst_set && !self.checkout;
         // write_archive_entry: "Stream it?"
         if !subst && header.kind == ObjectKind::Blob && header.size > self.settings.big_file_threshold {
             return self.write_raw(nar, oid, header.size, executable);
         }
         if subst || legacy::needs_encoding(&encoding) || self.settings.has_driver(&filter) {
             let path = self.path.clone();
+            if subst_set && self.checkout {
+                let reason = "it has both export-subst and working-tree-encoding: git archive, which fetchgit-date asks for the encoding, would also expand the placeholders that git checkout (Nix <= 2.19 with submodules) leaves".to_owned();
+                return Err(ExportError::Unsupported { commit: self.commit, path, generation: self.generation, reason });
+            }
             if self.archive.is_none() {
                 let archive = GitArchive::new(self.repo, self.workdir, self.commit).map_err(|reason| ExportError::Git { path: path.clone(), reason })?;
                 self.archive = Some(archive);

@@ -1,0 +1,486 @@
+//! `submodules = true`: which submodules a commit has, where their repositories are, and the
+//! [`export::Submodules`] hook that opens them for the export. The two generations differ
+//! (docs/design.md, "Submodules"):
+//!
+//! - **Legacy** (Nix <= 2.19, Lix): Nix 2.8 checks the commit out in a fresh clone, adds the
+//!   input's URL as `origin` and runs `git submodule update --init --recursive`
+//!   (src/libfetchers/git.cc). git goes over the gitlinks and finds each one's `.gitmodules`
+//!   entry by path (the last one wins); a gitlink without one is fatal ("No url found for
+//!   submodule path"); `update = none` leaves an empty directory; relative URLs are resolved
+//!   against `origin` by git's `relative_url` (remote.c).
+//! - **Modern** (Nix >= 2.20): `GitRepoImpl::getSubmodules` reads `path`, `url` and `branch` of
+//!   each `.gitmodules` entry (the first value of a key wins), keeps the entries whose path is a
+//!   gitlink (the others are ignored from 2.24.7/2.25.0 on), and fetches each one as its own
+//!   input (`allRefs`, `rev` = the gitlink, `submodules = true`); a gitlink without an entry
+//!   stays an empty directory. Relative URLs are resolved by libgit2's
+//!   `git_submodule_resolve_url` against the superproject's URL.
+//!
+//! Either way the submodules are taken at the commits the exported (truncated) superproject
+//! commit records, and each submodule repository goes through the same per-URL cache as any
+//! remote ([`crate::remote`]); local paths and `file://` URLs are read in place.
+
+use std::path::PathBuf;
+
+use gix::bstr::{BStr, BString, ByteSlice};
+use gix::ObjectId;
+
+use crate::export::{self, Generation, Submodule};
+use crate::location::{self, Location};
+use crate::remote::{Depth, RemoteOptions, Want};
+
+/// Nested submodules deeper than this are refused: each level is a repository of its own, and
+/// a hostile chain of them would have no end in sight.
+const MAX_DEPTH: usize = 32;
+
+/// One `submodule.<name>` section of a `.gitmodules` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The submodule's name (the subsection).
+    pub name: BString,
+    /// Where its gitlink is, as written.
+    pub path: BString,
+    /// Where its repository is, as written (absolute, or relative to the superproject's).
+    pub url: Option<BString>,
+    /// `update`, as written.
+    pub update: Option<BString>,
+}
+
+/// The `.gitmodules` file of a commit, read as the generation reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Gitmodules {
+    entries: Vec<Entry>,
+}
+
+impl Gitmodules {
+    /// Parses `.gitmodules` content (git's configuration syntax). `generation` decides which of
+    /// two values of one key counts: git takes the last, Nix's libgit2 reader the first.
+    pub fn parse(bytes: &[u8], generation: Generation) -> Result<Gitmodules, String> {
+        let meta = gix::config::file::Metadata::api();
+        let file = gix::config::File::from_bytes_no_includes(bytes, meta, Default::default()).map_err(|err| format!("cannot parse .gitmodules: {err}"))?;
+        let mut entries = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for section in file.sections_by_name("submodule").into_iter().flatten() {
+            let Some(name) = section.header().subsection_name() else { continue };
+            if !seen.insert(name.to_owned()) {
+                continue;
+            }
+            let values = |key: &str| -> Option<BString> {
+                let all = file.strings_by("submodule", Some(name), key)?;
+                let value = match generation {
+                    Generation::Legacy => all.last(),
+                    Generation::Modern => all.first(),
+                };
+                value.cloned()
+            };
+            let Some(path) = values("path") else { continue };
+            entries.push(Entry { name: name.to_owned(), path, url: values("url"), update: values("update") });
+        }
+        Ok(Gitmodules { entries })
+    }
+
+    /// The `.gitmodules` at the top of `commit`'s tree (none when absent, or not a file).
+    pub fn of_commit(repo: &gix::Repository, commit: ObjectId, generation: Generation) -> Result<Gitmodules, String> {
+        let unreadable = |err: &dyn std::fmt::Display| format!("cannot read .gitmodules of commit {commit}: {err}");
+        let tree = repo.find_commit(commit).map_err(|e| unreadable(&e))?.tree().map_err(|e| unreadable(&e))?;
+        let Some(entry) = tree.find_entry(".gitmodules") else { return Ok(Gitmodules::default()) };
+        if !entry.mode().is_blob() {
+            return Ok(Gitmodules::default());
+        }
+        let blob = repo.find_blob(entry.oid()).map_err(|e| unreadable(&e))?;
+        Gitmodules::parse(&blob.data, generation)
+    }
+
+    /// The entries, in file order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entry for the gitlink at `path`, as the generation matches them.
+    fn for_path(&self, path: &BStr, generation: Generation) -> Option<&Entry> {
+        match generation {
+            // submodule_from_path(): the last section naming this path.
+            Generation::Legacy => self.entries.iter().rev().find(|entry| entry.path == path && legacy_name_ok(&entry.name) && !entry.path.starts_with(b"-")),
+            // getSubmodules() sorts by name and mounts each in turn: the last name wins.
+            Generation::Modern => self.entries.iter().filter(|entry| canon_path(entry.path.as_ref()) == path).max_by(|a, b| a.name.cmp(&b.name)),
+        }
+    }
+}
+
+/// git's `check_submodule_name`: names with a `..` component are ignored ("ignoring
+/// suspicious submodule name").
+fn legacy_name_ok(name: &[u8]) -> bool {
+    !name.is_empty() && !name.split(|&b| b == b'/' || b == b'\\').any(|part| part == b"..")
+}
+
+/// Nix's `CanonPath`: `.` and empty components dropped, `..` taken back, no slash at either end.
+fn canon_path(path: &[u8]) -> BString {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join(&b'/').into()
+}
+
+/// git's `relative_url(remote_url, url, NULL)` (remote.c, git 2.47), as `git submodule init`
+/// applies it to a URL starting with `./` or `../`.
+pub fn git_relative_url(remote_url: &str, url: &str) -> Result<String, String> {
+    let local_not_ssh = |u: &str| match (u.find(':'), u.find('/')) {
+        (None, _) => true,
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+    };
+    if !local_not_ssh(url) || url.starts_with('/') {
+        return Ok(url.to_owned());
+    }
+    if remote_url.is_empty() {
+        return Err("the superproject's URL is empty".into());
+    }
+    let mut remote = remote_url.strip_suffix('/').unwrap_or(remote_url).to_owned();
+    let is_relative = local_not_ssh(&remote) && !remote.starts_with('/');
+    if is_relative && !remote.starts_with("./") && !remote.starts_with("../") {
+        remote = format!("./{remote}");
+    }
+    let mut rest = url;
+    let mut colon_separated = false;
+    loop {
+        if let Some(after) = rest.strip_prefix("../") {
+            rest = after;
+            // chop_last_dir()
+            if let Some(slash) = remote.rfind('/') {
+                remote.truncate(slash);
+            } else if let Some(colon) = remote.rfind(':') {
+                remote.truncate(colon);
+                colon_separated = true;
+            } else if is_relative || remote == "." {
+                return Err(format!("cannot strip one component off url '{}'", location::redact(&remote)));
+            } else {
+                remote = ".".into();
+            }
+        } else if let Some(after) = rest.strip_prefix("./") {
+            rest = after;
+        } else {
+            break;
+        }
+    }
+    let mut resolved = format!("{remote}{}{rest}", if colon_separated { ":" } else { "/" });
+    if rest.ends_with('/') {
+        resolved.pop();
+    }
+    Ok(resolved.strip_prefix("./").map(str::to_owned).unwrap_or(resolved))
+}
+
+/// What opening submodules needs from the fetch that asked for them.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Which Nix's reading of `.gitmodules` and URLs to follow.
+    pub generation: Generation,
+    /// Where remote repositories are cached (`None`: no cache, so no remote submodules).
+    pub cache_root: Option<PathBuf>,
+    /// How remotes are fetched (timeouts, progress); every ref is fetched, with full history.
+    pub remote: RemoteOptions,
+}
+
+/// A superproject whose submodules an export fetches: plain data, so that it can go to the
+/// thread that writes a NAR.
+#[derive(Debug, Clone)]
+pub struct Superproject {
+    /// How to open submodules.
+    pub context: Context,
+    /// The URL relative submodule URLs are resolved against (git's `origin`, libgit2's
+    /// default remote).
+    pub base: String,
+}
+
+impl Superproject {
+    /// The hook for exporting `commit` of `repo`, this superproject's repository.
+    pub fn opener(&self, repo: &gix::Repository, commit: ObjectId) -> Result<Opener, String> {
+        Opener::new(self.context.clone(), repo, commit, self.base.clone())
+    }
+}
+
+/// The [`export::Submodules`] hook for one repository's commit: opens the repositories of its
+/// gitlinks, as the generation finds them.
+pub struct Opener {
+    context: Context,
+    /// The superproject's URL, against which relative submodule URLs are resolved.
+    base: String,
+    gitmodules: Gitmodules,
+    depth: usize,
+}
+
+impl Opener {
+    /// The hook for `commit` of `repo`, whose URL is `base`.
+    pub fn new(context: Context, repo: &gix::Repository, commit: ObjectId, base: String) -> Result<Opener, String> {
+        let gitmodules = Gitmodules::of_commit(repo, commit, context.generation)?;
+        Ok(Opener { context, base, gitmodules, depth: 0 })
+    }
+
+    /// The URL of the submodule `entry`, resolved as the generation resolves it.
+    fn resolve_url(&self, path: &BStr, entry: &Entry) -> Result<Option<String>, String> {
+        let Some(url) = entry.url.as_ref().filter(|url| !url.is_empty()) else {
+            return match self.context.generation {
+                Generation::Legacy => Err(format!("No url found for submodule path '{path}' in .gitmodules (git submodule update fails on it, and so does Nix <= 2.19)")),
+                Generation::Modern => Err(format!("its .gitmodules entry '{}' has no url, which Nix >= 2.20 cannot fetch either", entry.name)),
+            };
+        };
+        let url = url.to_str().map_err(|_| format!("its url '{}' is not UTF-8", url.to_str_lossy()))?;
+        if url.starts_with('-') {
+            return Err(format!("refusing its url '{}': it starts with '-' and could be taken as an option (git ignores it too)", location::redact(url)));
+        }
+        let relative = url.starts_with("./") || url.starts_with("../") || url.starts_with(".\\") || url.starts_with("..\\");
+        match self.context.generation {
+            Generation::Legacy if relative => git_relative_url(&self.base, url).map(Some),
+            Generation::Modern if relative => {
+                let resolved = libgit2_relative_url(&self.base, url)?;
+                if resolved.starts_with("file://") && !resolved.starts_with("file:///") {
+                    return Err(format!(
+                        "Nix >= 2.22 resolves its url '{url}' against '{}' to '{}' (libgit2 drops a slash after file://) and then fails (\"unexpected authority\"); fetch the superproject from its work tree, or give the submodule an absolute URL",
+                        location::redact(&self.base),
+                        location::redact(&resolved)
+                    ));
+                }
+                Ok(Some(resolved))
+            }
+            _ if url.starts_with('/') || url.contains(':') => Ok(Some(url.to_owned())),
+            // git would clone a path relative to wherever it runs; libgit2 refuses it.
+            _ => Err(format!("its url '{}' is neither absolute nor relative to the superproject (./ or ../)", location::redact(url))),
+        }
+    }
+
+    /// The repository at `url`, which must hold `commit`.
+    fn open_repository(&self, url: &str, commit: ObjectId) -> Result<gix::Repository, String> {
+        let shown = location::redact(url);
+        let path = match location::parse(url).map_err(|err| err.to_string())? {
+            Location::Local(path) => path,
+            Location::Remote(remote_url) => {
+                let root = self.context.cache_root.as_ref().ok_or("no cache directory for its repository (set XDG_CACHE_HOME or HOME)")?;
+                let options = RemoteOptions { all_refs: true, depth: Depth::Full, ..self.context.remote.clone() };
+                let want = Want { full_ref: None, rev: Some(commit) };
+                let updated = crate::remote::update(&remote_url, &want, &options, root).map_err(|err| match err {
+                    crate::remote::RemoteError::RevNotFound { .. } => missing_commit(commit, &shown),
+                    err => crate::error_chain(&err),
+                })?;
+                updated.path
+            }
+        };
+        let repo = crate::resolve::open(&path).map_err(|err| crate::error_chain(&err))?;
+        let is_commit = repo.find_header(commit).is_ok_and(|header| header.kind() == gix::object::Kind::Commit);
+        if !is_commit {
+            return Err(missing_commit(commit, &shown));
+        }
+        Ok(repo)
+    }
+}
+
+fn missing_commit(commit: ObjectId, url: &str) -> String {
+    format!("its commit {commit} is not in its repository '{url}' (was it pushed?)")
+}
+
+/// libgit2's `git_submodule_resolve_url` (libgit2 1.9, submodule.c) for a URL starting with
+/// `./` or `../`: `git_fs_path_apply_relative`, i.e. the two joined by one `/`, then
+/// `git_fs_path_resolve_relative`, ported byte for byte: a `scheme://` prefix is a ceiling that
+/// `..` cannot cross, and the `/` right after it is lost (libgit2 turns `file:///a/b` and
+/// `../c` into `file://a/c`, which Nix then cannot fetch).
+pub fn libgit2_relative_url(base: &str, url: &str) -> Result<String, String> {
+    let url = url.replace('\\', "/");
+    // git_str_joinpath()
+    let mut path: Vec<u8> = base.as_bytes().to_vec();
+    if !path.is_empty() && !path.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(url.trim_start_matches('/').as_bytes());
+    // git_fs_path_root(): a drive prefix ("C:"), then a slash.
+    let drive = if path.first().is_some_and(|b| b & 0x80 == 0) && path.get(1) == Some(&b':') { 2 } else { 0 };
+    let mut ceiling = if matches!(path.get(drive), Some(b'/' | b'\\')) { drive + 1 } else { 0 };
+    if ceiling == 0 {
+        let letters = path.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        if path[letters..].starts_with(b"://") {
+            ceiling = letters + 3;
+        }
+    }
+    let mut out: Vec<u8> = path[..ceiling].to_vec();
+    let mut base_len = out.len();
+    let mut from = ceiling;
+    while from < path.len() {
+        let next = path[from..].iter().position(|&b| b == b'/').map_or(path.len(), |i| from + i);
+        let mut len = next - from;
+        let segment = &path[from..next];
+        if segment == b"." {
+        } else if segment == b".." {
+            if out.len() == base_len && ceiling != 0 {
+                return Err(format!("cannot resolve '{url}' against '{}': cannot strip root component off url", location::redact(base)));
+            }
+            if out.len() == base_len {
+                if next < path.len() {
+                    len += 1;
+                }
+                out.extend_from_slice(&path[from..from + len]);
+                base_len = out.len();
+            } else {
+                while out.len() > base_len && out.last() == Some(&b'/') {
+                    out.pop();
+                }
+                while out.len() > base_len && out.last() != Some(&b'/') {
+                    out.pop();
+                }
+            }
+        } else {
+            if next < path.len() && path[from] != b'/' {
+                len += 1;
+            }
+            out.extend_from_slice(&path[from..from + len]);
+        }
+        from += len;
+        while path.get(from) == Some(&b'/') {
+            from += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("'{url}' resolves to a URL that is not UTF-8"))
+}
+
+/// Nix's `fixGitURL` (src/libutil/url.cc, Nix 2.26): scp-style `user@host:path` (the regex
+/// `([^/]*)@(.*):(.*)`) becomes `ssh://user@host/path`, a path `file://` + path.
+pub fn fix_git_url(url: &str) -> String {
+    if !url.starts_with('/') {
+        // The longest `user` without '/' before an '@', then the last ':' after it.
+        let scp = url.match_indices('@').rev().map(|(at, _)| at).find(|&at| !url[..at].contains('/') && url[at + 1..].contains(':'));
+        if let Some(at) = scp {
+            let (host, path) = url[at + 1..].rsplit_once(':').expect("checked above");
+            return format!("ssh://{}@{host}/{path}", &url[..at]);
+        }
+    }
+    if url.starts_with("file:") || url.contains("://") {
+        return url.to_owned();
+    }
+    format!("file://{url}")
+}
+
+/// The URL libgit2 resolves a local work tree's relative submodule URLs against
+/// (`get_url_base`): the remote of `HEAD`'s upstream branch, else `origin`, else the work tree.
+pub fn libgit2_url_base(repo: &gix::Repository) -> Option<String> {
+    let remote_name = repo
+        .head_name()
+        .ok()
+        .flatten()
+        .and_then(|head| repo.branch_remote_name(head.shorten(), gix::remote::Direction::Fetch))
+        .map(|name| name.as_bstr().to_string())
+        .unwrap_or_else(|| "origin".to_owned());
+    let configured = repo.config_snapshot().string(format!("remote.{remote_name}.url").as_str()).map(|url| url.to_string());
+    configured.or_else(|| repo.workdir().map(|dir| format!("{}/", dir.display())))
+}
+
+impl export::Submodules for Opener {
+    fn open(&mut self, path: &BStr, commit: ObjectId) -> Result<Option<Submodule>, String> {
+        let generation = self.context.generation;
+        let Some(entry) = self.gitmodules.for_path(path, generation).cloned() else {
+            return match generation {
+                Generation::Legacy => Err(format!("No url found for submodule path '{path}' in .gitmodules (git submodule update fails on it, and so does Nix <= 2.19)")),
+                Generation::Modern => Ok(None),
+            };
+        };
+        if generation == Generation::Legacy {
+            match entry.update.as_ref().map(|u| u.as_bstr()) {
+                None => {}
+                Some(update) if update == "checkout" || update == "rebase" || update == "merge" => {}
+                Some(update) if update == "none" => return Ok(None),
+                Some(update) => return Err(format!("invalid value for 'submodule.{}.update': '{update}' (git refuses it, and so does Nix <= 2.19)", entry.name)),
+            }
+        }
+        if self.depth + 1 > MAX_DEPTH {
+            return Err(format!("submodules are nested more than {MAX_DEPTH} deep"));
+        }
+        let Some(url) = self.resolve_url(path, &entry)? else { return Ok(None) };
+        let repo = self.open_repository(&url, commit)?;
+        let gitmodules = Gitmodules::of_commit(&repo, commit, generation)?;
+        let base = match generation {
+            // `git clone URL` makes URL the clone's `origin`.
+            Generation::Legacy => url,
+            // The submodule is an input of its own: a work tree is read in place, with its own
+            // remotes; anything else is cloned with its URL as `origin`.
+            Generation::Modern => match location::parse(&url) {
+                Ok(Location::Local(path)) if path.join(".git").exists() => libgit2_url_base(&repo).unwrap_or_else(|| fix_git_url(&url)),
+                _ => fix_git_url(&url),
+            },
+        };
+        let nested = Opener { context: self.context.clone(), base, gitmodules, depth: self.depth + 1 };
+        Ok(Some(Submodule { repo, submodules: Box::new(nested) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_relative_urls() {
+        // Expected values: git 2.47's `relative_url`, as t/t0060-path-utils.sh lists them.
+        let cases = [
+            ("/super/repo", "../sub.git", "/super/sub.git"),
+            ("/super/repo/", "../sub.git", "/super/sub.git"),
+            ("/super/repo", "./sub", "/super/repo/sub"),
+            ("/super/repo", "../../a/b", "/a/b"),
+            ("file:///tmp/bare.git", "../sub.git", "file:///tmp/sub.git"),
+            ("https://host/org/repo", "../other", "https://host/org/other"),
+            ("git@host:repo", "../other", "git@host:other"),
+            ("host:org/repo", "../../other", "host:other"),
+            ("/super/repo", "../sub/", "/super/sub"),
+        ];
+        for (remote, url, expected) in cases {
+            assert_eq!(git_relative_url(remote, url).as_deref(), Ok(expected), "{remote} + {url}");
+        }
+        assert!(git_relative_url("foo", "../../x").is_err());
+    }
+
+    #[test]
+    fn libgit2_relative_urls() {
+        let cases = [
+            ("/super/repo", "../sub.git", "/super/sub.git"),
+            ("/super/repo/", "../sub.git", "/super/sub.git"),
+            ("/super/repo", "./sub", "/super/repo/sub"),
+            // Measured with libgit2 1.5.1 (the same code as 1.9), including its lost slash.
+            ("file:///tmp/p/root", "../sub.git", "file://tmp/p/sub.git"),
+            ("https://github.com/owner/repo.git", "./sub", "https://github.com/owner/repo.git/sub"),
+            ("https://github.com/owner/repo.git", "../../x/sub", "https://github.com/x/sub"),
+            ("git@github.com:owner/repo.git", "../sub.git", "git@github.com:owner/sub.git"),
+            ("git@github.com:owner/repo.git", "../../x/sub", "x/sub"),
+            ("/tmp/lg/r2/", "../sub.git", "/tmp/lg/sub.git"),
+            ("", "../sub.git", "../sub.git"),
+            ("", "./sub", "sub"),
+        ];
+        for (base, url, expected) in cases {
+            assert_eq!(libgit2_relative_url(base, url).as_deref(), Ok(expected), "{base} + {url}");
+        }
+        assert!(libgit2_relative_url("https://github.com/owner/repo.git", "../../../../../x").is_err());
+    }
+
+    #[test]
+    fn fix_git_url_as_nix() {
+        assert_eq!(fix_git_url("/abs/path"), "file:///abs/path");
+        assert_eq!(fix_git_url("git@github.com:owner/repo.git"), "ssh://git@github.com/owner/repo.git");
+        assert_eq!(fix_git_url("https://u@h/x:y"), "https://u@h/x:y");
+        assert_eq!(fix_git_url("file:///x"), "file:///x");
+    }
+
+    #[test]
+    fn gitmodules_duplicates_follow_the_generation() {
+        let text = b"[submodule \"a\"]\n\tpath = x\n\turl = ../one\n\turl = ../two\n";
+        let legacy = Gitmodules::parse(text, Generation::Legacy).expect("parses");
+        let modern = Gitmodules::parse(text, Generation::Modern).expect("parses");
+        assert_eq!(legacy.entries()[0].url.as_deref(), Some(b"../two".as_bstr()));
+        assert_eq!(modern.entries()[0].url.as_deref(), Some(b"../one".as_bstr()));
+    }
+
+    #[test]
+    fn suspicious_names_are_ignored_by_git() {
+        assert!(!legacy_name_ok(b"../escape"));
+        assert!(!legacy_name_ok(b"a/../b"));
+        assert!(legacy_name_ok(b"a/b"));
+        assert_eq!(canon_path(b"./a//b/"), "a/b");
+    }
+}

@@ -1,0 +1,219 @@
+//! `submodules = true` (fetch --submodules) against Nix itself, on the repositories of
+//! `fixtures/make-submodules.sh` (relative URLs, nested, moved, removed, `update = none`, a
+//! gitlink without `.gitmodules` entry, a commit nobody has):
+//! - legacy: live Nix 2.8, attribute by attribute, from a work tree and from a bare `file://`
+//!   repository, and the same failures;
+//! - modern: the values Nix 2.26 gave, recorded in `fixtures/submodules-modern.json` by
+//!   `fixtures/record-submodules.py`, successes and failures alike;
+//! - truncation picks the superproject's commit; remote submodules go through the cache;
+//!   `verify --submodules` says what reproduces.
+
+mod common;
+#[path = "remote_support/mod.rs"]
+mod remote;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// The fixture in a fresh directory.
+fn make_fixture(name: &str) -> PathBuf {
+    let dir = fixtures().scratch(&format!("submodules-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch");
+    run_ok(Command::new("sh").arg(project_root().join("fixtures/make-submodules.sh")).arg(&dir).stderr(std::process::Stdio::null()));
+    dir
+}
+
+/// `git rev-list` of `refs` in the superproject, newest first.
+fn revs(fx: &Path, refs: &str) -> Vec<String> {
+    git(&fx.join("super"), &["rev-list", refs]).lines().map(str::to_owned).collect()
+}
+
+/// builtins.fetchGit with submodules, evaluated by the installed Nix (2.8). Nix 2.8 runs `git
+/// submodule update`, which git >= 2.38.1 refuses for local paths unless protocol.file.allow
+/// says so (Nix's own tests set it too).
+fn nix_fetchgit(url: &str, rev: &str, label: &str) -> Result<Value, String> {
+    let home = fixtures().scratch(&format!("nix-home-submodules-{label}"));
+    let expr = format!(
+        "let r = builtins.fetchGit {{ url = {}; rev = {}; submodules = true; allRefs = true; }}; in removeAttrs r [\"outPath\"] // {{ outPath = r.outPath; }}",
+        nix_str(url),
+        nix_str(rev)
+    );
+    let mut cmd = Command::new("nix-instantiate");
+    isolate(&mut cmd)
+        .env("HOME", &home)
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
+        .env("GIT_CONFIG_VALUE_0", "always")
+        .args(["--eval", "--strict", "--json", "-E", &expr]);
+    let out = cmd.output().expect("nix-instantiate runs");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn ours(url: &str, rev: &str, nix_version: &str) -> Result<Value, String> {
+    try_bin_json(&["fetch", "--url", url, "--rev", rev, "--submodules", "--all-refs", "--nix-version", nix_version, "--no-store"])
+}
+
+#[test]
+fn legacy_equals_live_nix_2_8_from_a_work_tree_and_a_bare_repository() {
+    if !require_nix("submodules legacy") {
+        return;
+    }
+    let fx = make_fixture("legacy");
+    let (mut diffs, mut checked) = (Vec::new(), 0);
+    let urls = [fx.join("super").display().to_string(), format!("file://{}", fx.join("super.git").display())];
+    for url in &urls {
+        for (i, rev) in revs(&fx, "--all").iter().enumerate() {
+            let label = format!("{}-{i}", if url.starts_with("file://") { "bare" } else { "tree" });
+            let context = format!("{url} {rev}");
+            match (nix_fetchgit(url, rev, &label), ours(url, rev, "2.8.0")) {
+                (Ok(nix), Ok(ours)) => diffs.extend(compare_fetch(&ours, &nix, false, &context)),
+                (Err(_), Err(err)) => assert!(err.contains("submodule 'libs/a'") || err.contains("submodule 'orphan'"), "{context}: the error names the submodule: {err}"),
+                (nix, ours) => diffs.push(format!("{context}: Nix 2.8 gave {nix:?}, fetchgit-date {ours:?}")),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 14, "7 commits from each of 2 URLs");
+    assert_no_diffs("submodules, legacy, vs Nix 2.8", checked, &diffs);
+}
+
+fn recorded() -> Value {
+    let text = std::fs::read_to_string(project_root().join("fixtures/submodules-modern.json")).expect("fixtures/submodules-modern.json");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+#[test]
+fn modern_equals_recorded_nix_2_26_successes_and_failures() {
+    let record = recorded();
+    let script = std::fs::read(project_root().join("fixtures/make-submodules.sh")).expect("script");
+    assert_eq!(
+        record["header"]["make_submodules_sha256"].as_str(),
+        Some(nixstore::hash::sha256(&script).to_hex().as_str()),
+        "make-submodules.sh changed since fixtures/submodules-modern.json was recorded: rerun fixtures/record-submodules.py"
+    );
+    let fx = make_fixture("modern");
+    let (mut diffs, mut checked, mut failures) = (Vec::new(), 0, 0);
+    for (name, url) in [("super", fx.join("super").display().to_string()), ("super.git", format!("file://{}", fx.join("super.git").display()))] {
+        let cases = record["cases"][name].as_object().expect("cases");
+        assert_eq!(cases.len(), 7, "{name}: every commit is recorded");
+        for (rev, case) in cases {
+            let context = format!("{name} {rev}");
+            match (&case["attrs"], ours(&url, rev, "2.26.3")) {
+                (Value::Object(attrs), Ok(ours)) => {
+                    let mut expected = attrs.clone();
+                    expected.insert("outPath".into(), expected["storePath"].clone());
+                    diffs.extend(compare_fetch(&ours, &Value::Object(expected), false, &context));
+                }
+                (Value::Null, Err(err)) => {
+                    failures += 1;
+                    let nix = case["error"].as_str().expect("an error is recorded");
+                    // The same cause, in our words: a commit nobody has, or libgit2's lost slash.
+                    let same = (nix.contains("unexpected authority") && err.contains("drops a slash")) || (nix.contains("1234567890") && err.contains("1234567890"));
+                    assert!(same, "{context}: Nix 2.26 failed with {nix:?}, fetchgit-date with {err:?}");
+                }
+                (attrs, ours) => diffs.push(format!("{context}: Nix 2.26 gave {attrs} / {}, fetchgit-date {ours:?}", case["error"])),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(failures, 8, "the missing commit from the work tree, and every commit of the bare superproject");
+    assert_no_diffs("submodules, modern, vs recorded Nix 2.26", checked, &diffs);
+}
+
+#[test]
+fn truncation_picks_the_superproject_commit_and_its_recorded_submodules() {
+    let fx = make_fixture("truncation");
+    let url = fx.join("super").display().to_string();
+    let record = recorded();
+    let main = revs(&fx, "main");
+    // S5..S1 newest first: 2024-01-03T00:00Z lies between S2 (01-02 12:00) and S3.
+    let s2 = &main[3];
+    let truncated = try_bin_json(&["fetch", "--url", &url, "--ref", "main", "--date", "2024-01-03T00:00:00Z", "--submodules", "--no-store"]).expect("truncated fetch");
+    assert_eq!(truncated["rev"].as_str(), Some(s2.as_str()));
+    assert_eq!(truncated["truncation"]["start"].as_str(), Some(main[0].as_str()));
+    assert_eq!(truncated["narHash"], record["cases"]["super"][s2]["attrs"]["narHash"], "S2 with A2 and its nested submodule, as Nix 2.26 has it");
+    assert_eq!(truncated["submodules"], Value::Bool(true));
+}
+
+#[test]
+fn remote_submodules_go_through_the_cache_and_are_reused_offline() {
+    let fx = make_fixture("remote");
+    let scratch = remote::Scratch::new();
+    for repo in ["super.git", "sub-a.git", "sub-b.git", "nested.git"] {
+        run_ok(Command::new("cp").arg("-a").arg(fx.join(repo)).arg(scratch.srv()));
+    }
+    let main = revs(&fx, "main");
+    let record = recorded();
+    let daemon = remote::git_daemon(&scratch);
+    let url = format!("git://127.0.0.1:{}/super.git", daemon.port);
+    let fetch = |rev: &str| remote::run(&scratch.home(), &["fetch", "--url", &url, "--rev", rev, "--submodules", "--no-store"], &[]);
+    let s3 = &main[2];
+    let first = remote::ok_json(&fetch(s3), "S3 over git://");
+    assert_eq!(first["narHash"], record["cases"]["super"][s3]["attrs"]["narHash"], "the same tree as from the local work tree");
+    let cached: Vec<String> = std::fs::read_dir(scratch.cache_git())
+        .expect("cache")
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cached.len(), 4, "one cache repository per URL (superproject, sub-a, sub-b, nested): {cached:?}");
+    drop(daemon);
+    // S2 records the same submodule commits as S3: nothing needs the network.
+    let s2 = &main[3];
+    let offline = remote::ok_json(&fetch(s2), "S2 with the server gone");
+    assert_eq!(offline["narHash"], record["cases"]["super"][s2]["attrs"]["narHash"]);
+}
+
+#[test]
+fn verify_says_when_a_hash_needs_submodules() {
+    let fx = make_fixture("verify");
+    let url = fx.join("super").display().to_string();
+    let record = recorded();
+    let s3 = revs(&fx, "main")[2].clone();
+    let hash = record["cases"]["super"][&s3]["attrs"]["narHash"].as_str().expect("recorded").to_owned();
+    let without = run_bin(&["verify", "--url", &url, "--rev", &s3, "--nar-hash", &hash]);
+    assert_eq!(without.status.code(), Some(1), "no export without submodules gives it");
+    assert!(String::from_utf8_lossy(&without.stdout).contains("try verify --submodules"), "{}", String::from_utf8_lossy(&without.stdout));
+    let with = run_bin(&["verify", "--url", &url, "--rev", &s3, "--nar-hash", &hash, "--submodules"]);
+    let report = String::from_utf8_lossy(&with.stdout);
+    assert!(with.status.success(), "{report}");
+    assert!(report.contains("modern with submodules = true (Nix >= 2.24.7): ") && report.contains("matches"), "{report}");
+    assert!(report.contains("reproduces with submodules (submodules = true)"), "{report}");
+}
+
+#[test]
+fn refused_combinations_say_why() {
+    let fx = make_fixture("refused");
+    let url = fx.join("super").display().to_string();
+    let rev = revs(&fx, "main")[0].clone();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--lfs", "--nix-version", "2.27.0"], "--lfs with --submodules is not supported yet"),
+        (&["--nix-version", "2.22.0"], "--submodules is not reproduced for Nix 2.22.0"),
+        (&[], ""),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["fetch", "--url", &url, "--rev", &rev, "--submodules", "--no-store"];
+        args.extend_from_slice(extra);
+        let out = run_bin(&args);
+        if needle.is_empty() {
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(err.contains(needle) && err.lines().count() == 1, "{args:?}: {err}");
+    }
+    // A work tree read from disk (no rev): refused, with the way around it.
+    let out = run_bin(&["fetch", "--url", &url, "--submodules", "--no-store"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("pass ref = \"HEAD\""), "{err}");
+}
