@@ -77,6 +77,35 @@ fn every_fixture_commit_equals_fetchgit_attribute_by_attribute() {
 /// The modern generation (compat defaults from nixVersion) against Nix 2.26's recorded values;
 /// the store path is then really valid, with fetchGit's context.
 #[test]
+fn submodules_equal_fetchgit_attribute_by_attribute() {
+    require_nix();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fx = tmp.path().join("submodules");
+    run_ok(Command::new("sh").arg(project_root().join("fixtures/make-submodules.sh")).arg(&fx).stderr(Stdio::null()));
+    let repo = fx.join("super");
+    let url = nix_str(&repo.display().to_string());
+    let revs: Vec<String> = run_ok(Command::new("git").arg("-C").arg(&repo).args(["rev-list", "main"])).lines().map(nix_str).collect();
+    let expr = format!(
+        "let project = {PROJECT}; args = rev: {{ url = {url}; inherit rev; submodules = true; allRefs = true; }}; in map (rev: {{ ours = project (builtins.fetchGitDate (args rev)); nix = project (builtins.fetchGit (args rev)); }}) [ {} ]",
+        revs.join(" ")
+    );
+    // Nix 2.8 runs `git submodule update`, which needs local paths allowed (git >= 2.38.1).
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    let mut cmd = instantiate(&home);
+    cmd.env("GIT_CONFIG_COUNT", "1").env("GIT_CONFIG_KEY_0", "protocol.file.allow").env("GIT_CONFIG_VALUE_0", "always");
+    let out = run(cmd.args(["--eval", "--strict", "--json", "-E", &expr]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pairs: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let pairs = pairs.as_array().expect("a list");
+    assert_eq!(pairs.len(), 5, "S1..S5");
+    for pair in pairs {
+        assert_eq!(pair["ours"], pair["nix"], "fetchGitDate and fetchGit differ");
+        assert_eq!(pair["ours"]["submodules"], Value::Bool(true));
+    }
+}
+
+#[test]
 fn modern_generation_equals_recorded_nix_2_26() {
     require_nix();
     let text = std::fs::read_to_string(project_root().join("fixtures/modern-expected.json")).expect("recording");

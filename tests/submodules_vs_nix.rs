@@ -38,7 +38,7 @@ fn revs(fx: &Path, refs: &str) -> Vec<String> {
 fn nix_fetchgit(url: &str, rev: &str, label: &str) -> Result<Value, String> {
     let home = fixtures().scratch(&format!("nix-home-submodules-{label}"));
     let expr = format!(
-        "let r = builtins.fetchGit {{ url = {}; rev = {}; submodules = true; allRefs = true; }}; in removeAttrs r [\"outPath\"] // {{ outPath = r.outPath; }}",
+        "let r = builtins.fetchGit {{ url = {}; rev = {}; submodules = true; allRefs = true; }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}",
         nix_str(url),
         nix_str(rev)
     );
@@ -52,7 +52,10 @@ fn nix_fetchgit(url: &str, rev: &str, label: &str) -> Result<Value, String> {
         .args(["--eval", "--strict", "--json", "-E", &expr]);
     let out = cmd.output().expect("nix-instantiate runs");
     if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
+        let mut attrs: serde_json::Map<String, Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+        let path = attrs.remove("storePath").expect("storePath was added");
+        attrs.insert("outPath".into(), path);
+        Ok(Value::Object(attrs))
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }

@@ -472,8 +472,8 @@ mod tests {
         let text = b"[submodule \"a\"]\n\tpath = x\n\turl = ../one\n\turl = ../two\n";
         let legacy = Gitmodules::parse(text, Generation::Legacy).expect("parses");
         let modern = Gitmodules::parse(text, Generation::Modern).expect("parses");
-        assert_eq!(legacy.entries()[0].url.as_deref(), Some(b"../two".as_bstr()));
-        assert_eq!(modern.entries()[0].url.as_deref(), Some(b"../one".as_bstr()));
+        assert_eq!(legacy.entries()[0].url, Some(BString::from("../two")));
+        assert_eq!(modern.entries()[0].url, Some(BString::from("../one")));
     }
 
     #[test]
