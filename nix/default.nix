@@ -119,7 +119,7 @@ let
         else if builtins.substring 0 (builtins.stringLength builtins.storeDir + 1) urlString == "${builtins.storeDir}/" then fail "url ${urlString} is in the Nix store, where sources are copied without .git (a flake's ./. is such a copy): pass the repository's own location as a string"
         else if date != null && interval != null then fail "give either date or interval, not both"
         else if firstParent && !truncating then fail "firstParent only applies to truncation: add date or interval"
-        else if submodules && exportIgnore then fail "exportIgnore and submodules are not supported together yet (exportIgnore = true with submodules = true, as Nix >= 2.20 says)"
+        else if submodules && exportIgnore then fail "exportIgnore and submodules are not supported together yet (exportIgnore = true with submodules = true): with submodules no Nix release applies export-ignore"
         else if compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
         else if !exportIgnore && compat == "legacy" && !submodules then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
         else if pureEval && rev == null && !(narHash != null && narHashLocks nixVersion) then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"

@@ -272,8 +272,8 @@ fn clear_errors() {
     );
     check(
         true,
-        format!("{lib}.fetchGitDate {{ url = {url}; submodules = true; }}"),
-        "submodules = true is not supported yet",
+        format!("{lib}.fetchGitDate {{ url = {url}; submodules = true; exportIgnore = true; }}"),
+        "exportIgnore and submodules are not supported together yet (exportIgnore = true with submodules = true): with submodules no Nix release applies export-ignore",
     );
     check(
         true,

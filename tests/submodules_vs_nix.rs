@@ -220,3 +220,90 @@ fn refused_combinations_say_why() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("pass ref = \"HEAD\""), "{err}");
 }
+
+#[test]
+fn legacy_work_tree_clean_equals_nix_2_8_and_a_moved_submodule_checkout_is_refused() {
+    if !require_nix("submodules legacy work tree") {
+        return;
+    }
+    let fx = make_fixture("work-tree");
+    let tree = fx.join("super");
+    let url = tree.display().to_string();
+    let fetch = || run_bin(&["fetch", "--url", &url, "--submodules", "--nix-version", "2.8.0", "--no-store"]);
+    // Clean (the submodule not checked out): Nix 2.8 exports HEAD with its submodules fetched.
+    let home = fixtures().scratch("nix-home-submodules-work-tree");
+    let expr = format!("(builtins.fetchGit {{ url = {}; submodules = true; }}).narHash", nix_str(&url));
+    let mut cmd = Command::new("nix-instantiate");
+    isolate(&mut cmd)
+        .env("HOME", &home)
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
+        .env("GIT_CONFIG_VALUE_0", "always")
+        .args(["--eval", "--strict", "--json", "-E", &expr]);
+    let nix: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("JSON");
+    let out = fetch();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(ours["narHash"], nix);
+    // The submodule checked out at another commit than the gitlink's: Nix 2.8's `git diff HEAD`
+    // (without --ignore-submodules) calls the tree dirty and copies it from disk; refused here.
+    let checkout = tree.join("vendor/a");
+    run_ok(isolate(Command::new("git").arg("clone").arg("-q").arg(fx.join("sub-a.git")).arg(&checkout)));
+    let first = git(&checkout, &["rev-list", "--max-parents=0", "HEAD"]);
+    git(&checkout, &["checkout", "-q", first.trim()]);
+    let out = fetch();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not supported yet") && err.contains("ref = \"HEAD\""), "{err}");
+}
+
+/// A repository whose commits hold `.gitmodules` with `url` and a gitlink `s` to the commit
+/// before (the first one holds a file): `depth` levels of submodules, all in the repository itself.
+fn self_nested(dir: &Path, url: &str, depth: usize) -> String {
+    let _ = std::fs::remove_dir_all(dir);
+    run_ok(isolate(Command::new("git").args(["init", "-q", "-b", "main"]).arg(dir)));
+    git(dir, &["config", "user.name", "Ada Fixture"]);
+    git(dir, &["config", "user.email", "ada@fixtures.invalid"]);
+    std::fs::write(dir.join("f"), "f\n").expect("write");
+    git(dir, &["add", "f"]);
+    git(dir, &["commit", "-q", "-m", "0"]);
+    std::fs::write(dir.join(".gitmodules"), format!("[submodule \"s\"]\n\tpath = s\n\turl = {url}\n")).expect("write");
+    git(dir, &["add", ".gitmodules"]);
+    for level in 1..=depth {
+        let previous = git(dir, &["rev-parse", "HEAD"]);
+        git(dir, &["update-index", "--add", "--cacheinfo", &format!("160000,{},s", previous.trim())]);
+        git(dir, &["commit", "-q", "-m", &level.to_string()]);
+    }
+    git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+#[test]
+fn hostile_submodule_urls_and_endless_nesting_are_refused() {
+    let dir = fixtures().scratch("submodules-hostile");
+    let repo = dir.join("repo");
+    let url = repo.display().to_string();
+    let cases = [
+        ("-oProxyCommand=touch /tmp/pwned", "could be taken as an option"),
+        ("sub", "neither absolute nor relative to the superproject"),
+        ("ext::sh -c touch% /tmp/pwned", "ext:: transport runs arbitrary commands"),
+    ];
+    for (bad, needle) in cases {
+        let rev = self_nested(&repo, bad, 1);
+        for version in ["2.8.0", "2.26.3"] {
+            let out = run_bin(&["fetch", "--url", &url, "--rev", &rev, "--submodules", "--nix-version", version, "--no-store"]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{bad} with {version}: {err}");
+            assert!(err.contains("submodule 's'") && err.contains(needle) && err.lines().count() == 1, "{bad} with {version}: {err}");
+        }
+    }
+    assert!(!Path::new("/tmp/pwned").exists(), "nothing ran");
+    // "./" is the repository itself: each level is a commit of its own, 33 deep.
+    let rev = self_nested(&repo, "./", 33);
+    let out = run_bin(&["fetch", "--url", &url, "--rev", &rev, "--submodules", "--nix-version", "2.8.0", "--no-store"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nested more than 32 deep"), "{err}");
+    let rev = self_nested(&repo, "./", 3);
+    let ok = try_bin_json(&["fetch", "--url", &url, "--rev", &rev, "--submodules", "--nix-version", "2.8.0", "--no-store"]).expect("3 levels");
+    assert_eq!(ok["submodules"], Value::Bool(true));
+}

@@ -85,19 +85,29 @@ pub struct WorkTreeExport {
 /// away or has no checkout does not count, and untracked files never do.
 pub fn is_dirty(repo: &gix::Repository, generation: Generation) -> Result<bool, DirtyError> {
     match generation {
-        Generation::Legacy => git_diff_is_dirty(repo),
+        Generation::Legacy => git_diff_is_dirty(repo, true),
         Generation::Modern => status_is_dirty(repo),
     }
 }
 
-/// `git diff HEAD --quiet --ignore-submodules --` in the work tree, with no user or system
+/// Whether Nix <= 2.19 takes the work tree as dirty with `submodules = true`: its `git diff`
+/// then leaves out `--ignore-submodules`, so a submodule checked out at another commit, or with
+/// changes of its own, makes the tree dirty too.
+pub fn is_dirty_with_submodules(repo: &gix::Repository) -> Result<bool, DirtyError> {
+    git_diff_is_dirty(repo, false)
+}
+
+/// `git diff HEAD --quiet [--ignore-submodules] --` in the work tree, with no user or system
 /// configuration.
-fn git_diff_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
+fn git_diff_is_dirty(repo: &gix::Repository, ignore_submodules: bool) -> Result<bool, DirtyError> {
     let workdir = repo.workdir().expect("dirty checks happen in work trees");
-    let output = crate::export::git_archive::isolated_git()
-        .arg("-C")
-        .arg(workdir)
-        .args(["diff", "HEAD", "--quiet", "--ignore-submodules", "--"])
+    let mut git = crate::export::git_archive::isolated_git();
+    git.arg("-C").arg(workdir).args(["diff", "HEAD", "--quiet"]);
+    if ignore_submodules {
+        git.arg("--ignore-submodules");
+    }
+    let output = git
+        .arg("--")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -493,7 +493,7 @@ impl Fetcher {
             name.check_modern().map_err(FetchError::Name)?;
         }
         if self.takes_work_tree(selector) {
-            if export.submodules && (export.generation == export::Generation::Modern || dirty::is_dirty(&self.repo, export.generation)?) {
+            if export.submodules && (export.generation == export::Generation::Modern || self.head()?.is_none() || dirty::is_dirty_with_submodules(&self.repo)?) {
                 return Err(FetchError::WorkTreeSubmodules { path: self.path.clone() });
             }
             if let Some(fetched) = self.fetch_work_tree(selector, export, name, store_dir)? {

@@ -455,10 +455,8 @@ impl Request {
         if submodules {
             let (on, ignore, lfs_on) = if nix { ("submodules = true", "exportIgnore = true", "lfs = true") } else { ("--submodules", "--export-ignore", "--lfs") };
             if given.export_ignore == Some(true) {
-                return fail(match generation {
-                    Generation::Modern => format!("exportIgnore and submodules are not supported together yet ({ignore} with {on}, as Nix >= 2.20 says)"),
-                    Generation::Legacy => format!("{ignore} with {on} needs the modern generation: legacy Nix (<= 2.19, Lix) checks submodules out with git, which never applies export-ignore"),
-                });
+                // Nix >= 2.20's own words; no release applies export-ignore with submodules.
+                return fail(format!("exportIgnore and submodules are not supported together yet ({ignore} with {on}): with submodules no Nix release applies export-ignore"));
             }
             if lfs {
                 return fail(format!("{lfs_on} with {on} is not supported yet: fetch the submodules' LFS files separately"));

@@ -32,6 +32,10 @@ use crate::remote::{Depth, RemoteOptions, Want};
 /// a hostile chain of them would have no end in sight.
 const MAX_DEPTH: usize = 32;
 
+/// More submodules than this in one export are refused: a tree whose gitlinks point at commits
+/// of the same repository that do the same again grows exponentially with the depth.
+const MAX_SUBMODULES: usize = 10_000;
+
 /// One `submodule.<name>` section of a `.gitmodules` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -186,6 +190,9 @@ pub struct Context {
     pub remote: RemoteOptions,
 }
 
+/// How many submodules one export has opened, shared by its nested hooks.
+type Opened = std::sync::Arc<std::sync::atomic::AtomicUsize>;
+
 /// A superproject whose submodules an export fetches: plain data, so that it can go to the
 /// thread that writes a NAR.
 #[derive(Debug, Clone)]
@@ -212,21 +219,22 @@ pub struct Opener {
     base: String,
     gitmodules: Gitmodules,
     depth: usize,
+    opened: Opened,
 }
 
 impl Opener {
     /// The hook for `commit` of `repo`, whose URL is `base`.
     pub fn new(context: Context, repo: &gix::Repository, commit: ObjectId, base: String) -> Result<Opener, String> {
         let gitmodules = Gitmodules::of_commit(repo, commit, context.generation)?;
-        Ok(Opener { context, base, gitmodules, depth: 0 })
+        Ok(Opener { context, base, gitmodules, depth: 0, opened: Opened::default() })
     }
 
     /// The URL of the submodule `entry`, resolved as the generation resolves it.
-    fn resolve_url(&self, path: &BStr, entry: &Entry) -> Result<Option<String>, String> {
+    fn resolve_url(&self, path: &BStr, entry: &Entry) -> Result<String, String> {
         let Some(url) = entry.url.as_ref().filter(|url| !url.is_empty()) else {
             return match self.context.generation {
                 Generation::Legacy => Err(format!("No url found for submodule path '{path}' in .gitmodules (git submodule update fails on it, and so does Nix <= 2.19)")),
-                Generation::Modern => Err(format!("its .gitmodules entry '{}' has no url, which Nix >= 2.20 cannot fetch either", entry.name)),
+                Generation::Modern => Err(format!("its .gitmodules entry '{}' has no url (Nix >= 2.20 fails too: \"resolving Git submodule URL ''\")", entry.name)),
             };
         };
         let url = url.to_str().map_err(|_| format!("its url '{}' is not UTF-8", url.to_str_lossy()))?;
@@ -235,7 +243,7 @@ impl Opener {
         }
         let relative = url.starts_with("./") || url.starts_with("../") || url.starts_with(".\\") || url.starts_with("..\\");
         match self.context.generation {
-            Generation::Legacy if relative => git_relative_url(&self.base, url).map(Some),
+            Generation::Legacy if relative => git_relative_url(&self.base, url),
             Generation::Modern if relative => {
                 let resolved = libgit2_relative_url(&self.base, url)?;
                 if resolved.starts_with("file://") && !resolved.starts_with("file:///") {
@@ -245,9 +253,9 @@ impl Opener {
                         location::redact(&resolved)
                     ));
                 }
-                Ok(Some(resolved))
+                Ok(resolved)
             }
-            _ if url.starts_with('/') || url.contains(':') => Ok(Some(url.to_owned())),
+            _ if url.starts_with('/') || url.contains(':') => Ok(url.to_owned()),
             // git would clone a path relative to wherever it runs; libgit2 refuses it.
             _ => Err(format!("its url '{}' is neither absolute nor relative to the superproject (./ or ../)", location::redact(url))),
         }
@@ -395,7 +403,10 @@ impl export::Submodules for Opener {
         if self.depth + 1 > MAX_DEPTH {
             return Err(format!("submodules are nested more than {MAX_DEPTH} deep"));
         }
-        let Some(url) = self.resolve_url(path, &entry)? else { return Ok(None) };
+        if self.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_SUBMODULES {
+            return Err(format!("the tree has more than {MAX_SUBMODULES} submodules, nested ones included"));
+        }
+        let url = self.resolve_url(path, &entry)?;
         let repo = self.open_repository(&url, commit)?;
         let gitmodules = Gitmodules::of_commit(&repo, commit, generation)?;
         let base = match generation {
@@ -408,7 +419,7 @@ impl export::Submodules for Opener {
                 _ => fix_git_url(&url),
             },
         };
-        let nested = Opener { context: self.context.clone(), base, gitmodules, depth: self.depth + 1 };
+        let nested = Opener { context: self.context.clone(), base, gitmodules, depth: self.depth + 1, opened: self.opened.clone() };
         Ok(Some(Submodule { repo, submodules: Box::new(nested) }))
     }
 }

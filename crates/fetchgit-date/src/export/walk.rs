@@ -73,6 +73,8 @@ struct Walker<'r, 's> {
     git: Option<git_attributes::GitAttributes>,
     /// The options, passed on to submodules.
     options: ExportOptions,
+    /// Bytes of path above this tree's root (inside a submodule).
+    path_prefix: usize,
     settings: Settings,
     archive: Option<GitArchive>,
     /// Legacy: whether `git archive` writes the directory with this key (see [`Walker::writes`]).
@@ -118,10 +120,19 @@ pub(super) fn export<W: Write>(
     out: &mut W,
 ) -> Result<ExportStats, ExportError> {
     let mut nar = flat::Writer::new(out)?;
-    let replace_refs = options.generation.honours_replace_refs();
-    let stats = export_tree(&mut nar, repo, workdir, commit, options, smudge, submodules, replace_refs)?;
+    let top = Placement { replace_refs: options.generation.honours_replace_refs(), path_prefix: 0 };
+    let stats = export_tree(&mut nar, repo, workdir, commit, options, smudge, submodules, top)?;
     nar.finish()?;
     Ok(stats)
+}
+
+/// Where a tree sits in the export: the top, or a submodule.
+#[derive(Clone, Copy)]
+struct Placement {
+    /// Whether `refs/replace/` applies (the top of a legacy export).
+    replace_refs: bool,
+    /// Bytes of path above the tree's root (the submodule's path and a '/').
+    path_prefix: usize,
 }
 
 /// Writes the directory node of `commit`'s tree into `nar`: the whole export's root, or a
@@ -135,14 +146,14 @@ fn export_tree<W: Write>(
     options: ExportOptions,
     smudge: Option<&mut dyn Smudge>,
     submodules: Option<Box<dyn Submodules>>,
-    replace_refs: bool,
+    placement: Placement,
 ) -> Result<ExportStats, ExportError> {
     let generation = options.generation;
     // Nix <= 2.19 checks submodules out in a fresh clone: none of the repository's own
     // configuration or `info/attributes` applies.
     let checkout = generation == Generation::Legacy && options.submodules;
     let workdir = if checkout { None } else { workdir };
-    let objects = Objects::new(repo, replace_refs);
+    let objects = Objects::new(repo, placement.replace_refs);
     let root = root_tree(&objects, commit, generation)?;
     let settings = match (generation, workdir) {
         (Generation::Legacy, Some(_)) => Settings::of(repo).map_err(ExportError::Config)?,
@@ -156,6 +167,7 @@ fn export_tree<W: Write>(
         submodules,
         checkout,
         options,
+        path_prefix: placement.path_prefix,
         repo,
         objects,
         workdir,
@@ -195,21 +207,16 @@ fn export_tree<W: Write>(
 /// `path` inside the submodule at `mount`, from the top.
 fn within_path(mount: &[u8], path: &[u8]) -> BString {
     let mut full = BString::from(mount);
-    full.push(b'/');
-    full.push_str(path);
+    if !path.is_empty() {
+        full.push(b'/');
+        full.push_str(path);
+    }
     full
 }
 
 /// `err`, raised inside the submodule at `mount`, with its paths given from the top.
 fn within(err: ExportError, mount: &[u8]) -> ExportError {
-    let full = |path: BString| -> BString {
-        let mut full = BString::from(mount);
-        if !path.is_empty() {
-            full.push(b'/');
-            full.push_str(&path);
-        }
-        full
-    };
+    let full = |path: BString| within_path(mount, &path);
     match err {
         ExportError::NixFails { commit, path, generation, reason } => ExportError::NixFails { commit, path: full(path), generation, reason },
         ExportError::Unsupported { commit, path, generation, reason } => ExportError::Unsupported { commit, path: full(path), generation, reason },
@@ -416,10 +423,10 @@ impl Walker<'_, '_> {
                 }
                 continue;
             }
-            if self.generation == Generation::Legacy && self.path.len() > LEGACY_MAX_PATH {
+            if self.generation == Generation::Legacy && self.path_prefix + self.path.len() > LEGACY_MAX_PATH {
                 let reason = format!(
                     "the path is {} bytes long; Nix <= 2.19 unpacks the tree under its temporary directory and cannot read paths that long (File name too long, PATH_MAX is 4096)",
-                    self.path.len()
+                    self.path_prefix + self.path.len()
                 );
                 return Err(self.nix_fails(reason));
             }
@@ -469,23 +476,18 @@ impl Walker<'_, '_> {
             return Ok(nar.close_directory()?);
         };
         // git clones a submodule without `refs/replace/`; libgit2 never reads them.
-        let stats = export_tree(nar, &submodule.repo, None, commit, self.options, None, Some(submodule.submodules), false).map_err(|err| within(err, &self.path))?;
-        let prefixed = |paths: Vec<BString>| paths.into_iter().map(|p| within_path(&self.path, &p));
-        let stats = ExportStats {
-            export_ignored: prefixed(stats.export_ignored).collect(),
-            converted: prefixed(stats.converted).collect(),
-            substituted: prefixed(stats.substituted).collect(),
-            gitlinks: prefixed(stats.gitlinks).collect(),
-            smudged: prefixed(stats.smudged).collect(),
-            submodules: std::iter::once(self.path.clone()).chain(prefixed(stats.submodules)).collect(),
-        };
+        let inner = Placement { replace_refs: false, path_prefix: self.path_prefix + self.path.len() + 1 };
+        let stats = export_tree(nar, &submodule.repo, None, commit, self.options, None, Some(submodule.submodules), inner).map_err(|err| within(err, &self.path))?;
+        let mount = self.path.clone();
         let own = &mut self.stats;
-        own.export_ignored.extend(stats.export_ignored);
-        own.converted.extend(stats.converted);
-        own.substituted.extend(stats.substituted);
-        own.gitlinks.extend(stats.gitlinks);
-        own.smudged.extend(stats.smudged);
-        own.submodules.extend(stats.submodules);
+        let moved = |from: Vec<BString>, to: &mut Vec<BString>| to.extend(from.iter().map(|path| within_path(&mount, path)));
+        moved(stats.export_ignored, &mut own.export_ignored);
+        moved(stats.converted, &mut own.converted);
+        moved(stats.substituted, &mut own.substituted);
+        moved(stats.gitlinks, &mut own.gitlinks);
+        moved(stats.smudged, &mut own.smudged);
+        own.submodules.push(mount.clone());
+        moved(stats.submodules, &mut own.submodules);
         Ok(())
     }
 
