@@ -6,7 +6,8 @@
 //! - modern: the values Nix 2.26 gave, recorded in `fixtures/submodules-modern.json` by
 //!   `fixtures/record-submodules.py`, successes and failures alike;
 //! - truncation picks the superproject's commit; remote submodules go through the cache;
-//!   `verify --submodules` says what reproduces.
+//!   `verify --submodules` says what reproduces; and the cases of Nix's own
+//!   tests/functional/fetchGitSubmodules.sh that the fixture does not hold already.
 
 mod common;
 #[path = "remote_support/mod.rs"]
@@ -85,7 +86,7 @@ fn legacy_equals_live_nix_2_8_from_a_work_tree_and_a_bare_repository() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 14, "7 commits from each of 2 URLs");
+    assert_eq!(checked, 16, "8 commits from each of 2 URLs");
     assert_no_diffs("submodules, legacy, vs Nix 2.8", checked, &diffs);
 }
 
@@ -107,7 +108,7 @@ fn modern_equals_recorded_nix_2_26_successes_and_failures() {
     let (mut diffs, mut checked, mut failures) = (Vec::new(), 0, 0);
     for (name, url) in [("super", fx.join("super").display().to_string()), ("super.git", format!("file://{}", fx.join("super.git").display()))] {
         let cases = record["cases"][name].as_object().expect("cases");
-        assert_eq!(cases.len(), 7, "{name}: every commit is recorded");
+        assert_eq!(cases.len(), 8, "{name}: every commit is recorded");
         for (rev, case) in cases {
             let context = format!("{name} {rev}");
             match (&case["attrs"], ours(&url, rev, "2.26.3")) {
@@ -128,7 +129,7 @@ fn modern_equals_recorded_nix_2_26_successes_and_failures() {
             checked += 1;
         }
     }
-    assert_eq!(failures, 8, "the missing commit from the work tree, and every commit of the bare superproject");
+    assert_eq!(failures, 9, "the missing commit from the work tree, and every commit of the bare superproject");
     assert_no_diffs("submodules, modern, vs recorded Nix 2.26", checked, &diffs);
 }
 
@@ -306,4 +307,45 @@ fn hostile_submodule_urls_and_endless_nesting_are_refused() {
     let rev = self_nested(&repo, "./", 3);
     let ok = try_bin_json(&["fetch", "--url", &url, "--rev", &rev, "--submodules", "--nix-version", "2.8.0", "--no-store"]).expect("3 levels");
     assert_eq!(ok["submodules"], Value::Bool(true));
+}
+
+#[test]
+fn a_repository_without_submodules_gives_the_same_path_with_submodules_true() {
+    // fetchGitSubmodules.sh: "Check that fetching a repository without submodules with
+    // submodules = true gives the same result as without" (a repository without attributes).
+    let fx = make_fixture("without");
+    let url = format!("file://{}", fx.join("sub-b.git").display());
+    let rev = git(&fx.join("sub-b.git"), &["rev-parse", "main"]).trim().to_owned();
+    for version in ["2.8.0", "2.26.3"] {
+        let fetch = |extra: &[&str]| {
+            let mut args = vec!["fetch", "--url", &url, "--rev", &rev, "--all-refs", "--nix-version", version, "--no-store"];
+            args.extend_from_slice(extra);
+            try_bin_json(&args).expect("fetch")
+        };
+        let (with, without) = (fetch(&["--submodules"]), fetch(&[]));
+        assert_eq!(with["outPath"], without["outPath"], "{version}");
+        assert_eq!((with["submodules"].clone(), without["submodules"].clone()), (Value::Bool(true), Value::Bool(false)));
+    }
+}
+
+#[test]
+fn relative_urls_of_a_clone_resolve_against_its_origin_in_modern_and_its_path_in_legacy() {
+    if !require_nix("submodules of a clone") {
+        return;
+    }
+    // fetchGitSubmodules.sh: a clone at a/b/clone (where ../ means another directory), fetched
+    // with rev, equals the original's tree (Nix >= 2.20 resolves against the clone's origin).
+    // Nix 2.8 adds the clone's own path as origin: ../sub-b.git (the first submodule) is then
+    // a/b/sub-b.git, which does not exist, and it fails.
+    let fx = make_fixture("clone");
+    let clone = fx.join("a/b/clone");
+    run_ok(isolate(Command::new("git").args(["clone", "-q"]).arg(fx.join("super")).arg(&clone)));
+    let url = clone.display().to_string();
+    let s3 = revs(&fx, "main")[2].clone();
+    let modern = ours(&url, &s3, "2.26.3").expect("modern: against the clone's origin");
+    assert_eq!(modern["narHash"], recorded()["cases"]["super"][&s3]["attrs"]["narHash"]);
+    let nix = nix_fetchgit(&url, &s3, "clone");
+    assert!(nix.as_ref().is_err_and(|err| err.contains("a/b/sub-b.git")), "Nix 2.8 fails on the clone: {nix:?}");
+    let legacy = ours(&url, &s3, "2.8.0").expect_err("legacy fails too");
+    assert!(legacy.contains("submodule 'b'") && legacy.contains("a/b/sub-b.git"), "{legacy}");
 }
