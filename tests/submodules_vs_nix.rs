@@ -349,3 +349,17 @@ fn relative_urls_of_a_clone_resolve_against_its_origin_in_modern_and_its_path_in
     let legacy = ours(&url, &s3, "2.8.0").expect_err("legacy fails too");
     assert!(legacy.contains("submodule 'b'") && legacy.contains("a/b/sub-b.git"), "{legacy}");
 }
+
+#[test]
+fn a_nar_hash_mismatch_names_the_input_with_submodules_as_nix_2_26_does() {
+    let record = recorded();
+    let mismatch = &record["mismatch"];
+    let fx = make_fixture("mismatch");
+    let url = fx.join("super").display().to_string();
+    let (rev, hash) = (mismatch["rev"].as_str().expect("rev"), mismatch["narHash"].as_str().expect("narHash"));
+    let out = run_bin(&["fetch", "--url", &url, "--rev", rev, "--submodules", "--nar-hash", hash, "--nix-version", "2.26.3", "--no-store"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let nix = mismatch["error"].as_str().expect("recorded error").replacen("error: ", "fetchgit-date: ", 1);
+    let nix = nix.replace(mismatch["inside"].as_str().expect("inside"), &fx.display().to_string());
+    assert_eq!(err.trim(), nix);
+}

@@ -86,8 +86,20 @@ pub fn parse_nar_hash(text: &str) -> Result<NixHash, ParseHashError> {
     NixHash::parse_sri_as_nix(text)
 }
 
+/// The boolean attributes of a Git input that its URL shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InputFlags {
+    /// `shallow = true`.
+    pub shallow: bool,
+    /// `submodules = true`.
+    pub submodules: bool,
+    /// `exportIgnore = true`.
+    pub export_ignore: bool,
+}
+
 /// The input as Nix's `Input::to_string` prints a Git input: `git+file:///path?ref=…&rev=…`.
-pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, shallow: bool, export_ignore: bool, nix: &NixVersion) -> String {
+pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, flags: InputFlags, nix: &NixVersion) -> String {
+    let InputFlags { shallow, submodules, export_ignore } = flags;
     let base = if url.contains("://") {
         url.to_owned()
     } else {
@@ -104,6 +116,10 @@ pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, shal
     query.extend(rev.map(|r| format!("rev={r}")));
     if shallow {
         query.push("shallow=1".to_owned());
+    }
+    // Nix >= 2.20 (src/libfetchers/git.cc, toURL).
+    if submodules && nix.has(Change::Libgit2) {
+        query.push("submodules=1".to_owned());
     }
     if query.is_empty() {
         base
@@ -156,10 +172,11 @@ mod tests {
     fn inputs_are_described_as_nix_prints_them() {
         let v26: NixVersion = "2.26.3".parse().expect("valid");
         let v28: NixVersion = "2.8.0".parse().expect("valid");
-        assert_eq!(describe_input("/r", Some("main"), Some("abc"), false, true, &v26), "git+file:///r?exportIgnore=1&ref=main&rev=abc");
-        assert_eq!(describe_input("/r", None, None, true, true, &v28), "git+file:///r?shallow=1");
-        assert_eq!(describe_input("git://h/r", None, None, false, false, &v28), "git://h/r");
-        assert_eq!(describe_input("https://h/r", None, None, false, false, &v28), "git+https://h/r");
+        assert_eq!(describe_input("/r", Some("main"), Some("abc"), InputFlags { export_ignore: true, ..Default::default() }, &v26), "git+file:///r?exportIgnore=1&ref=main&rev=abc");
+        assert_eq!(describe_input("/r", None, None, InputFlags { shallow: true, submodules: true, export_ignore: true }, &v28), "git+file:///r?shallow=1");
+        assert_eq!(describe_input("/r", None, Some("abc"), InputFlags { submodules: true, ..Default::default() }, &v26), "git+file:///r?rev=abc&submodules=1");
+        assert_eq!(describe_input("git://h/r", None, None, InputFlags::default(), &v28), "git://h/r");
+        assert_eq!(describe_input("https://h/r", None, None, InputFlags::default(), &v28), "git+https://h/r");
     }
 
     #[test]

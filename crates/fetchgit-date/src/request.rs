@@ -511,7 +511,8 @@ impl Request {
 
     /// The input as Nix names it in mismatch messages (`git+file:///path?rev=...`).
     pub fn input_description(&self) -> String {
-        input_check::describe_input(&self.url, self.ref_name.as_deref(), self.rev.as_deref(), self.shallow, self.export_ignore, &self.nix())
+        let flags = input_check::InputFlags { shallow: self.shallow, submodules: self.submodules, export_ignore: self.export_ignore };
+        input_check::describe_input(&self.url, self.ref_name.as_deref(), self.rev.as_deref(), flags, &self.nix())
     }
 
     /// Checks `fetched` against the given `narHash`, `lastModified` and `revCount` as this
