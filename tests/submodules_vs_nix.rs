@@ -363,3 +363,81 @@ fn a_nar_hash_mismatch_names_the_input_with_submodules_as_nix_2_26_does() {
     let nix = nix.replace(mismatch["inside"].as_str().expect("inside"), &fx.display().to_string());
     assert_eq!(err.trim(), nix);
 }
+
+/// What Nix 2.14 to 2.19 (and Lix) run for `submodules = true` of a local work tree at `rev`
+/// (src/libfetchers/git.cc at 2.19.0), run here with git itself, then the NAR hash of the
+/// result (every `.git` dropped, as Nix's filter does) as `nix-store --dump` gives it.
+fn nix_2_19_submodule_checkout(work_tree: &Path, rev: &str, scratch: &Path) -> Result<String, String> {
+    let script = r#"set -eu
+tree=$1 rev=$2 tmp=$3/tmp gitdir=$3/gitdir
+rm -rf "$tmp" "$gitdir"; mkdir -p "$gitdir"
+git -c init.defaultBranch=__nix_dummy_branch init -q "$tmp" --separate-git-dir "$gitdir"
+git -C "$tmp" fetch --quiet --force --update-head-ok -- "$tree" 'refs/*:refs/*'
+git -C "$tmp" checkout --quiet "$rev"
+cat "$tree/.git/config" > "$gitdir/config"
+git -C "$tmp" config core.bare false
+if [ -e "$tree/.git/modules" ]; then cp -R -- "$tree/.git/modules" "$gitdir/modules"; fi
+git -C "$tmp" submodule --quiet update --init --recursive
+find "$tmp" -name .git -prune -exec rm -rf {} +
+nix-store --dump "$tmp" | sha256sum | cut -d' ' -f1
+"#;
+    let mut cmd = Command::new("sh");
+    isolate(&mut cmd)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
+        .env("GIT_CONFIG_VALUE_0", "always")
+        .args(["-c", script, "nix-2.19"])
+        .arg(work_tree)
+        .arg(rev)
+        .arg(scratch);
+    let out = cmd.output().expect("sh runs");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn sri_to_hex(sri: &str) -> String {
+    nixstore::hash::NixHash::parse(sri).expect("an SRI hash").to_hex()
+}
+
+#[test]
+fn legacy_2_14_to_2_19_and_lix_use_the_work_trees_configuration_as_git_does() {
+    if !require_nix("submodules with the work tree's configuration") {
+        return;
+    }
+    let fx = make_fixture("repo-config");
+    let tree = fx.join("super");
+    let url = tree.display().to_string();
+    let main = revs(&fx, "main");
+    let (s3, s2) = (main[2].clone(), main[3].clone());
+    let scratch = fixtures().scratch("submodules-repo-config-run");
+    let ours = |rev: &str, version: &str| try_bin_json(&["fetch", "--url", &url, "--rev", rev, "--submodules", "--nix-version", version, "--no-store"]);
+    // No origin: the relative URLs resolve against Nix's temporary directory, and fail.
+    assert!(nix_2_19_submodule_checkout(&tree, &s3, &scratch).is_err(), "git fails without origin");
+    let err = ours(&s3, "2.19.0").expect_err("no origin");
+    assert!(err.contains("has no remote.origin.url"), "{err}");
+    // An origin, core.autocrlf in the work tree's configuration (which does not apply: Nix checks
+    // the top out before it copies the configuration), the submodules initialised and checked
+    // out by the user (so .git/modules exists, and is copied), with core.autocrlf in one
+    // submodule's own configuration (which applies), and b's url set in the configuration.
+    git(&tree, &["remote", "add", "origin", &fx.join("super.git").display().to_string()]);
+    git(&tree, &["config", "core.autocrlf", "true"]);
+    git(&tree, &["config", "submodule.b.url", &fx.join("sub-b.git").display().to_string()]);
+    git(&tree, &["checkout", "-q", &s2]);
+    let mut update = Command::new("git");
+    isolate(&mut update).env("GIT_CONFIG_COUNT", "1").env("GIT_CONFIG_KEY_0", "protocol.file.allow").env("GIT_CONFIG_VALUE_0", "always");
+    run_ok(update.arg("-C").arg(&tree).args(["submodule", "--quiet", "update", "--init", "--recursive"]));
+    git(&tree.join("libs/a"), &["config", "core.autocrlf", "true"]);
+    for rev in [&s2, &s3] {
+        let expected = nix_2_19_submodule_checkout(&tree, rev, &scratch).expect("git checks it out");
+        for version in ["2.19.0", "2.14.0", "2.18.3-lix"] {
+            let got = ours(rev, version).expect("fetch");
+            assert_eq!(sri_to_hex(got["narHash"].as_str().expect("narHash")), expected, "{rev} as {version}");
+        }
+        // Nix 2.8 reads none of it: its own answer differs from 2.19's.
+        let old = ours(rev, "2.8.0").expect("fetch");
+        assert_ne!(sri_to_hex(old["narHash"].as_str().expect("narHash")), expected, "the submodule's core.autocrlf changes 2.19's checkout");
+    }
+}

@@ -568,9 +568,10 @@ impl Fetcher {
         let superproject = self.superproject(options);
         if let Some(superproject) = &superproject {
             // Whether the submodules resolve (and Nix fails if not) depends on the URL they are
-            // resolved against; a hash of it, since it may hold credentials.
+            // resolved against, and with some releases on the work tree's configuration: a hash
+            // of them (the URL may hold credentials).
             key.push('_');
-            key.push_str(&nixstore::hash::sha256(superproject.base.as_bytes()).to_hex()[..16]);
+            key.push_str(&superproject.fingerprint());
         }
         if let Some(cached) = self.cache.get(Table::Nar, &key) {
             match recheck::nar(&cached) {
@@ -695,6 +696,8 @@ impl Fetcher {
         }
         let generation = options.generation;
         let absolute = || std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()).display().to_string();
+        // Nix 2.14 to 2.19 and Lix copy a local work tree's configuration into their clone.
+        let config = (generation == export::Generation::Legacy && !self.cloned_by_nix && self.nix.has(Change::LegacySubmodulesUseRepoConfig)).then(|| self.path.join(".git"));
         let base = match (self.remote.is_some(), generation) {
             (true, export::Generation::Legacy) => self.url.clone(),
             (true, export::Generation::Modern) => crate::submodules::fix_git_url(&self.url),
@@ -710,7 +713,7 @@ impl Fetcher {
             cache_root: self.cache.dir().map(crate::remote::cache_root),
             remote: RemoteOptions { timeout: self.timeout, ..self.remote_options.clone() },
         };
-        Some(crate::submodules::Superproject { context, base })
+        Some(crate::submodules::Superproject { context, base: Some(base), config })
     }
 
     /// The path the repository was opened from.

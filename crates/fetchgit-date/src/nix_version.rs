@@ -83,6 +83,10 @@ pub enum Change {
     /// Lix: an annotated tag given as `ref` of a remote (or bare) repository gives the commit's id
     /// as `rev` (`git rev-list`); a work tree still gives the tag object's (`git rev-parse`).
     LixPeelsRemoteTags,
+    /// `submodules = true` of a local work tree (legacy fetcher): the temporary clone gets the
+    /// work tree's own `.git/config` (its `origin`, `submodule.*` settings, `core.autocrlf`, ...)
+    /// and a copy of `.git/modules`; before, only `origin` = the work tree's path.
+    LegacySubmodulesUseRepoConfig,
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -125,6 +129,7 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::KeepsGivenRevCountAndLastModified, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 87baf29d6a, 8f32f28ebd (#14596)" },
     ChangeRow { change: Change::LixUnfetchedSubmoduleDirectories, nix: None, lix: InLix::Since(2, 91), source: "lix-project/lix aa00a5a8c" },
     ChangeRow { change: Change::LixPeelsRemoteTags, nix: None, lix: InLix::Since(2, 95), source: "lix-project/lix 6bf187537" },
+    ChangeRow { change: Change::LegacySubmodulesUseRepoConfig, nix: Some((2, 14, 0)), lix: InLix::Always, source: "NixOS/nix 2edd5cf618, d88106df24" },
 ];
 
 impl NixVersion {
@@ -299,7 +304,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }

@@ -200,14 +200,83 @@ pub struct Superproject {
     /// How to open submodules.
     pub context: Context,
     /// The URL relative submodule URLs are resolved against (git's `origin`, libgit2's
-    /// default remote).
-    pub base: String,
+    /// default remote); with [`Superproject::config`], its `remote.origin.url` instead.
+    pub base: Option<String>,
+    /// Legacy, Nix 2.14 to 2.19 and Lix, a local work tree: its git directory, whose `config`
+    /// (and `modules/`) Nix copies into the clone it checks out (see [`RepoConfig`]).
+    pub config: Option<PathBuf>,
 }
 
 impl Superproject {
     /// The hook for exporting `commit` of `repo`, this superproject's repository.
     pub fn opener(&self, repo: &gix::Repository, commit: ObjectId) -> Result<Opener, String> {
-        Opener::new(self.context.clone(), repo, commit, self.base.clone())
+        let gitmodules = Gitmodules::of_commit(repo, commit, self.context.generation)?;
+        let config = self.config.as_deref().map(RepoConfig::open).transpose()?;
+        // Nix 2.14 to 2.19 and Lix: `origin` is whatever the work tree's configuration says.
+        let base = match &config {
+            Some(config) => config.origin(),
+            None => self.base.clone(),
+        };
+        Ok(Opener { context: self.context.clone(), base, gitmodules, config, depth: 0, opened: Opened::default() })
+    }
+
+    /// A fingerprint of the configuration files the export reads (for the NAR cache key).
+    pub fn fingerprint(&self) -> String {
+        let mut seen = Vec::new();
+        seen.extend_from_slice(self.base.as_deref().unwrap_or("").as_bytes());
+        if let Some(git_dir) = &self.config {
+            // The work tree's config and every `modules/**/config`, depth-bounded.
+            let mut pending = vec![(git_dir.clone(), 0)];
+            while let Some((dir, depth)) = pending.pop() {
+                seen.push(0);
+                seen.extend_from_slice(dir.as_os_str().as_encoded_bytes());
+                seen.extend(crate::repo_files::read_regular(&dir.join("config"), crate::repo_files::METADATA_LIMIT).unwrap_or_default());
+                if depth < MAX_DEPTH {
+                    let mut children: Vec<PathBuf> = std::fs::read_dir(dir.join("modules")).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+                    children.sort();
+                    pending.extend(children.into_iter().map(|child| (child, depth + 1)));
+                }
+            }
+        }
+        nixstore::hash::sha256(&seen).to_hex()[..16].to_owned()
+    }
+}
+
+/// The configuration of a git directory that Nix 2.14 to 2.19 and Lix let `git submodule
+/// update` read: a work tree's own, copied into the clone, or that of a copied
+/// `.git/modules/NAME`. It names `origin` (the base of relative URLs) and overrides a
+/// submodule's `url`, `update` and `active`. A copied module's own also sets its checkout's
+/// `core.autocrlf` and friends; the work tree's does not: Nix checks the top out before it
+/// copies the configuration.
+pub struct RepoConfig {
+    git_dir: PathBuf,
+    repo: gix::Repository,
+}
+
+impl RepoConfig {
+    fn open(git_dir: &std::path::Path) -> Result<RepoConfig, String> {
+        if !git_dir.is_dir() {
+            return Err(format!(
+                "Nix 2.14 to 2.19 and Lix copy {}/config into their clone, and fail when .git is no directory (a linked work tree, a submodule's checkout)",
+                git_dir.display()
+            ));
+        }
+        let repo = crate::resolve::open(git_dir).map_err(|err| crate::error_chain(&err))?;
+        Ok(RepoConfig { git_dir: git_dir.to_owned(), repo })
+    }
+
+    fn value(&self, key: &str) -> Option<String> {
+        self.repo.config_snapshot().string(key).map(|value| value.to_string())
+    }
+
+    fn origin(&self) -> Option<String> {
+        self.value("remote.origin.url")
+    }
+
+    /// The git directory a submodule named `name` had, when Nix copies one.
+    fn module(&self, name: &BStr) -> Option<PathBuf> {
+        let dir = self.git_dir.join("modules").join(crate::export::native_path(name));
+        dir.join("HEAD").is_file().then_some(dir)
     }
 }
 
@@ -215,20 +284,16 @@ impl Superproject {
 /// gitlinks, as the generation finds them.
 pub struct Opener {
     context: Context,
-    /// The superproject's URL, against which relative submodule URLs are resolved.
-    base: String,
+    /// The URL relative submodule URLs are resolved against.
+    base: Option<String>,
     gitmodules: Gitmodules,
+    /// Legacy: the configuration `git submodule update` reads here, beyond `.gitmodules`.
+    config: Option<RepoConfig>,
     depth: usize,
     opened: Opened,
 }
 
 impl Opener {
-    /// The hook for `commit` of `repo`, whose URL is `base`.
-    pub fn new(context: Context, repo: &gix::Repository, commit: ObjectId, base: String) -> Result<Opener, String> {
-        let gitmodules = Gitmodules::of_commit(repo, commit, context.generation)?;
-        Ok(Opener { context, base, gitmodules, depth: 0, opened: Opened::default() })
-    }
-
     /// The URL of the submodule `entry`, resolved as the generation resolves it.
     fn resolve_url(&self, path: &BStr, entry: &Entry) -> Result<String, String> {
         let Some(url) = entry.url.as_ref().filter(|url| !url.is_empty()) else {
@@ -238,27 +303,33 @@ impl Opener {
             };
         };
         let url = url.to_str().map_err(|_| format!("its url '{}' is not UTF-8", url.to_str_lossy()))?;
-        if url.starts_with('-') {
-            return Err(format!("refusing its url '{}': it starts with '-' and could be taken as an option (git ignores it too)", location::redact(url)));
-        }
+        check_url(url)?;
         let relative = url.starts_with("./") || url.starts_with("../") || url.starts_with(".\\") || url.starts_with("..\\");
-        match self.context.generation {
-            Generation::Legacy if relative => git_relative_url(&self.base, url),
-            Generation::Modern if relative => {
-                let resolved = libgit2_relative_url(&self.base, url)?;
+        if !relative {
+            return absolute_url(url);
+        }
+        let Some(base) = self.base.as_deref() else {
+            return Err(format!(
+                "its url '{}' is relative, and the work tree's .git/config has no remote.origin.url: Nix 2.14 to 2.19 and Lix then resolve it against their temporary directory and fail; set an origin, or pass ref (a local ref) with --nix-version 2.8.0",
+                location::redact(url)
+            ));
+        };
+        let resolved = match self.context.generation {
+            Generation::Legacy => git_relative_url(base, url)?,
+            Generation::Modern => {
+                let resolved = libgit2_relative_url(base, url)?;
                 if resolved.starts_with("file://") && !resolved.starts_with("file:///") {
                     return Err(format!(
                         "Nix >= 2.22 resolves its url '{url}' against '{}' to '{}' (libgit2 drops a slash after file://) and then fails (\"unexpected authority\"); fetch the superproject from its work tree, or give the submodule an absolute URL",
-                        location::redact(&self.base),
+                        location::redact(base),
                         location::redact(&resolved)
                     ));
                 }
-                Ok(resolved)
+                resolved
             }
-            _ if url.starts_with('/') || url.contains(':') => Ok(url.to_owned()),
-            // git would clone a path relative to wherever it runs; libgit2 refuses it.
-            _ => Err(format!("its url '{}' is neither absolute nor relative to the superproject (./ or ../)", location::redact(url))),
-        }
+        };
+        // A relative base (an `origin` of "../x") resolves against wherever git runs.
+        absolute_url(&resolved)
     }
 
     /// The repository at `url`, which must hold `commit`.
@@ -278,16 +349,62 @@ impl Opener {
             }
         };
         let repo = crate::resolve::open(&path).map_err(|err| crate::error_chain(&err))?;
-        let is_commit = repo.find_header(commit).is_ok_and(|header| header.kind() == gix::object::Kind::Commit);
-        if !is_commit {
+        if !has_commit(&repo, commit) {
             return Err(missing_commit(commit, &shown));
         }
         Ok(repo)
     }
+
+    /// Legacy: whether `git submodule update --init` checks the submodule out, after the
+    /// repository's configuration (which wins) and `.gitmodules`.
+    fn legacy_checks_out(&self, entry: &Entry) -> Result<bool, String> {
+        let name = &entry.name;
+        if let Some(config) = &self.config {
+            if config.value("submodule.active").is_some() {
+                return Err("the work tree's .git/config sets submodule.active, whose pathspecs fetchgit-date does not evaluate".into());
+            }
+            if let Some(active) = config.value(&format!("submodule.{name}.active")) {
+                if matches!(active.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0" | "") {
+                    return Ok(false);
+                }
+            }
+        }
+        let configured = self.config.as_ref().and_then(|config| config.value(&format!("submodule.{name}.update")));
+        let update = configured.clone().or_else(|| entry.update.as_ref().map(|u| u.to_string()));
+        match update.as_deref() {
+            None | Some("checkout" | "rebase" | "merge") => Ok(true),
+            Some("none") => Ok(false),
+            Some(command) if command.starts_with('!') && configured.is_some() => {
+                Err(format!("submodule.{name}.update in .git/config runs a command ('{command}'), which fetchgit-date does not"))
+            }
+            Some(update) => Err(format!("invalid value for 'submodule.{name}.update': '{update}' (git refuses it, and so does Nix <= 2.19)")),
+        }
+    }
+}
+
+/// Refuses URLs git or ssh could take as options.
+fn check_url(url: &str) -> Result<(), String> {
+    if url.starts_with('-') {
+        return Err(format!("refusing its url '{}': it starts with '-' and could be taken as an option (git ignores it too)", location::redact(url)));
+    }
+    Ok(())
+}
+
+/// `url` when it names a repository wherever git runs: absolute, or with a scheme or host.
+fn absolute_url(url: &str) -> Result<String, String> {
+    if url.starts_with('/') || url.contains(':') {
+        return Ok(url.to_owned());
+    }
+    // git would clone a path relative to wherever it runs; libgit2 refuses it.
+    Err(format!("its url '{}' is neither absolute nor relative to the superproject (./ or ../)", location::redact(url)))
 }
 
 fn missing_commit(commit: ObjectId, url: &str) -> String {
     format!("its commit {commit} is not in its repository '{url}' (was it pushed?)")
+}
+
+fn has_commit(repo: &gix::Repository, commit: ObjectId) -> bool {
+    repo.find_header(commit).is_ok_and(|header| header.kind() == gix::object::Kind::Commit)
 }
 
 /// libgit2's `git_submodule_resolve_url` (libgit2 1.9, submodule.c) for a URL starting with
@@ -392,13 +509,8 @@ impl export::Submodules for Opener {
                 Generation::Modern => Ok(None),
             };
         };
-        if generation == Generation::Legacy {
-            match entry.update.as_ref().map(|u| u.as_bstr()) {
-                None => {}
-                Some(update) if update == "checkout" || update == "rebase" || update == "merge" => {}
-                Some(update) if update == "none" => return Ok(None),
-                Some(update) => return Err(format!("invalid value for 'submodule.{}.update': '{update}' (git refuses it, and so does Nix <= 2.19)", entry.name)),
-            }
+        if generation == Generation::Legacy && !self.legacy_checks_out(&entry)? {
+            return Ok(None);
         }
         if self.depth + 1 > MAX_DEPTH {
             return Err(format!("submodules are nested more than {MAX_DEPTH} deep"));
@@ -406,21 +518,40 @@ impl export::Submodules for Opener {
         if self.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_SUBMODULES {
             return Err(format!("the tree has more than {MAX_SUBMODULES} submodules, nested ones included"));
         }
-        let url = self.resolve_url(path, &entry)?;
-        let repo = self.open_repository(&url, commit)?;
+        // `git submodule init` keeps a url the configuration already has.
+        let configured_url = self.config.as_ref().and_then(|config| config.value(&format!("submodule.{}.url", entry.name)));
+        let url = match configured_url {
+            Some(url) => {
+                check_url(&url)?;
+                absolute_url(&url)?
+            }
+            None => self.resolve_url(path, &entry)?,
+        };
+        // A copied `.git/modules/NAME` is used as it is (fetched into only when it lacks the
+        // commit), with its own configuration.
+        let module = self.config.as_ref().and_then(|config| config.module(entry.name.as_ref())).map(|dir| RepoConfig::open(&dir)).transpose()?;
+        let repo = match &module {
+            Some(module) if has_commit(&module.repo, commit) => module.repo.clone(),
+            Some(module) => self.open_repository(&module.origin().unwrap_or_else(|| url.clone()), commit)?,
+            None => self.open_repository(&url, commit)?,
+        };
         let gitmodules = Gitmodules::of_commit(&repo, commit, generation)?;
         let base = match generation {
-            // `git clone URL` makes URL the clone's `origin`.
-            Generation::Legacy => url,
+            // `git clone URL` makes URL the clone's `origin`; a copied module has its own.
+            Generation::Legacy => match &module {
+                Some(module) => module.origin(),
+                None => Some(url),
+            },
             // The submodule is an input of its own: a work tree is read in place, with its own
             // remotes; anything else is cloned with its URL as `origin`.
-            Generation::Modern => match location::parse(&url) {
+            Generation::Modern => Some(match location::parse(&url) {
                 Ok(Location::Local(path)) if path.join(".git").exists() => libgit2_url_base(&repo).unwrap_or_else(|| fix_git_url(&url)),
                 _ => fix_git_url(&url),
-            },
+            }),
         };
-        let nested = Opener { context: self.context.clone(), base, gitmodules, depth: self.depth + 1, opened: self.opened.clone() };
-        Ok(Some(Submodule { repo, submodules: Box::new(nested) }))
+        let settings = module.as_ref().map(|module| export::legacy::Settings::of(&module.repo)).transpose()?;
+        let nested = Opener { context: self.context.clone(), base, gitmodules, config: module, depth: self.depth + 1, opened: self.opened.clone() };
+        Ok(Some(Submodule { repo, submodules: Box::new(nested), settings }))
     }
 }
 

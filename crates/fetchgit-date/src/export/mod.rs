@@ -96,6 +96,9 @@ pub struct Submodule {
     pub repo: gix::Repository,
     /// Its own submodules.
     pub submodules: Box<dyn Submodules>,
+    /// Legacy: the configuration its checkout runs with (that of an existing `.git/modules/NAME`
+    /// Nix copied); `None` for a fresh clone's defaults.
+    pub settings: Option<legacy::Settings>,
 }
 
 /// The hook through which [`crate::lfs`] replaces a file's content: called for every regular

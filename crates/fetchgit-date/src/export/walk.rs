@@ -120,19 +120,21 @@ pub(super) fn export<W: Write>(
     out: &mut W,
 ) -> Result<ExportStats, ExportError> {
     let mut nar = flat::Writer::new(out)?;
-    let top = Placement { replace_refs: options.generation.honours_replace_refs(), path_prefix: 0 };
+    let top = Placement { replace_refs: options.generation.honours_replace_refs(), path_prefix: 0, settings: None };
     let stats = export_tree(&mut nar, repo, workdir, commit, options, smudge, submodules, top)?;
     nar.finish()?;
     Ok(stats)
 }
 
 /// Where a tree sits in the export: the top, or a submodule.
-#[derive(Clone, Copy)]
 struct Placement {
     /// Whether `refs/replace/` applies (the top of a legacy export).
     replace_refs: bool,
     /// Bytes of path above the tree's root (the submodule's path and a '/').
     path_prefix: usize,
+    /// Legacy checkout: the configuration git checks the tree out with (default: a fresh
+    /// clone's).
+    settings: Option<Settings>,
 }
 
 /// Writes the directory node of `commit`'s tree into `nar`: the whole export's root, or a
@@ -155,8 +157,9 @@ fn export_tree<W: Write>(
     let workdir = if checkout { None } else { workdir };
     let objects = Objects::new(repo, placement.replace_refs);
     let root = root_tree(&objects, commit, generation)?;
-    let settings = match (generation, workdir) {
-        (Generation::Legacy, Some(_)) => Settings::of(repo).map_err(ExportError::Config)?,
+    let settings = match (placement.settings, generation, workdir) {
+        (Some(settings), _, _) => settings,
+        (None, Generation::Legacy, Some(_)) => Settings::of(repo).map_err(ExportError::Config)?,
         _ => Settings::default(),
     };
     let mut walker = Walker {
@@ -476,7 +479,7 @@ impl Walker<'_, '_> {
             return Ok(nar.close_directory()?);
         };
         // git clones a submodule without `refs/replace/`; libgit2 never reads them.
-        let inner = Placement { replace_refs: false, path_prefix: self.path_prefix + self.path.len() + 1 };
+        let inner = Placement { replace_refs: false, path_prefix: self.path_prefix + self.path.len() + 1, settings: submodule.settings };
         let stats = export_tree(nar, &submodule.repo, None, commit, self.options, None, Some(submodule.submodules), inner).map_err(|err| within(err, &self.path))?;
         let mount = self.path.clone();
         let own = &mut self.stats;
@@ -630,12 +633,16 @@ impl Walker<'_, '_> {
         // `git checkout` knows no `export-subst`.
         let subst_set = subst == Value::Set;
         let subst = subst_set && !self.checkout;
-        // write_archive_entry: "Stream it?"
-        if !subst && header.kind == ObjectKind::Blob && header.size > self.settings.big_file_threshold {
+        // write_archive_entry: "Stream it?" (git checkout streams through its conversions).
+        if !self.checkout && !subst && header.kind == ObjectKind::Blob && header.size > self.settings.big_file_threshold {
             return self.write_raw(nar, oid, header.size, executable);
         }
         if subst || legacy::needs_encoding(&encoding) || self.settings.has_driver(&filter) {
             let path = self.path.clone();
+            if self.checkout && self.settings.has_driver(&filter) {
+                let reason = "a filter driver configured in the repository runs when Nix checks the tree out, which fetchgit-date does not reproduce".to_owned();
+                return Err(ExportError::Unsupported { commit: self.commit, path, generation: self.generation, reason });
+            }
             if subst_set && self.checkout {
                 let reason = "it has both export-subst and working-tree-encoding: git archive, which fetchgit-date asks for the encoding, would also expand the placeholders that git checkout (Nix <= 2.19 with submodules) leaves".to_owned();
                 return Err(ExportError::Unsupported { commit: self.commit, path, generation: self.generation, reason });
@@ -658,6 +665,10 @@ impl Walker<'_, '_> {
         let ident = ident == Value::Set;
         if !ident && !self.settings.writes_crlf(action) {
             return self.write_raw(nar, oid, header.size, executable);
+        }
+        if self.checkout && header.size > self.settings.big_file_threshold {
+            let reason = format!("it is larger than core.bigFileThreshold ({} bytes) and git checkout converts it (line endings or ident); fetchgit-date converts files in memory only up to that size", self.settings.big_file_threshold);
+            return Err(ExportError::Unsupported { commit: self.commit, path: self.path.clone(), generation: self.generation, reason });
         }
         let mut buf = std::mem::take(&mut self.buf);
         let data = self.objects.read_whole(oid, header.size, &mut buf).map_err(|err| self.read_error(oid, err));
