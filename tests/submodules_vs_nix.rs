@@ -216,47 +216,64 @@ fn refused_combinations_say_why() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(err.contains(needle) && err.lines().count() == 1, "{args:?}: {err}");
     }
-    // A work tree read from disk (no rev): refused, with the way around it.
+    // A work tree Nix >= 2.20 reads from disk (no rev): refused, with the way around it.
     let out = run_bin(&["fetch", "--url", &url, "--submodules", "--no-store"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("pass ref = \"HEAD\""), "{err}");
 }
 
 #[test]
-fn legacy_work_tree_clean_equals_nix_2_8_and_a_moved_submodule_checkout_is_refused() {
+fn legacy_work_trees_equal_nix_2_8_clean_and_dirty_with_submodules_checked_out_or_not() {
     if !require_nix("submodules legacy work tree") {
         return;
     }
     let fx = make_fixture("work-tree");
     let tree = fx.join("super");
     let url = tree.display().to_string();
-    let fetch = || run_bin(&["fetch", "--url", &url, "--submodules", "--nix-version", "2.8.0", "--no-store"]);
-    // Clean (the submodule not checked out): Nix 2.8 exports HEAD with its submodules fetched.
-    let home = fixtures().scratch("nix-home-submodules-work-tree");
-    let expr = format!("(builtins.fetchGit {{ url = {}; submodules = true; }}).narHash", nix_str(&url));
-    let mut cmd = Command::new("nix-instantiate");
-    isolate(&mut cmd)
-        .env("HOME", &home)
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env("GIT_CONFIG_COUNT", "1")
-        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
-        .env("GIT_CONFIG_VALUE_0", "always")
-        .args(["--eval", "--strict", "--json", "-E", &expr]);
-    let nix: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("JSON");
-    let out = fetch();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ours: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(ours["narHash"], nix);
-    // The submodule checked out at another commit than the gitlink's: Nix 2.8's `git diff HEAD`
-    // (without --ignore-submodules) calls the tree dirty and copies it from disk; refused here.
+    let compare = |what: &str| {
+        let home = fixtures().scratch(&format!("nix-home-submodules-work-tree-{what}"));
+        let expr = format!("let r = builtins.fetchGit {{ url = {}; submodules = true; }}; in {{ inherit (r) narHash rev revCount lastModified submodules; }}", nix_str(&url));
+        let mut cmd = Command::new("nix-instantiate");
+        with_file_protocol(isolate(&mut cmd)).env("HOME", &home).env("XDG_CACHE_HOME", home.join(".cache")).args(["--eval", "--strict", "--json", "-E", &expr]);
+        let nix: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("JSON");
+        let ours = try_bin_json(&["fetch", "--url", &url, "--submodules", "--nix-version", "2.8.0", "--no-store"]).expect("fetch");
+        for key in ["narHash", "rev", "revCount", "lastModified", "submodules"] {
+            assert_eq!(ours[key], nix[key], "{what}: {key}");
+        }
+        nix
+    };
+    // Clean, the submodule not checked out: Nix 2.8 exports HEAD with its submodules fetched.
+    let s5 = compare("clean");
+    assert_ne!(s5["rev"], Value::String("0".repeat(40)));
+    // Initialised and checked out (clean): still HEAD. At S3, where vendor/a has no
+    // `update = none` (S5 has).
+    let s3 = revs(&fx, "main")[2].clone();
+    git(&tree, &["checkout", "-q", &s3]);
+    let clean = compare("clean-s3");
+    assert_ne!(clean["narHash"], s5["narHash"]);
+    let mut update = Command::new("git");
+    with_file_protocol(isolate(&mut update)).arg("-C").arg(&tree).args(["submodule", "--quiet", "update", "--init", "--recursive"]);
+    run_ok(&mut update);
+    assert_eq!(compare("initialised")["narHash"], clean["narHash"]);
+    // The submodule moved to another commit: dirty (git diff without --ignore-submodules), the
+    // files copied from disk, the submodule's with them (git ls-files --recurse-submodules).
     let checkout = tree.join("vendor/a");
-    run_ok(isolate(Command::new("git").arg("clone").arg("-q").arg(fx.join("sub-a.git")).arg(&checkout)));
     let first = git(&checkout, &["rev-list", "--max-parents=0", "HEAD"]);
     git(&checkout, &["checkout", "-q", first.trim()]);
-    let out = fetch();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("is not supported yet") && err.contains("ref = \"HEAD\""), "{err}");
+    let moved = compare("moved");
+    assert_eq!(moved["rev"], Value::String("0".repeat(40)));
+    // A plain clone where the submodule goes, not initialised: dirty too, but not recursed into.
+    git(&tree, &["submodule", "--quiet", "deinit", "--force", "--all"]);
+    run_ok(isolate(Command::new("git").arg("clone").arg("-q").arg(fx.join("sub-a.git")).arg(&checkout)));
+    git(&checkout, &["checkout", "-q", first.trim()]);
+    let plain = compare("plain-clone");
+    assert_ne!(plain["narHash"], moved["narHash"]);
+}
+
+/// Lets git use local submodule URLs (git >= 2.38.1 refuses them by default in `git submodule`),
+/// as Nix's own tests do.
+fn with_file_protocol(cmd: &mut Command) -> &mut Command {
+    cmd.env("GIT_CONFIG_COUNT", "1").env("GIT_CONFIG_KEY_0", "protocol.file.allow").env("GIT_CONFIG_VALUE_0", "always")
 }
 
 /// A repository whose commits hold `.gitmodules` with `url` and a gitlink `s` to the commit

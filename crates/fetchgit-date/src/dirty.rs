@@ -77,6 +77,9 @@ pub struct WorkTreeExport {
     pub export_ignore: bool,
     /// Keep an unfetched submodule as an empty directory (Lix >= 2.91).
     pub submodule_directories: bool,
+    /// Legacy with `submodules = true`: the files `git ls-files --recurse-submodules` lists, so
+    /// those of checked-out submodules too.
+    pub recurse_submodules: bool,
 }
 
 /// Whether tracked files differ from `HEAD`, submodules aside: what makes every Nix release take
@@ -122,6 +125,24 @@ fn git_diff_is_dirty(repo: &gix::Repository, ignore_submodules: bool) -> Result<
             String::from_utf8_lossy(&output.stderr).trim().replace('\n', "; ")
         ))),
     }
+}
+
+/// `git ls-files -z --recurse-submodules`, as Nix <= 2.19 and Lix run it with `submodules`:
+/// the tracked paths, those of initialised and checked-out submodules in their place.
+fn git_ls_files_recursive(workdir: &Path) -> Result<BTreeSet<BString>, DirtyError> {
+    let output = crate::export::git_archive::isolated_git()
+        .arg("-C")
+        .arg(workdir)
+        .args(["ls-files", "-z", "--recurse-submodules"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|err| DirtyError::Index(format!("cannot run git: {err}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().replace('\n', "; ");
+        return Err(DirtyError::Index(format!("git ls-files --recurse-submodules failed ({}): {stderr}", output.status)));
+    }
+    Ok(output.stdout.split(|&b| b == 0).filter(|path| !path.is_empty()).map(BString::from).collect())
 }
 
 /// libgit2's status, submodules aside, as gix computes it.
@@ -194,7 +215,14 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
     let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
     let mut tracked = BTreeSet::new();
     let mut submodules = BTreeSet::new();
-    for entry in index.entries() {
+    if export.recurse_submodules {
+        tracked = git_ls_files_recursive(workdir)?;
+        // Lix keeps every listed directory: an unfetched submodule's among them.
+        if export.submodule_directories {
+            submodules = tracked.clone();
+        }
+    }
+    for entry in index.entries().iter().filter(|_| !export.recurse_submodules) {
         let path = entry.path(&index);
         let gitlink = entry.mode == Mode::COMMIT;
         if gitlink && export.submodule_directories {

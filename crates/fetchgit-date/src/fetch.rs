@@ -144,8 +144,8 @@ pub struct Fetched {
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// `submodules` of a work tree read from disk, which is not reproduced.
-    #[error("submodules = true of the work tree {} (read from disk, without ref, rev, date or interval) is not supported yet; pass ref = \"HEAD\" (--ref HEAD) to fetch its last commit with its submodules", .path.display())]
+    /// `submodules` of a work tree Nix >= 2.20 reads from disk, which is not reproduced.
+    #[error("submodules = true of the work tree {} (which Nix >= 2.20 reads from disk without ref, rev, date or interval) is not supported yet; pass ref = \"HEAD\" (--ref HEAD) to fetch its last commit with its submodules", .path.display())]
     WorkTreeSubmodules {
         /// The work tree.
         path: PathBuf,
@@ -493,7 +493,7 @@ impl Fetcher {
             name.check_modern().map_err(FetchError::Name)?;
         }
         if self.takes_work_tree(selector) {
-            if export.submodules && (export.generation == export::Generation::Modern || self.head()?.is_none() || dirty::is_dirty_with_submodules(&self.repo)?) {
+            if export.submodules && export.generation == export::Generation::Modern {
                 return Err(FetchError::WorkTreeSubmodules { path: self.path.clone() });
             }
             if let Some(fetched) = self.fetch_work_tree(selector, export, name, store_dir)? {
@@ -594,6 +594,8 @@ impl Fetcher {
         let libgit2 = export.generation == export::Generation::Modern;
         let head = self.head()?;
         let dirty = match head {
+            // With submodules, Nix <= 2.19's `git diff` counts theirs too.
+            Some(_) if export.submodules && !libgit2 => dirty::is_dirty_with_submodules(&self.repo)?,
             Some(_) => dirty::is_dirty(&self.repo, export.generation)?,
             None => {
                 let staged = dirty::has_staged_files(&self.repo)?;
@@ -622,6 +624,7 @@ impl Fetcher {
             libgit2,
             export_ignore: libgit2 && export.export_ignore,
             submodule_directories: self.nix.has(Change::LixUnfetchedSubmoduleDirectories),
+            recurse_submodules: !libgit2 && export.submodules,
         };
         let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, work_tree)?;
         let mut history = History::for_generation(&self.repo, export.generation);
@@ -647,7 +650,7 @@ impl Fetcher {
                 short_rev: rev_text[..7].to_owned(),
                 rev: rev_text,
                 rev_count,
-                submodules: false,
+                submodules: export.submodules,
                 truncation: None,
             },
             commit: None,
