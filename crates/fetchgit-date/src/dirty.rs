@@ -57,6 +57,9 @@ pub enum DirtyError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A submodule of the work tree cannot be read.
+    #[error("{0}")]
+    Submodule(String),
     /// A tracked path is a kind of file a NAR cannot hold.
     #[error("tracked file '{}' is {what} in the work tree: Nix cannot add it to the store either (unsupported file type); restore it (git checkout -- FILE) or commit the change", path.display())]
     Unsupported {
@@ -80,6 +83,76 @@ pub struct WorkTreeExport {
     /// Legacy with `submodules = true`: the files `git ls-files --recurse-submodules` lists, so
     /// those of checked-out submodules too.
     pub recurse_submodules: bool,
+    /// Modern with `submodules = true`: each path the work tree's `.gitmodules` names is the
+    /// work tree of a submodule, read the same way (see [`work_tree_submodules`]).
+    pub mount_submodules: bool,
+}
+
+/// Submodules nested deeper than this in a work tree are refused.
+const MAX_SUBMODULE_DEPTH: usize = 32;
+
+/// A submodule of a work tree, as the libgit2 fetcher (Nix >= 2.20) takes it with `submodules =
+/// true` and no `ref` or `rev`: the work tree at the path of a `.gitmodules` entry (the file on
+/// disk; its `url` and the gitlink's commit do not matter), an input of its own read from disk.
+pub struct WorkTreeSubmodule {
+    /// Its path in the superproject.
+    pub path: BString,
+    /// Its repository.
+    pub repo: gix::Repository,
+    /// Its work tree.
+    pub workdir: PathBuf,
+    /// Its own submodules.
+    pub nested: Vec<WorkTreeSubmodule>,
+}
+
+/// The submodules of the work tree `workdir`, as [`WorkTreeSubmodule`] says, nested ones with
+/// them. A path that is no checked-out work tree fails, as it does in Nix ("not checked out").
+pub fn work_tree_submodules(workdir: &Path) -> Result<Vec<WorkTreeSubmodule>, DirtyError> {
+    submodules_at(workdir, 0)
+}
+
+fn submodules_at(workdir: &Path, depth: usize) -> Result<Vec<WorkTreeSubmodule>, DirtyError> {
+    let file = workdir.join(".gitmodules");
+    let Ok(bytes) = std::fs::read(&file) else { return Ok(Vec::new()) };
+    let gitmodules = crate::submodules::Gitmodules::parse(&bytes, Generation::Modern).map_err(DirtyError::Submodule)?;
+    // parseSubmodules() goes by name; mounting one path twice keeps the later name.
+    let mut by_path = std::collections::BTreeMap::new();
+    let mut entries: Vec<_> = gitmodules.entries().iter().collect();
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    for entry in entries {
+        by_path.insert(crate::submodules::canon_path(entry.path.as_ref()), entry.name.clone());
+    }
+    if !by_path.is_empty() && depth >= MAX_SUBMODULE_DEPTH {
+        return Err(DirtyError::Submodule(format!("submodules of {} are nested more than {MAX_SUBMODULE_DEPTH} deep", workdir.display())));
+    }
+    let mut out = Vec::new();
+    for (path, name) in by_path {
+        let dir = workdir.join(crate::export::native_path(&path));
+        if path.is_empty() || !dir.join(".git").exists() {
+            return Err(DirtyError::Submodule(format!(
+                "submodule '{name}' at '{}' is not checked out: Nix >= 2.20 reads the submodules of a work tree from their own work trees and fails too; run git submodule update --init --recursive, or pass ref = \"HEAD\"",
+                dir.display()
+            )));
+        }
+        let repo = crate::resolve::open(&dir).map_err(|err| DirtyError::Submodule(error_chain(&err)))?;
+        let nested = submodules_at(&dir, depth + 1)?;
+        out.push(WorkTreeSubmodule { path, repo, workdir: dir, nested });
+    }
+    Ok(out)
+}
+
+/// Whether a work tree with `submodules` is dirty for the libgit2 fetcher: its own status, or
+/// any submodule's (each read as an input of its own).
+pub fn is_dirty_with_work_tree_submodules(repo: &gix::Repository, submodules: &[WorkTreeSubmodule]) -> Result<bool, DirtyError> {
+    if status_is_dirty(repo)? {
+        return Ok(true);
+    }
+    for submodule in submodules {
+        if is_dirty_with_work_tree_submodules(&submodule.repo, &submodule.nested)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Whether tracked files differ from `HEAD`, submodules aside: what makes every Nix release take
@@ -212,6 +285,16 @@ struct Keep {
 
 /// Writes the NAR of the tracked files of `workdir` as they are on disk.
 pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkTreeExport, out: &mut W) -> Result<(), DirtyError> {
+    let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
+    let mounts = if export.mount_submodules { work_tree_submodules(workdir)? } else { Vec::new() };
+    let mut nar = flat::Writer::new(out).map_err(|e| read_error(workdir, e))?;
+    write_tree(&mut nar, repo, workdir, export, &mounts)?;
+    nar.finish().map_err(|e| read_error(workdir, e))?;
+    Ok(())
+}
+
+/// Writes the directory node of the work tree `workdir` into `nar`, `mounts` in place.
+fn write_tree<W: Write>(nar: &mut flat::Writer<W>, repo: &gix::Repository, workdir: &Path, export: WorkTreeExport, mounts: &[WorkTreeSubmodule]) -> Result<(), DirtyError> {
     let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
     let mut tracked = BTreeSet::new();
     let mut submodules = BTreeSet::new();
@@ -238,10 +321,13 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
         }
         tracked.insert(path.to_owned());
     }
+    // The submodules' paths are allowed (with the directories above them).
+    let mounted: std::collections::BTreeMap<BString, &WorkTreeSubmodule> = mounts.iter().map(|m| (m.path.clone(), m)).collect();
+    tracked.extend(mounted.keys().cloned());
+    submodules.extend(mounted.keys().cloned());
     let attributes = (export.libgit2 && export.export_ignore).then(|| Libgit2Attributes::index_only(repo));
     let mut keep = Keep { tracked, submodules, attributes, objects: repo.objects.clone() };
     let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
-    let mut nar = flat::Writer::new(out).map_err(|e| read_error(workdir, e))?;
     nar.directory().map_err(|e| read_error(workdir, e))?;
     keep.enter(b"".as_bstr());
     let mut stack = vec![(keep.entries(workdir, &BString::default())?.into_iter(), workdir.to_owned())];
@@ -258,7 +344,9 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
             return Err(DirtyError::Unsupported { path, what: crate::repo_files::kind_name(file_type) });
         }
         nar.entry(name.as_bytes()).map_err(|e| read_error(&path, e))?;
-        if file_type.is_dir() {
+        if let Some(mount) = mounted.get(&rela) {
+            write_tree(nar, &mount.repo, &mount.workdir, export, &mount.nested)?;
+        } else if file_type.is_dir() {
             nar.directory().map_err(|e| read_error(&path, e))?;
             keep.enter(rela.as_bstr());
             let entries = keep.entries(&path, &rela)?;
@@ -277,7 +365,6 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
             nar.file(executable, opened.len(), &mut file).map_err(|e| read_error(&path, e))?;
         }
     }
-    nar.finish().map_err(|e| read_error(workdir, e))?;
     Ok(())
 }
 

@@ -144,12 +144,6 @@ pub struct Fetched {
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// `submodules` of a work tree Nix >= 2.20 reads from disk, which is not reproduced.
-    #[error("submodules = true of the work tree {} (which Nix >= 2.20 reads from disk without ref, rev, date or interval) is not supported yet; pass ref = \"HEAD\" (--ref HEAD) to fetch its last commit with its submodules", .path.display())]
-    WorkTreeSubmodules {
-        /// The work tree.
-        path: PathBuf,
-    },
     /// The URL cannot be used.
     #[error(transparent)]
     Location(#[from] LocationError),
@@ -493,9 +487,6 @@ impl Fetcher {
             name.check_modern().map_err(FetchError::Name)?;
         }
         if self.takes_work_tree(selector) {
-            if export.submodules && export.generation == export::Generation::Modern {
-                return Err(FetchError::WorkTreeSubmodules { path: self.path.clone() });
-            }
             if let Some(fetched) = self.fetch_work_tree(selector, export, name, store_dir)? {
                 return Ok(fetched);
             }
@@ -594,8 +585,10 @@ impl Fetcher {
         let libgit2 = export.generation == export::Generation::Modern;
         let head = self.head()?;
         let dirty = match head {
-            // With submodules, Nix <= 2.19's `git diff` counts theirs too.
+            // With submodules, Nix <= 2.19's `git diff` counts theirs too; the libgit2 fetcher
+            // reads each as a work tree of its own.
             Some(_) if export.submodules && !libgit2 => dirty::is_dirty_with_submodules(&self.repo)?,
+            Some(_) if export.submodules => dirty::is_dirty_with_work_tree_submodules(&self.repo, &dirty::work_tree_submodules(workdir)?)?,
             Some(_) => dirty::is_dirty(&self.repo, export.generation)?,
             None => {
                 let staged = dirty::has_staged_files(&self.repo)?;
@@ -625,6 +618,7 @@ impl Fetcher {
             export_ignore: libgit2 && export.export_ignore,
             submodule_directories: self.nix.has(Change::LixUnfetchedSubmoduleDirectories),
             recurse_submodules: !libgit2 && export.submodules,
+            mount_submodules: libgit2 && export.submodules,
         };
         let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, work_tree)?;
         let mut history = History::for_generation(&self.repo, export.generation);

@@ -117,7 +117,7 @@ fn legacy_name_ok(name: &[u8]) -> bool {
 }
 
 /// Nix's `CanonPath`: `.` and empty components dropped, `..` taken back, no slash at either end.
-fn canon_path(path: &[u8]) -> BString {
+pub fn canon_path(path: &[u8]) -> BString {
     let mut parts: Vec<&[u8]> = Vec::new();
     for part in path.split(|&b| b == b'/') {
         match part {
