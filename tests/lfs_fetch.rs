@@ -242,3 +242,53 @@ fn nix_2_26_has_no_lfs_attribute() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `nix-store --dump DIR | sha256sum`: Nix's own NAR of a directory, as hex.
+fn nix_nar_sha256(dir: &Path) -> String {
+    let out = run_ok(Command::new("sh").args(["-c", "nix-store --dump \"$1\" | sha256sum | cut -d' ' -f1", "dump"]).arg(dir));
+    out.trim().to_owned()
+}
+
+#[test]
+fn submodules_get_their_lfs_contents_too_as_nix_2_27_passes_lfs_on() {
+    // Nix >= 2.27 fetches each submodule with the superproject's lfs (d201b2872e). The expected
+    // tree is made from the submodule's own lfs export (checked against the recorded values
+    // above), put at the gitlink's path beside the superproject's .gitmodules, and dumped by Nix.
+    if !require_nix("lfs in submodules") {
+        return;
+    }
+    let recorded = recorded();
+    let main = &recorded["commits"]["main"];
+    let rev = main["rev"].as_str().expect("rev");
+    let dir = make_fixture("submodules");
+    let server = LfsServer::start(&dir, "plain");
+    let url = format!("http://127.0.0.1:{}/lfs.git", server.port);
+    let cache = dir.join("cache");
+    // The submodule alone, into the Nix store, with exportIgnore off as submodules have it.
+    let alone = bin().env("XDG_CACHE_HOME", &cache).args(["fetch", "--url", &url, "--rev", rev, "--ref", "main", "--lfs", "--no-export-ignore", "-q", "--nix-version", "2.27.0"]).output().expect("run");
+    let alone = json(&alone, "the submodule alone");
+    assert_eq!(alone["narHash"], main["noExportIgnore"]["lfs"]["narHash"]);
+    // A superproject with it at sub/.
+    let sup = dir.join("super");
+    run_ok(isolate(Command::new("git").args(["init", "-q", "-b", "main"]).arg(&sup)));
+    git(&sup, &["config", "user.name", "Ada Fixture"]);
+    git(&sup, &["config", "user.email", "ada@fixtures.invalid"]);
+    let gitmodules = format!("[submodule \"sub\"]\n\tpath = sub\n\turl = {url}\n");
+    std::fs::write(sup.join(".gitmodules"), &gitmodules).expect("write");
+    git(&sup, &["add", ".gitmodules"]);
+    git(&sup, &["update-index", "--add", "--cacheinfo", &format!("160000,{rev},sub")]);
+    git(&sup, &["commit", "-q", "-m", "with an lfs submodule"]);
+    let super_rev = git(&sup, &["rev-parse", "HEAD"]).trim().to_owned();
+    let sup_url = sup.display().to_string();
+    let ours = json(&fetch(&cache, &["--url", &sup_url, "--rev", &super_rev, "--submodules", "--lfs"]), "superproject with lfs");
+    let expected = dir.join("expected");
+    std::fs::create_dir_all(&expected).expect("mkdir");
+    std::fs::write(expected.join(".gitmodules"), &gitmodules).expect("write");
+    run_ok(Command::new("cp").arg("-r").arg(alone["outPath"].as_str().expect("outPath")).arg(expected.join("sub")));
+    run_ok(Command::new("chmod").args(["-R", "u+w"]).arg(&expected));
+    let ours_hex = nixstore::hash::NixHash::parse(ours["narHash"].as_str().expect("narHash")).expect("SRI").to_hex();
+    assert_eq!(ours_hex, nix_nar_sha256(&expected), "the superproject's NAR holds the submodule's LFS contents");
+    // Without lfs the submodule keeps its pointers.
+    let plain = json(&fetch(&cache, &["--url", &sup_url, "--rev", &super_rev, "--submodules"]), "superproject without lfs");
+    assert_ne!(plain["narHash"], ours["narHash"]);
+}

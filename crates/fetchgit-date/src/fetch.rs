@@ -709,6 +709,7 @@ impl Fetcher {
             generation,
             cache_root: self.cache.dir().map(crate::remote::cache_root),
             remote: RemoteOptions { timeout: self.timeout, ..self.remote_options.clone() },
+            lfs: options.lfs.then(|| self.cache.clone()),
         };
         Some(crate::submodules::Superproject { context, base: Some(base), config })
     }

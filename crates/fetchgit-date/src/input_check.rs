@@ -95,11 +95,13 @@ pub struct InputFlags {
     pub submodules: bool,
     /// `exportIgnore = true`.
     pub export_ignore: bool,
+    /// `lfs = true`.
+    pub lfs: bool,
 }
 
 /// The input as Nix's `Input::to_string` prints a Git input: `git+file:///path?ref=…&rev=…`.
 pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, flags: InputFlags, nix: &NixVersion) -> String {
-    let InputFlags { shallow, submodules, export_ignore } = flags;
+    let InputFlags { shallow, submodules, export_ignore, lfs } = flags;
     let base = if url.contains("://") {
         url.to_owned()
     } else {
@@ -111,6 +113,10 @@ pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, flag
     let mut query = Vec::new();
     if export_ignore && nix.has(Change::Libgit2) {
         query.push("exportIgnore=1".to_owned());
+    }
+    // Nix >= 2.27 (src/libfetchers/git.cc, toURL).
+    if lfs && nix.has_lfs() {
+        query.push("lfs=1".to_owned());
     }
     query.extend(ref_name.map(|r| format!("ref={r}")));
     query.extend(rev.map(|r| format!("rev={r}")));
@@ -173,8 +179,10 @@ mod tests {
         let v26: NixVersion = "2.26.3".parse().expect("valid");
         let v28: NixVersion = "2.8.0".parse().expect("valid");
         assert_eq!(describe_input("/r", Some("main"), Some("abc"), InputFlags { export_ignore: true, ..Default::default() }, &v26), "git+file:///r?exportIgnore=1&ref=main&rev=abc");
-        assert_eq!(describe_input("/r", None, None, InputFlags { shallow: true, submodules: true, export_ignore: true }, &v28), "git+file:///r?shallow=1");
+        assert_eq!(describe_input("/r", None, None, InputFlags { shallow: true, submodules: true, export_ignore: true, lfs: true }, &v28), "git+file:///r?shallow=1");
         assert_eq!(describe_input("/r", None, Some("abc"), InputFlags { submodules: true, ..Default::default() }, &v26), "git+file:///r?rev=abc&submodules=1");
+        let v27: NixVersion = "2.27.0".parse().expect("valid");
+        assert_eq!(describe_input("/r", None, None, InputFlags { export_ignore: true, lfs: true, ..Default::default() }, &v27), "git+file:///r?exportIgnore=1&lfs=1");
         assert_eq!(describe_input("git://h/r", None, None, InputFlags::default(), &v28), "git://h/r");
         assert_eq!(describe_input("https://h/r", None, None, InputFlags::default(), &v28), "git+https://h/r");
     }

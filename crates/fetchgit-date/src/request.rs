@@ -453,13 +453,10 @@ impl Request {
             return fail(format!("{on} needs {modern}: legacy exports (git archive, as Nix <= 2.19 and Lix) have no lfs"));
         }
         if submodules {
-            let (on, ignore, lfs_on) = if nix { ("submodules = true", "exportIgnore = true", "lfs = true") } else { ("--submodules", "--export-ignore", "--lfs") };
+            let (on, ignore) = if nix { ("submodules = true", "exportIgnore = true") } else { ("--submodules", "--export-ignore") };
             if given.export_ignore == Some(true) {
                 // Nix >= 2.20's own words; no release applies export-ignore with submodules.
                 return fail(format!("exportIgnore and submodules are not supported together yet ({ignore} with {on}): with submodules no Nix release applies export-ignore"));
-            }
-            if lfs {
-                return fail(format!("{lfs_on} with {on} is not supported yet: fetch the submodules' LFS files separately"));
             }
             if generation == Generation::Modern {
                 if let Err(why) = release.reproduces_submodules() {
@@ -511,7 +508,7 @@ impl Request {
 
     /// The input as Nix names it in mismatch messages (`git+file:///path?rev=...`).
     pub fn input_description(&self) -> String {
-        let flags = input_check::InputFlags { shallow: self.shallow, submodules: self.submodules, export_ignore: self.export_ignore };
+        let flags = input_check::InputFlags { shallow: self.shallow, submodules: self.submodules, export_ignore: self.export_ignore, lfs: self.lfs };
         input_check::describe_input(&self.url, self.ref_name.as_deref(), self.rev.as_deref(), flags, &self.nix())
     }
 

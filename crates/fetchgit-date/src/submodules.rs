@@ -188,6 +188,9 @@ pub struct Context {
     pub cache_root: Option<PathBuf>,
     /// How remotes are fetched (timeouts, progress); every ref is fetched, with full history.
     pub remote: RemoteOptions,
+    /// Modern with `lfs` (Nix >= 2.27 passes it on to submodules): the cache their Git LFS
+    /// objects go to.
+    pub lfs: Option<crate::cache::Cache>,
 }
 
 /// How many submodules one export has opened, shared by its nested hooks.
@@ -540,7 +543,7 @@ impl export::Submodules for Opener {
             // `git clone URL` makes URL the clone's `origin`; a copied module has its own.
             Generation::Legacy => match &module {
                 Some(module) => module.origin(),
-                None => Some(url),
+                None => Some(url.clone()),
             },
             // The submodule is an input of its own: a work tree is read in place, with its own
             // remotes; anything else is cloned with its URL as `origin`.
@@ -550,8 +553,13 @@ impl export::Submodules for Opener {
             }),
         };
         let settings = module.as_ref().map(|module| export::legacy::Settings::of(&module.repo)).transpose()?;
+        // Its LFS objects come from its own endpoint (lfs.url, .lfsconfig, or its URL).
+        let smudge = self.context.lfs.as_ref().map(|cache| {
+            let remote = matches!(location::parse(&url), Ok(Location::Remote(_))).then_some(url.as_str());
+            Box::new(crate::lfs::LfsFetcher::new(crate::lfs::endpoint_source(&repo, commit, remote), cache)) as Box<dyn export::Smudge>
+        });
         let nested = Opener { context: self.context.clone(), base, gitmodules, config: module, depth: self.depth + 1, opened: self.opened.clone() };
-        Ok(Some(Submodule { repo, submodules: Box::new(nested), settings }))
+        Ok(Some(Submodule { repo, submodules: Box::new(nested), settings, smudge }))
     }
 }
 

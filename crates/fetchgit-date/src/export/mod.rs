@@ -99,6 +99,8 @@ pub struct Submodule {
     /// Legacy: the configuration its checkout runs with (that of an existing `.git/modules/NAME`
     /// Nix copied); `None` for a fresh clone's defaults.
     pub settings: Option<legacy::Settings>,
+    /// Modern with `lfs`: replaces its LFS pointers.
+    pub smudge: Option<Box<dyn Smudge>>,
 }
 
 /// The hook through which [`crate::lfs`] replaces a file's content: called for every regular
@@ -301,7 +303,7 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
         // (modern), at the commits the tree records: nothing but the commit decides the files.
         return Ok(match options.generation {
             Generation::Legacy => format!("legacy_submodules_{commit}"),
-            Generation::Modern => format!("modern_submodules_{}", tree_of(repo, commit, Generation::Modern)?),
+            Generation::Modern => format!("modern_submodules{}_{}", if options.lfs { "_lfs" } else { "" }, tree_of(repo, commit, Generation::Modern)?),
         });
     }
     match options.generation {

@@ -473,14 +473,15 @@ impl Walker<'_, '_> {
             Some(submodules) => submodules.open(self.path.as_ref(), commit).map_err(|reason| ExportError::Submodule { path: self.path.clone(), reason })?,
             None => None,
         };
-        let Some(submodule) = submodule else {
+        let Some(mut submodule) = submodule else {
             self.stats.gitlinks.push(self.path.clone());
             nar.directory()?;
             return Ok(nar.close_directory()?);
         };
         // git clones a submodule without `refs/replace/`; libgit2 never reads them.
         let inner = Placement { replace_refs: false, path_prefix: self.path_prefix + self.path.len() + 1, settings: submodule.settings };
-        let stats = export_tree(nar, &submodule.repo, None, commit, self.options, None, Some(submodule.submodules), inner).map_err(|err| within(err, &self.path))?;
+        let smudge = submodule.smudge.as_deref_mut().map(|smudge| smudge as &mut dyn super::Smudge);
+        let stats = export_tree(nar, &submodule.repo, None, commit, self.options, smudge, Some(submodule.submodules), inner).map_err(|err| within(err, &self.path))?;
         let mount = self.path.clone();
         let own = &mut self.stats;
         let moved = |from: Vec<BString>, to: &mut Vec<BString>| to.extend(from.iter().map(|path| within_path(&mount, path)));
