@@ -33,33 +33,32 @@ fn revs(fx: &Path, refs: &str) -> Vec<String> {
     git(&fx.join("super"), &["rev-list", refs]).lines().map(str::to_owned).collect()
 }
 
-/// builtins.fetchGit with submodules, evaluated by the installed Nix (2.8). Nix 2.8 runs `git
-/// submodule update`, which git >= 2.38.1 refuses for local paths unless protocol.file.allow
-/// says so (Nix's own tests set it too).
-fn nix_fetchgit(url: &str, rev: &str, label: &str) -> Result<Value, String> {
+/// `nix-instantiate --eval --strict --json` of `expr` by the installed Nix (2.8), with a fresh
+/// HOME. Nix 2.8 runs `git submodule update`, which git >= 2.38.1 refuses for local paths unless
+/// protocol.file.allow says so (Nix's own tests set it too).
+fn nix_eval(expr: &str, label: &str) -> Result<Value, String> {
     let home = fixtures().scratch(&format!("nix-home-submodules-{label}"));
+    let mut cmd = Command::new("nix-instantiate");
+    with_file_protocol(isolate(&mut cmd)).env("HOME", &home).env("XDG_CACHE_HOME", home.join(".cache")).args(["--eval", "--strict", "--json", "-E", expr]);
+    let out = cmd.output().expect("nix-instantiate runs");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// builtins.fetchGit with submodules at `rev`, by the installed Nix (2.8).
+fn nix_fetchgit(url: &str, rev: &str, label: &str) -> Result<Value, String> {
     let expr = format!(
         "let r = builtins.fetchGit {{ url = {}; rev = {}; submodules = true; allRefs = true; }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}",
         nix_str(url),
         nix_str(rev)
     );
-    let mut cmd = Command::new("nix-instantiate");
-    isolate(&mut cmd)
-        .env("HOME", &home)
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env("GIT_CONFIG_COUNT", "1")
-        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
-        .env("GIT_CONFIG_VALUE_0", "always")
-        .args(["--eval", "--strict", "--json", "-E", &expr]);
-    let out = cmd.output().expect("nix-instantiate runs");
-    if out.status.success() {
-        let mut attrs: serde_json::Map<String, Value> = serde_json::from_slice(&out.stdout).expect("JSON");
-        let path = attrs.remove("storePath").expect("storePath was added");
-        attrs.insert("outPath".into(), path);
-        Ok(Value::Object(attrs))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    let mut attrs = nix_eval(&expr, label)?;
+    let path = attrs.as_object_mut().expect("attributes").remove("storePath").expect("storePath was added");
+    attrs["outPath"] = path;
+    Ok(attrs)
 }
 
 fn ours(url: &str, rev: &str, nix_version: &str) -> Result<Value, String> {
@@ -199,10 +198,11 @@ fn refused_combinations_say_why() {
     let fx = make_fixture("refused");
     let url = fx.join("super").display().to_string();
     let rev = revs(&fx, "main")[0].clone();
-    let cases: [(&[&str], &str); 3] = [
-        (&["--lfs", "--nix-version", "2.27.0"], "--lfs with --submodules is not supported yet"),
+    let cases: [(&[&str], &str); 4] = [
+        (&["--lfs", "--nix-version", "2.26.3"], "--lfs needs Nix >= 2.27"),
         (&["--nix-version", "2.22.0"], "--submodules is not reproduced for Nix 2.22.0"),
         (&[], ""),
+        (&["--lfs", "--nix-version", "2.27.0"], ""),
     ];
     for (extra, needle) in cases {
         let mut args = vec!["fetch", "--url", &url, "--rev", &rev, "--submodules", "--no-store"];
@@ -227,11 +227,8 @@ fn legacy_work_trees_equal_nix_2_8_clean_and_dirty_with_submodules_checked_out_o
     let tree = fx.join("super");
     let url = tree.display().to_string();
     let compare = |what: &str| {
-        let home = fixtures().scratch(&format!("nix-home-submodules-work-tree-{what}"));
         let expr = format!("let r = builtins.fetchGit {{ url = {}; submodules = true; }}; in {{ inherit (r) narHash rev revCount lastModified submodules; }}", nix_str(&url));
-        let mut cmd = Command::new("nix-instantiate");
-        with_file_protocol(isolate(&mut cmd)).env("HOME", &home).env("XDG_CACHE_HOME", home.join(".cache")).args(["--eval", "--strict", "--json", "-E", &expr]);
-        let nix: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("JSON");
+        let nix = nix_eval(&expr, &format!("work-tree-{what}")).expect("Nix 2.8 fetches the work tree");
         let ours = try_bin_json(&["fetch", "--url", &url, "--submodules", "--nix-version", "2.8.0", "--no-store"]).expect("fetch");
         for key in ["narHash", "rev", "revCount", "lastModified", "submodules"] {
             assert_eq!(ours[key], nix[key], "{what}: {key}");
@@ -395,10 +392,7 @@ find "$tmp" -name .git -prune -exec rm -rf {} +
 nix-store --dump "$tmp" | sha256sum | cut -d' ' -f1
 "#;
     let mut cmd = Command::new("sh");
-    isolate(&mut cmd)
-        .env("GIT_CONFIG_COUNT", "1")
-        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
-        .env("GIT_CONFIG_VALUE_0", "always")
+    with_file_protocol(isolate(&mut cmd))
         .args(["-c", script, "nix-2.19"])
         .arg(work_tree)
         .arg(rev)
@@ -440,7 +434,7 @@ fn legacy_2_14_to_2_19_and_lix_use_the_work_trees_configuration_as_git_does() {
     git(&tree, &["config", "submodule.b.url", &fx.join("sub-b.git").display().to_string()]);
     git(&tree, &["checkout", "-q", &s2]);
     let mut update = Command::new("git");
-    isolate(&mut update).env("GIT_CONFIG_COUNT", "1").env("GIT_CONFIG_KEY_0", "protocol.file.allow").env("GIT_CONFIG_VALUE_0", "always");
+    with_file_protocol(isolate(&mut update));
     run_ok(update.arg("-C").arg(&tree).args(["submodule", "--quiet", "update", "--init", "--recursive"]));
     git(&tree.join("libs/a"), &["config", "core.autocrlf", "true"]);
     for rev in [&s2, &s3] {

@@ -708,10 +708,10 @@ impl Fetcher {
         let context = crate::submodules::Context {
             generation,
             cache_root: self.cache.dir().map(crate::remote::cache_root),
-            remote: RemoteOptions { timeout: self.timeout, ..self.remote_options.clone() },
+            remote: self.remote_options.clone(),
             lfs: options.lfs.then(|| self.cache.clone()),
         };
-        Some(crate::submodules::Superproject { context, base: Some(base), config })
+        Some(crate::submodules::Superproject { context, base, config })
     }
 
     /// The path the repository was opened from.

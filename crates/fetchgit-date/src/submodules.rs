@@ -204,7 +204,7 @@ pub struct Superproject {
     pub context: Context,
     /// The URL relative submodule URLs are resolved against (git's `origin`, libgit2's
     /// default remote); with [`Superproject::config`], its `remote.origin.url` instead.
-    pub base: Option<String>,
+    pub base: String,
     /// Legacy, Nix 2.14 to 2.19 and Lix, a local work tree: its git directory, whose `config`
     /// (and `modules/`) Nix copies into the clone it checks out (see [`RepoConfig`]).
     pub config: Option<PathBuf>,
@@ -218,7 +218,7 @@ impl Superproject {
         // Nix 2.14 to 2.19 and Lix: `origin` is whatever the work tree's configuration says.
         let base = match &config {
             Some(config) => config.origin(),
-            None => self.base.clone(),
+            None => Some(self.base.clone()),
         };
         Ok(Opener { context: self.context.clone(), base, gitmodules, config, depth: 0, opened: Opened::default() })
     }
@@ -226,7 +226,7 @@ impl Superproject {
     /// A fingerprint of the configuration files the export reads (for the NAR cache key).
     pub fn fingerprint(&self) -> String {
         let mut seen = Vec::new();
-        seen.extend_from_slice(self.base.as_deref().unwrap_or("").as_bytes());
+        seen.extend_from_slice(self.base.as_bytes());
         if let Some(git_dir) = &self.config {
             // The work tree's config and every `modules/**/config`, depth-bounded.
             let mut pending = vec![(git_dir.clone(), 0)];
