@@ -285,8 +285,6 @@ const INVALID_REF: &str = "invalid Git branch/tag name";
 /// docs/design.md under "Deliberate differences" (the test checks the name is there, and that
 /// the scenario still differs, so that a stale entry is noticed).
 const DELIBERATE: &[(&str, &str)] = &[
-    // Nix < 2.14 cannot make a URL of a path with a space (NixOS/nix#7707, fixed by #7776).
-    ("path-with-space", "2.8"),
     // The libgit2 work-tree path counts the commits a shallow clone has (1) instead of refusing,
     // with or without shallow = true; 2.35 refuses.
     ("shallow-work-tree", "2.26"),

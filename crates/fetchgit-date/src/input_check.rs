@@ -21,6 +21,7 @@ use nixstore::hash::{NixHash, ParseHashError};
 
 use crate::fetch::{last_modified_date, Fetched};
 use crate::nix_version::{Change, NixVersion};
+use crate::signature::CommitVerification;
 
 /// What the caller says the result is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -99,39 +100,132 @@ pub struct InputFlags {
     pub lfs: bool,
 }
 
-/// The input as Nix's `Input::to_string` prints a Git input: `git+file:///path?ref=…&rev=…`.
-pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, flags: InputFlags, nix: &NixVersion) -> String {
-    let InputFlags { shallow, submodules, export_ignore, lfs } = flags;
-    let base = if url.contains("://") {
-        url.to_owned()
+/// How a release percent-encodes a URL it prints (src/libutil/url.cc): see
+/// [`Change::UrlPathsEncoded`] and [`Change::UrlBytesMasked`].
+fn percent_encode(text: &str, keep: &str, nix: &NixVersion) -> String {
+    let (strict, masked) = (nix.has(Change::UrlPathsEncoded), nix.has(Change::UrlBytesMasked));
+    let mut out = String::new();
+    for &byte in text.as_bytes() {
+        let c = byte as char;
+        let kept = byte.is_ascii_alphanumeric() || "-._~".contains(c) || (byte.is_ascii() && keep.contains(c));
+        if kept {
+            out.push(c);
+            continue;
+        }
+        let value = if byte >= 0x80 && !masked { 0xffff_ff00 | u32::from(byte) } else { u32::from(byte) };
+        out.push_str(&if strict { format!("%{value:02X}") } else { format!("%{value:02x}") });
+    }
+    out
+}
+
+/// The query characters a release leaves unencoded (see [`percent_encode`]).
+fn query_keeps(nix: &NixVersion) -> &'static str {
+    if nix.has(Change::UrlPathsEncoded) {
+        ":@/?"
     } else {
-        let absolute = std::path::absolute(url).map(|p| p.display().to_string()).unwrap_or_else(|_| url.to_owned());
-        format!("file://{absolute}")
+        "!$&'()*+,;=:@"
+    }
+}
+
+/// A local path as Nix turns it into a URL (`file://` + the path, made absolute).
+fn file_url(url: &str) -> String {
+    if url.contains("://") {
+        return url.to_owned();
+    }
+    let absolute = std::path::absolute(url).map(|p| p.display().to_string()).unwrap_or_else(|_| url.to_owned());
+    format!("file://{absolute}")
+}
+
+/// Whether the release can turn the local path `url` into a URL and back
+/// ([`Change::UrlPathsEncoded`], [`Change::UrlPathsDecoded`]). Before 2.14 `file://PATH` must
+/// match Nix's URL regex, whose path takes only RFC 3986 `pchar`s, `/` and `%XX`: a space fails
+/// with "'URL' is not a valid URL" (measured with Nix 2.8). From 2.14 to 2.17 the path is
+/// encoded but never decoded: a path that encoding changes has no `.git` under its encoded
+/// name, so Nix takes it for a bare repository and clones `file://ENCODED` (which git decodes),
+/// reading no work tree; that is not reproduced.
+pub fn check_url_parses(url: &str, nix: &NixVersion) -> Result<(), String> {
+    if nix.has(Change::UrlPathsDecoded) || !matches!(crate::location::parse(url), Ok(crate::location::Location::Local(_))) {
+        return Ok(());
+    }
+    let full = file_url(url);
+    let path = &full[full.find("://").map_or(0, |i| i + 3)..];
+    if nix.has(Change::UrlPathsEncoded) {
+        let encoded = percent_encode(path, ":@/", nix);
+        if encoded != path {
+            return Err(format!("Nix {nix} does not decode the path it encodes into 'file://{encoded}', takes the repository for a bare one and clones it, which fetchgit-date does not reproduce: pass --nix-version 2.18.0 or later, or move the repository"));
+        }
+        return Ok(());
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'%' && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
+            i += 3;
+            continue;
+        }
+        if !(byte.is_ascii_alphanumeric() || b"-._~!$&'\"()*+,;=:@/".contains(&byte)) {
+            return Err(format!("'{full}' is not a valid URL (Nix {nix} takes no such character in a path: pass --nix-version 2.18.0 or later, or move the repository)"));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The input as Nix's `Input::to_string` prints a Git input: `git+file:///path?ref=…&rev=…`.
+pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, flags: InputFlags, verification: &CommitVerification, nix: &NixVersion) -> String {
+    let InputFlags { shallow, submodules, export_ignore, lfs } = flags;
+    let base = file_url(url);
+    let base = if nix.has(Change::UrlPathsEncoded) {
+        match base.find("://") {
+            Some(i) => format!("{}{}", &base[..i + 3], percent_encode(&base[i + 3..], ":@/", nix)),
+            None => base,
+        }
+    } else {
+        base
     };
     let base = if base.starts_with("git://") { base } else { format!("git+{base}") };
-    // The query as a std::map prints it: sorted by key.
-    let mut query = Vec::new();
+    // src/libfetchers/git.cc, toURL, release by release.
+    let mut query: Vec<(&str, String)> = Vec::new();
     if export_ignore && nix.has(Change::Libgit2) {
-        query.push("exportIgnore=1".to_owned());
+        query.push(("exportIgnore", "1".into()));
     }
-    // Nix >= 2.27 (src/libfetchers/git.cc, toURL).
     if lfs && nix.has_lfs() {
-        query.push("lfs=1".to_owned());
+        query.push(("lfs", "1".into()));
     }
-    query.extend(ref_name.map(|r| format!("ref={r}")));
-    query.extend(rev.map(|r| format!("rev={r}")));
+    query.extend(ref_name.map(|r| ("ref", r.to_owned())));
+    query.extend(rev.map(|r| ("rev", r.to_owned())));
     if shallow {
-        query.push("shallow=1".to_owned());
+        query.push(("shallow", "1".into()));
     }
-    // Nix >= 2.20 (src/libfetchers/git.cc, toURL).
     if submodules && nix.has(Change::Libgit2) {
-        query.push("submodules=1".to_owned());
+        query.push(("submodules", "1".into()));
     }
+    if nix.key_type_rules().is_some() {
+        if verification.verify_commit == Some(true) {
+            query.push(("verifyCommit", "1".into()));
+        }
+        match verification.public_keys.as_slice() {
+            [] => {}
+            [key] => {
+                query.push(("keytype", key.key_type.clone()));
+                query.push(("publicKey", key.key.clone()));
+            }
+            keys => {
+                // nlohmann's dump of the keys, each an object with sorted members.
+                let json: Vec<serde_json::Value> = keys.iter().map(|k| serde_json::json!({ "key": k.key, "type": k.key_type })).collect();
+                query.push(("publicKeys", serde_json::Value::Array(json).to_string()));
+            }
+        }
+    }
+    // The query as a std::map prints it: sorted by key.
+    query.sort_by(|a, b| a.0.cmp(b.0));
     if query.is_empty() {
-        base
-    } else {
-        format!("{base}?{}", query.join("&"))
+        return base;
     }
+    let keep = query_keeps(nix);
+    let encoded: Vec<String> = query.iter().map(|(key, value)| format!("{}={}", percent_encode(key, keep, nix), percent_encode(value, keep, nix))).collect();
+    format!("{base}?{}", encoded.join("&"))
 }
 
 /// Checks `fetched` against `expected` as `nix`'s fetchGit does, and passes through into
@@ -178,13 +272,41 @@ mod tests {
     fn inputs_are_described_as_nix_prints_them() {
         let v26: NixVersion = "2.26.3".parse().expect("valid");
         let v28: NixVersion = "2.8.0".parse().expect("valid");
-        assert_eq!(describe_input("/r", Some("main"), Some("abc"), InputFlags { export_ignore: true, ..Default::default() }, &v26), "git+file:///r?exportIgnore=1&ref=main&rev=abc");
-        assert_eq!(describe_input("/r", None, None, InputFlags { shallow: true, submodules: true, export_ignore: true, lfs: true }, &v28), "git+file:///r?shallow=1");
-        assert_eq!(describe_input("/r", None, Some("abc"), InputFlags { submodules: true, ..Default::default() }, &v26), "git+file:///r?rev=abc&submodules=1");
+        let none = CommitVerification::default();
+        assert_eq!(describe_input("/r", Some("main"), Some("abc"), InputFlags { export_ignore: true, ..Default::default() }, &none, &v26), "git+file:///r?exportIgnore=1&ref=main&rev=abc");
+        assert_eq!(describe_input("/r", None, None, InputFlags { shallow: true, submodules: true, export_ignore: true, lfs: true }, &none, &v28), "git+file:///r?shallow=1");
+        assert_eq!(describe_input("/r", None, Some("abc"), InputFlags { submodules: true, ..Default::default() }, &none, &v26), "git+file:///r?rev=abc&submodules=1");
         let v27: NixVersion = "2.27.0".parse().expect("valid");
-        assert_eq!(describe_input("/r", None, None, InputFlags { export_ignore: true, lfs: true, ..Default::default() }, &v27), "git+file:///r?exportIgnore=1&lfs=1");
-        assert_eq!(describe_input("git://h/r", None, None, InputFlags::default(), &v28), "git://h/r");
-        assert_eq!(describe_input("https://h/r", None, None, InputFlags::default(), &v28), "git+https://h/r");
+        assert_eq!(describe_input("/r", None, None, InputFlags { export_ignore: true, lfs: true, ..Default::default() }, &none, &v27), "git+file:///r?exportIgnore=1&lfs=1");
+        assert_eq!(describe_input("git://h/r", None, None, InputFlags::default(), &none, &v28), "git://h/r");
+        assert_eq!(describe_input("https://h/r", None, None, InputFlags::default(), &none, &v28), "git+https://h/r");
+        // Measured with Nix 2.26.3 (nix-modern-oracle): "git+file:///repos/my%20dir/super?exportIgnore=1&ref=a%2Bb".
+        assert_eq!(describe_input("/repos/my dir/super", Some("a+b"), None, InputFlags { export_ignore: true, ..Default::default() }, &none, &v26), "git+file:///repos/my%20dir/super?exportIgnore=1&ref=a%2Bb");
+        // From the sources: 2.8 keeps sub-delimiters and prints the path raw; 2.14 to 2.18
+        // sign-extend bytes above 0x7f.
+        assert_eq!(describe_input("/r", Some("a+b"), None, InputFlags::default(), &none, &v28), "git+file:///r?ref=a+b");
+        let v18: NixVersion = "2.18.0".parse().expect("valid");
+        assert_eq!(describe_input("/r/\u{e9}", Some("a#b"), None, InputFlags::default(), &none, &v18), "git+file:///r/%FFFFFFC3%FFFFFFA9?ref=a%23b");
+        let signed = CommitVerification { verify_commit: Some(true), public_keys: vec![crate::signature::PublicKey { key_type: "ssh-ed25519".into(), key: "AA+/=".into() }] };
+        assert_eq!(describe_input("/r", None, None, InputFlags::default(), &signed, &v26), "git+file:///r?keytype=ssh-ed25519&publicKey=AA%2B/%3D&verifyCommit=1");
+    }
+
+    #[test]
+    fn nix_before_2_14_fails_on_paths_its_url_regex_refuses() {
+        let v28: NixVersion = "2.8.0".parse().expect("valid");
+        let v26: NixVersion = "2.26.3".parse().expect("valid");
+        let err = check_url_parses("/tmp/my dir/super", &v28).expect_err("a space");
+        assert!(err.starts_with("'file:///tmp/my dir/super' is not a valid URL"), "{err}");
+        assert!(check_url_parses("/tmp/my dir/super", &v26).is_ok());
+        assert!(check_url_parses("/tmp/a(b)+c@d:e%41", &v28).is_ok());
+        assert!(check_url_parses("/tmp/%4", &v28).is_err());
+        assert!(check_url_parses("https://h/x y", &v28).is_ok(), "only local paths");
+        let v17: NixVersion = "2.17.0".parse().expect("valid");
+        let err = check_url_parses("/tmp/my dir", &v17).expect_err("encoded, never decoded");
+        assert!(err.contains("'file:///tmp/my%20dir'"), "{err}");
+        assert!(check_url_parses("/tmp/plain:@dir", &v17).is_ok());
+        assert!(check_url_parses("/tmp/my dir", &"2.18.0".parse().expect("valid")).is_ok());
+        assert!(check_url_parses("/tmp/my dir", &"2.18.3-lix".parse().expect("valid")).is_ok());
     }
 
     #[test]

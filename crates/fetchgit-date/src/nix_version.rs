@@ -87,6 +87,17 @@ pub enum Change {
     /// work tree's own `.git/config` (its `origin`, `submodule.*` settings, `core.autocrlf`, ...)
     /// and a copy of `.git/modules`; before, only `origin` = the work tree's path.
     LegacySubmodulesUseRepoConfig,
+    /// A local path becomes a URL through `ParsedURL::to_string`, which percent-encodes it (only
+    /// unreserved characters and `:@/` stay, upper-case hex; query values keep `:@/?`); before,
+    /// `file://` + the path was parsed by a regex that refuses anything but RFC 3986 `pchar`s
+    /// ("is not a valid URL"), and printed URLs kept sub-delimiters, in lower-case hex.
+    UrlPathsEncoded,
+    /// Parsing a URL percent-decodes its path, so an encoded local path names the directory again
+    /// (2.14 to 2.17 look for the encoded name and fail).
+    UrlPathsDecoded,
+    /// Percent-encoding masks a byte above 0x7f (`%C3`); before, it was sign-extended
+    /// (`%FFFFFFC3`).
+    UrlBytesMasked,
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -130,6 +141,9 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::LixUnfetchedSubmoduleDirectories, nix: None, lix: InLix::Since(2, 91), source: "lix-project/lix aa00a5a8c" },
     ChangeRow { change: Change::LixPeelsRemoteTags, nix: None, lix: InLix::Since(2, 95), source: "lix-project/lix 6bf187537" },
     ChangeRow { change: Change::LegacySubmodulesUseRepoConfig, nix: Some((2, 14, 0)), lix: InLix::Always, source: "NixOS/nix 2edd5cf618, d88106df24" },
+    ChangeRow { change: Change::UrlPathsEncoded, nix: Some((2, 14, 0)), lix: InLix::Always, source: "NixOS/nix 2c0866fc3f, 0844856c84" },
+    ChangeRow { change: Change::UrlPathsDecoded, nix: Some((2, 18, 0)), lix: InLix::Always, source: "NixOS/nix 73696ec716" },
+    ChangeRow { change: Change::UrlBytesMasked, nix: Some((2, 19, 0)), lix: InLix::Always, source: "NixOS/nix 50e61f579c" },
 ];
 
 impl NixVersion {
@@ -304,7 +318,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }

@@ -405,6 +405,9 @@ impl Request {
         if url.starts_with(&format!("{}/", context.store_dir)) {
             return fail(format!("{} {url} is in the Nix store, where sources are copied without .git (a flake's ./. is such a copy): pass the repository's own location as a string", name("url")));
         }
+        if let Some(release) = given.nix_version.as_ref().or(context.running_nix.as_ref()) {
+            input_check::check_url_parses(&url, release).map_err(RequestError)?;
+        }
         let store_name = given.name.unwrap_or_else(|| "source".into());
         StorePathName::new(&store_name).map_err(|e| RequestError(crate::error_chain(&e)))?;
         let submodules = given.submodules.unwrap_or(false);
@@ -509,7 +512,7 @@ impl Request {
     /// The input as Nix names it in mismatch messages (`git+file:///path?rev=...`).
     pub fn input_description(&self) -> String {
         let flags = input_check::InputFlags { shallow: self.shallow, submodules: self.submodules, export_ignore: self.export_ignore, lfs: self.lfs };
-        input_check::describe_input(&self.url, self.ref_name.as_deref(), self.rev.as_deref(), flags, &self.nix())
+        input_check::describe_input(&self.url, self.ref_name.as_deref(), self.rev.as_deref(), flags, &self.verification, &self.nix())
     }
 
     /// Checks `fetched` against the given `narHash`, `lastModified` and `revCount` as this
