@@ -88,9 +88,6 @@ pub struct WorkTreeExport {
     pub mount_submodules: bool,
 }
 
-/// Submodules nested deeper than this in a work tree are refused.
-const MAX_SUBMODULE_DEPTH: usize = 32;
-
 /// A submodule of a work tree, as the libgit2 fetcher (Nix >= 2.20) takes it with `submodules =
 /// true` and no `ref` or `rev`: the work tree at the path of a `.gitmodules` entry (the file on
 /// disk; its `url` and the gitlink's commit do not matter), an input of its own read from disk.
@@ -122,8 +119,9 @@ fn submodules_at(workdir: &Path, depth: usize) -> Result<Vec<WorkTreeSubmodule>,
     for entry in entries {
         by_path.insert(crate::submodules::canon_path(entry.path.as_ref()), entry.name.clone());
     }
-    if !by_path.is_empty() && depth >= MAX_SUBMODULE_DEPTH {
-        return Err(DirtyError::Submodule(format!("submodules of {} are nested more than {MAX_SUBMODULE_DEPTH} deep", workdir.display())));
+    if !by_path.is_empty() && depth >= crate::submodules::MAX_DEPTH {
+        let most = crate::submodules::MAX_DEPTH;
+        return Err(DirtyError::Submodule(format!("submodules of {} are nested more than {most} deep", workdir.display())));
     }
     let mut out = Vec::new();
     for (path, name) in by_path {

@@ -15,6 +15,9 @@
 //!   stays an empty directory. Relative URLs are resolved by libgit2's
 //!   `git_submodule_resolve_url` against the superproject's URL.
 //!
+//! Nix 2.14 to 2.19 and Lix also let a local work tree's own configuration decide (see
+//! [`RepoConfig`]); work trees read from disk are [`crate::dirty`]'s.
+//!
 //! Either way the submodules are taken at the commits the exported (truncated) superproject
 //! commit records, and each submodule repository goes through the same per-URL cache as any
 //! remote ([`crate::remote`]); local paths and `file://` URLs are read in place.
@@ -30,7 +33,7 @@ use crate::remote::{Depth, RemoteOptions, Want};
 
 /// Nested submodules deeper than this are refused: each level is a repository of its own, and
 /// a hostile chain of them would have no end in sight.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// More submodules than this in one export are refused: a tree whose gitlinks point at commits
 /// of the same repository that do the same again grows exponentially with the depth.
