@@ -60,6 +60,8 @@ fn flake_outputs_evaluate_offline() {
     let shown: serde_json::Value = serde_json::from_str(&run_ok(
         nix(tmp.path())
             .args(["flake", "show", "--json", &flake])
+            // From 2.13 only the current system is evaluated unless asked.
+            .args(if running_nix() >= (2, 13) { &["--all-systems"][..] } else { &[] })
             .args(over),
     ))
     .expect("JSON");
@@ -132,8 +134,8 @@ fn pure_flake(dir: &Path, repo: &Path, rev: &str) -> String {
                  noRev = lib.fetchGitDate {{ url = {url}; interval = 86400; }};
                  relativeDate = lib.fetchGitDate {{ url = {url}; rev = {rev}; date = \"1 day ago\"; }};
                  selfUrl = lib.fetchGitDate {{ url = ./.; rev = {rev}; }};
-                 narHashOnly = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.27.0\"; compat = \"legacy\"; narHash = builtins.readFile ./narhash; }};
-                 narHashOnlyOld = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.26.3\"; compat = \"legacy\"; narHash = builtins.readFile ./narhash; }};
+                 narHashOnly = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.27.0\"; compat = lib.defaultCompat; narHash = builtins.readFile ./narhash; }};
+                 narHashOnlyOld = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.26.3\"; compat = lib.defaultCompat; narHash = builtins.readFile ./narhash; }};
                  narHashWrong = lib.fetchGitDate {{ url = {url}; interval = 86400; nixVersion = \"2.27.0\"; narHash = \"sha256-pQpattmS9VmO3ZIQUFn66az8GSmB4IvYhTTCFn6SUmo=\"; }};
                }}; }}",
             bin = nix_str(BIN),

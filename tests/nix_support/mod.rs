@@ -104,6 +104,26 @@ pub fn run_ok(cmd: &mut Command) -> String {
         .to_owned()
 }
 
+/// The running Nix's `(major, minor)` (`nix-instantiate --version`): these tests run against
+/// Debian's 2.8 in CI, and against a shared-library 2.26 by tests/modern-nix/test-plugin.sh.
+pub fn running_nix() -> (u32, u32) {
+    let version = running_nix_version();
+    let mut numbers = version.split('.').map(|n| n.parse::<u32>().expect("numeric"));
+    (numbers.next().expect("major"), numbers.next().expect("minor"))
+}
+
+/// The running Nix's version, as `builtins.nixVersion` gives it (`2.8.0`).
+pub fn running_nix_version() -> String {
+    let out = run_ok(Command::new("nix-instantiate").arg("--version"));
+    out.split_whitespace().last().expect("a version").to_owned()
+}
+
+/// The line of a Nix error that holds the message itself: the first for Nix 2.8, the last
+/// `error:` line for later releases, which print the trace above it.
+pub fn error_message_line(stderr: &str) -> &str {
+    stderr.lines().map(str::trim_start).filter(|line| line.starts_with("error: ")).last().unwrap_or_default()
+}
+
 /// A Nix string literal (paths and hashes here hold no `"`, `\` or `${`, but be safe).
 pub fn nix_str(s: &str) -> String {
     format!(
