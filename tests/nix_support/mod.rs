@@ -121,7 +121,7 @@ pub fn running_nix_version() -> String {
 /// The line of a Nix error that holds the message itself: the first for Nix 2.8, the last
 /// `error:` line for later releases, which print the trace above it.
 pub fn error_message_line(stderr: &str) -> &str {
-    stderr.lines().map(str::trim_start).filter(|line| line.starts_with("error: ")).last().unwrap_or_default()
+    stderr.lines().rev().map(str::trim_start).find(|line| line.starts_with("error: ")).unwrap_or_default()
 }
 
 /// A Nix string literal (paths and hashes here hold no `"`, `\` or `${`, but be safe).
