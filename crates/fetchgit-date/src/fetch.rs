@@ -244,11 +244,10 @@ pub struct Fetcher {
     all_refs: bool,
     /// The URL as given, for messages.
     url: String,
-    /// The longest wait for the Nix daemon in [`Fetcher::add_to_store`] ([`RemoteOptions::timeout`]).
-    timeout: std::time::Duration,
     /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
     remote_url: Option<String>,
-    /// How remotes are fetched, for submodules.
+    /// How remotes are fetched (for submodules); its timeout is also the longest wait for the
+    /// Nix daemon in [`Fetcher::add_to_store`].
     remote_options: RemoteOptions,
 }
 
@@ -283,7 +282,6 @@ impl Fetcher {
             shallow,
             remote_url: remote.as_ref().map(|_| url.to_owned()),
             remote,
-            timeout: options.timeout,
             remote_options: options.clone(),
             nix: nix.clone(),
             cloned_by_nix,
@@ -673,7 +671,7 @@ impl Fetcher {
         let superproject = self.superproject(export);
         let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), superproject.as_ref(), out);
         let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
-        nixstore::daemon::ensure_ca_path_with_timeout(store, self.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
+        nixstore::daemon::ensure_ca_path_with_timeout(store, self.remote_options.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
     }

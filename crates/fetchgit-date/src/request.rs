@@ -405,13 +405,13 @@ impl Request {
         if url.starts_with(&format!("{}/", context.store_dir)) {
             return fail(format!("{} {url} is in the Nix store, where sources are copied without .git (a flake's ./. is such a copy): pass the repository's own location as a string", name("url")));
         }
-        if let Some(release) = given.nix_version.as_ref().or(context.running_nix.as_ref()) {
+        let nix_version = given.nix_version.or_else(|| context.running_nix.clone());
+        if let Some(release) = &nix_version {
             input_check::check_url_parses(&url, release).map_err(RequestError)?;
         }
         let store_name = given.name.unwrap_or_else(|| "source".into());
         StorePathName::new(&store_name).map_err(|e| RequestError(crate::error_chain(&e)))?;
         let submodules = given.submodules.unwrap_or(false);
-        let nix_version = given.nix_version.or_else(|| context.running_nix.clone());
         let generation = given.compat.unwrap_or_else(|| nix_version.clone().unwrap_or_else(NixVersion::default_release).generation());
         let export_ignore = given.export_ignore.unwrap_or(!submodules);
         let mut warnings = Vec::new();

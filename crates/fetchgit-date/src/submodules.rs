@@ -231,14 +231,27 @@ impl Superproject {
         let mut seen = Vec::new();
         seen.extend_from_slice(self.base.as_bytes());
         if let Some(git_dir) = &self.config {
-            // The work tree's config and every `modules/**/config`, depth-bounded.
+            // The work tree's config and that of every git directory below its `modules/`, at
+            // any depth: a submodule named `a/b` lives in `modules/a/b`, its own submodules in
+            // `modules/a/b/modules/`. Object stores and the like hold no configuration.
+            const NO_CONFIG: [&str; 6] = ["objects", "refs", "logs", "hooks", "info", "lfs"];
             let mut pending = vec![(git_dir.clone(), 0)];
             while let Some((dir, depth)) = pending.pop() {
-                seen.push(0);
-                seen.extend_from_slice(dir.as_os_str().as_encoded_bytes());
-                seen.extend(crate::repo_files::read_regular(&dir.join("config"), crate::repo_files::METADATA_LIMIT).unwrap_or_default());
-                if depth < MAX_DEPTH {
-                    let mut children: Vec<PathBuf> = std::fs::read_dir(dir.join("modules")).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+                let config = dir.join("config");
+                if config.is_file() {
+                    seen.push(0);
+                    seen.extend_from_slice(config.as_os_str().as_encoded_bytes());
+                    seen.extend(crate::repo_files::read_regular(&config, crate::repo_files::METADATA_LIMIT).unwrap_or_default());
+                }
+                let below = if depth == 0 { dir.join("modules") } else { dir };
+                if depth < 4 * MAX_DEPTH {
+                    let mut children: Vec<PathBuf> = std::fs::read_dir(&below)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && !NO_CONFIG.iter().any(|skip| e.file_name() == *skip))
+                        .map(|e| e.path())
+                        .collect();
                     children.sort();
                     pending.extend(children.into_iter().map(|child| (child, depth + 1)));
                 }
@@ -610,6 +623,29 @@ mod tests {
             assert_eq!(libgit2_relative_url(base, url).as_deref(), Ok(expected), "{base} + {url}");
         }
         assert!(libgit2_relative_url("https://github.com/owner/repo.git", "../../../../../x").is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_sees_every_module_configuration_that_a_checkout_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git_dir = dir.path().join(".git");
+        // A submodule named `libs/a` (its git directory `modules/libs/a`), and one nested in it.
+        let named = git_dir.join("modules/libs/a");
+        let nested = named.join("modules/deep");
+        std::fs::create_dir_all(nested.join("objects")).expect("mkdir");
+        std::fs::write(git_dir.join("config"), "[core]\n").expect("write");
+        let context = Context { generation: Generation::Legacy, cache_root: None, remote: RemoteOptions::default(), lfs: None };
+        let superproject = Superproject { context, base: "/x".into(), config: Some(git_dir.clone()) };
+        let mut seen = vec![superproject.fingerprint()];
+        for config in [named.join("config"), nested.join("config"), git_dir.join("config")] {
+            std::fs::write(&config, "[core]\n\tautocrlf = true\n").expect("write");
+            let now = superproject.fingerprint();
+            assert!(!seen.contains(&now), "{} changed, the fingerprint did not", config.display());
+            seen.push(now);
+        }
+        // Object stores are not read.
+        std::fs::write(nested.join("objects/config"), "x").expect("write");
+        assert_eq!(superproject.fingerprint(), *seen.last().expect("one"));
     }
 
     #[test]

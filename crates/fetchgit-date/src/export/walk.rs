@@ -165,7 +165,7 @@ fn export_tree<W: Write>(
     let mut walker = Walker {
         commit,
         generation,
-        export_ignore: options.export_ignore && !checkout,
+        export_ignore: options.export_ignore,
         smudge,
         submodules,
         checkout,
