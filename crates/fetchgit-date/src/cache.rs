@@ -88,6 +88,9 @@ impl Cache {
     /// stderr and removed, and `None` is returned so that the value is recomputed.
     pub fn get(&self, table: Table, key: &str) -> Option<String> {
         let path = self.entry_path(table, key)?;
+        if !self.believable(&path) {
+            return None;
+        }
         match read_entry(&path, table, key) {
             Ok(value) => value,
             Err(reason) => {
@@ -95,6 +98,17 @@ impl Cache {
                 None
             }
         }
+    }
+
+    /// Whether the entry at `path` can only have been written by us ([`crate::cache_trust`]); if
+    /// not, the whole cache is ignored, with one warning.
+    fn believable(&self, path: &Path) -> bool {
+        let Some(dir) = &self.dir else { return false };
+        let top = dir.parent().unwrap_or(dir);
+        let Some(reason) = crate::cache_trust::untrusted_chain(top, path) else { return true };
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| eprintln!("fetchgit-date: warning: ignoring the cache {}: {reason}; {}", dir.display(), crate::cache_trust::HINT));
+        false
     }
 
     /// Reports the entry for `key` as wrong (`reason`) on stderr and removes it, so that the
@@ -120,7 +134,7 @@ impl Cache {
         debug_assert!(!value.contains('\n'), "cache values are one line");
         let Some(path) = self.entry_path(table, key) else { return };
         let Some(dir) = path.parent() else { return };
-        if std::fs::create_dir_all(dir).is_err() {
+        if !self.believable(dir) || std::fs::create_dir_all(dir).is_err() {
             return;
         }
         let entry = format!("{value}\n{}\n", checksum(table, key, value));

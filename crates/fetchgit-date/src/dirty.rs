@@ -60,6 +60,9 @@ pub enum DirtyError {
     /// A submodule of the work tree cannot be read.
     #[error("{0}")]
     Submodule(String),
+    /// Deciding needs a program the repository configures (see [`crate::no_exec`]).
+    #[error("{0}")]
+    Program(String),
     /// A tracked path is a kind of file a NAR cannot hold.
     #[error("tracked file '{}' is {what} in the work tree: Nix cannot add it to the store either (unsupported file type); restore it (git checkout -- FILE) or commit the change", path.display())]
     Unsupported {
@@ -172,17 +175,24 @@ pub fn is_dirty_with_submodules(repo: &gix::Repository) -> Result<bool, DirtyErr
 }
 
 /// `git diff HEAD --quiet [--ignore-submodules] --` in the work tree, with no user or system
-/// configuration.
+/// configuration and nothing configured run ([`crate::no_exec`]). git compares a file whose
+/// `filter` attribute names a driver with a `clean` (or `process`) command through that
+/// program, so whether Nix <= 2.19 takes the tree as dirty, and with it the hash, depends on
+/// running it: such a work tree is refused.
 fn git_diff_is_dirty(repo: &gix::Repository, ignore_submodules: bool) -> Result<bool, DirtyError> {
     let workdir = repo.workdir().expect("dirty checks happen in work trees");
-    let mut git = crate::export::git_archive::isolated_git();
-    git.arg("-C").arg(workdir).args(["diff", "HEAD", "--quiet"]);
-    if ignore_submodules {
-        git.arg("--ignore-submodules");
+    let git = crate::no_exec::SafeGit::new(workdir).map_err(DirtyError::Status)?;
+    if let Some((path, key)) = git.clean_filtered_paths(!ignore_submodules).map_err(DirtyError::Status)?.into_iter().next() {
+        let what = "Nix <= 2.19 runs it (git diff) to decide whether the work tree is dirty, and so which files it hashes";
+        return Err(DirtyError::Program(crate::no_exec::refusal(&key, &path, what)));
     }
-    let output = git
+    let mut cmd = git.command();
+    cmd.args(["diff", "HEAD", "--quiet", "--no-ext-diff", "--no-textconv"]);
+    if ignore_submodules {
+        cmd.arg("--ignore-submodules");
+    }
+    let output = cmd
         .arg("--")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
@@ -201,11 +211,10 @@ fn git_diff_is_dirty(repo: &gix::Repository, ignore_submodules: bool) -> Result<
 /// `git ls-files -z --recurse-submodules`, as Nix <= 2.19 and Lix run it with `submodules`:
 /// the tracked paths, those of initialised and checked-out submodules in their place.
 fn git_ls_files_recursive(workdir: &Path) -> Result<BTreeSet<BString>, DirtyError> {
-    let output = crate::export::git_archive::isolated_git()
-        .arg("-C")
-        .arg(workdir)
+    let git = crate::no_exec::SafeGit::new(workdir).map_err(DirtyError::Index)?;
+    let output = git
+        .command()
         .args(["ls-files", "-z", "--recurse-submodules"])
-        .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .output()
         .map_err(|err| DirtyError::Index(format!("cannot run git: {err}")))?;
@@ -216,8 +225,10 @@ fn git_ls_files_recursive(workdir: &Path) -> Result<BTreeSet<BString>, DirtyErro
     Ok(output.stdout.split(|&b| b == 0).filter(|path| !path.is_empty()).map(BString::from).collect())
 }
 
-/// libgit2's status, submodules aside, as gix computes it.
+/// libgit2's status, submodules aside, as gix computes it, with no filter driver or other
+/// program of the repository's configuration (libgit2 runs none either).
 fn status_is_dirty(repo: &gix::Repository) -> Result<bool, DirtyError> {
+    let repo = &crate::no_exec::without_programs(repo);
     let status_error = |err: &dyn std::error::Error| DirtyError::Status(error_chain(err));
     let is_gitlink = |mode: Mode| mode == Mode::COMMIT;
     let head_tree = repo.head_tree_id_or_empty().map_err(|e| status_error(&e))?;

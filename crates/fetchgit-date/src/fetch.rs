@@ -150,6 +150,9 @@ pub enum FetchError {
     /// The repository cannot be opened.
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// A local repository another user owns (git's `safe.directory`, libgit2's owner check).
+    #[error(transparent)]
+    Ownership(#[from] crate::ownership::OwnershipError),
     /// The start commit cannot be found.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
@@ -290,6 +293,7 @@ impl Fetcher {
         };
         match location::parse(url)? {
             Location::Local(path) => {
+                crate::ownership::check(&path, nix.generation())?;
                 let repo = resolve::open(&path)?;
                 // Nix's test: a file URL whose directory has no `.git` is cloned like a remote.
                 let cloned_by_nix = !path.join(".git").exists();

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cache;
+pub mod cache_trust;
 pub mod commit;
 pub mod date;
 pub mod dirty;
@@ -29,7 +30,9 @@ pub mod input_check;
 pub mod lfs;
 pub mod location;
 pub mod nix_expr;
+pub mod no_exec;
 pub mod nix_version;
+pub mod ownership;
 pub mod progress;
 pub mod recheck;
 pub mod remote;

@@ -507,7 +507,7 @@ fn update_at_depth(url: &RemoteUrl, want: &Want, options: &RemoteOptions, root: 
     let stamp = stamp_path(&dir, &local_ref, options.all_refs);
     let fresh = !options.refresh
         && stamp_age(&stamp).is_some_and(|age| age < options.ttl)
-        && gix::open(&dir).ok().is_some_and(|repo| repo.try_find_reference(local_ref.as_str()).ok().flatten().is_some());
+        && open_cache(&dir).ok().is_some_and(|repo| repo.try_find_reference(local_ref.as_str()).ok().flatten().is_some());
     if fresh || session.stale_but_read_only(&stamp, &local_ref) {
         return Ok(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 });
     }
@@ -656,7 +656,7 @@ fn partial(
                 None => {
                     // The tip alone, unless it is already here (a depth-1 fetch of a commit we
                     // have would cut its history off, as `git fetch --depth 1` does).
-                    let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
+                    let repo = open_cache(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
                     let choose = |map: &gix::remote::fetch::RefMap| {
                         let known = map.mappings.iter().filter_map(|m| m.remote.as_id()).all(|id| has_commit_in(&repo, &id.to_owned()));
                         if known { Shallow::NoChange } else { tip.clone() }
@@ -673,7 +673,7 @@ fn partial(
     };
     // 2. and 3. History until the walk is exact.
     for round in 0..=DEEPEN_ROUNDS {
-        let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
+        let repo = open_cache(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
         let boundary = match check(&repo, start)? {
             Coverage::Complete => return Ok(Partial::Done(session.done(local_ref))),
             Coverage::Incomplete { boundary } => boundary,
@@ -689,7 +689,7 @@ fn partial(
             session.fetch_history(start, want, shallow)?;
         }
     }
-    let repo = gix::open(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
+    let repo = open_cache(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
     match check(&repo, start)? {
         Coverage::Complete => Ok(Partial::Done(session.done(local_ref))),
         Coverage::Incomplete { .. } => {
@@ -711,7 +711,7 @@ fn sanitize_shallow(dir: &Path) -> std::io::Result<()> {
     // The shallow file lists commit ids; anything but a small regular file is not one.
     let Ok(Some(bytes)) = crate::cache::read_regular_file(&path, 64 << 20) else { return Ok(()) };
     let Ok(text) = String::from_utf8(bytes) else { return Ok(()) };
-    let Ok(repo) = gix::open(dir) else { return Ok(()) };
+    let Ok(repo) = open_cache(dir) else { return Ok(()) };
     let kept: Vec<&str> = text
         .lines()
         .filter(|line| ObjectId::from_hex(line.trim().as_bytes()).is_ok_and(|id| repo.has_object(id)))
@@ -736,11 +736,11 @@ fn has_commit_in(repo: &gix::Repository, rev: &ObjectId) -> bool {
 }
 
 fn has_commit(dir: &Path, rev: &ObjectId) -> bool {
-    gix::open(dir).ok().is_some_and(|repo| has_commit_in(&repo, rev))
+    open_cache(dir).ok().is_some_and(|repo| has_commit_in(&repo, rev))
 }
 
 fn ref_target(dir: &Path, name: &str) -> Option<ObjectId> {
-    let repo = gix::open(dir).ok()?;
+    let repo = open_cache(dir).ok()?;
     let mut reference = repo.try_find_reference(name).ok().flatten()?;
     let id = reference.peel_to_id().ok()?.detach();
     has_commit_in(&repo, &id).then_some(id)
@@ -748,7 +748,7 @@ fn ref_target(dir: &Path, name: &str) -> Option<ObjectId> {
 
 /// What makes a fetch bring the whole history: unshallow a shallow repository, else no change.
 fn unshallow(dir: &Path) -> Shallow {
-    let shallow = gix::open(dir).ok().and_then(|repo| repo.shallow_commits().ok().flatten()).is_some_and(|c| !c.is_empty());
+    let shallow = open_cache(dir).ok().and_then(|repo| repo.shallow_commits().ok().flatten()).is_some_and(|c| !c.is_empty());
     if shallow {
         Shallow::undo()
     } else {
@@ -835,7 +835,7 @@ impl Session<'_> {
             return Err(RemoteError::ReadOnly { path: self.dir.to_owned(), url: self.url.redacted.clone(), wanted: specs.join(" ") });
         }
         sanitize_shallow(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.join("shallow"), reason: e.to_string() })?;
-        let repo = gix::open(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: printable(&error_chain(&e)) })?;
+        let repo = open_cache(self.dir).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: printable(&error_chain(&e)) })?;
         let url = self.url;
         let fail = |reason: String| classify(url, reason, None);
         let remote = repo
@@ -989,6 +989,47 @@ fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Sta
     }
 }
 
+/// Opens the cache repository `dir` so that nothing in it or in our environment decides what a
+/// fetch does ([`crate::no_exec`]). We create cache repositories and write nothing into their
+/// configuration, so their `config` is ignored altogether: a planted `core.sshCommand`,
+/// `credential.helper` or `http.*` never applies. The user's and the system's git
+/// configuration is read (credential helpers, `core.sshCommand`, `http.proxy`, as git reads them
+/// for Nix), but no `GIT_*` variable (`GIT_SHALLOW_FILE`, `GIT_NAMESPACE`, `GIT_DIR`,
+/// `GIT_CONFIG_COUNT`, `GIT_OBJECT_DIRECTORY`, ...) except the three that choose the ssh program
+/// (`GIT_SSH_COMMAND`, `GIT_SSH`, `GIT_SSH_VARIANT`), which are the user's as for git.
+fn open_cache(dir: &Path) -> gix::Result<gix::Repository> {
+    use gix::sec::Permission;
+    let mut permissions = gix::open::Permissions::default();
+    permissions.env.git_prefix = Permission::Deny;
+    permissions.env.objects = Permission::Deny;
+    permissions.env.ssh_prefix = Permission::Deny;
+    permissions.config.env = false;
+    permissions.config.git_binary = false;
+    let mut overrides = Vec::new();
+    for (var, key) in [("GIT_SSH_COMMAND", "core.sshCommand"), ("GIT_SSH", "gitoxide.ssh.commandWithoutShellFallback"), ("GIT_SSH_VARIANT", "ssh.variant")] {
+        if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            let mut setting = gix::bstr::BString::from(format!("{key}="));
+            setting.extend_from_slice(value.as_encoded_bytes());
+            overrides.push(setting);
+        }
+    }
+    let mut repo = gix::open_opts(dir, gix::open::Options::default().permissions(permissions).config_overrides(overrides))?;
+    {
+        let mut config = repo.config_snapshot_mut();
+        let local: Vec<_> = config
+            .sections_and_ids()
+            .filter(|(section, _)| matches!(section.meta().source, gix::config::Source::Local | gix::config::Source::Worktree))
+            .map(|(_, id)| id)
+            .collect();
+        for id in local {
+            config.remove_section_by_id(id);
+        }
+        // Only in-memory values changed; nothing can fail to apply.
+        let _ = config.commit();
+    }
+    Ok(repo)
+}
+
 /// Creates a bare repository at `dir` atomically: in a sibling temporary directory, then renamed.
 fn init_bare(dir: &Path) -> std::io::Result<()> {
     let parent = dir.parent().expect("cache repositories live in the cache root");
@@ -1052,6 +1093,11 @@ fn hold(dir: &Path) -> Result<Held, RemoteError> {
         Err(err) if is_read_only(&err) => Held { _lock: Lock::shared(&lock_path).ok(), writable: false },
         Err(err) => return Err(cache_err(&lock_path, err.to_string())),
     };
+    // The cache's top is `fetchgit-date`, two levels above the cache root (`.../v1/git`).
+    let top = root.parent().and_then(Path::parent).unwrap_or(root);
+    if let Some(reason) = crate::cache_trust::untrusted_chain(top, dir).or_else(|| crate::cache_trust::untrusted_chain(top, &lock_path)) {
+        return Err(cache_err(dir, format!("refusing the cache repository: {reason}; {}", crate::cache_trust::HINT)));
+    }
     let damage = if dir.join("HEAD").is_file() { repository_damage(dir) } else { Some("it is missing".to_owned()) };
     match (damage, held.writable) {
         (None, _) => Ok(held),
@@ -1084,7 +1130,7 @@ fn repository_damage(dir: &Path) -> Option<String> {
     if !(head.strip_prefix("ref: refs/").is_some_and(|name| !name.is_empty()) || ObjectId::from_hex(head.as_bytes()).is_ok()) {
         return Some("HEAD is neither a ref nor a commit id".to_owned());
     }
-    gix::open(dir).err().map(|e| printable(&error_chain(&e)))
+    open_cache(dir).err().map(|e| printable(&error_chain(&e)))
 }
 
 fn is_read_only(err: &std::io::Error) -> bool {

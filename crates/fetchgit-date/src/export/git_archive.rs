@@ -19,7 +19,9 @@
 //! - git runs with no user or system configuration (`GIT_CONFIG_NOSYSTEM`,
 //!   `GIT_CONFIG_GLOBAL=/dev/null`, `HOME` and `XDG_CONFIG_HOME` that do not exist, `GIT_ATTR_NOSYSTEM`),
 //!   every other `GIT_*` variable removed, so nothing from the caller's environment reaches
-//!   the export.
+//!   the export; and it runs nothing the repository configures ([`crate::no_exec`]): a file
+//!   whose bytes a configured `smudge` or `process` filter would write, or `export-subst` files
+//!   where the repository sets `gpg.program`, are refused instead.
 //!
 //! ### Deviation
 //! Nix 2.8 runs git with the user's configuration (`~/.gitconfig` may set `core.autocrlf`,
@@ -36,12 +38,12 @@ use gix::ObjectId;
 
 /// Where and how git is run.
 pub struct GitArchive {
-    /// `git -C <dir>`: the work tree, or the view of a bare repository.
-    dir: PathBuf,
     /// A view to remove when done.
     view: Option<PathBuf>,
     commit: ObjectId,
     substituted: Option<HashMap<BString, Vec<u8>>>,
+    /// `git -C <dir>`: the work tree, or the view of a bare repository.
+    git: crate::no_exec::SafeGit,
 }
 
 /// A unique temporary directory (removed by [`GitArchive`]'s `Drop`).
@@ -72,13 +74,20 @@ impl GitArchive {
                 (view.clone(), Some(view))
             }
         };
-        Ok(GitArchive { dir, view, commit, substituted: None })
+        let git = crate::no_exec::SafeGit::new(&dir)?;
+        Ok(GitArchive { view, commit, substituted: None, git })
     }
 
     fn command(&self) -> Command {
-        let mut cmd = isolated_git();
-        cmd.arg("-C").arg(&self.dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut cmd = self.git.command();
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
+    }
+
+    /// The key of the program git archive would run to write a file whose `filter` attribute
+    /// is `driver` (`filter.<driver>.process` or `.smudge`), when the configuration sets one.
+    pub fn filter_program(&self, driver: &[u8]) -> Option<String> {
+        self.git.programs.filter_program(driver, &["smudge"])
     }
 
     /// Runs `git archive <commit> -- <pathspecs>` and returns its regular files.
@@ -98,6 +107,9 @@ impl GitArchive {
 
     /// The bytes `git archive` writes for the `export-subst` file at `path`.
     pub fn substituted(&mut self, path: &BStr) -> Result<Vec<u8>, String> {
+        if let Some(key) = self.git.programs.gpg.first() {
+            return Err(crate::no_exec::refusal(key, path, "Nix <= 2.19 runs it through git archive for %G placeholders of export-subst files"));
+        }
         if self.substituted.is_none() {
             self.substituted = Some(self.archive(&[b":(attr:export-subst)"])?);
         }
@@ -112,27 +124,6 @@ impl GitArchive {
         let mut files = self.archive(&[spec.as_slice()])?;
         files.remove(path).ok_or_else(|| format!("git archive did not write '{path}'"))
     }
-}
-
-/// `git` with nothing from the caller's environment: no `GIT_*` variable, no user or system
-/// configuration or attributes (`HOME` and `XDG_CONFIG_HOME` name a directory that does not
-/// exist), the C locale, no prompts.
-pub(crate) fn isolated_git() -> Command {
-    const NOWHERE: &str = "/nonexistent/fetchgit-date";
-    let mut cmd = Command::new("git");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GIT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("HOME", NOWHERE)
-        .env("XDG_CONFIG_HOME", NOWHERE)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_ATTR_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C");
-    cmd
 }
 
 /// A bare repository as Nix's cache clone of it: the original's objects, its branches and tags,

@@ -200,6 +200,9 @@ pub enum ExportError {
         /// What went wrong.
         reason: String,
     },
+    /// Exporting as the release does would run a program the repository configures.
+    #[error("{0}")]
+    Program(String),
     /// The repository's configuration holds a value git refuses.
     #[error("cannot export as git archive does: {0}; git archive (and so Nix <= 2.19) fails on this repository too")]
     Config(String),

@@ -653,6 +653,11 @@ impl Walker<'_, '_> {
                 self.archive = Some(archive);
             }
             let archive = self.archive.as_mut().expect("set above");
+            if let Value::Value(driver) = &filter {
+                if let Some(key) = archive.filter_program(driver.as_ref()) {
+                    return Err(ExportError::Program(crate::no_exec::refusal(&key, &path, "Nix <= 2.19 runs it through git archive and its output is the file's content in the hash")));
+                }
+            }
             let bytes = if subst { archive.substituted(path.as_ref()) } else { archive.one(path.as_ref()) };
             let bytes = bytes.map_err(|reason| ExportError::Git { path: path.clone(), reason })?;
             if subst {
