@@ -39,6 +39,9 @@ use gix::bstr::{BString, ByteSlice};
 /// Directory that never exists: `HOME`, `XDG_CONFIG_HOME` and `core.hooksPath` of git processes.
 const NOWHERE: &str = "/nonexistent/fetchgit-date";
 
+/// Every directory is safe for the git processes run here: see [`isolated_git`].
+const SAFE_DIRECTORY: (&str, &str) = ("safe.directory", "*");
+
 /// Configuration sections whose keys name programs gix could run for a local repository or a
 /// cache repository (filters, diff drivers, credential helpers, ssh, fsmonitor hooks).
 const PROGRAM_SECTIONS: &[&str] = &["filter", "diff", "credential", "merge"];
@@ -179,7 +182,12 @@ fn isolated_git() -> Command {
         .env("GIT_ATTR_NOSYSTEM", "1")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_NO_LAZY_FETCH", "1")
-        .env("LC_ALL", "C");
+        .env("LC_ALL", "C")
+        // Ownership is checked before any git runs (`ownership.rs`, with the user's
+        // `safe.directory` as git reads it), and git here cannot see the user's configuration.
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", SAFE_DIRECTORY.0)
+        .env("GIT_CONFIG_VALUE_0", SAFE_DIRECTORY.1);
     cmd.arg("--no-pager");
     cmd
 }
@@ -204,6 +212,7 @@ impl SafeGit {
             programs.merge(ConfiguredPrograms::of(&submodule)?);
         }
         let mut overrides: Vec<(String, String)> = [
+            (SAFE_DIRECTORY.0, SAFE_DIRECTORY.1.to_owned()),
             ("core.fsmonitor", "false".to_owned()),
             ("core.hooksPath", format!("{NOWHERE}/hooks")),
             ("protocol.allow", "never".to_owned()),
