@@ -183,6 +183,7 @@ const DEVIATIONS: &[(&str, &str, Deviation, &str)] = &[
     ("legacy", "kinds path name-slash", Deviation::OursRefuse, "git archive writes a name with '/' as a nested path; not reproduced"),
     ("legacy", "kinds path name-slash-dir", Deviation::OursRefuse, "git archive writes a name with '/' as a nested path; not reproduced"),
     ("legacy", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: the tar keeps the last; refused as corrupt"),
+    ("legacy", "encoding path main", Deviation::OursRefuse, "filter.upper.clean/smudge are configured: Nix 2.8 runs them (git diff, git archive), fetchgit-date never runs a repository's program (issue 19)"),
     ("modern", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: Nix 2.26 reads freed memory for it (two recordings gave two hashes); refused as corrupt"),
 ];
 

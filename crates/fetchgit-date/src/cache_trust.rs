@@ -5,10 +5,12 @@
 //! directory from the cache's own top down to the entry, and the entry itself, belongs to the
 //! user we run as and no directory on the way is writable by everyone.
 //!
-//! The top is the `fetchgit-date` directory (or the directory given with `--cache-dir`); what
-//! lies above it (`~/.cache`) is the user's own business, as git does not look above a
-//! repository either. Root counts as another user, as for git (`sudo`: the invoking user,
-//! `SUDO_UID`, as git's `extract_id_from_env`).
+//! The top is the `fetchgit-date` directory (or the directory given to [`crate::cache::Cache::at`]);
+//! what lies above it (`~/.cache`) is the user's own business, as git does not look above a
+//! repository either. Files of root are believed too (root could change this program as
+//! well; it is how a cache shared read-only by an administrator works), and under `sudo` the
+//! invoking user's (`SUDO_UID`, as git's `extract_id_from_env`). Repositories are judged by the
+//! release's rules instead (`ownership.rs`), where root is another user.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -34,7 +36,7 @@ pub(crate) fn trusted_uid(uid: u32) -> bool {
 /// could. A missing path is fine (nothing to believe yet).
 pub fn untrusted(path: &Path) -> Option<String> {
     let meta = std::fs::symlink_metadata(path).ok()?;
-    if !trusted_uid(meta.uid()) {
+    if !(trusted_uid(meta.uid()) || meta.uid() == 0) {
         return Some(format!(
             "'{}' is owned by uid {}, not by the current user (uid {})",
             path.display(),

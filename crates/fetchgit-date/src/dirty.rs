@@ -135,6 +135,8 @@ fn submodules_at(workdir: &Path, depth: usize) -> Result<Vec<WorkTreeSubmodule>,
                 dir.display()
             )));
         }
+        // Nix >= 2.20 opens each as a repository of its own, with libgit2's owner validation.
+        crate::ownership::check(&dir, Generation::Modern).map_err(|err| DirtyError::Submodule(err.to_string()))?;
         let repo = crate::resolve::open(&dir).map_err(|err| DirtyError::Submodule(error_chain(&err)))?;
         let nested = submodules_at(&dir, depth + 1)?;
         out.push(WorkTreeSubmodule { path, repo, workdir: dir, nested });

@@ -209,6 +209,9 @@ impl SafeGit {
     pub fn new(dir: &Path) -> Result<SafeGit, String> {
         let mut programs = ConfiguredPrograms::of(dir)?;
         for submodule in checked_out_submodules(dir) {
+            // git would refuse to enter a submodule another user owns (the superproject was
+            // checked before it was opened).
+            crate::ownership::check(&submodule, crate::export::Generation::Legacy).map_err(|err| err.to_string())?;
             programs.merge(ConfiguredPrograms::of(&submodule)?);
         }
         let mut overrides: Vec<(String, String)> = [

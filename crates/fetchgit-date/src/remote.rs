@@ -994,7 +994,8 @@ fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Sta
 /// configuration, so their `config` is ignored altogether: a planted `core.sshCommand`,
 /// `credential.helper` or `http.*` never applies. The user's and the system's git
 /// configuration is read (credential helpers, `core.sshCommand`, `http.proxy`, as git reads them
-/// for Nix), but no `GIT_*` variable (`GIT_SHALLOW_FILE`, `GIT_NAMESPACE`, `GIT_DIR`,
+/// for Nix; `GIT_CONFIG_GLOBAL`, `GIT_CONFIG_SYSTEM` and `GIT_CONFIG_NOSYSTEM` choose those files
+/// as for git), but no other `GIT_*` variable (`GIT_SHALLOW_FILE`, `GIT_NAMESPACE`, `GIT_DIR`,
 /// `GIT_CONFIG_COUNT`, `GIT_OBJECT_DIRECTORY`, ...) except the three that choose the ssh program
 /// (`GIT_SSH_COMMAND`, `GIT_SSH`, `GIT_SSH_VARIANT`), which are the user's as for git.
 fn open_cache(dir: &Path) -> gix::Result<gix::Repository> {
@@ -1003,17 +1004,8 @@ fn open_cache(dir: &Path) -> gix::Result<gix::Repository> {
     permissions.env.git_prefix = Permission::Deny;
     permissions.env.objects = Permission::Deny;
     permissions.env.ssh_prefix = Permission::Deny;
-    permissions.config.env = false;
-    permissions.config.git_binary = false;
-    let mut overrides = Vec::new();
-    for (var, key) in [("GIT_SSH_COMMAND", "core.sshCommand"), ("GIT_SSH", "gitoxide.ssh.commandWithoutShellFallback"), ("GIT_SSH_VARIANT", "ssh.variant")] {
-        if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            let mut setting = gix::bstr::BString::from(format!("{key}="));
-            setting.extend_from_slice(value.as_encoded_bytes());
-            overrides.push(setting);
-        }
-    }
-    let mut repo = gix::open_opts(dir, gix::open::Options::default().permissions(permissions).config_overrides(overrides))?;
+    permissions.config = gix::open::permissions::Config { git_binary: false, system: false, git: false, user: false, env: false, includes: true };
+    let mut repo = gix::open_opts(dir, gix::open::Options::default().permissions(permissions))?;
     {
         let mut config = repo.config_snapshot_mut();
         let local: Vec<_> = config
@@ -1024,10 +1016,27 @@ fn open_cache(dir: &Path) -> gix::Result<gix::Repository> {
         for id in local {
             config.remove_section_by_id(id);
         }
-        // Only in-memory values changed; nothing can fail to apply.
-        let _ = config.commit();
+        if let Some(globals) = user_and_system_config() {
+            config.append(globals.clone())?;
+        }
+        let mut overrides = Vec::new();
+        for (var, key) in [("GIT_SSH_COMMAND", "core.sshCommand"), ("GIT_SSH", "gitoxide.ssh.commandWithoutShellFallback"), ("GIT_SSH_VARIANT", "ssh.variant")] {
+            if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                let mut setting = gix::bstr::BString::from(format!("{key}="));
+                setting.extend_from_slice(value.as_encoded_bytes());
+                overrides.push(setting);
+            }
+        }
+        config.append_config(overrides, gix::config::Source::Env)?;
+        config.commit()?;
     }
     Ok(repo)
+}
+
+/// The user's and the system's git configuration, as git finds it, read once.
+fn user_and_system_config() -> Option<&'static gix::config::File> {
+    static GLOBALS: std::sync::OnceLock<Option<gix::config::File>> = std::sync::OnceLock::new();
+    GLOBALS.get_or_init(|| gix::config::File::from_globals().ok()).as_ref()
 }
 
 /// Creates a bare repository at `dir` atomically: in a sibling temporary directory, then renamed.
