@@ -349,3 +349,47 @@ pub fn refusal(key: &str, path: &[u8], what: &str) -> String {
         path.as_bstr()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_with_config(name: &str, config: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("fetchgit-date-no-exec-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let status = isolated_git().args(["init", "-q"]).arg(&dir).status().expect("git init");
+        assert!(status.success(), "git init");
+        let path = dir.join(".git/config");
+        let mut text = std::fs::read_to_string(&path).expect("config");
+        text.push_str(config);
+        std::fs::write(&path, text).expect("write config");
+        dir
+    }
+
+    #[test]
+    fn programs_are_found_as_git_reads_them_includes_too() {
+        let dir = repo_with_config("found", "[include]\n\tpath = extra\n[filter \"a.b=c\"]\n\tsmudge = x\n\tclean = \n[gpg]\n\tprogram = g\n");
+        std::fs::write(dir.join(".git/extra"), "[filter \"inc\"]\n\tprocess = p\n").expect("write include");
+        let programs = ConfiguredPrograms::of(&dir).expect("git config");
+        assert_eq!(programs.filter_program(b"a.b=c", &["smudge"]).as_deref(), Some("filter.a.b=c.smudge"), "a name with '.' and '='");
+        assert_eq!(programs.filter_program(b"a.b=c", &["clean"]), None, "an empty command runs nothing");
+        assert_eq!(programs.filter_program(b"inc", &["clean"]).as_deref(), Some("filter.inc.process"), "included files count");
+        assert!(programs.has_clean_filters());
+        assert_eq!(programs.gpg, vec!["gpg.program".to_owned()]);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn gix_sees_no_program_keys() {
+        let dir = repo_with_config("gix", "[filter \"x\"]\n\tclean = c\n[core]\n\tfsmonitor = f\n\tautocrlf = true\n\tsshCommand = s\n[credential]\n\thelper = h\n");
+        let repo = crate::resolve::open(&dir).expect("open");
+        let stripped = without_programs(&repo);
+        let config = stripped.config_snapshot();
+        for key in ["filter.x.clean", "core.fsmonitor", "core.sshCommand", "credential.helper"] {
+            assert_eq!(config.string(key), None, "{key} is removed");
+        }
+        assert_eq!(config.boolean("core.autocrlf"), Some(true), "values that feed a hash stay");
+        assert_eq!(repo.config_snapshot().string("filter.x.clean").map(|v| v.to_string()).as_deref(), Some("c"), "the original is unchanged");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
