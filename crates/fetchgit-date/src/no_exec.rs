@@ -10,12 +10,12 @@
 //! lazy fetch, which runs all the transport ones. Any of them may also come from a file pulled
 //! in by `include.path` or `includeIf`.
 //!
-//! - **gix** (modern dirty check, every repository we open): [`without_programs`] removes every
-//!   section that names a program from a repository's configuration snapshot before gix is
-//!   asked anything that could run one (gix's status runs `clean` and `process` filter drivers
+//! - **gix** (the modern dirty check of a work tree and its submodules): [`without_programs`]
+//!   removes every section and key that names a program from a copy of the repository's
+//!   configuration before gix is asked anything that could run one (gix's status runs `clean` and `process` filter drivers
 //!   to compare contents). libgit2, which Nix >= 2.20 uses, runs no configured filter driver
 //!   at all (a driver must be registered in C), so the status is then libgit2's.
-//! - **git processes** ([`git`]): no user or system configuration, no `GIT_*` variable from our
+//! - **git processes** ([`SafeGit`]): no user or system configuration, no `GIT_*` variable from our
 //!   environment, and configuration overrides that git applies after every file it reads
 //!   (`GIT_CONFIG_COUNT`, so that no name can be split wrongly as with `-c`): no fsmonitor, hooks
 //!   from a directory that does not exist, no transport at all (`protocol.allow=never`, so a
@@ -26,6 +26,7 @@
 //! - Where a release's **hash** depends on running such a program (a filter driver in a legacy
 //!   export or dirty check, `gpg.program` for `%G` placeholders), the fetch is refused with a
 //!   one-line error naming the program's key and the file ([`ConfiguredPrograms`]).
+//! - Cache repositories ignore their own configuration altogether (`remote.rs`).
 //!
 //! ### Deviation
 //! Nix 2.8 runs all of these through its git commands (Nix >= 2.20 runs none, libgit2 has no
@@ -166,7 +167,7 @@ impl ConfiguredPrograms {
 
 /// `git` with nothing from the caller's environment: no `GIT_*` variable, no user or system
 /// configuration or attributes (`HOME` and `XDG_CONFIG_HOME` name a directory that does not
-/// exist), the C locale, no prompts; and none of the overrides of [`git`] (for `git config`
+/// exist), the C locale, no prompts; and none of the overrides of [`SafeGit`] (for `git config`
 /// itself, which runs nothing).
 fn isolated_git() -> Command {
     let mut cmd = Command::new("git");
