@@ -613,6 +613,15 @@ impl Walker<'_, '_> {
         Ok(nar.file(executable, bytes.len() as u64, &mut &bytes[..])?)
     }
 
+    /// git archive for this export, prepared on first use.
+    fn git_archive(&mut self) -> Result<&mut GitArchive, ExportError> {
+        if self.archive.is_none() {
+            let archive = GitArchive::new(self.repo, self.workdir, self.commit).map_err(|reason| ExportError::Git { path: self.path.clone(), reason })?;
+            self.archive = Some(archive);
+        }
+        Ok(self.archive.as_mut().expect("set above"))
+    }
+
     fn write_file<W: Write>(&mut self, nar: &mut Nar<'_, W>, oid: ObjectId, executable: bool) -> Result<(), ExportError> {
         let header = self.header(oid)?;
         if self.generation == Generation::Modern {
@@ -638,6 +647,14 @@ impl Walker<'_, '_> {
         if !self.checkout && !subst && header.kind == ObjectKind::Blob && header.size > self.settings.big_file_threshold {
             return self.write_raw(nar, oid, header.size, executable);
         }
+        // A driver git sees but our reading of the configuration does not (it may come from a
+        // file we do not read): git archive would run it, so refuse as below.
+        if let (Value::Value(driver), false, false) = (&filter, self.settings.has_driver(&filter), self.checkout) {
+            let key = self.git_archive()?.filter_program(driver.as_ref());
+            if let Some(key) = key {
+                return Err(ExportError::Program(crate::no_exec::refusal(&key, &self.path, "Nix <= 2.19 runs it through git archive and its output is the file's content in the hash")));
+            }
+        }
         if subst || legacy::needs_encoding(&encoding) || self.settings.has_driver(&filter) {
             let path = self.path.clone();
             if self.checkout && self.settings.has_driver(&filter) {
@@ -648,11 +665,7 @@ impl Walker<'_, '_> {
                 let reason = "it has both export-subst and working-tree-encoding: git archive, which fetchgit-date asks for the encoding, would also expand the placeholders that git checkout (Nix <= 2.19 with submodules) leaves".to_owned();
                 return Err(ExportError::Unsupported { commit: self.commit, path, generation: self.generation, reason });
             }
-            if self.archive.is_none() {
-                let archive = GitArchive::new(self.repo, self.workdir, self.commit).map_err(|reason| ExportError::Git { path: path.clone(), reason })?;
-                self.archive = Some(archive);
-            }
-            let archive = self.archive.as_mut().expect("set above");
+            let archive = self.git_archive()?;
             if let Value::Value(driver) = &filter {
                 if let Some(key) = archive.filter_program(driver.as_ref()) {
                     return Err(ExportError::Program(crate::no_exec::refusal(&key, &path, "Nix <= 2.19 runs it through git archive and its output is the file's content in the hash")));
