@@ -56,7 +56,7 @@ pub struct Selector {
     /// the truncated commit, since it is the one whose tree is returned) must be signed by one
     /// of the keys, checked as `rules` (the Nix release's) say.
     pub verification: CommitVerification,
-    /// How the Nix release treats key types (default: the newest behaviour).
+    /// How the Nix release treats key types (default: the fetcher's release's).
     pub key_type_rules: Option<KeyTypeRules>,
 }
 
@@ -528,7 +528,13 @@ impl Fetcher {
         if !selector.verification.required() {
             return Ok(None);
         }
-        let rules = selector.key_type_rules.unwrap_or(KeyTypeRules::MapToOpenssh);
+        // The selector's rules, else this fetcher's release's; a release without signature checks
+        // is refused before a fetch (`Request`), so a library caller gets the default release's.
+        let rules = selector
+            .key_type_rules
+            .or_else(|| self.nix.key_type_rules())
+            .or_else(|| NixVersion::default_release().key_type_rules())
+            .expect("the default release checks signatures");
         let verified = crate::signature::verify_commit(&self.repo, commit, &selector.verification.public_keys, rules)?;
         for warning in &verified.warnings {
             eprintln!("fetchgit-date: warning: {warning}");

@@ -144,6 +144,13 @@ fn file_url(url: &str) -> String {
 /// name, so Nix takes it for a bare repository and clones `file://ENCODED` (which git decodes),
 /// reading no work tree; that is not reproduced.
 pub fn check_url_parses(url: &str, nix: &NixVersion) -> Result<(), String> {
+    if let Some(plain) = url.strip_prefix("git+") {
+        if !nix.has(Change::GitPlusUrls) {
+            // Measured: Nix 2.8 runs `git fetch git+file://...` and 2.26 resolves no ref in it.
+            let (shown, plain) = (crate::location::redact(url), crate::location::redact(plain));
+            return Err(format!("the builtins.fetchGit of Nix {nix} keeps the scheme of '{shown}' and fails to fetch it (Nix drops `git+` from 2.33 on): pass '{plain}', or --nix-version 2.33.0 or later"));
+        }
+    }
     if nix.has(Change::UrlPathsDecoded) || !matches!(crate::location::parse(url), Ok(crate::location::Location::Local(_))) {
         return Ok(());
     }
