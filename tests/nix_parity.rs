@@ -235,6 +235,12 @@ fn ours(world: &World, version: &str, args: &[String]) -> Outcome {
     Outcome::Failed(lines[0].to_owned())
 }
 
+/// The hashes of a "NAR hash mismatch ... expected 'A' but got 'B'" message: (A, B).
+fn mismatch_hashes(message: &str) -> Option<(String, String)> {
+    let quoted = |after: &str| message.rsplit_once(after).and_then(|(_, rest)| rest.split('\'').next()).map(str::to_owned);
+    Some((quoted("expected '")?, quoted("got '")?))
+}
+
 /// The differences between Nix's outcome and ours.
 fn compare(what: &str, nix: &Outcome, ours: &Outcome, phrase: Option<&str>) -> Vec<String> {
     let mut diffs = Vec::new();
@@ -253,6 +259,10 @@ fn compare(what: &str, nix: &Outcome, ours: &Outcome, phrase: Option<&str>) -> V
         (Outcome::Failed(nix), Outcome::Failed(ours)) => {
             if ours.starts_with("BAD FAILURE") {
                 diffs.push(format!("{what}: {ours}"));
+            }
+            // Which hash a mismatch calls expected and which got differs by release.
+            if nix.contains("NAR hash mismatch") && mismatch_hashes(nix) != mismatch_hashes(ours) {
+                diffs.push(format!("{what}: Nix says {:?}, we say {:?}", mismatch_hashes(nix), mismatch_hashes(ours)));
             }
             if let Some(phrase) = phrase {
                 if !nix.contains(phrase) {

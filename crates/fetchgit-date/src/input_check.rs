@@ -240,7 +240,8 @@ pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, flag
 pub fn check(fetched: &mut Fetched, expected: &Expected, nix: &NixVersion, input: &str) -> Result<(), InputMismatch> {
     if let Some(hash) = &expected.nar_hash {
         if *hash != fetched.nar_hash {
-            let (expected, got) = (hash.to_sri(), fetched.nar_hash.to_sri());
+            let (given, fetched_hash) = (hash.to_sri(), fetched.nar_hash.to_sri());
+            let (expected, got) = if nix.has(Change::NarHashMismatchSwapped) { (fetched_hash, given) } else { (given, fetched_hash) };
             return Err(if nix.has(Change::NarHashMismatchWording) {
                 InputMismatch::NarHash { input: input.to_owned(), expected, got }
             } else {

@@ -125,6 +125,13 @@ pub enum Change {
     /// when shared."; before, "... but does have a NAR hash. This is deprecated since such inputs
     /// are verifiable but may not be reproducible."
     UnlockedWarningWording,
+    /// A NAR hash mismatch names the fetched hash as "expected" and the given one as "got"
+    /// ("expected 'FETCHED' but got 'GIVEN'"): the check moved to `EvalState::mountInput`, which
+    /// passes them the other way round.
+    NarHashMismatchSwapped,
+    /// A public key that Nix's base64 decoder refuses is an error ("invalid character in Base64
+    /// string"); before, the error was caught and dropped, and the key matched nothing.
+    PublicKeysDecoded,
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -178,6 +185,8 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::ShallowWorkTreeHasNoRevCount, nix: Some((2, 30, 0)), lix: InLix::Never, source: "NixOS/nix 0479db934c (#13265)" },
     ChangeRow { change: Change::GitPlusUrls, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix 40f600644d (#14492)" },
     ChangeRow { change: Change::UnlockedWarningWording, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix e33cd5aa38 (#14299)" },
+    ChangeRow { change: Change::PublicKeysDecoded, nix: Some((2, 34, 0)), lix: InLix::Never, source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)" },
+    ChangeRow { change: Change::NarHashMismatchSwapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)" },
 ];
 
 impl NixVersion {
@@ -243,7 +252,9 @@ impl NixVersion {
     /// the `-sk` types to OpenSSH's names (NixOS/nix#13885). Lix (2.18) has none.
     pub fn key_type_rules(&self) -> Option<crate::signature::KeyTypeRules> {
         use crate::signature::KeyTypeRules;
-        if self.has(Change::SkKeyTypesMapped) {
+        if self.has(Change::PublicKeysDecoded) {
+            Some(KeyTypeRules::MapToOpensshDecodeKeys)
+        } else if self.has(Change::SkKeyTypesMapped) {
             Some(KeyTypeRules::MapToOpenssh)
         } else if self.has(Change::UnknownKeyTypeRefused) {
             Some(KeyTypeRules::RejectUnknown)
@@ -367,6 +378,8 @@ mod tests {
         assert_eq!(rules("2.26.3"), Some(KeyTypeRules::RejectUnknown));
         assert_eq!(rules("2.31.2"), Some(KeyTypeRules::RejectUnknown));
         assert_eq!(rules("2.32.0"), Some(KeyTypeRules::MapToOpenssh));
+        assert_eq!(rules("2.33.6"), Some(KeyTypeRules::MapToOpenssh));
+        assert_eq!(rules("2.34.0"), Some(KeyTypeRules::MapToOpensshDecodeKeys));
         let lfs = |v: &str| v.parse::<NixVersion>().expect("valid").has_lfs();
         assert!(!lfs("2.26.3") && lfs("2.27.0") && lfs("2.33pre2025") && !lfs("2.18.3-lix"));
     }
@@ -381,7 +394,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }
@@ -424,6 +437,8 @@ mod tests {
             ("2.30.0", Change::ShallowWorkTreeHasNoRevCount, true),
             ("2.18.9", Change::SignatureChecks, false),
             ("2.32.8", Change::GitPlusUrls, false),
+            ("2.31.5", Change::NarHashMismatchSwapped, false),
+            ("2.32.0", Change::NarHashMismatchSwapped, true),
             ("2.33.0", Change::GitPlusUrls, true),
             ("2.18.3-lix", Change::GitPlusUrls, false),
             ("2.19.0", Change::SignatureChecks, true),
