@@ -160,7 +160,7 @@ fn every_recorded_signature_case_matches(file: &str, minor: &str) {
             assert!(case["error"].as_str().expect("an error").contains("experimental Nix feature 'verified-fetches' is disabled"), "{label}");
             continue;
         }
-        let repo = repo_for(case, label);
+        let repo = repo_for(case, &format!("{label}-{minor}"));
         if let Some(rev) = case["rev"].as_str() {
             let ours = git(&repo, &["rev-parse", &format!("{}^{{commit}}", case["ref"].as_str().expect("ref"))]);
             assert_eq!(ours.trim(), rev, "{label}: make-signatures.sh made another commit than the recorded one");

@@ -132,6 +132,11 @@ pub enum Change {
     /// A public key that Nix's base64 decoder refuses is an error ("invalid character in Base64
     /// string"); before, the error was caught and dropped, and the key matched nothing.
     PublicKeysDecoded,
+    /// `revCount` is computed when it is used, and a shallow repository without `shallow = true`
+    /// is no longer refused up front: using `revCount` fails ("... is a shallow Git repository,
+    /// so 'revCount' is not available"); before, the fetch was refused ("... but shallow
+    /// repositories are only allowed when `shallow = true;` is specified").
+    LazyRevCount,
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -186,6 +191,7 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::GitPlusUrls, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix 40f600644d (#14492)" },
     ChangeRow { change: Change::UnlockedWarningWording, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix e33cd5aa38 (#14299)" },
     ChangeRow { change: Change::PublicKeysDecoded, nix: Some((2, 34, 0)), lix: InLix::Never, source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)" },
+    ChangeRow { change: Change::LazyRevCount, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix e9336fa3a7 (#15772)" },
     ChangeRow { change: Change::NarHashMismatchSwapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)" },
 ];
 
@@ -394,7 +400,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }
@@ -438,6 +444,8 @@ mod tests {
             ("2.18.9", Change::SignatureChecks, false),
             ("2.32.8", Change::GitPlusUrls, false),
             ("2.31.5", Change::NarHashMismatchSwapped, false),
+            ("2.34.8", Change::LazyRevCount, false),
+            ("2.35.0", Change::LazyRevCount, true),
             ("2.32.0", Change::NarHashMismatchSwapped, true),
             ("2.33.0", Change::GitPlusUrls, true),
             ("2.18.3-lix", Change::GitPlusUrls, false),
