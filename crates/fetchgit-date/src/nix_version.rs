@@ -137,6 +137,10 @@ pub enum Change {
     /// so 'revCount' is not available"); before, the fetch was refused ("... but shallow
     /// repositories are only allowed when `shallow = true;` is specified").
     LazyRevCount,
+    /// An SCP-like URL without a user (`host:/path`) is an ssh address; before, Nix's scp rule
+    /// needed `user@`, and `host:/path` was taken for a local path (2.33 and 2.34 refuse it:
+    /// "SCP-like URL ... is not supported").
+    ScpUrlsWithoutUser,
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -191,6 +195,7 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::GitPlusUrls, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix 40f600644d (#14492)" },
     ChangeRow { change: Change::UnlockedWarningWording, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix e33cd5aa38 (#14299)" },
     ChangeRow { change: Change::PublicKeysDecoded, nix: Some((2, 34, 0)), lix: InLix::Never, source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)" },
+    ChangeRow { change: Change::ScpUrlsWithoutUser, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 38878c2bf2 (#14863)" },
     ChangeRow { change: Change::LazyRevCount, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix e9336fa3a7 (#15772)" },
     ChangeRow { change: Change::NarHashMismatchSwapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)" },
 ];
@@ -400,7 +405,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount, ScpUrlsWithoutUser] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }
@@ -445,6 +450,8 @@ mod tests {
             ("2.32.8", Change::GitPlusUrls, false),
             ("2.31.5", Change::NarHashMismatchSwapped, false),
             ("2.34.8", Change::LazyRevCount, false),
+            ("2.34.8", Change::ScpUrlsWithoutUser, false),
+            ("2.35.2", Change::ScpUrlsWithoutUser, true),
             ("2.35.0", Change::LazyRevCount, true),
             ("2.32.0", Change::NarHashMismatchSwapped, true),
             ("2.33.0", Change::GitPlusUrls, true),
