@@ -90,6 +90,35 @@ fn compat_legacy_is_a_release_and_matches_nix_2_8_on_export_subst_refnames() {
     }
 }
 
+/// The tagged commit fetched by `rev` from `main`: Nix 2.8's `git fetch URL main:main` brings the
+/// tag along (git's auto-follow), so `%d` lists it; so must every legacy fetch of ours (the cache
+/// once fetched no tags, and `git_refnames` came out `""`).
+#[test]
+fn legacy_fetch_by_rev_lists_the_tags_git_fetch_brings() {
+    let scratch = Scratch::new();
+    let bare = make_versioned(&scratch);
+    let daemon = git_daemon(&scratch);
+    let url = format!("git://127.0.0.1:{}/repo.git", daemon.port);
+    let tagged = git(&bare, &["rev-parse", "v1.0^{commit}"]);
+    let by_rev = |name: &str, extra: &[&str]| {
+        let home = scratch.dir.path().join(format!("home-rev-{name}"));
+        std::fs::create_dir_all(&home).expect("home");
+        let mut args = vec!["fetch", "--no-store", "-q", "--url", &url, "--ref", "main", "--rev", &tagged];
+        args.extend_from_slice(extra);
+        ok_json(&run(&home, &args, &[]), name)
+    };
+    let legacy = by_rev("legacy", &["--compat", "legacy"]);
+    let old = by_rev("2.8.0", &["--nix-version", "2.8.0"]);
+    assert_eq!(legacy["narHash"], old["narHash"]);
+    if require_nix("legacy_fetch_by_rev_lists_the_tags_git_fetch_brings") {
+        let nix = nix_fetchgit(&scratch, &url, &format!("ref = \"main\"; rev = \"{tagged}\";"));
+        let version_py = std::fs::read_to_string(Path::new(nix["outPath"].as_str().expect("outPath")).join("_version.py")).expect("_version.py");
+        assert_eq!(version_py, "git_refnames = \" (tag: v1.0)\"\n", "Nix 2.8 lists the tag it fetched along");
+        assert_same_as_nix(&legacy, &nix, "--compat legacy by rev vs Nix 2.8");
+        assert_same_as_nix(&old, &nix, "--nix-version 2.8.0 by rev vs Nix 2.8");
+    }
+}
+
 #[test]
 fn compat_that_contradicts_the_release_is_refused() {
     let scratch = Scratch::new();
