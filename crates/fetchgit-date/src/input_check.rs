@@ -157,7 +157,9 @@ fn file_url(url: &str) -> String {
 /// name, so Nix takes it for a bare repository and clones `file://ENCODED` (which git decodes),
 /// reading no work tree; that is not reproduced.
 pub fn check_url_parses(url: &str, nix: &NixVersion) -> Result<(), String> {
-    if is_scp_like_without_user(url) && !nix.has(Change::ScpUrlsWithoutUser) {
+    // Only what parses as a remote at all: a refused URL (`ext::...`) gets its own error first.
+    let remote = matches!(crate::location::parse(url), Ok(crate::location::Location::Remote(_)));
+    if remote && is_scp_like_without_user(url) && !nix.has(Change::ScpUrlsWithoutUser) {
         // Measured: Nix 2.8 and 2.26 take `file://host:/path` (2.8's git then reads the local
         // `/path`), 2.34 says "SCP-like URL '...' is not supported".
         return Err(format!("Nix {nix} does not read '{}' as an ssh address (an SCP-like URL without a user, before 2.35): it takes it for a local path, which fetchgit-date does not reproduce; write ssh://HOST/PATH or USER@HOST:PATH, or pass --nix-version 2.35.0 or later", crate::location::redact(url)));
@@ -348,6 +350,7 @@ mod tests {
         let err = check_url_parses("example.org:/srv/r", &v("2.34.8")).expect_err("no user before 2.35");
         assert!(err.contains("pass --nix-version 2.35.0 or later"), "{err}");
         assert!(check_url_parses("example.org:/srv/r", &v("2.35.0")).is_ok());
+        assert!(check_url_parses("ext::sh -c touch% /tmp/pwned", &v("2.8.0")).is_ok(), "left to the URL parser's own refusal");
         assert!(check_url_parses("git+https://example.org/r.git", &v("2.32.8")).is_err());
         assert!(check_url_parses("git+https://example.org/r.git", &v("2.33.0")).is_ok());
         let err = check_url_parses("git+https://user:secret@example.org/r.git", &v("2.26.3")).expect_err("git+ before 2.33");
