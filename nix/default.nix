@@ -70,10 +70,12 @@ let
       date ? null,
       interval ? null,
       firstParent ? false,
-      # Whose builtins.fetchGit to reproduce, release by release (default: the running Nix).
-      nixVersion ? builtins.nixVersion,
-      # "modern" or "legacy": whose export to reproduce; default: nixVersion's.
-      compat ? compatFor nixVersion,
+      # Whose builtins.fetchGit to reproduce, release by release (default: the running Nix, or
+      # with compat alone the newest release of that generation).
+      nixVersion ? null,
+      # "modern" or "legacy": a generation, standing for a release of it (the running Nix when
+      # it is of that generation, else the newest: 2.19.7 for legacy); it must agree with nixVersion.
+      compat ? null,
       # Checked against the result, as fetchGit checks them (narHash: SRI).
       narHash ? null,
       lastModified ? null,
@@ -93,9 +95,25 @@ let
       # A path would be copied to the store by interpolation; the tool needs the repository.
       urlString = if builtins.isPath url then toString url else url;
       truncating = date != null || interval != null;
+      # The release to reproduce, as crates/fetchgit-date/src/request.rs picks it; null: compat's
+      # newest release, which the tool chooses (compat alone never mixes two releases' rules).
+      release =
+        if nixVersion != null then nixVersion
+        else if compat == null || compatFor builtins.nixVersion == compat then builtins.nixVersion
+        else null;
+      generation = if release != null then compatFor release else compat;
+      # The newest modern release has Change::NarHashLocksInPureEval, the newest legacy one not.
+      narHashLocksHere = if release != null then narHashLocks release else compat == "modern";
+      # Change::UnlockedWarningWording (Nix >= 2.33; the newest modern release has it).
+      unlockedWarning =
+        if (if release != null then !(isLix release) && builtins.compareVersions release "2.33" >= 0 else true)
+        then "is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared."
+        else "does have a NAR hash. This is deprecated since such inputs are verifiable but may not be reproducible.";
       dateArg = if builtins.isInt date then "@${toString date}" else date;
       argv =
-        [ bin "fetch" "--format=nix" "--url=${urlString}" "--name=${name}" "--compat=${compat}" "--nix-version=${nixVersion}" ]
+        [ bin "fetch" "--format=nix" "--url=${urlString}" "--name=${name}" ]
+        ++ opt "nix-version" release
+        ++ opt "compat" compat
         ++ opt "nar-hash" narHash
         ++ opt "last-modified" lastModified
         ++ opt "rev-count" revCount
@@ -120,11 +138,11 @@ let
         else if date != null && interval != null then fail "give either date or interval, not both"
         else if firstParent && !truncating then fail "firstParent only applies to truncation: add date or interval"
         else if submodules && exportIgnore then fail "exportIgnore and submodules are not supported together yet (exportIgnore = true with submodules = true): with submodules no Nix release applies export-ignore"
-        else if compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
-        else if !exportIgnore && compat == "legacy" && !submodules then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
-        else if pureEval && rev == null && !(narHash != null && narHashLocks nixVersion) then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
+        else if compat != null && compat != "modern" && compat != "legacy" then fail "compat must be \"modern\" or \"legacy\", not ${builtins.toJSON compat}"
+        else if !exportIgnore && generation == "legacy" && !submodules then fail "exportIgnore = false needs compat = \"modern\": legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"
+        else if pureEval && rev == null && !(narHash != null && narHashLocksHere) then fail "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure"
         else if pureEval && date != null && !(builtins.isInt date) then fail "in pure evaluation mode date must be Unix seconds (an integer): a date string may be relative or in the local time zone; or evaluate with --impure"
-        else if pureEval && rev == null then builtins.trace "warning: Input '${urlString}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared." (exec argv)
+        else if pureEval && rev == null then builtins.trace "warning: Input '${urlString}' is unlocked (e.g. lacks a Git revision) but ${unlockedWarning}" (exec argv)
         else exec argv;
     in
     # fetchGit reports revCount = 0 for shallow fetches (or the revCount given, unchecked).

@@ -132,7 +132,7 @@ fn legacy_decisions_match_git_check_attr_and_git_archive() {
         run_ok(Command::new("tar").arg("-xf").arg(scratch.join("a.tar")).arg("-C").arg(&out));
         let (hash, _) = nixstore::nar::hash_path(&out).expect("hash the unpacked archive");
         checked += 1;
-        match try_bin_json(&["fetch", "--no-store", "--compat", "legacy", "--url", repo.to_str().expect("utf-8"), "--rev", rev]) {
+        match try_bin_json(&["fetch", "--no-store", "--compat", "legacy", "--all-refs", "--url", repo.to_str().expect("utf-8"), "--rev", rev]) {
             Ok(attrs) if attrs["narHash"] == hash.to_sri() => {}
             Ok(attrs) => diffs.push(format!("{branch}: legacy narHash {} vs git archive {}", attrs["narHash"], hash.to_sri())),
             Err(e) => diffs.push(format!("{branch}: {e}")),

@@ -101,6 +101,12 @@ fn ours(case: &Case, generation: &str) -> Outcome {
     if let Some(rev) = rev_of(case) {
         args.extend(["--rev".into(), rev]);
     }
+    // `--compat legacy` is Nix 2.19.7, which clones a bare repository and fetches only `ref`
+    // from it: the same full ref as Nix 2.8 gets (`nix_2_8`).
+    if generation == "legacy" && (case.kind == "file" || case.repo.ends_with(".git")) {
+        let full = git(&hostile().join(&case.repo), &["rev-parse", "--symbolic-full-name", &case.reference]);
+        args.extend(["--ref".into(), full.trim().to_owned()]);
+    }
     let output = run_with_timeout(bin().args(&args), Duration::from_secs(120)).unwrap_or_else(|e| panic!("{} ({generation}): fetchgit-date {e}", case.key()));
     let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
     match output.status.code() {

@@ -76,7 +76,8 @@ fn custom_name_matches_nix_2_8() {
 /// The bare clone (as a path and as a file:// URL) and a file:// URL of a work tree.
 /// Nix 2.8 treats a bare repository as remote (it clones it and, without `ref`, asks
 /// for `master`), so it needs `allRefs = true` there to reach every rev; that does not
-/// change the result attributes.
+/// change the result attributes. `--compat legacy` is Nix 2.19.7, which clones it too
+/// (fetching the remote's `HEAD`), so it gets `--all-refs` as well.
 #[test]
 fn bare_repo_and_file_urls_match_nix_2_8() {
     if !require_nix("bare_repo_and_file_urls_match_nix_2_8") {
@@ -101,17 +102,18 @@ fn bare_repo_and_file_urls_match_nix_2_8() {
         "the bare clone holds every commit of history"
     );
     let cases = [
-        ("bare-path", bare.clone(), "allRefs = true;"),
-        ("bare-file-url", format!("file://{bare}"), "allRefs = true;"),
+        ("bare-path", bare.clone(), "allRefs = true;", &["--all-refs"][..]),
+        ("bare-file-url", format!("file://{bare}"), "allRefs = true;", &["--all-refs"][..]),
         (
             "worktree-file-url",
             format!("file://{}", work.display()),
             "",
+            &[][..],
         ),
     ];
     let (mut checked, mut diffs) = (0, Vec::new());
-    for (label, url, nix_extra) in cases {
-        let (n, d) = check_against_nix(label, &url, &revs, nix_extra, &[]);
+    for (label, url, nix_extra, our_extra) in cases {
+        let (n, d) = check_against_nix(label, &url, &revs, nix_extra, our_extra);
         checked += n;
         diffs.extend(d);
     }

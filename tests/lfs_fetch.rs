@@ -71,9 +71,68 @@ impl LfsServer {
     }
 }
 
-/// `fetch` as Nix 2.27, the first release with `lfs` (the CLI's default, 2.26.3, refuses it).
+/// `fetch` as Nix 2.27, the first release with `lfs` (2.26.3 refuses it).
 fn fetch(cache: &Path, args: &[&str]) -> Output {
-    bin().env("XDG_CACHE_HOME", cache).arg("fetch").args(args).args(["--no-store", "-q", "--nix-version", "2.27.0"]).output().expect("run fetchgit-date")
+    fetch_as(cache, "2.27.0", args)
+}
+
+/// `fetch --nix-version RELEASE`.
+fn fetch_as(cache: &Path, release: &str, args: &[&str]) -> Output {
+    bin().env("XDG_CACHE_HOME", cache).arg("fetch").args(args).args(["--no-store", "-q", "--nix-version", release]).output().expect("run fetchgit-date")
+}
+
+/// Every commit of the fixture over http, with and without `--lfs` and `--no-export-ignore`,
+/// as `--nix-version` 2.34.8 against what Nix 2.34 itself fetched from the same server
+/// (`fixtures/lfs-nix-2.34.json`, recorded live by `fixtures/record-lfs.py`).
+#[test]
+fn remote_lfs_fetch_equals_recorded_nix_2_34() {
+    let text = std::fs::read_to_string(project_root().join("fixtures/lfs-nix-2.34.json")).expect("fixtures/lfs-nix-2.34.json: run fixtures/record-lfs.py with the Nix 2.34 oracle");
+    let recorded: Value = serde_json::from_str(&text).expect("valid JSON");
+    let header = &recorded["header"];
+    let release = header["nix_version"].as_str().expect("nix_version").rsplit(' ').next().expect("X.Y.Z").to_owned();
+    assert!(release.starts_with("2.34."), "recorded with Nix 2.34: {header}");
+    let script_hash = nixstore::hash::sha256(&std::fs::read(project_root().join("fixtures/make-lfs.sh")).expect("script")).to_hex();
+    assert_eq!(header["make_lfs_sha256"], script_hash.as_str(), "make-lfs.sh changed: rerun fixtures/record-lfs.py");
+    let dir = make_fixture("remote-2.34");
+    let server = LfsServer::start(&dir, "plain");
+    let url = format!("http://127.0.0.1:{}/lfs.git", server.port);
+    let cache = dir.join("cache");
+    let (mut checked, mut diffs) = (0, Vec::new());
+    for (reference, commit) in recorded["commits"].as_object().expect("commits") {
+        let rev = commit["rev"].as_str().expect("rev");
+        for (variant, flag) in [("exportIgnore", None), ("noExportIgnore", Some("--no-export-ignore"))] {
+            for (kind, lfs) in [("plain", None), ("lfs", Some("--lfs"))] {
+                let mut args = vec!["--url", url.as_str(), "--rev", rev, "--ref", "main", "--all-refs"];
+                args.extend(flag);
+                args.extend(lfs);
+                let out = fetch_as(&cache, &release, &args);
+                let nix = &commit[variant][kind];
+                let what = format!("{reference} {variant} {kind}");
+                match (nix.get("result"), out.status.success()) {
+                    (Some(result), true) => {
+                        let ours: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+                        for (key, ours_key) in [("narHash", "narHash"), ("storePath", "outPath"), ("rev", "rev"), ("revCount", "revCount"), ("lastModified", "lastModified")] {
+                            if ours[ours_key] != result[key] {
+                                diffs.push(format!("{what}: {key}: ours {}, Nix {}", ours[ours_key], result[key]));
+                            }
+                        }
+                    }
+                    (None, false) => {
+                        let err = String::from_utf8_lossy(&out.stderr);
+                        let lines = err.lines().filter(|l| !l.contains("warning:")).count();
+                        if out.status.code() != Some(2) || lines != 1 {
+                            diffs.push(format!("{what}: Nix fails ({}), we fail but not with one line and exit 2: {err}", nix["error"]));
+                        }
+                    }
+                    (Some(result), false) => diffs.push(format!("{what}: Nix gives {result}, we fail: {}", String::from_utf8_lossy(&out.stderr))),
+                    (None, true) => diffs.push(format!("{what}: Nix fails ({}), we give {}", nix["error"], String::from_utf8_lossy(&out.stdout))),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 16, "4 commits, 2 export-ignore settings, with and without lfs");
+    assert_no_diffs(&format!("lfs vs recorded Nix {release}"), checked, &diffs);
 }
 
 fn json(out: &Output, what: &str) -> Value {
@@ -237,8 +296,8 @@ fn nix_2_26_has_no_lfs_attribute() {
     let out = run_bin(&["fetch", "--url", "/nonexistent", "--compat", "legacy", "--lfs", "--no-store"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lfs needs"), "{}", String::from_utf8_lossy(&out.stderr));
-    // Nor does the CLI's default release (2.26.3) have it: --lfs is refused, naming the fix.
-    let out = run_bin(&["fetch", "--url", "/nonexistent", "--lfs", "--no-store"]);
+    // Nor does --nix-version 2.26.3: --lfs is refused, naming the fix.
+    let out = run_bin(&["fetch", "--url", "/nonexistent", "--lfs", "--nix-version", "2.26.3", "--no-store"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs"), "{}", String::from_utf8_lossy(&out.stderr));
 }

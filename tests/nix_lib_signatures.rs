@@ -45,7 +45,10 @@ fn fetch_git_date_checks_signatures_and_refuses_lfs_for_legacy() {
     for (attrs, message) in [
         (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; publicKey = \"{}\";", keys["stranger"].as_str().expect("key")), "not among the public keys"),
         (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; verifyCommit = true;"), "no public keys were given"),
-        (format!("nixVersion = \"2.27.0\"; rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "legacy exports (git archive, as Nix <= 2.19 and Lix) have no lfs"),
+        // compat names a release of its generation: legacy ones have no lfs, and one that
+        // contradicts nixVersion is refused.
+        (format!("rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "needs Nix >= 2.27 (not Lix)"),
+        (format!("nixVersion = \"2.27.0\"; rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "contradicts"),
         (format!("rev = \"{rev}\"; verifyCommit = true;"), unsigned.as_str()),
         (format!("rev = \"{rev}\"; lfs = true;"), no_lfs.as_str()),
     ] {

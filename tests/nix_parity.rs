@@ -1,8 +1,9 @@
 //! Nix's own fetchGit test scenarios (fixtures/parity-scenarios.txt and parity-refs.txt, on the
 //! repositories of fixtures/make-parity.sh), each compared attribute by attribute:
 //! - against live Nix 2.8 (`fetch --nix-version 2.8.0`), evaluated here;
-//! - against Nix 2.26's answers recorded by fixtures/record-parity.sh into
-//!   fixtures/parity-modern.json (`fetch --nix-version 2.26.3`).
+//! - against the answers of Nix 2.26 and 2.34 recorded by fixtures/record-parity.sh into
+//!   fixtures/parity-modern.json and parity-nix-2.34.json (`fetch --nix-version 2.26.3`, `2.34.8`:
+//!   the release each recording's header names).
 //!
 //! Where Nix fails, fetchgit-date must fail too: exit 2, one line, containing the scenario's
 //! phrase (which Nix's message must contain as well).
@@ -234,6 +235,12 @@ fn ours(world: &World, version: &str, args: &[String]) -> Outcome {
     Outcome::Failed(lines[0].to_owned())
 }
 
+/// The hashes of a "NAR hash mismatch ... expected 'A' but got 'B'" message: (A, B).
+fn mismatch_hashes(message: &str) -> Option<(String, String)> {
+    let quoted = |after: &str| message.rsplit_once(after).and_then(|(_, rest)| rest.split('\'').next()).map(str::to_owned);
+    Some((quoted("expected '")?, quoted("got '")?))
+}
+
 /// The differences between Nix's outcome and ours.
 fn compare(what: &str, nix: &Outcome, ours: &Outcome, phrase: Option<&str>) -> Vec<String> {
     let mut diffs = Vec::new();
@@ -252,6 +259,10 @@ fn compare(what: &str, nix: &Outcome, ours: &Outcome, phrase: Option<&str>) -> V
         (Outcome::Failed(nix), Outcome::Failed(ours)) => {
             if ours.starts_with("BAD FAILURE") {
                 diffs.push(format!("{what}: {ours}"));
+            }
+            // Which hash a mismatch calls expected and which got differs by release.
+            if nix.contains("NAR hash mismatch") && mismatch_hashes(nix) != mismatch_hashes(ours) {
+                diffs.push(format!("{what}: Nix says {:?}, we say {:?}", mismatch_hashes(nix), mismatch_hashes(ours)));
             }
             if let Some(phrase) = phrase {
                 if !nix.contains(phrase) {
@@ -286,8 +297,10 @@ const INVALID_REF: &str = "invalid Git branch/tag name";
 /// the scenario still differs, so that a stale entry is noticed).
 const DELIBERATE: &[(&str, &str)] = &[
     // The libgit2 work-tree path counts the commits a shallow clone has (1) instead of refusing,
-    // with or without shallow = true; 2.35 refuses.
+    // with or without shallow = true (2.20 to 2.29; from 2.30 with shallow = true it reports 0,
+    // Change::ShallowWorkTreeHasNoRevCount); 2.35 fails once revCount is used.
     ("shallow-work-tree", "2.26"),
+    ("shallow-work-tree", "2.34"),
     ("shallow-work-tree-allowed", "2.26"),
     // libgit2 misses the shallow boundary of a linked work tree of a shallow clone even with
     // shallow = true; master fetches it (tests/functional/fetchGitShallow.sh).
@@ -347,10 +360,17 @@ fn ref_names_match_live_nix_2_8() {
     common::assert_no_diffs("Nix's ref names vs live Nix 2.8", checked, &diffs);
 }
 
-fn recording() -> Value {
-    let path = common::project_root().join("fixtures/parity-modern.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-parity.sh", path.display()));
-    serde_json::from_str(&text).expect("parity-modern.json is JSON")
+/// The recordings of fixtures/record-parity.sh, one per oracle: (file, the release's minor).
+const RECORDINGS: &[(&str, &str)] = &[("parity-modern.json", "2.26"), ("parity-nix-2.34.json", "2.34")];
+
+/// A recording and the release it was made with (`2.34.8`, from its header's `nix --version`).
+fn recording(file: &str) -> (Value, String) {
+    let path = common::project_root().join("fixtures").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-parity.sh with that release's oracle", path.display()));
+    let rec: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+    let line = rec["header"]["nix_version"].as_str().unwrap_or_else(|| panic!("{file} names no Nix version")).to_owned();
+    let release = line.rsplit(' ').next().expect("`nix (Nix) X.Y.Z`").to_owned();
+    (rec, release)
 }
 
 fn sha256_of(path: &Path) -> String {
@@ -358,58 +378,82 @@ fn sha256_of(path: &Path) -> String {
     out.split_whitespace().next().expect("sha256sum prints a hash").to_owned()
 }
 
-/// The recording was made from exactly the fixtures, scenarios and ref names of this tree.
+/// Every recording was made from exactly the fixtures, scenarios and ref names of this tree, by
+/// the release its name says.
 #[test]
 fn recording_is_current() {
-    let rec = recording();
-    let header = &rec["header"];
-    assert!(header["nix_version"].as_str().is_some_and(|v| v.contains("2.26.3")), "recorded with Nix 2.26.3: {header}");
-    assert!(header["command"].as_str().is_some_and(|c| c.contains("record-parity.sh")), "the recording names its command");
-    let root = common::project_root();
-    let mut stale = Vec::new();
-    for (key, file) in [("make_parity_sha256", "fixtures/make-parity.sh"), ("scenarios_sha256", "fixtures/parity-scenarios.txt"), ("refs_sha256", "fixtures/parity-refs.txt")] {
-        if header[key].as_str() != Some(sha256_of(&root.join(file)).as_str()) {
-            stale.push(file);
+    for (file, minor) in RECORDINGS {
+        let (rec, release) = recording(file);
+        let header = &rec["header"];
+        assert!(release.starts_with(&format!("{minor}.")), "{file} was recorded with Nix {minor}: {header}");
+        assert!(header["command"].as_str().is_some_and(|c| c.contains("record-parity.sh")), "{file} names its command");
+        let root = common::project_root();
+        let mut stale = Vec::new();
+        for (key, script) in [("make_parity_sha256", "fixtures/make-parity.sh"), ("scenarios_sha256", "fixtures/parity-scenarios.txt"), ("refs_sha256", "fixtures/parity-refs.txt")] {
+            if header[key].as_str() != Some(sha256_of(&root.join(script)).as_str()) {
+                stale.push(script);
+            }
         }
-    }
-    assert!(stale.is_empty(), "{stale:?} changed since fixtures/parity-modern.json was recorded: rerun fixtures/record-parity.sh and commit it");
-    for scenario in scenarios() {
-        assert!(rec["scenarios"][&scenario.name].is_object(), "scenario {} is not recorded", scenario.name);
-    }
-    for (_, escaped, _) in ref_names() {
-        assert!(rec["refs"][&escaped].is_object(), "ref {escaped:?} is not recorded");
+        assert!(stale.is_empty(), "{stale:?} changed since fixtures/{file} was recorded: rerun fixtures/record-parity.sh with the Nix {minor} oracle and commit it");
+        for scenario in scenarios() {
+            assert!(rec["scenarios"][&scenario.name].is_object(), "scenario {} is not recorded in {file}", scenario.name);
+        }
+        for (_, escaped, _) in ref_names() {
+            assert!(rec["refs"][&escaped].is_object(), "ref {escaped:?} is not recorded in {file}");
+        }
     }
 }
 
-#[test]
-fn scenarios_match_recorded_nix_2_26() {
-    let rec = recording();
+/// Every scenario as `--nix-version R` against what release R answered (the recording `file`).
+fn scenarios_match_recording(file: &str) {
+    let (rec, release) = recording(file);
+    let minor = release.rsplit_once('.').expect("X.Y.Z").0.to_owned();
     let world = World::new();
     let (mut checked, mut diffs) = (0, Vec::new());
     for scenario in scenarios() {
         let nix = Outcome::from_nix(&rec["scenarios"][&scenario.name]);
-        let ours = ours(&world, "2.26.3", &our_args(&world.substitute(&scenario.attrs)));
-        judge(&scenario.name, "2.26", compare(&format!("{} (Nix 2.26)", scenario.name), &nix, &ours, scenario.phrase.as_deref()), &mut diffs);
+        let ours = ours(&world, &release, &our_args(&world.substitute(&scenario.attrs)));
+        judge(&scenario.name, &minor, compare(&format!("{} (Nix {release})", scenario.name), &nix, &ours, scenario.phrase.as_deref()), &mut diffs);
         checked += 1;
     }
-    common::assert_no_diffs("Nix's fetchGit scenarios vs recorded Nix 2.26", checked, &diffs);
+    common::assert_no_diffs(&format!("Nix's fetchGit scenarios vs recorded Nix {release}"), checked, &diffs);
 }
 
-#[test]
-fn ref_names_match_recorded_nix_2_26() {
-    let rec = recording();
+/// Every ref name of fetchGitRefs.sh as `--nix-version R` against what release R answered.
+fn ref_names_match_recording(file: &str) {
+    let (rec, release) = recording(file);
     let world = World::new();
     let (mut checked, mut diffs) = (0, Vec::new());
     for (valid, escaped, name) in ref_names() {
         let nix = Outcome::from_nix(&rec["refs"][&escaped]);
-        let ours = ours(&world, "2.26.3", &refs_args(&world, &name));
+        let ours = ours(&world, &release, &refs_args(&world, &name));
         if valid != matches!(nix, Outcome::Attrs(_)) {
-            diffs.push(format!("ref {escaped:?}: parity-refs.txt says valid = {valid}, Nix 2.26 disagrees: {nix:?}"));
+            diffs.push(format!("ref {escaped:?}: parity-refs.txt says valid = {valid}, Nix {release} disagrees: {nix:?}"));
         }
-        diffs.extend(compare(&format!("ref {escaped:?} (Nix 2.26)"), &nix, &ours, (!valid).then_some(INVALID_REF)));
+        diffs.extend(compare(&format!("ref {escaped:?} (Nix {release})"), &nix, &ours, (!valid).then_some(INVALID_REF)));
         checked += 1;
     }
-    common::assert_no_diffs("Nix's ref names vs recorded Nix 2.26", checked, &diffs);
+    common::assert_no_diffs(&format!("Nix's ref names vs recorded Nix {release}"), checked, &diffs);
+}
+
+#[test]
+fn scenarios_match_recorded_nix_2_26() {
+    scenarios_match_recording("parity-modern.json");
+}
+
+#[test]
+fn scenarios_match_recorded_nix_2_34() {
+    scenarios_match_recording("parity-nix-2.34.json");
+}
+
+#[test]
+fn ref_names_match_recorded_nix_2_26() {
+    ref_names_match_recording("parity-modern.json");
+}
+
+#[test]
+fn ref_names_match_recorded_nix_2_34() {
+    ref_names_match_recording("parity-nix-2.34.json");
 }
 
 fn attr(outcome: &Outcome, key: &str) -> Value {

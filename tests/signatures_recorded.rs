@@ -1,8 +1,10 @@
-//! Commit signature checks against what Nix 2.26 did, recorded by `fixtures/record-signatures.py`
-//! into `fixtures/signatures-modern.json` (verifyCommit, publicKey, keytype, publicKeys on the
-//! repository of `fixtures/make-signatures.sh`). Every recorded case is replayed: the library
-//! with Nix 2.26's key-type rules decides pass or fail and why, the CLI gives the attributes of
-//! the passing ones, and both must equal Nix's.
+//! Commit signature checks against what Nix 2.26 and 2.34 did, recorded by
+//! `fixtures/record-signatures.py` into `fixtures/signatures-modern.json` and
+//! `signatures-nix-2.34.json` (verifyCommit, publicKey, keytype, publicKeys on the repository of
+//! `fixtures/make-signatures.sh`). Every recorded case is replayed as the recording's release:
+//! the library with that release's key-type rules decides pass or fail and why, the CLI
+//! (`--nix-version` the release) gives the attributes of the passing ones, and both must equal
+//! Nix's.
 
 mod common;
 
@@ -17,9 +19,14 @@ use fetchgit_date::fetch::{FetchError, Fetcher, Selector};
 use fetchgit_date::signature::{CommitVerification, KeyTypeRules, PublicKey, SignatureError};
 use serde_json::Value;
 
-fn recorded() -> Value {
-    let text = std::fs::read_to_string(project_root().join("fixtures/signatures-modern.json")).expect("fixtures/signatures-modern.json");
-    serde_json::from_str(&text).expect("valid JSON")
+/// A recording and the release that made it (`2.34.8`, from its header's `nix --version`).
+fn recorded(file: &str) -> (Value, fetchgit_date::nix_version::NixVersion) {
+    let path = project_root().join("fixtures").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-signatures.py with that release's oracle", path.display()));
+    let recorded: Value = serde_json::from_str(&text).expect("valid JSON");
+    let line = recorded["header"]["nix_version"].as_str().expect("the recording names its Nix").to_owned();
+    let release = line.rsplit(' ').next().expect("`nix (Nix) X.Y.Z`").parse().expect("a Nix version");
+    (recorded, release)
 }
 
 /// The signature fixture, generated once per test binary.
@@ -69,7 +76,9 @@ fn flags(attrs: &Value) -> Vec<String> {
 fn expected_kind(nix_error: &str) -> &'static str {
     if nix_error.contains("but it's dirty") {
         "dirty"
-    } else if nix_error.contains("Unknown key type") {
+    } else if nix_error.contains("invalid character in Base64 string") {
+        "key-not-base64"
+    } else if nix_error.contains("Unknown key type") || nix_error.contains("Invalid SSH key type") {
         "unknown-key-type"
     } else if nix_error.contains("No principal matched") {
         "not-listed"
@@ -87,7 +96,8 @@ fn expected_kind(nix_error: &str) -> &'static str {
 fn kind(err: &FetchError) -> &'static str {
     match err {
         FetchError::DirtyVerification { .. } => "dirty",
-        FetchError::Signature(SignatureError::UnknownKeyType { .. }) => "unknown-key-type",
+        FetchError::Signature(SignatureError::UnknownKeyType { .. } | SignatureError::InvalidKeyType { .. }) => "unknown-key-type",
+        FetchError::Signature(SignatureError::KeyNotBase64 { .. }) => "key-not-base64",
         FetchError::Signature(SignatureError::NotListed { .. } | SignatureError::NoKeys { .. }) => "not-listed",
         FetchError::Signature(SignatureError::BadSignature { .. }) => "bad-signature",
         FetchError::Signature(SignatureError::NotSsh { .. }) => "not-ssh",
@@ -111,12 +121,12 @@ fn repo_for(case: &Value, label: &str) -> PathBuf {
     target
 }
 
-fn library_fetch(repo: &Path, case: &Value) -> Result<fetchgit_date::fetch::Fetched, FetchError> {
-    let fetcher = Fetcher::open(repo.to_str().expect("utf-8 path"), Cache::disabled())?;
+fn library_fetch(repo: &Path, case: &Value, release: &fetchgit_date::nix_version::NixVersion) -> Result<fetchgit_date::fetch::Fetched, FetchError> {
+    let fetcher = Fetcher::open_as(repo.to_str().expect("utf-8 path"), Cache::disabled(), &Selector::default(), &Default::default(), release)?;
     let selector = Selector {
         rev: case["rev"].as_str().map(str::to_owned),
         verification: verification(&case["attrs"]),
-        key_type_rules: Some(KeyTypeRules::RejectUnknown),
+        key_type_rules: release.key_type_rules(),
         ..Selector::default()
     };
     let name = nixstore::store_path::StorePathName::new("source").expect("name");
@@ -126,7 +136,18 @@ fn library_fetch(repo: &Path, case: &Value) -> Result<fetchgit_date::fetch::Fetc
 
 #[test]
 fn every_recorded_signature_case_matches_nix_2_26() {
-    let recorded = recorded();
+    every_recorded_signature_case_matches("signatures-modern.json", "2.26");
+}
+
+#[test]
+fn every_recorded_signature_case_matches_nix_2_34() {
+    every_recorded_signature_case_matches("signatures-nix-2.34.json", "2.34");
+}
+
+/// Replays every case of the recording `file` (made by Nix `minor`) as that release.
+fn every_recorded_signature_case_matches(file: &str, minor: &str) {
+    let (recorded, release) = recorded(file);
+    assert!(release.to_string().starts_with(&format!("{minor}.")), "{file} was recorded with Nix {minor}, not {release}");
     let header = &recorded["header"];
     let script = project_root().join("fixtures/make-signatures.sh");
     let script_hash = nixstore::hash::sha256(&std::fs::read(&script).expect("script")).to_hex();
@@ -139,13 +160,13 @@ fn every_recorded_signature_case_matches_nix_2_26() {
             assert!(case["error"].as_str().expect("an error").contains("experimental Nix feature 'verified-fetches' is disabled"), "{label}");
             continue;
         }
-        let repo = repo_for(case, label);
+        let repo = repo_for(case, &format!("{label}-{minor}"));
         if let Some(rev) = case["rev"].as_str() {
             let ours = git(&repo, &["rev-parse", &format!("{}^{{commit}}", case["ref"].as_str().expect("ref"))]);
             assert_eq!(ours.trim(), rev, "{label}: make-signatures.sh made another commit than the recorded one");
         }
         checked += 1;
-        let result = library_fetch(&repo, case);
+        let result = library_fetch(&repo, case, &release);
         match (case["ok"].as_bool().expect("ok"), result) {
             (true, Ok(fetched)) => {
                 let nix = &case["result"];
@@ -156,7 +177,7 @@ fn every_recorded_signature_case_matches_nix_2_26() {
                     }
                 }
                 // The CLI, with the same attributes as flags, agrees.
-                let mut args = vec!["fetch".to_owned(), "--url".to_owned(), repo.display().to_string(), "--no-store".to_owned()];
+                let mut args = vec!["fetch".to_owned(), "--url".to_owned(), repo.display().to_string(), "--no-store".to_owned(), "--nix-version".to_owned(), release.to_string()];
                 if let Some(rev) = case["rev"].as_str() {
                     args.extend(["--rev".to_owned(), rev.to_owned()]);
                 }
@@ -176,7 +197,7 @@ fn every_recorded_signature_case_matches_nix_2_26() {
                     diffs.push(format!("{label}: Nix fails with {want} ({nix_error}), we with {got}: {message}"));
                 }
                 if let Some(rev) = case["rev"].as_str() {
-                    if want != "unknown-key-type" && !message.contains(rev) {
+                    if !["unknown-key-type", "key-not-base64"].contains(&want) && !message.contains(rev) {
                         diffs.push(format!("{label}: the error does not name the commit: {message}"));
                     }
                 }
@@ -196,7 +217,7 @@ fn every_recorded_signature_case_matches_nix_2_26() {
         }
     }
     assert!(checked >= 25, "only {checked} cases were checked");
-    assert!(diffs.is_empty(), "{} of {checked} cases differ from Nix 2.26:\n{}", diffs.len(), diffs.join("\n"));
+    assert!(diffs.is_empty(), "{} of {checked} cases differ from Nix {release}:\n{}", diffs.len(), diffs.join("\n"));
 }
 
 /// With truncation, the truncated commit is the one verified: from the tip (signed by a key
@@ -204,7 +225,7 @@ fn every_recorded_signature_case_matches_nix_2_26() {
 /// is what Nix 2.26 gave for that commit.
 #[test]
 fn truncation_verifies_the_truncated_commit() {
-    let recorded = recorded();
+    let (recorded, _) = recorded("signatures-modern.json");
     let rsa = &recorded["cases"]["rsa"];
     let keys = &recorded["header"]["keys"];
     let repo = signatures().join("signed");
@@ -227,7 +248,7 @@ fn truncation_verifies_the_truncated_commit() {
 /// `verify` reports the signature and exits 1 when it does not verify, though the hash matches.
 #[test]
 fn verify_reports_the_signature() {
-    let recorded = recorded();
+    let (recorded, _) = recorded("signatures-modern.json");
     let repo = signatures().join("signed");
     let repo = repo.to_str().expect("utf-8");
     let case = &recorded["cases"]["ed25519"];
@@ -247,7 +268,7 @@ fn verify_reports_the_signature() {
 /// Nix 2.19 only warns about an unknown key type, 2.20 to 2.31 refuse it, 2.32 names it differently.
 #[test]
 fn key_type_rules_follow_the_release() {
-    let recorded = recorded();
+    let (recorded, _) = recorded("signatures-modern.json");
     let repo = signatures().join("signed");
     let fetcher = Fetcher::open(repo.to_str().expect("utf-8"), Cache::disabled()).expect("open");
     let repo = fetcher.repo();

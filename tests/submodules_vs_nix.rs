@@ -3,8 +3,9 @@
 //! gitlink without `.gitmodules` entry, a commit nobody has):
 //! - legacy: live Nix 2.8, attribute by attribute, from a work tree and from a bare `file://`
 //!   repository, and the same failures;
-//! - modern: the values Nix 2.26 gave, recorded in `fixtures/submodules-modern.json` by
-//!   `fixtures/record-submodules.py`, successes and failures alike;
+//! - modern: the values Nix 2.26 and 2.34 gave, recorded in `fixtures/submodules-modern.json`
+//!   and `submodules-nix-2.34.json` by `fixtures/record-submodules.py`, successes and failures
+//!   alike, each against `--nix-version` the recording's release;
 //! - truncation picks the superproject's commit; remote submodules go through the cache;
 //!   `verify --submodules` says what reproduces; and the cases of Nix's own
 //!   tests/functional/fetchGitSubmodules.sh that the fixture does not hold already.
@@ -89,19 +90,34 @@ fn legacy_equals_live_nix_2_8_from_a_work_tree_and_a_bare_repository() {
     assert_no_diffs("submodules, legacy, vs Nix 2.8", checked, &diffs);
 }
 
-fn recorded() -> Value {
-    let text = std::fs::read_to_string(project_root().join("fixtures/submodules-modern.json")).expect("fixtures/submodules-modern.json");
-    serde_json::from_str(&text).expect("valid JSON")
+/// A recording and the release that made it (`2.34.8`, from its header's `nix --version`).
+fn recorded(file: &str) -> (Value, String) {
+    let path = project_root().join("fixtures").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-submodules.py with that release's oracle", path.display()));
+    let record: Value = serde_json::from_str(&text).expect("valid JSON");
+    let line = record["header"]["nix_version"].as_str().expect("the recording names its Nix").to_owned();
+    (record, line.rsplit(' ').next().expect("`nix (Nix) X.Y.Z`").to_owned())
 }
 
 #[test]
 fn modern_equals_recorded_nix_2_26_successes_and_failures() {
-    let record = recorded();
+    modern_equals_recording("submodules-modern.json", "2.26");
+}
+
+#[test]
+fn modern_equals_recorded_nix_2_34_successes_and_failures() {
+    modern_equals_recording("submodules-nix-2.34.json", "2.34");
+}
+
+/// Every commit, from the work tree and the bare superproject, as the release of `file`.
+fn modern_equals_recording(file: &str, minor: &str) {
+    let (record, release) = recorded(file);
+    assert!(release.starts_with(&format!("{minor}.")), "{file} was recorded with Nix {minor}, not {release}");
     let script = std::fs::read(project_root().join("fixtures/make-submodules.sh")).expect("script");
     assert_eq!(
         record["header"]["make_submodules_sha256"].as_str(),
         Some(nixstore::hash::sha256(&script).to_hex().as_str()),
-        "make-submodules.sh changed since fixtures/submodules-modern.json was recorded: rerun fixtures/record-submodules.py"
+        "make-submodules.sh changed since fixtures/{file} was recorded: rerun fixtures/record-submodules.py"
     );
     let fx = make_fixture("modern");
     let (mut diffs, mut checked, mut failures) = (Vec::new(), 0, 0);
@@ -110,7 +126,7 @@ fn modern_equals_recorded_nix_2_26_successes_and_failures() {
         assert_eq!(cases.len(), 8, "{name}: every commit is recorded");
         for (rev, case) in cases {
             let context = format!("{name} {rev}");
-            match (&case["attrs"], ours(&url, rev, "2.26.3")) {
+            match (&case["attrs"], ours(&url, rev, &release)) {
                 (Value::Object(attrs), Ok(ours)) => {
                     let mut expected = attrs.clone();
                     expected.insert("outPath".into(), expected["storePath"].clone());
@@ -121,22 +137,22 @@ fn modern_equals_recorded_nix_2_26_successes_and_failures() {
                     let nix = case["error"].as_str().expect("an error is recorded");
                     // The same cause, in our words: a commit nobody has, or libgit2's lost slash.
                     let same = (nix.contains("unexpected authority") && err.contains("drops a slash")) || (nix.contains("1234567890") && err.contains("1234567890"));
-                    assert!(same, "{context}: Nix 2.26 failed with {nix:?}, fetchgit-date with {err:?}");
+                    assert!(same, "{context}: Nix {release} failed with {nix:?}, fetchgit-date with {err:?}");
                 }
-                (attrs, ours) => diffs.push(format!("{context}: Nix 2.26 gave {attrs} / {}, fetchgit-date {ours:?}", case["error"])),
+                (attrs, ours) => diffs.push(format!("{context}: Nix {release} gave {attrs} / {}, fetchgit-date {ours:?}", case["error"])),
             }
             checked += 1;
         }
     }
     assert_eq!(failures, 9, "the missing commit from the work tree, and every commit of the bare superproject");
-    assert_no_diffs("submodules, modern, vs recorded Nix 2.26", checked, &diffs);
+    assert_no_diffs(&format!("submodules, modern, vs recorded Nix {release}"), checked, &diffs);
 }
 
 #[test]
 fn truncation_picks_the_superproject_commit_and_its_recorded_submodules() {
     let fx = make_fixture("truncation");
     let url = fx.join("super").display().to_string();
-    let record = recorded();
+    let (record, _) = recorded("submodules-modern.json");
     let main = revs(&fx, "main");
     // S5..S1 newest first: 2024-01-03T00:00Z lies between S2 (01-02 12:00) and S3.
     let s2 = &main[3];
@@ -155,7 +171,7 @@ fn remote_submodules_go_through_the_cache_and_are_reused_offline() {
         run_ok(Command::new("cp").arg("-a").arg(fx.join(repo)).arg(scratch.srv()));
     }
     let main = revs(&fx, "main");
-    let record = recorded();
+    let (record, _) = recorded("submodules-modern.json");
     let daemon = remote::git_daemon(&scratch);
     let url = format!("git://127.0.0.1:{}/super.git", daemon.port);
     let fetch = |rev: &str| remote::run(&scratch.home(), &["fetch", "--url", &url, "--rev", rev, "--submodules", "--no-store"], &[]);
@@ -180,7 +196,7 @@ fn remote_submodules_go_through_the_cache_and_are_reused_offline() {
 fn verify_says_when_a_hash_needs_submodules() {
     let fx = make_fixture("verify");
     let url = fx.join("super").display().to_string();
-    let record = recorded();
+    let (record, _) = recorded("submodules-modern.json");
     let s3 = revs(&fx, "main")[2].clone();
     let hash = record["cases"]["super"][&s3]["attrs"]["narHash"].as_str().expect("recorded").to_owned();
     let without = run_bin(&["verify", "--url", &url, "--rev", &s3, "--nar-hash", &hash]);
@@ -353,7 +369,7 @@ fn relative_urls_of_a_clone_resolve_against_its_origin_in_modern_and_its_path_in
     let url = clone.display().to_string();
     let s3 = revs(&fx, "main")[2].clone();
     let modern = ours(&url, &s3, "2.26.3").expect("modern: against the clone's origin");
-    assert_eq!(modern["narHash"], recorded()["cases"]["super"][&s3]["attrs"]["narHash"]);
+    assert_eq!(modern["narHash"], recorded("submodules-modern.json").0["cases"]["super"][&s3]["attrs"]["narHash"]);
     let nix = nix_fetchgit(&url, &s3, "clone");
     assert!(nix.as_ref().is_err_and(|err| err.contains("a/b/sub-b.git")), "Nix 2.8 fails on the clone: {nix:?}");
     let legacy = ours(&url, &s3, "2.8.0").expect_err("legacy fails too");
@@ -362,7 +378,7 @@ fn relative_urls_of_a_clone_resolve_against_its_origin_in_modern_and_its_path_in
 
 #[test]
 fn a_nar_hash_mismatch_names_the_input_with_submodules_as_nix_2_26_does() {
-    let record = recorded();
+    let (record, _) = recorded("submodules-modern.json");
     let mismatch = &record["mismatch"];
     let fx = make_fixture("mismatch");
     let url = fx.join("super").display().to_string();
@@ -451,7 +467,16 @@ fn legacy_2_14_to_2_19_and_lix_use_the_work_trees_configuration_as_git_does() {
 
 #[test]
 fn modern_work_trees_read_their_submodules_from_disk_as_recorded_nix_2_26() {
-    let record = recorded();
+    work_trees_as_recorded("submodules-modern.json");
+}
+
+#[test]
+fn modern_work_trees_read_their_submodules_from_disk_as_recorded_nix_2_34() {
+    work_trees_as_recorded("submodules-nix-2.34.json");
+}
+
+fn work_trees_as_recorded(file: &str) {
+    let (record, release) = recorded(file);
     let cases = record["work_trees"].as_object().expect("work tree cases");
     assert_eq!(cases.len(), 5);
     for (case, recorded) in cases {
@@ -460,7 +485,7 @@ fn modern_work_trees_read_their_submodules_from_disk_as_recorded_nix_2_26() {
         with_file_protocol(isolate(&mut setup)).current_dir(&fx).args(["-c", recorded["setup"].as_str().expect("setup")]);
         run_ok(&mut setup);
         let url = fx.join("super").display().to_string();
-        let ours = try_bin_json(&["fetch", "--url", &url, "--submodules", "--nix-version", "2.26.3", "--no-store"]);
+        let ours = try_bin_json(&["fetch", "--url", &url, "--submodules", "--nix-version", &release, "--no-store"]);
         match (&recorded["attrs"], ours) {
             (Value::Object(attrs), Ok(ours)) => {
                 for (key, value) in attrs {
@@ -472,7 +497,7 @@ fn modern_work_trees_read_their_submodules_from_disk_as_recorded_nix_2_26() {
                 // Nix fails on the directory that is no work tree ("resolving Git reference").
                 assert!(err.contains("is not checked out"), "{case}: {err}");
             }
-            (attrs, ours) => panic!("{case}: Nix 2.26 gave {attrs} / {}, fetchgit-date {ours:?}", recorded["error"]),
+            (attrs, ours) => panic!("{case}: Nix {release} gave {attrs} / {}, fetchgit-date {ours:?}", recorded["error"]),
         }
     }
 }

@@ -44,9 +44,10 @@ struct Source {
     /// Full 40-hex commit to start from; makes truncation reproducible.
     #[arg(long, value_name = "REV")]
     rev: Option<String>,
-    /// Behave like the builtins.fetchGit of this Nix release (builtins.nixVersion: 2.8.0,
-    /// 2.26.3, 2.18.3-lix); default 2.26.3. It also picks the export generation (see --compat).
-    #[arg(long, value_name = "VERSION")]
+    /// Behave like the builtins.fetchGit of this Nix release (as builtins.nixVersion prints it:
+    /// 2.8.0, 2.26.3, 2.18.3-lix); the default is printed by --help. It also picks the export
+    /// generation.
+    #[arg(long, value_name = "VERSION", help = nix_version_help())]
     nix_version: Option<String>,
     #[command(flatten)]
     remote: RemoteFlags,
@@ -166,6 +167,23 @@ impl SignatureFlags {
     }
 }
 
+/// `--nix-version`'s help, naming the default release from the library's one constant.
+fn nix_version_help() -> String {
+    format!(
+        "Behave like the builtins.fetchGit of this Nix release (as builtins.nixVersion prints it: 2.8.0, 2.26.3, 2.18.3-lix); default {}, the newest release reproduced. It also picks the export generation",
+        fetchgit_date::nix_version::DEFAULT_NIX_VERSION
+    )
+}
+
+/// `--compat`'s help: a generation stands for its newest release.
+fn compat_help() -> String {
+    format!(
+        "Behave like the newest release of this export generation: modern = the default release ({}), legacy = Nix {}; with --nix-version it must agree with that release",
+        fetchgit_date::nix_version::DEFAULT_NIX_VERSION,
+        fetchgit_date::nix_version::NEWEST_LEGACY_NIX_VERSION
+    )
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Compat {
     /// Nix >= 2.20: raw blobs, export-ignore from the commit's .gitattributes.
@@ -195,8 +213,8 @@ struct FetchArgs {
     source: Source,
     #[command(flatten)]
     truncation: Truncation,
-    /// Which Nix's export to reproduce, overriding the one --nix-version implies.
-    #[arg(long, value_enum)]
+    /// A release by its export generation (see --help).
+    #[arg(long, value_enum, help = compat_help())]
     compat: Option<Compat>,
     /// Keep paths marked export-ignore (modern only; like fetchGit's exportIgnore = false).
     #[arg(long)]

@@ -56,7 +56,7 @@ pub struct Selector {
     /// the truncated commit, since it is the one whose tree is returned) must be signed by one
     /// of the keys, checked as `rules` (the Nix release's) say.
     pub verification: CommitVerification,
-    /// How the Nix release treats key types (default: the newest behaviour).
+    /// How the Nix release treats key types (default: the fetcher's release's).
     pub key_type_rules: Option<KeyTypeRules>,
 }
 
@@ -201,6 +201,15 @@ pub enum FetchError {
     /// A shallow repository without `shallow = true` (`--shallow`); Nix's wording.
     #[error("'{0}' is a shallow Git repository, but shallow repositories are only allowed when `shallow = true;` is specified (--shallow)")]
     ShallowRepository(String),
+    /// The same for a release that computes `revCount` lazily ([`Change::LazyRevCount`]): Nix
+    /// fails when `revCount` is used, which the attributes we return always do; Nix's wording.
+    ///
+    /// ### Deviation
+    /// Nix >= 2.35 fetches a shallow repository without `shallow = true` and fails only once
+    /// `revCount` is used (never, when the caller gives one, or uses only `outPath`);
+    /// fetchgit-date returns every attribute at once, so it fails up front.
+    #[error("'{0}' is a shallow Git repository, so 'revCount' is not available: pass shallow = true (--shallow), which reports revCount 0, or fetch the whole history")]
+    ShallowRevCount(String),
     /// Nix 2.26.2 to 2.32.4 fail on `ref = "HEAD"` for a repository they clone.
     #[error("resolving Git reference 'HEAD' fails in Nix {0} for a repository it clones (fixed in 2.32.5 and 2.33): leave out --ref to fetch the remote's HEAD, or pass a newer --nix-version")]
     RemoteHeadRef(NixVersion),
@@ -478,7 +487,8 @@ impl Fetcher {
     fn check_not_shallow(&self) -> Result<(), FetchError> {
         let shallow = self.repo.is_shallow().map_err(|err| HistoryError::Corrupt { id: ObjectId::null(gix::hash::Kind::Sha1), reason: error_chain(&err) })?;
         if shallow && !self.shallow {
-            return Err(FetchError::ShallowRepository(crate::location::redact(&self.url)));
+            let url = crate::location::redact(&self.url);
+            return Err(if self.nix.has(Change::LazyRevCount) { FetchError::ShallowRevCount(url) } else { FetchError::ShallowRepository(url) });
         }
         Ok(())
     }
@@ -532,7 +542,13 @@ impl Fetcher {
         if !selector.verification.required() {
             return Ok(None);
         }
-        let rules = selector.key_type_rules.unwrap_or(KeyTypeRules::MapToOpenssh);
+        // The selector's rules, else this fetcher's release's; a release without signature checks
+        // is refused before a fetch (`Request`), so a library caller gets the default release's.
+        let rules = selector
+            .key_type_rules
+            .or_else(|| self.nix.key_type_rules())
+            .or_else(|| NixVersion::default_release().key_type_rules())
+            .expect("the default release checks signatures");
         let verified = crate::signature::verify_commit(&self.repo, commit, &selector.verification.public_keys, rules)?;
         for warning in &verified.warnings {
             eprintln!("fetchgit-date: warning: {warning}");

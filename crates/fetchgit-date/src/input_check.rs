@@ -100,6 +100,19 @@ pub struct InputFlags {
     pub lfs: bool,
 }
 
+/// `host:path` with no user and no scheme: what git (and Nix from 2.35) reads as an ssh address,
+/// and Nix's `fixGitURL` before 2.35 (whose scp rule needs `user@`) as a local path.
+fn is_scp_like_without_user(url: &str) -> bool {
+    if url.contains("://") || url.starts_with('/') {
+        return false;
+    }
+    let url = url.strip_prefix("git+").unwrap_or(url);
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), slash) if slash.is_none_or(|slash| colon < slash) => !url[..colon].contains('@'),
+        _ => false,
+    }
+}
+
 /// How a release percent-encodes a URL it prints (src/libutil/url.cc): see
 /// [`Change::UrlPathsEncoded`] and [`Change::UrlBytesMasked`].
 fn percent_encode(text: &str, keep: &str, nix: &NixVersion) -> String {
@@ -144,6 +157,20 @@ fn file_url(url: &str) -> String {
 /// name, so Nix takes it for a bare repository and clones `file://ENCODED` (which git decodes),
 /// reading no work tree; that is not reproduced.
 pub fn check_url_parses(url: &str, nix: &NixVersion) -> Result<(), String> {
+    // Only what parses as a remote at all: a refused URL (`ext::...`) gets its own error first.
+    let remote = matches!(crate::location::parse(url), Ok(crate::location::Location::Remote(_)));
+    if remote && is_scp_like_without_user(url) && !nix.has(Change::ScpUrlsWithoutUser) {
+        // Measured: Nix 2.8 and 2.26 take `file://host:/path` (2.8's git then reads the local
+        // `/path`), 2.34 says "SCP-like URL '...' is not supported".
+        return Err(format!("Nix {nix} does not read '{}' as an ssh address (an SCP-like URL without a user, before 2.35): it takes it for a local path, which fetchgit-date does not reproduce; write ssh://HOST/PATH or USER@HOST:PATH, or pass --nix-version 2.35.0 or later", crate::location::redact(url)));
+    }
+    if let Some(plain) = url.strip_prefix("git+") {
+        if !nix.has(Change::GitPlusUrls) {
+            // Measured: Nix 2.8 runs `git fetch git+file://...` and 2.26 resolves no ref in it.
+            let (shown, plain) = (crate::location::redact(url), crate::location::redact(plain));
+            return Err(format!("the builtins.fetchGit of Nix {nix} keeps the scheme of '{shown}' and fails to fetch it (Nix drops `git+` from 2.33 on): pass '{plain}', or --nix-version 2.33.0 or later"));
+        }
+    }
     if nix.has(Change::UrlPathsDecoded) || !matches!(crate::location::parse(url), Ok(crate::location::Location::Local(_))) {
         return Ok(());
     }
@@ -233,7 +260,8 @@ pub fn describe_input(url: &str, ref_name: Option<&str>, rev: Option<&str>, flag
 pub fn check(fetched: &mut Fetched, expected: &Expected, nix: &NixVersion, input: &str) -> Result<(), InputMismatch> {
     if let Some(hash) = &expected.nar_hash {
         if *hash != fetched.nar_hash {
-            let (expected, got) = (hash.to_sri(), fetched.nar_hash.to_sri());
+            let (given, fetched_hash) = (hash.to_sri(), fetched.nar_hash.to_sri());
+            let (expected, got) = if nix.has(Change::NarHashMismatchSwapped) { (fetched_hash, given) } else { (given, fetched_hash) };
             return Err(if nix.has(Change::NarHashMismatchWording) {
                 InputMismatch::NarHash { input: input.to_owned(), expected, got }
             } else {
@@ -307,6 +335,26 @@ mod tests {
         assert!(check_url_parses("/tmp/plain:@dir", &v17).is_ok());
         assert!(check_url_parses("/tmp/my dir", &"2.18.0".parse().expect("valid")).is_ok());
         assert!(check_url_parses("/tmp/my dir", &"2.18.3-lix".parse().expect("valid")).is_ok());
+    }
+
+    /// `git+` URLs from 2.33, `host:path` without a user from 2.35 (measured with 2.8, 2.26.3
+    /// and 2.34.8: each fails on them); `user@host:path` and plain URLs always.
+    #[test]
+    fn url_forms_follow_the_release() {
+        let v = |t: &str| -> NixVersion { t.parse().expect("valid") };
+        for ok in ["git@example.org:me/r.git", "https://example.org/r.git", "/srv/r", "ssh://example.org/r"] {
+            for release in ["2.8.0", "2.26.3", "2.34.8", "2.35.2"] {
+                assert!(check_url_parses(ok, &v(release)).is_ok(), "{ok} {release}");
+            }
+        }
+        let err = check_url_parses("example.org:/srv/r", &v("2.34.8")).expect_err("no user before 2.35");
+        assert!(err.contains("pass --nix-version 2.35.0 or later"), "{err}");
+        assert!(check_url_parses("example.org:/srv/r", &v("2.35.0")).is_ok());
+        assert!(check_url_parses("ext::sh -c touch% /tmp/pwned", &v("2.8.0")).is_ok(), "left to the URL parser's own refusal");
+        assert!(check_url_parses("git+https://example.org/r.git", &v("2.32.8")).is_err());
+        assert!(check_url_parses("git+https://example.org/r.git", &v("2.33.0")).is_ok());
+        let err = check_url_parses("git+https://user:secret@example.org/r.git", &v("2.26.3")).expect_err("git+ before 2.33");
+        assert!(!err.contains("secret"), "credentials are redacted: {err}");
     }
 
     #[test]

@@ -32,9 +32,15 @@ pub struct NixVersion {
 #[error("invalid Nix version '{0}': expected MAJOR.MINOR[.PATCH] as builtins.nixVersion prints it, e.g. 2.8.0, 2.26.3 or 2.18.3-lix")]
 pub struct NixVersionError(pub String);
 
-/// The release assumed when none is given: the modern release whose fetchGit values are recorded
-/// in `fixtures/` and checked by the tests.
-pub const DEFAULT_NIX_VERSION: &str = "2.26.3";
+/// The release assumed when none is given (the CLI without `--nix-version`): the newest release
+/// whose fetchGit changes [`CHANGES`] covers. Every default in the crate goes through
+/// [`NixVersion::default_release`]; nothing else names a release to fall back to.
+pub const DEFAULT_NIX_VERSION: &str = "2.35.2";
+
+/// The newest release of the legacy generation (`git archive`, before libgit2): what `compat =
+/// "legacy"` (`--compat legacy`) stands for when no release is named. 2.19.1 to 2.19.7 changed
+/// nothing in `src/libfetchers`.
+pub const NEWEST_LEGACY_NIX_VERSION: &str = "2.19.7";
 
 /// The number every Lix release reports as `builtins.nixVersion`.
 const LIX_REPORTED: (u32, u32) = (2, 18);
@@ -98,6 +104,43 @@ pub enum Change {
     /// Percent-encoding masks a byte above 0x7f (`%C3`); before, it was sign-extended
     /// (`%FFFFFFC3`).
     UrlBytesMasked,
+    /// `verifyCommit`, `publicKey`, `keytype` and `publicKeys` exist; an unknown key type is
+    /// only warned about. Before, fetchGit refuses them as unsupported attributes.
+    SignatureChecks,
+    /// An unknown `keytype` is an error ("Unknown key type").
+    UnknownKeyTypeRefused,
+    /// The `-sk` key types are mapped to OpenSSH's names (`sk-ssh-ed25519@openssh.com`) in the
+    /// allowed-signers file, so such keys verify at all.
+    SkKeyTypesMapped,
+    /// `lfs = true` exists: Git LFS pointer files are replaced by their objects.
+    Lfs,
+    /// A work tree read with `shallow = true` gets no computed `revCount` (fetchGit reports 0);
+    /// before, it was counted from the (possibly truncated) history.
+    ShallowWorkTreeHasNoRevCount,
+    /// A `git+` URL (`git+https://...`, `git+file:///...`) given to fetchGit is the URL without
+    /// `git+`; before, the scheme was kept and the fetch of such a "remote" failed.
+    GitPlusUrls,
+    /// The warning for an unlocked input checked by NAR hash (pure evaluation) reads "... but is
+    /// checked by NAR hash. This is not reproducible and will break after garbage collection or
+    /// when shared."; before, "... but does have a NAR hash. This is deprecated since such inputs
+    /// are verifiable but may not be reproducible."
+    UnlockedWarningWording,
+    /// A NAR hash mismatch names the fetched hash as "expected" and the given one as "got"
+    /// ("expected 'FETCHED' but got 'GIVEN'"): the check moved to `EvalState::mountInput`, which
+    /// passes them the other way round.
+    NarHashMismatchSwapped,
+    /// A public key that Nix's base64 decoder refuses is an error ("invalid character in Base64
+    /// string"); before, the error was caught and dropped, and the key matched nothing.
+    PublicKeysDecoded,
+    /// `revCount` is computed when it is used, and a shallow repository without `shallow = true`
+    /// is no longer refused up front: using `revCount` fails ("... is a shallow Git repository,
+    /// so 'revCount' is not available"); before, the fetch was refused ("... but shallow
+    /// repositories are only allowed when `shallow = true;` is specified").
+    LazyRevCount,
+    /// An SCP-like URL without a user (`host:/path`) is an ssh address; before, Nix's scp rule
+    /// needed `user@`, and `host:/path` was taken for a local path (2.33 and 2.34 refuse it:
+    /// "SCP-like URL ... is not supported").
+    ScpUrlsWithoutUser,
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -144,12 +187,33 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::UrlPathsEncoded, nix: Some((2, 14, 0)), lix: InLix::Always, source: "NixOS/nix 2c0866fc3f, 0844856c84" },
     ChangeRow { change: Change::UrlPathsDecoded, nix: Some((2, 18, 0)), lix: InLix::Always, source: "NixOS/nix 73696ec716" },
     ChangeRow { change: Change::UrlBytesMasked, nix: Some((2, 19, 0)), lix: InLix::Always, source: "NixOS/nix 50e61f579c" },
+    ChangeRow { change: Change::SignatureChecks, nix: Some((2, 19, 0)), lix: InLix::Never, source: "NixOS/nix 6df32889a5 (#8848)" },
+    ChangeRow { change: Change::UnknownKeyTypeRefused, nix: Some((2, 20, 0)), lix: InLix::Never, source: "NixOS/nix #9240 (src/libfetchers/git-utils.cc at 2.20.0: GitRepoImpl::verifyCommit)" },
+    ChangeRow { change: Change::SkKeyTypesMapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 671c21db9f (#13885)" },
+    ChangeRow { change: Change::Lfs, nix: Some((2, 27, 0)), lix: InLix::Never, source: "NixOS/nix 693a38ae2e (#10153)" },
+    ChangeRow { change: Change::ShallowWorkTreeHasNoRevCount, nix: Some((2, 30, 0)), lix: InLix::Never, source: "NixOS/nix 0479db934c (#13265)" },
+    ChangeRow { change: Change::GitPlusUrls, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix 40f600644d (#14492)" },
+    ChangeRow { change: Change::UnlockedWarningWording, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix e33cd5aa38 (#14299)" },
+    ChangeRow { change: Change::PublicKeysDecoded, nix: Some((2, 34, 0)), lix: InLix::Never, source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)" },
+    ChangeRow { change: Change::ScpUrlsWithoutUser, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 38878c2bf2 (#14863)" },
+    ChangeRow { change: Change::LazyRevCount, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix e9336fa3a7 (#15772)" },
+    ChangeRow { change: Change::NarHashMismatchSwapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)" },
 ];
 
 impl NixVersion {
     /// The release assumed when none is given ([`DEFAULT_NIX_VERSION`]).
     pub fn default_release() -> NixVersion {
         DEFAULT_NIX_VERSION.parse().expect("the default Nix version parses")
+    }
+
+    /// The release a generation stands for when only the generation is asked for (`compat`
+    /// without `nixVersion`): [`NEWEST_LEGACY_NIX_VERSION`] for legacy, the default release for
+    /// modern. A generation alone is never a mixture: it is always some release's fetchGit.
+    pub fn newest_of(generation: Generation) -> NixVersion {
+        match generation {
+            Generation::Modern => NixVersion::default_release(),
+            Generation::Legacy => NEWEST_LEGACY_NIX_VERSION.parse().expect("the newest legacy Nix version parses"),
+        }
     }
 
     /// Whether this is Lix.
@@ -199,18 +263,22 @@ impl NixVersion {
     /// the `-sk` types to OpenSSH's names (NixOS/nix#13885). Lix (2.18) has none.
     pub fn key_type_rules(&self) -> Option<crate::signature::KeyTypeRules> {
         use crate::signature::KeyTypeRules;
-        match (self.lix, self.major, self.minor) {
-            (true, ..) => None,
-            _ if self.at_least(2, 32) => Some(KeyTypeRules::MapToOpenssh),
-            _ if self.at_least(2, 20) => Some(KeyTypeRules::RejectUnknown),
-            _ if self.at_least(2, 19) => Some(KeyTypeRules::WarnUnknown),
-            _ => None,
+        if self.has(Change::PublicKeysDecoded) {
+            Some(KeyTypeRules::MapToOpensshDecodeKeys)
+        } else if self.has(Change::SkKeyTypesMapped) {
+            Some(KeyTypeRules::MapToOpenssh)
+        } else if self.has(Change::UnknownKeyTypeRefused) {
+            Some(KeyTypeRules::RejectUnknown)
+        } else if self.has(Change::SignatureChecks) {
+            Some(KeyTypeRules::WarnUnknown)
+        } else {
+            None
         }
     }
 
-    /// Whether fetchGit has `lfs` (Nix >= 2.27, NixOS/nix#10153; not Lix).
+    /// Whether fetchGit has `lfs` ([`Change::Lfs`]: Nix >= 2.27, not Lix).
     pub fn has_lfs(&self) -> bool {
-        !self.lix && self.at_least(2, 27)
+        self.has(Change::Lfs)
     }
 
     /// Whether fetchGit's `submodules = true` of this release is the one fetchgit-date reproduces
@@ -294,6 +362,23 @@ mod tests {
         assert_eq!(NixVersion::default_release().to_string(), DEFAULT_NIX_VERSION);
     }
 
+    /// A generation alone is a real release of it: the default is modern and has every row of
+    /// the table; the newest legacy release is the last before libgit2.
+    #[test]
+    fn generations_stand_for_releases() {
+        let modern = NixVersion::newest_of(Generation::Modern);
+        assert_eq!((modern.generation(), modern.to_string()), (Generation::Modern, DEFAULT_NIX_VERSION.to_owned()));
+        let legacy = NixVersion::newest_of(Generation::Legacy);
+        assert_eq!((legacy.generation(), legacy.to_string()), (Generation::Legacy, NEWEST_LEGACY_NIX_VERSION.to_owned()));
+        let next: NixVersion = format!("{}.{}.0", legacy.major, legacy.minor + 1).parse().expect("valid");
+        assert_eq!(next.generation(), Generation::Modern, "2.19.x is the last legacy line");
+        for row in CHANGES {
+            if let Some(release) = row.nix {
+                assert!(modern.numbers() >= release, "the default release {modern} predates {:?} ({release:?})", row.change);
+            }
+        }
+    }
+
     #[test]
     fn signature_and_lfs_attributes_by_release() {
         use crate::signature::KeyTypeRules;
@@ -304,6 +389,8 @@ mod tests {
         assert_eq!(rules("2.26.3"), Some(KeyTypeRules::RejectUnknown));
         assert_eq!(rules("2.31.2"), Some(KeyTypeRules::RejectUnknown));
         assert_eq!(rules("2.32.0"), Some(KeyTypeRules::MapToOpenssh));
+        assert_eq!(rules("2.33.6"), Some(KeyTypeRules::MapToOpenssh));
+        assert_eq!(rules("2.34.0"), Some(KeyTypeRules::MapToOpensshDecodeKeys));
         let lfs = |v: &str| v.parse::<NixVersion>().expect("valid").has_lfs();
         assert!(!lfs("2.26.3") && lfs("2.27.0") && lfs("2.33pre2025") && !lfs("2.18.3-lix"));
     }
@@ -318,7 +405,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount, ScpUrlsWithoutUser] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }
@@ -354,6 +441,22 @@ mod tests {
             ("2.26.3", Change::LixPeelsRemoteTags, false),
             ("2.34.1", Change::KeepsGivenRevCountAndLastModified, false),
             ("2.35.0", Change::KeepsGivenRevCountAndLastModified, true),
+            ("2.26.3", Change::Lfs, false),
+            ("2.27.0", Change::Lfs, true),
+            ("2.18.3-lix", Change::Lfs, false),
+            ("2.29.9", Change::ShallowWorkTreeHasNoRevCount, false),
+            ("2.30.0", Change::ShallowWorkTreeHasNoRevCount, true),
+            ("2.18.9", Change::SignatureChecks, false),
+            ("2.32.8", Change::GitPlusUrls, false),
+            ("2.31.5", Change::NarHashMismatchSwapped, false),
+            ("2.34.8", Change::LazyRevCount, false),
+            ("2.34.8", Change::ScpUrlsWithoutUser, false),
+            ("2.35.2", Change::ScpUrlsWithoutUser, true),
+            ("2.35.0", Change::LazyRevCount, true),
+            ("2.32.0", Change::NarHashMismatchSwapped, true),
+            ("2.33.0", Change::GitPlusUrls, true),
+            ("2.18.3-lix", Change::GitPlusUrls, false),
+            ("2.19.0", Change::SignatureChecks, true),
             ("2.18.3-lix", Change::DirtyRev, true),
             ("2.18.3-lix", Change::RemoteHeadIsDefaultRef, true),
             ("2.18.3-lix", Change::Libgit2, false),

@@ -841,7 +841,9 @@ impl Session<'_> {
         let remote = repo
             .remote_at(url.fetch_url.as_str())
             .map_err(|e| fail(error_chain(&e)))?
-            .with_fetch_tags(gix::remote::fetch::Tags::None)
+            // Tags pointing at what is fetched come along, as `git fetch URL REF:REF` (Nix <= 2.19,
+            // Lix) auto-follows them: a legacy export's `$Format:%d$` lists them.
+            .with_fetch_tags(gix::remote::fetch::Tags::Included)
             .with_refspecs(specs.iter().map(String::as_str), gix::remote::Direction::Fetch)
             .map_err(|e| fail(error_chain(&e)))?;
         let (gix_url, version) = remote.sanitized_url_and_version(gix::remote::Direction::Fetch).map_err(|e| fail(error_chain(&e)))?;

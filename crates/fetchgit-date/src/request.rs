@@ -149,8 +149,10 @@ pub struct Request {
     pub lfs: bool,
     /// `verifyCommit`, `publicKey`/`keytype` and `publicKeys`.
     pub verification: CommitVerification,
-    /// The Nix release to behave like, when given or running (see [`Request::nix`]).
-    pub nix_version: Option<NixVersion>,
+    /// The Nix release to behave like: `nixVersion`, else the running Nix (none for the CLI),
+    /// else [`NixVersion::default_release`]; with `compat` alone, a release of that generation
+    /// ([`NixVersion::newest_of`]). Every rule and the export generation come from it.
+    pub nix_version: NixVersion,
     /// `narHash`, `lastModified`, `revCount`: checked against the result, as fetchGit does.
     pub expected: Expected,
     /// Things the caller should hear about (a clock-dependent date), one line each.
@@ -405,14 +407,42 @@ impl Request {
         if url.starts_with(&format!("{}/", context.store_dir)) {
             return fail(format!("{} {url} is in the Nix store, where sources are copied without .git (a flake's ./. is such a copy): pass the repository's own location as a string", name("url")));
         }
-        let nix_version = given.nix_version.or_else(|| context.running_nix.clone());
-        if let Some(release) = &nix_version {
-            input_check::check_url_parses(&url, release).map_err(RequestError)?;
-        }
+        // The one release whose fetchGit this request reproduces, every rule and the export alike.
+        let release = match (given.nix_version, given.compat) {
+            (Some(version), Some(compat)) if version.generation() != compat => {
+                let (compat_arg, version_arg, other) = if nix {
+                    (format!("compat = \"{}\"", compat.as_str()), format!("nixVersion = \"{version}\""), "nixVersion")
+                } else {
+                    (format!("--compat {}", compat.as_str()), format!("--nix-version {version}"), "--nix-version")
+                };
+                let releases = match compat {
+                    Generation::Modern => "Nix >= 2.20",
+                    Generation::Legacy => "Nix <= 2.19, or Lix",
+                };
+                return fail(format!(
+                    "{compat_arg} contradicts {version_arg}, a {} release ({}): no Nix fetches with both; leave out {}, or pass a {other} of a {} release ({releases})",
+                    version.generation().as_str(),
+                    version.generation().nix(),
+                    name("compat"),
+                    compat.as_str(),
+                ));
+            }
+            (Some(version), _) => version,
+            (None, compat) => {
+                // `compat` alone stands for a release of its generation: the running Nix when it
+                // is one, else the newest (never the rules of one release with another's export).
+                let running = context.running_nix.clone().unwrap_or_else(NixVersion::default_release);
+                match compat {
+                    Some(generation) if running.generation() != generation => NixVersion::newest_of(generation),
+                    _ => running,
+                }
+            }
+        };
+        input_check::check_url_parses(&url, &release).map_err(RequestError)?;
         let store_name = given.name.unwrap_or_else(|| "source".into());
         StorePathName::new(&store_name).map_err(|e| RequestError(crate::error_chain(&e)))?;
         let submodules = given.submodules.unwrap_or(false);
-        let generation = given.compat.unwrap_or_else(|| nix_version.clone().unwrap_or_else(NixVersion::default_release).generation());
+        let generation = release.generation();
         let export_ignore = given.export_ignore.unwrap_or(!submodules);
         let mut warnings = Vec::new();
         let truncate = match (given.date, given.interval) {
@@ -440,7 +470,6 @@ impl Request {
             return fail(format!("{off} needs {modern}: legacy Nix (<= 2.19, Lix) exports with git archive, which always applies export-ignore"));
         }
         // What the release's fetchGit does not have, it refuses: so do we, naming the release.
-        let release = nix_version.clone().unwrap_or_else(NixVersion::default_release);
         let lfs = given.lfs.unwrap_or(false);
         if lfs && !release.has_lfs() {
             let (on, version) = if nix { ("lfs = true", "nixVersion") } else { ("--lfs", "--nix-version") };
@@ -450,10 +479,6 @@ impl Request {
         if signs && release.key_type_rules().is_none() {
             let (args, version) = if nix { ("verifyCommit, publicKey, keytype and publicKeys", "nixVersion") } else { ("--verify-commit, --public-key, --keytype and --public-keys", "--nix-version") };
             return fail(format!("{args} need Nix >= 2.19 (not Lix): the builtins.fetchGit of Nix {release} has no signature checks; pass {version} 2.19.0 or later to behave like a release that has them"));
-        }
-        if lfs && generation == Generation::Legacy {
-            let (on, modern) = if nix { ("lfs = true", "compat = \"modern\"") } else { ("--lfs", "--compat modern") };
-            return fail(format!("{on} needs {modern}: legacy exports (git archive, as Nix <= 2.19 and Lix) have no lfs"));
         }
         if submodules {
             let (on, ignore) = if nix { ("submodules = true", "exportIgnore = true") } else { ("--submodules", "--export-ignore") };
@@ -477,11 +502,15 @@ impl Request {
         let expected = Expected { nar_hash: given.nar_hash, last_modified: given.last_modified, rev_count: given.rev_count };
         if context.pure_eval && given.rev.is_none() {
             // From Nix 2.27 a narHash locks an input in pure evaluation too, with a warning.
-            let nar_hash_locks = expected.nar_hash.is_some() && nix_version.as_ref().is_some_and(|v| v.has(Change::NarHashLocksInPureEval));
+            let nar_hash_locks = expected.nar_hash.is_some() && release.has(Change::NarHashLocksInPureEval);
             if !nar_hash_locks {
                 return fail("in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure".into());
             }
-            warnings.push(format!("Input '{url}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared."));
+            warnings.push(if release.has(Change::UnlockedWarningWording) {
+                format!("Input '{url}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared.")
+            } else {
+                format!("Input '{url}' is unlocked (e.g. lacks a Git revision) but does have a NAR hash. This is deprecated since such inputs are verifiable but may not be reproducible.")
+            });
         }
         Ok(Request {
             url,
@@ -498,15 +527,15 @@ impl Request {
             root_fallback: given.root_fallback.unwrap_or(true),
             lfs,
             verification,
-            nix_version,
+            nix_version: release,
             expected,
             warnings,
         })
     }
 
-    /// The Nix release to behave like: the given or running one, else the default release.
+    /// The Nix release to behave like ([`Request::nix_version`]).
     pub fn nix(&self) -> NixVersion {
-        self.nix_version.clone().unwrap_or_else(NixVersion::default_release)
+        self.nix_version.clone()
     }
 
     /// The input as Nix names it in mismatch messages (`git+file:///path?rev=...`).
@@ -545,9 +574,10 @@ impl Request {
                 .and_then(|(user, rest)| rest.rsplit_once(':').map(|(host, path)| format!("ssh://{user}@{host}/{path}")));
             scp.unwrap_or_else(|| format!("file://{url}"))
         };
-        match &self.nix_version {
-            Some(v) if v.at_least(2, 26) && !fixed.starts_with("git+") => format!("git+{fixed}"),
-            _ => fixed,
+        if self.nix_version.at_least(2, 26) && !fixed.starts_with("git+") {
+            format!("git+{fixed}")
+        } else {
+            fixed
         }
     }
 
@@ -566,7 +596,7 @@ impl Request {
             first_parent: self.first_parent,
             refuse_root_fallback: !self.root_fallback,
             verification: self.verification.clone(),
-            key_type_rules: self.nix_version.as_ref().and_then(NixVersion::key_type_rules),
+            key_type_rules: self.nix_version.key_type_rules(),
         }
     }
 
@@ -595,6 +625,7 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nix_version::{DEFAULT_NIX_VERSION, NEWEST_LEGACY_NIX_VERSION};
 
     fn nix(pure: bool) -> Context {
         Context::nix("2.8.0".parse().expect("valid"), "/nix/store", pure)
@@ -626,11 +657,25 @@ mod tests {
         assert_eq!((request.name.as_str(), request.generation, request.export_ignore, request.root_fallback), ("source", Generation::Legacy, true, true));
         let modern = Context::nix("2.26.3".parse().expect("valid"), "/nix/store", false);
         assert_eq!(Request::from_nix(&s("/repo"), &modern).expect("valid").generation, Generation::Modern);
-        // nixVersion picks the default compat; compat overrides it.
+        // nixVersion picks the release and with it the export generation.
         let r = Request::from_nix(&attrs(&[("url", s("/r")), ("nixVersion", s("2.20.0"))]), &nix(false)).expect("valid");
-        assert_eq!(r.generation, Generation::Modern);
-        let r = Request::from_nix(&attrs(&[("url", s("/r")), ("nixVersion", s("2.20.0")), ("compat", s("legacy"))]), &nix(false)).expect("valid");
-        assert_eq!(r.generation, Generation::Legacy);
+        assert_eq!((r.generation, r.nix().to_string()), (Generation::Modern, "2.20.0".to_owned()));
+        // compat alone is a release of that generation: the running one if it is of it, else the
+        // newest; never one release's rules with another generation's export.
+        let release = |pairs: &[(&str, Value)], ctx: &Context| {
+            let r = Request::from_nix(&attrs(pairs), ctx).expect("valid");
+            (r.generation, r.nix().to_string())
+        };
+        assert_eq!(release(&[("url", s("/r")), ("compat", s("legacy"))], &nix(false)), (Generation::Legacy, "2.8.0".to_owned()));
+        assert_eq!(release(&[("url", s("/r")), ("compat", s("modern"))], &nix(false)), (Generation::Modern, DEFAULT_NIX_VERSION.to_owned()));
+        assert_eq!(release(&[("url", s("/r")), ("compat", s("legacy"))], &modern), (Generation::Legacy, NEWEST_LEGACY_NIX_VERSION.to_owned()));
+        assert_eq!(release(&[("url", s("/r")), ("compat", s("modern"))], &modern), (Generation::Modern, "2.26.3".to_owned()));
+        let cli = Context::cli("/nix/store");
+        assert_eq!(release(&[("url", s("/r"))], &cli), (Generation::Modern, DEFAULT_NIX_VERSION.to_owned()));
+        assert_eq!(release(&[("url", s("/r")), ("compat", s("legacy"))], &cli), (Generation::Legacy, NEWEST_LEGACY_NIX_VERSION.to_owned()));
+        assert_eq!(release(&[("url", s("/r")), ("compat", s("legacy")), ("nixVersion", s("2.18.3-lix"))], &cli), (Generation::Legacy, "2.18.3-lix".to_owned()));
+        refused(attrs(&[("url", s("/r")), ("nixVersion", s("2.20.0")), ("compat", s("legacy"))]), &nix(false), "compat = \"legacy\" contradicts nixVersion = \"2.20.0\", a modern release (Nix >= 2.20)");
+        refused(attrs(&[("url", s("/r")), ("nixVersion", s("2.8.0")), ("compat", s("modern"))]), &cli, "--compat modern contradicts --nix-version 2.8.0, a legacy release");
         // null is absent; equal requests compare equal whatever the attribute order.
         let a = Request::from_nix(&attrs(&[("url", s("/r")), ("rev", s(REV)), ("ref", Value::Null)]), &nix(true)).expect("valid");
         let b = Request::from_nix(&attrs(&[("name", s("source")), ("rev", s(REV)), ("url", Value::Path("/r".into()))]), &nix(true)).expect("valid");
@@ -684,11 +729,12 @@ mod tests {
         assert!(r.selector().verification.required() && r.export_options().lfs);
         // A release without the attribute refuses it; with it, legacy exports still cannot.
         refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &nix(false), "lfs = true needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no lfs");
-        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("compat", s("legacy"))]), &modern, "lfs = true needs compat = \"modern\"");
+        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("compat", s("legacy"))]), &modern, "lfs = true needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.19.7 has no lfs");
         refused(attrs(&[("url", s("/r")), ("verifyCommit", Value::Bool(true))]), &nix(false), "need Nix >= 2.19 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no signature checks");
         refused(attrs(&[("url", s("/r")), ("publicKey", s("AAAA")), ("nixVersion", s("2.18.3-lix"))]), &modern, "the builtins.fetchGit of Nix 2.18.3-lix has no signature checks");
         let cli = Context::cli("/nix/store");
-        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &cli, "--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs; pass --nix-version 2.27.0 or later");
+        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("nixVersion", s("2.26.3"))]), &cli, "--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs; pass --nix-version 2.27.0 or later");
+        assert!(Request::from_nix(&attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &cli).expect("the default release has lfs").lfs);
         refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![s("AAAA")]))]), &nix(false), "publicKeys must be a list of { type ? \"ssh-ed25519\"; key; } sets");
         refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![Value::Set(vec![])]))]), &nix(false), "publicKeys: a key has no 'key' attribute");
     }
@@ -706,6 +752,9 @@ mod tests {
         refused(attrs(&[("url", s("/r")), ("narHash", s(hash))]), &nix(true), "needs a locked input");
         let pure_2_27 = Context::nix("2.27.0".parse().expect("valid"), "/nix/store", true);
         let r = Request::from_nix(&attrs(&[("url", s("/r")), ("narHash", s(hash))]), &pure_2_27).expect("a narHash locks");
+        assert!(r.warnings[0].contains("is unlocked (e.g. lacks a Git revision) but does have a NAR hash. This is deprecated"), "{:?}", r.warnings);
+        let pure_2_33 = Context::nix("2.33.0".parse().expect("valid"), "/nix/store", true);
+        let r = Request::from_nix(&attrs(&[("url", s("/r")), ("narHash", s(hash))]), &pure_2_33).expect("a narHash locks");
         assert!(r.warnings[0].contains("is unlocked (e.g. lacks a Git revision) but is checked by NAR hash"), "{:?}", r.warnings);
         refused(attrs(&[("url", s("/r"))]), &pure_2_27, "needs a locked input");
     }

@@ -85,9 +85,12 @@ pub enum KeyTypeRules {
     WarnUnknown,
     /// Nix 2.20 to 2.31: an unknown type is an error ("Unknown key type"); types are written as is.
     RejectUnknown,
-    /// Nix >= 2.32: an unknown type is an error ("Invalid SSH key type"); `-sk` types are written
-    /// as OpenSSH's names.
+    /// Nix 2.32 and 2.33: an unknown type is an error ("Invalid SSH key type"); `-sk` types are
+    /// written as OpenSSH's names.
     MapToOpenssh,
+    /// Nix >= 2.34: as [`KeyTypeRules::MapToOpenssh`], and a key that Nix's own base64 decoder
+    /// refuses is an error (before, its fingerprint was taken of nothing and the key was ignored).
+    MapToOpensshDecodeKeys,
 }
 
 /// A verified commit.
@@ -189,6 +192,20 @@ pub enum SignatureError {
         /// Why.
         reason: String,
     },
+    /// A key Nix >= 2.34 cannot base64-decode to compute its fingerprint.
+    #[error("invalid character in Base64 string: '{character}' (while decoding public key '{key}' used for git signature)")]
+    KeyNotBase64 {
+        /// The key, shortened.
+        key: String,
+        /// The first character Nix's decoder refuses.
+        character: char,
+    },
+}
+
+/// The first character of `key` that Nix's `base64::decode` refuses (src/libutil/base-n.cc at
+/// 2.34.8): it stops at the first `=`, skips `\n` and takes only the 64 digits.
+fn nix_base64_refuses(key: &str) -> Option<char> {
+    key.chars().take_while(|&c| c != '=').find(|&c| c != '\n' && !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
 }
 
 /// Checks that `commit` carries an SSH signature by one of `keys`, as Nix under `rules` would.
@@ -196,6 +213,13 @@ pub fn verify_commit(repo: &gix::Repository, commit: ObjectId, keys: &[PublicKey
     let mut warnings = Vec::new();
     // Nix checks the key types before it runs git, whatever the commit holds.
     let entries = keys.iter().map(|key| AllowedKey::new(key, rules, &mut warnings)).collect::<Result<Vec<_>, _>>()?;
+    // Nix >= 2.34 decodes every key for the fingerprints it looks for in git's output, after
+    // running git and before looking at what git said: a bad key fails whatever the commit holds.
+    if rules == KeyTypeRules::MapToOpensshDecodeKeys {
+        if let Some((key, character)) = keys.iter().find_map(|k| nix_base64_refuses(&k.key).map(|c| (k, c))) {
+            return Err(SignatureError::KeyNotBase64 { key: shorten(&key.key), character });
+        }
+    }
     let object = repo.find_object(commit).map_err(|err| SignatureError::Read { commit, reason: crate::error_chain(&err) })?;
     if object.kind != gix::objs::Kind::Commit {
         return Err(SignatureError::Read { commit, reason: format!("it is a {}, not a commit", object.kind) });
@@ -253,7 +277,7 @@ impl AllowedKey {
             }
             KeyTypeRules::RejectUnknown if !known => return Err(SignatureError::UnknownKeyType { key_type: key.key_type.clone() }),
             KeyTypeRules::RejectUnknown => key.key_type.as_str(),
-            KeyTypeRules::MapToOpenssh => match key.key_type.as_str() {
+            KeyTypeRules::MapToOpenssh | KeyTypeRules::MapToOpensshDecodeKeys => match key.key_type.as_str() {
                 _ if !known => return Err(SignatureError::InvalidKeyType { key_type: key.key_type.clone() }),
                 "ssh-ecdsa-sk" => "sk-ecdsa-sha2-nistp256@openssh.com",
                 "ssh-ed25519-sk" => "sk-ssh-ed25519@openssh.com",
