@@ -8,7 +8,10 @@ Each module exports
         unfolding is in the interface, so changing f0000 changes every importer's code
         (inlining across modules: everything recompiles);
   g<i>: the same under NOINLINE: changing g0000's body changes only M0000's object code;
-plus some bulk (a data type with derived instances) so that a module takes GHC a moment.
+plus some bulk (a data type with derived instances) so that a module takes GHC a moment. One more
+module, Splice, runs g0000 in a Template Haskell splice: its interface does not change when
+g0000's body does, but the splice's result may, so GHC must recompile it (as it must a test
+suite whose Template Haskell runs the library's code).
 
   gen-haskell.py DIR N [VARIANT]
 VARIANT: base (default), leaf (a changed body in the top module, which nothing imports),
@@ -68,7 +71,14 @@ def main():
             lines.append(f"h{i:04d} = f{i:04d} 1 + g{i:04d} 2")
         with open(os.path.join(root, "src", f"M{i:04d}.hs"), "w") as out:
             out.write("\n".join(lines) + "\n")
-    modules = ",\n    ".join(f"M{i:04d}" for i in range(n))
+    with open(os.path.join(root, "src", "Splice.hs"), "w") as out:
+        out.write("{-# LANGUAGE TemplateHaskell #-}\n"
+                  "module Splice (spliced) where\n\n"
+                  "import Language.Haskell.TH (integerL, litE)\n"
+                  "import M0000 (g0000)\n\n"
+                  "spliced :: Int\n"
+                  "spliced = $(litE (integerL (fromIntegral (g0000 41))))\n")
+    modules = ",\n    ".join([f"M{i:04d}" for i in range(n)] + ["Splice"])
     with open(os.path.join(root, "gen.cabal"), "w") as out:
         out.write(f"""cabal-version: 2.2
 name: gen
@@ -78,7 +88,7 @@ build-type: Simple
 library
   hs-source-dirs: src
   default-language: Haskell2010
-  build-depends: base
+  build-depends: base, template-haskell
   other-modules: Paths_gen
   autogen-modules: Paths_gen
   exposed-modules:

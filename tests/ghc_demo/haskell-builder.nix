@@ -64,9 +64,12 @@ rec {
     else
       drv // {
         inherit compiler;
-        # What overrideCabal re-makes the package from, as nixpkgs keeps them.
+        # What overrideCabal re-makes the package from, as nixpkgs keeps them, and with which
+        # GHC (its own, as nixpkgs' override keeps the package set).
         cabalArgs = args;
+        remake = make;
+        inherit pname version;
       };
 
-  lib.compose.overrideCabal = f: pkg: make (pkg.cabalArgs // f pkg.cabalArgs);
+  lib.compose.overrideCabal = f: pkg: pkg.remake (pkg.cabalArgs // f pkg.cabalArgs);
 }
