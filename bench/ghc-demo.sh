@@ -79,7 +79,7 @@ build() {
   setup=$(printf '%s\n' "$log" | sed -n 's/^builder: Setup build took \(.*\) s$/\1/p')
   local which
   which=$(printf '%s\n' "$log" | grep -E '^\[ *[0-9]+ of [0-9]+\] Compiling .*dist/build/' \
-    | sed -E 's/^\[ *[0-9]+ of [0-9]+\] Compiling ([^ ]+) .*\) ?(\[(.*)\])?$/\1 \2/' | head -n 3 | tr '\n' ';' | sed 's/;$//')
+    | sed -E 's/^\[ *[0-9]+ of [0-9]+\] Compiling ([^ ]+) .*\) ?(\[(.*)\])?$/\1 \2/' | awk 'NR <= 3 { sub(/ +$/, ""); printf "%s%s", (NR > 1 ? "; " : ""), $0 }')
   [ "$compiled" -le 3 ] || which="$which; ..."
   printf '| %s | %.1f | %s | %s | %s | %s -> %s |\n' "$label" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" \
     "$setup" "$compiled" "$which" "$load_before" "$load_after"
