@@ -45,9 +45,14 @@ impl Chroot {
     pub fn ready() -> Option<Chroot> {
         let dir = PathBuf::from(std::env::var("FGD_GHC_CHROOT").unwrap_or_else(|_| "/var/tmp/fgd-ghc-trixie".into()));
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        let setup = run(Command::new("bash")
-            .arg(project_root().join("tests/ghc_demo/setup-chroot.sh"))
-            .arg(&dir));
+        // chroot and mount need root; without it the script would fail at its first mount, or
+        // (chroot already set up) every command below.
+        let root = run_ok(Command::new("id").arg("-u")) == "0";
+        let setup = if root {
+            run(Command::new("bash").arg(project_root().join("tests/ghc_demo/setup-chroot.sh")).arg(&dir))
+        } else {
+            run(Command::new("sh").args(["-c", "echo 'not root' >&2; exit 1"]))
+        };
         if !setup.status.success() {
             let why = format!(
                 "the GHC chroot {} cannot be set up (needs root and Debian's registry): tests/ghc_demo/setup-chroot.sh failed ({}):\n{}{}",

@@ -17,7 +17,7 @@ packages=(nix-bin git ca-certificates ghc
   libghc-optional-args-dev libghc-streaming-commons-dev libghc-temporary-dev
   libghc-unix-compat-dev libghc-ansi-wl-pprint-dev libghc-optparse-applicative-dev)
 stamp="$dir/.fgd-ghc-demo-ready"
-want_stamp="v2 ${packages[*]}"
+want_stamp="v3 ${packages[*]}"
 
 step_start=$(date +%s)
 step() { local now; now=$(date +%s); echo "setup-chroot: $1 ($((now - step_start)) s)"; step_start=$now; }
@@ -44,7 +44,8 @@ fi
 echo "deb http://deb.debian.org/debian $suite main" > "$dir/etc/apt/sources.list"
 cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
 mount_fs
-chroot "$dir" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive nice -n 10 apt-get install -y -qq --no-install-recommends "$@" >/dev/null' sh "${packages[@]}"
+# The downloaded .debs (~200 MB) are not kept.
+chroot "$dir" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive nice -n 10 apt-get install -y -qq --no-install-recommends "$@" >/dev/null && apt-get clean' sh "${packages[@]}"
 step "apt-get install ghc, libghc-*-dev, nix-bin"
 
 # Nix: no sandbox (the builder runs /usr/bin/ghc of the chroot), builds as the nixbld users,
