@@ -11,17 +11,21 @@
 #     imports), full build, from scratch, and incremental builds after a change in the module
 #     nothing imports (leaf), of a NOINLINE function's body at the bottom (noinline), and of an
 #     inlinable function at the bottom (inline: every importer must be recompiled);
-#   what the intermediates cost in the store (NAR sizes).
+#   what the intermediates cost in the store (NAR sizes);
+#   restore: turtle's incremental build with the builder's restore changed: without `chmod u+w`,
+#     without the one mtime, and from a NAR (`nix-store --restore`, files in name order) without
+#     it, each as the nixbld user.
 # For each build: wall seconds of nix-build (that derivation alone: its inputs are built before),
 # seconds of `Setup build` inside it, how many library modules GHC compiled, the load average.
 # Every run uses a new salt, so Nix builds again. Output: a Markdown table on stdout.
-# Environment: BENCH_MODULES (default 300), FGD_GHC_CHROOT (default /var/tmp/fgd-ghc-trixie),
+# Environment: BENCH_PARTS (default "turtle gen restore"), BENCH_MODULES (default 300), FGD_GHC_CHROOT (default /var/tmp/fgd-ghc-trixie),
 # FETCHGIT_DATE_BIN (default target/debug/fetchgit-date, built if missing), FGD_TURTLE_BUNDLE.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${FGD_GHC_CHROOT:-/var/tmp/fgd-ghc-trixie}
 MODULES=${BENCH_MODULES:-300}
+PARTS=" ${BENCH_PARTS:-turtle gen restore} "
 BUNDLE=${FGD_TURTLE_BUNDLE:-$ROOT/../shared/repos/turtle.bundle}
 [ -e "$BUNDLE" ] || BUNDLE=/work/shared/repos/turtle.bundle
 C=4bb5cac0d5b5ee946cfd18fe85bfe5693d44967a
@@ -39,12 +43,27 @@ cp "$ROOT"/nix/*.nix "$DIR/fgd/bench-files/nix/"
 cp "$ROOT"/tests/ghc_demo/*.nix "$ROOT"/tests/ghc_demo/*.sh "$DIR/fgd/bench-files/ghc-demo/"
 GHC_VERSION=$(chroot "$DIR" ghc --numeric-version)
 SALT=bench-$(date +%s)
+# The restore variants of the builder (part "restore"), each in a directory of its own.
+b=$DIR/fgd/bench-files
+for variant in nochmod notouch narnotouch; do
+  mkdir -p "$b/builder-$variant"
+  cp "$b/ghc-demo/haskell-builder.nix" "$b/builder-$variant/"
+done
+grep -v 'chmod u+w {}' "$b/ghc-demo/haskell-builder.sh" > "$b/builder-nochmod/haskell-builder.sh"
+grep -v 'touch -d' "$b/ghc-demo/haskell-builder.sh" > "$b/builder-notouch/haskell-builder.sh"
+grep -v 'touch -d' "$b/ghc-demo/haskell-builder.sh" \
+  | sed 's|^  cp -r "$previousIntermediates/$intermediatesDir/build" dist/build$|  nix-store --dump "$previousIntermediates/$intermediatesDir/build" \| nix-store --restore dist/build|' \
+  > "$b/builder-narnotouch/haskell-builder.sh"
+for variant in nochmod notouch narnotouch; do
+  ! cmp -s "$b/ghc-demo/haskell-builder.sh" "$b/builder-$variant/haskell-builder.sh" \
+    || { echo "bench: the $variant variant of haskell-builder.sh is unchanged: update its edit" >&2; exit 2; }
+done
 cat > "$DIR/fgd/bench/bench.nix" <<NIX
-{ repo, rev, pname, version, configureFlags ? [ ] }:
+{ repo, rev, pname, version, configureFlags ? [ ], builder ? "ghc-demo" }:
 import /fgd/bench-files/ghc-demo/package.nix {
   inherit repo rev pname version configureFlags;
   fetchgitDate = import /fgd/bench-files/nix { fetchgit-date = "/fgd/bench-files/bin/fetchgit-date"; };
-  haskell = import /fgd/bench-files/ghc-demo/haskell-builder.nix { ghcVersion = "$GHC_VERSION"; salt = "$SALT"; };
+  haskell = import (/fgd/bench-files + "/\${builder}/haskell-builder.nix") { ghcVersion = "$GHC_VERSION"; salt = "$SALT"; };
 }
 NIX
 
@@ -70,7 +89,11 @@ build() {
   fi
   load_before=$(cut -d' ' -f1 /proc/loadavg)
   start=$(date +%s.%N)
-  inchroot nix-store "${NIXOPTS[@]}" -r "$drv" >/dev/null 2>"$DIR/fgd/bench/last.log" || { cat "$DIR/fgd/bench/last.log" >&2; exit 1; }
+  local failed=
+  if ! inchroot nix-store "${NIXOPTS[@]}" -r "$drv" >/dev/null 2>"$DIR/fgd/bench/last.log"; then
+    [ -n "${ALLOW_FAIL:-}" ] || { cat "$DIR/fgd/bench/last.log" >&2; exit 1; }
+    failed=$(grep -m 1 -E 'denied|rror' "$DIR/fgd/bench/last.log" | tr '|' '/')
+  fi
   end=$(date +%s.%N)
   load_after=$(cut -d' ' -f1 /proc/loadavg)
   log=$(inchroot nix-store --read-log "$drv")
@@ -79,8 +102,9 @@ build() {
   setup=$(printf '%s\n' "$log" | sed -n 's/^builder: Setup build took \(.*\) s$/\1/p')
   local which
   which=$(printf '%s\n' "$log" | grep -E '^\[ *[0-9]+ of [0-9]+\] Compiling .*dist/build/' \
-    | sed -E 's/^\[ *[0-9]+ of [0-9]+\] Compiling ([^ ]+) .*\) ?(\[(.*)\])?$/\1 \2/' | awk 'NR <= 3 { sub(/ +$/, ""); printf "%s%s", (NR > 1 ? "; " : ""), $0 }')
+    | sed -E 's/^\[ *[0-9]+ of [0-9]+\] Compiling ([^ ]+) .*\) ?(\[(.*)\])?$/\1 \2/' | awk 'NR <= 3 { sub(/ +$/, ""); printf "%s%s", (NR > 1 ? "; " : ""), $0 }' || true)
   [ "$compiled" -le 3 ] || which="$which; ..."
+  [ -z "$failed" ] || which="FAILED: $failed"
   printf '| %s | %.1f | %s | %s | %s | %s -> %s |\n' "$label" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" \
     "$setup" "$compiled" "$which" "$load_before" "$load_after"
   LAST_DRV=$drv
@@ -105,16 +129,24 @@ gitc -C "$DIR$repo" checkout -q -b bench "$C"
 echo >> "$DIR$repo/src/Turtle/Prelude.hs"
 commit_at "$DIR$repo" $((NEXT_DAY + 36000)) "echo >> src/Turtle/Prelude.hs"
 d1=$(git -C "$DIR$repo" rev-parse HEAD)
-build "turtle: full build of C (installs intermediates)" incremental.previousBuild "$repo" "$d1" turtle 1.6.2
-full_drv=$LAST_DRV
-build "turtle: from scratch (no intermediates)" package "$repo" "$d1" turtle 1.6.2
-build "turtle: incremental, one-line change to Turtle.Prelude" incremental "$repo" "$d1" turtle 1.6.2
-build "turtle: incremental, same change, -O2 for this build only" incremental "$repo" "$d1" turtle 1.6.2 \
-  --arg configureFlags '[ "--ghc-option=-O2" ]'
-turtle_int=$(out_path "$full_drv" intermediates)
-turtle_out=$(out_path "$full_drv" out)
+if [[ $PARTS == *" turtle "* ]]; then
+  build "turtle: full build of C (installs intermediates)" incremental.previousBuild "$repo" "$d1" turtle 1.6.2
+  full_drv=$LAST_DRV
+  build "turtle: from scratch (no intermediates)" package "$repo" "$d1" turtle 1.6.2
+  build "turtle: incremental, one-line change to Turtle.Prelude" incremental "$repo" "$d1" turtle 1.6.2
+  build "turtle: incremental, same change, -O2 for this build only" incremental "$repo" "$d1" turtle 1.6.2 \
+    --arg configureFlags '[ "--ghc-option=-O2" ]'
+  turtle_int=$(out_path "$full_drv" intermediates)
+  turtle_out=$(out_path "$full_drv" out)
+fi
+if [[ $PARTS == *" restore "* ]]; then
+  ALLOW_FAIL=1 build "turtle: incremental, restored without chmod u+w" incremental "$repo" "$d1" turtle 1.6.2 --argstr builder builder-nochmod
+  build "turtle: incremental, restored by cp -r without the one mtime" incremental "$repo" "$d1" turtle 1.6.2 --argstr builder builder-notouch
+  build "turtle: incremental, restored from a NAR without the one mtime" incremental "$repo" "$d1" turtle 1.6.2 --argstr builder builder-narnotouch
+fi
 
 # gen: base on day 1, each change on day 2, branched from base.
+if [[ $PARTS == *" gen "* ]]; then
 repo=/fgd/bench/gen
 mkdir -p "$DIR$repo"
 gitc -C "$DIR$repo" init -q -b main
@@ -135,11 +167,12 @@ build "gen: incremental, NOINLINE function's body at the bottom" incremental "$r
 build "gen: incremental, inlinable function at the bottom" incremental "$repo" "${rev[inline]}" gen 0.1
 gen_int=$(out_path "$gen_drv" intermediates)
 gen_out=$(out_path "$gen_drv" out)
+fi
 
 echo
 echo "| package | out (NAR MB) | intermediates (NAR MB) |"
 echo "| --- | ---: | ---: |"
-echo "| turtle | $(nar_mb "$turtle_out") | $(nar_mb "$turtle_int") |"
-echo "| gen ($MODULES modules) | $(nar_mb "$gen_out") | $(nar_mb "$gen_int") |"
+[ -z "${turtle_out:-}" ] || echo "| turtle | $(nar_mb "$turtle_out") | $(nar_mb "$turtle_int") |"
+[ -z "${gen_out:-}" ] || echo "| gen ($MODULES modules) | $(nar_mb "$gen_out") | $(nar_mb "$gen_int") |"
 echo
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
