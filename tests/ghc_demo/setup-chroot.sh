@@ -7,7 +7,8 @@
 #   tests/ghc_demo/setup-chroot.sh [DIR]     DIR defaults to $FGD_GHC_CHROOT or /var/tmp/fgd-ghc-trixie
 #
 # Kept between runs where the machine keeps /var/tmp: a second run checks a stamp and only
-# remounts /proc and /dev/pts. Prints the elapsed seconds of each step, for docs/incremental.md's CI cost.
+# remounts /proc and /dev/pts. To delete the chroot, unmount DIR/dev/pts and DIR/proc first
+# (then rm -rf --one-file-system DIR). Prints the elapsed seconds of each step, for docs/incremental.md's CI cost.
 set -euo pipefail
 dir=${1:-${FGD_GHC_CHROOT:-/var/tmp/fgd-ghc-trixie}}
 suite=trixie
