@@ -2,7 +2,7 @@
 # Sets up (idempotently) the outside world of the GHC demo (tests/ghc_demo.rs, bench/ghc-demo.sh):
 # a Debian trixie chroot with GHC 9.6.6, the libghc-*-dev packages turtle 1.6.2 needs (with its
 # new-deps flag), Nix 2.26.3 configured with `sandbox = false` (so a builder can run the chroot's
-# ghc) and a non-root build user, and the host's git. Needs root and Debian's registry.
+# ghc) and non-root build users, and git. Needs root and Debian's registry.
 #
 #   tests/ghc_demo/setup-chroot.sh [DIR]     DIR defaults to $FGD_GHC_CHROOT or /var/tmp/fgd-ghc-trixie
 #
