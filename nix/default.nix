@@ -306,6 +306,8 @@ let
   # interface of the nixpkgs proposal, wired through nixpkgs' Haskell builder: the previous
   # build gets doInstallIntermediates and enableSeparateIntermediatesOutput (output
   # `intermediates`), `pkg` gets previousIntermediates, both with haskellLib.compose.overrideCabal.
+  # When the full build is of another GHC or package version than `pkg`, `pkg` is returned as
+  # it is (previousBuild = null, with a warning): there is nothing of it to restore.
   haskellFor = haskellLib: {
     incremental =
       { interval, makePreviousBuild, extraFetchGitArgs ? { } }:
@@ -316,19 +318,29 @@ let
           if builtins.isAttrs haskellLib && haskellLib ? compose.overrideCabal then haskellLib.compose.overrideCabal
           else throw "${who}: haskellLib must be nixpkgs' haskell.lib (with compose.overrideCabal), not ${describe haskellLib}";
         ghcVersion = pkg.compiler.version or null;
+        wired = incremental {
+          inherit interval makePreviousBuild extraFetchGitArgs;
+          prepareFullBuild = overrideCabal (_: { doInstallIntermediates = true; enableSeparateIntermediatesOutput = true; });
+          intermediatesOutput = "intermediates";
+          useIntermediates = intermediates: overrideCabal (_: { previousIntermediates = intermediates; });
+        } pkg;
+        # generic-builder.nix restores ${previousIntermediates}/share/haskell/<GHC version>/<pname>-<version>/dist/build
+        # named by the package being built: a full build by another GHC or of another version
+        # (the day a commit bumps either, when makePreviousBuild uses the old commit's recipe)
+        # has no such directory, and `cp` would fail the build. Its objects are useless anyway
+        # (another GHC's interfaces, another unit id), so that day builds from scratch.
+        restoreKey = p: "${p.compiler.version or "?"}/${p.pname or "?"}-${p.version or "?"}";
+        previous = wired.previousBuild;
+        mismatch = previous ? compiler.version && previous ? pname && previous ? version && restoreKey previous != restoreKey pkg;
+        fromScratch = builtins.trace "warning: haskell.incremental: the full build ${previous.name or ""} is of GHC ${previous.compiler.version or "?"}, ${previous.pname or "?"} ${previous.version or "?"}, but ${pkg.name or "the package"} of GHC ${ghcVersion}, ${pkg.pname or "?"} ${pkg.version or "?"}: its intermediates cannot be restored (nixpkgs looks for share/haskell/${ghcVersion}/${pkg.pname or "?"}-${pkg.version or "?"}), so this build starts from scratch; the next interval's full build will match" (pkg // { previousBuild = null; });
       in
       requireBackend who (
         if !(isDerivation pkg) then throw "${who}: the last argument must be a Haskell package (a derivation of nixpkgs' Haskell builder), not ${describe pkg}"
         else if !(builtins.isString ghcVersion) then throw "${who}: cannot tell which GHC builds ${pkg.name or "the package"}: it has no compiler.version (passthru of nixpkgs' Haskell builder); pass a package from a haskell.packages set"
         else if builtins.compareVersions ghcVersion "9.4" < 0 then
           throw "${who}: ${pkg.name or "the package"} is built with GHC ${ghcVersion}, but incremental builds need GHC >= 9.4: older GHCs decide recompilation by timestamps, and restored intermediates (timestamps reset to 1970) would silently be reused for changed sources; use haskell.packages.ghc94 or newer"
-        else
-          incremental {
-            inherit interval makePreviousBuild extraFetchGitArgs;
-            prepareFullBuild = overrideCabal (_: { doInstallIntermediates = true; enableSeparateIntermediatesOutput = true; });
-            intermediatesOutput = "intermediates";
-            useIntermediates = intermediates: overrideCabal (_: { previousIntermediates = intermediates; });
-          } pkg
+        else if mismatch then fromScratch
+        else wired
       );
   };
 

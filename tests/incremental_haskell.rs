@@ -259,3 +259,55 @@ fn clear_errors() {
     );
     assert_eq!(same, true);
 }
+
+/// A full build of another GHC or package version than the package (the day a commit bumps
+/// either, when makePreviousBuild builds the old commit's recipe) has no
+/// share/haskell/<GHC>/<pname>-<version> for nixpkgs' builder to restore: its `cp` would fail
+/// the build. The package is then built from scratch, with a warning.
+#[test]
+fn another_ghc_or_version_in_the_full_build_builds_from_scratch() {
+    require_nix();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (repo, revs) = make_turtle_repo(tmp.path());
+    let src = format!(
+        "{{ url = {}; rev = {}; }}",
+        nix_str(&repo.display().to_string()),
+        nix_str(&revs[3].1)
+    );
+    let facts = |previous_ghc: &str, previous_version: &str| {
+        let expr = format!(
+            "let now = {now}; old = {old};
+                 pkg = now.packages.mkDerivation {{ pname = \"p\"; version = \"1\"; }};
+                 r = ({lib}.haskellFor now.lib).incremental {{
+                   interval = 86400;
+                   makePreviousBuild = truncate: builtins.seq (truncate {src}) (old.packages.mkDerivation {{ pname = \"p\"; version = {v}; }});
+                 }} pkg;
+             in {{ same = r.drvPath == pkg.drvPath; previous = r.previousBuild == null; restores = r.cabalArgs ? previousIntermediates; }}",
+            now = standin("9.6.6"),
+            old = standin(previous_ghc),
+            lib = lib_expr(),
+            v = nix_str(previous_version),
+        );
+        let out = run(nix_cmd("nix-instantiate", tmp.path())
+            .args(EXEC_ON)
+            .args(["--eval", "--strict", "--json", "-E", &expr]));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        let value: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (value, stderr)
+    };
+    let scratch = serde_json::json!({ "same": true, "previous": true, "restores": false });
+    let (v, stderr) = facts("9.4.8", "1");
+    assert_eq!(v, scratch);
+    assert!(
+        stderr.contains("warning: haskell.incremental: the full build p-1 is of GHC 9.4.8, p 1, but p-1 of GHC 9.6.6, p 1: its intermediates cannot be restored (nixpkgs looks for share/haskell/9.6.6/p-1)"),
+        "{stderr}"
+    );
+    let (v, stderr) = facts("9.6.6", "0.9");
+    assert_eq!(v, scratch);
+    assert!(stderr.contains("is of GHC 9.6.6, p 0.9, but p-1 of GHC 9.6.6, p 1"), "{stderr}");
+    // The same GHC and version: wired, no warning.
+    let (v, stderr) = facts("9.6.6", "1");
+    assert_eq!(v, serde_json::json!({ "same": false, "previous": false, "restores": true }));
+    assert!(!stderr.contains("haskell.incremental"), "{stderr}");
+}

@@ -6,8 +6,8 @@
 #                               `version`); enableSeparateIntermediatesOutput adds the output
 #                               `intermediates`, as in generic-builder.nix;
 #   lib.compose.overrideCabal F PKG  stands for haskell.lib.compose.overrideCabal: calls F
-#                               with PKG's current arguments and re-makes PKG with the result
-#                               merged over them.
+#                               with PKG's current arguments and re-makes PKG (with PKG's own
+#                               GHC) with the result merged over them.
 # `lib` is what haskell.incremental is given (nixpkgs' haskell.lib has compose.overrideCabal
 # among many other functions; the helper uses nothing else). The stand-in records what it was
 # given: `cabalArgs` (the arguments of the last make), `overrides` (the attribute names each
@@ -28,12 +28,17 @@ rec {
       } // removeAttrs args [ "pname" "version" ]);
     in
     drv // {
+      # passthru of generic-builder.nix
+      inherit (args) pname version;
       compiler = { version = ghcVersion; name = "ghc-${ghcVersion}"; };
       cabalArgs = args;
       inherit overrides;
+      # overrideCabal re-makes a package with its own package set (its own GHC), as nixpkgs'
+      # does through the package's override.
+      remake = make;
     };
 
   lib.compose.overrideCabal = f: pkg:
     let changes = f pkg.cabalArgs; in
-    make (pkg.overrides ++ [ (builtins.attrNames changes) ]) (pkg.cabalArgs // changes);
+    pkg.remake (pkg.overrides ++ [ (builtins.attrNames changes) ]) (pkg.cabalArgs // changes);
 }
