@@ -150,6 +150,9 @@ pub enum FetchError {
     /// The repository cannot be opened.
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// The repository is one the release's git or libgit2 refuses.
+    #[error(transparent)]
+    Format(#[from] crate::repo_format::FormatError),
     /// The start commit cannot be found.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
@@ -290,6 +293,8 @@ impl Fetcher {
         };
         match location::parse(url)? {
             Location::Local(path) => {
+                let fetches_work_tree = selector.rev.is_none() && selector.ref_name.is_none();
+                crate::repo_format::check(&path, nix, fetches_work_tree)?;
                 let repo = resolve::open(&path)?;
                 // Nix's test: a file URL whose directory has no `.git` is cloned like a remote.
                 let cloned_by_nix = !path.join(".git").exists();
@@ -442,7 +447,13 @@ impl Fetcher {
     }
 
     fn truncate(&self, history: &mut History<'_>, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, FetchError> {
-        let key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
+        let mut key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
+        // The walk sees grafts, the shallow boundary and replace refs (git's view, as
+        // `History::new`): a repository with other ones must not share the result.
+        if let Some(view) = crate::history::view_fingerprint(&self.repo, true) {
+            key.push('_');
+            key.push_str(&view);
+        }
         if let Some(cached) = self.cache.get(Table::Truncation, &key) {
             match recheck::truncation_value(&cached).and_then(|t| recheck::truncation(history, start, boundary, first_parent, t).map(|()| t)) {
                 Ok(truncated) => return Ok(truncated),
@@ -537,9 +548,12 @@ impl Fetcher {
     }
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId, generation: export::Generation) -> Result<u64, FetchError> {
-        // libgit2 (Nix >= 2.20) has no replace refs: with some, the count can differ.
-        let replaced = !generation.honours_replace_refs() && self.repo.objects.store_ref().replacements().next().is_some();
-        let key = if replaced { format!("{commit}-noreplace") } else { commit.to_string() };
+        // The count depends on the parents the generation sees: grafts, the shallow boundary,
+        // and replace refs where it honours them (libgit2, Nix >= 2.20, has none).
+        let key = match crate::history::view_fingerprint(&self.repo, generation.honours_replace_refs()) {
+            Some(view) => format!("{commit}_{view}"),
+            None => commit.to_string(),
+        };
         if let Some(cached) = self.cache.get(Table::RevCount, &key) {
             match recheck::rev_count(&cached) {
                 Ok(count) => return Ok(count),
