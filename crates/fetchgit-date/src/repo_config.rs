@@ -171,7 +171,8 @@ impl RepoConfig {
                     pending = Some((key.to_ascii_lowercase().into(), None));
                 }
                 EventRef::Value(value) => {
-                    if let Some((_, slot)) = pending.as_mut() {
+                    // gix gives a key without '=' an empty value: it stays implicit (true).
+                    if let Some((_, slot @ Some(_))) = pending.as_mut() {
                         *slot = Some(gix::config::value::normalize(value).into_owned());
                     }
                 }
@@ -458,6 +459,10 @@ mod tests {
         RepoConfig::load_dirs(&git_dir, &git_dir, reader)
     }
 
+    fn load_in(files: &[(&str, &str)], reader: Reader) -> Result<RepoConfig, ConfigError> {
+        load(files, reader)
+    }
+
     fn autocrlf(config: &RepoConfig) -> Option<String> {
         config.last("core", "autocrlf").map(|v| v.map(|v| v.to_string()).unwrap_or_else(|| "<implicit>".into()))
     }
@@ -476,8 +481,11 @@ mod tests {
     fn conditions_as_git_and_libgit2() {
         let on_branch = [("config", "[includeIf \"onbranch:feature/\"]\n\tpath = b\n"), ("b", "[core]\n\tautocrlf = true\n")];
         assert_eq!(autocrlf(&load(&on_branch, Reader::Libgit2).expect("loads")).as_deref(), Some("true"));
-        let gitdir = [("config", "[includeIf \"gitdir:.git/\"]\n\tpath = b\n"), ("b", "[core]\n\tautocrlf = true\n")];
-        assert_eq!(autocrlf(&load(&gitdir, Reader::Git).expect("loads")).as_deref(), Some("true"), "**/.git/** matches");
+        let gitdir = [("config", "[includeIf \"gitdir:.git\"]\n\tpath = b\n"), ("b", "[core]\n\tautocrlf = true\n")];
+        assert_eq!(autocrlf(&load_in(&gitdir, Reader::Git).expect("loads")).as_deref(), Some("true"), "**/.git matches the git directory");
+        assert_eq!(autocrlf(&load_in(&gitdir, Reader::Libgit2).expect("loads")).as_deref(), Some("true"));
+        let inside = [("config", "[includeIf \"gitdir:.git/\"]\n\tpath = b\n"), ("b", "[core]\n\tautocrlf = true\n")];
+        assert_eq!(autocrlf(&load_in(&inside, Reader::Git).expect("loads")), None, "**/.git/** matches only below it");
         let other = [("config", "[includeIf \"gitdir:/elsewhere/\"]\n\tpath = b\n"), ("b", "[core]\n\tautocrlf = true\n")];
         assert_eq!(autocrlf(&load(&other, Reader::Git).expect("loads")), None);
         let hasconfig = [("config", "[includeIf \"hasconfig:remote.*.url:x\"]\n\tpath = b\n"), ("b", "[core]\n\tautocrlf = true\n")];
