@@ -23,11 +23,13 @@ use serde_json::Value;
 struct Case {
     repo: String,
     reference: String,
+    submodules: bool,
 }
 
 impl Case {
     fn key(&self) -> String {
-        format!("{} {}", self.repo, self.reference)
+        let submodules = if self.submodules { " submodules" } else { "" };
+        format!("{} {}{submodules}", self.repo, self.reference)
     }
 }
 
@@ -37,7 +39,7 @@ fn cases() -> Vec<Case> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let mut parts = l.split_whitespace().map(str::to_owned);
-            Case { repo: parts.next().expect("repo"), reference: parts.next().expect("ref") }
+            Case { repo: parts.next().expect("repo"), reference: parts.next().expect("ref"), submodules: parts.next() == Some("submodules".into()) }
         })
         .collect()
 }
@@ -107,6 +109,9 @@ fn ours_in(root: &Path, case: &Case, nix_version: &str, cache: Option<&Path>) ->
     if let Some(rev) = rev_of(root, case) {
         args.extend(["--rev".into(), rev]);
     }
+    if case.submodules {
+        args.push("--submodules".into());
+    }
     let mut cmd = bin();
     cmd.args(&args);
     if let Some(cache) = cache {
@@ -132,8 +137,9 @@ fn ours(case: &Case, nix_version: &str) -> Outcome {
 fn nix_2_8(case: &Case, label: &str) -> Outcome {
     let home = fixtures().scratch(&format!("nix-home-hostile-repos-{label}"));
     let rev = rev_of(hostile(), case).map(|r| format!("rev = \"{r}\";")).unwrap_or_default();
+    let submodules = if case.submodules { "submodules = true;" } else { "" };
     let expr = format!(
-        "let r = builtins.fetchGit {{ url = {}; {rev} }}; in {{ inherit (r) narHash lastModified lastModifiedDate revCount rev; }}",
+        "let r = builtins.fetchGit {{ url = {}; {rev} {submodules} }}; in {{ inherit (r) narHash lastModified lastModifiedDate revCount rev; }}",
         nix_str(&hostile().join(&case.repo).display().to_string())
     );
     let mut cmd = Command::new("nix-instantiate");
@@ -278,7 +284,7 @@ fn cached_values_are_keyed_by_all_they_depend_on() {
     let head = git(&g1, &["rev-parse", "HEAD"]).trim().to_owned();
     let revs = format!("g1 main {head}\ng2 main {head}\ng3 main {head}\n");
     std::fs::OpenOptions::new().append(true).open(root.join("revs.txt")).and_then(|mut f| std::io::Write::write_all(&mut f, revs.as_bytes())).expect("append revs");
-    let case = |repo: &str| Case { repo: repo.into(), reference: "main".into() };
+    let case = |repo: &str| Case { repo: repo.into(), reference: "main".into(), submodules: false };
     for version in ["2.8.0", "2.34.8"] {
         warm_equals_cold(&root, &case("g1"), &case("g2"), version, &format!("grafts-{version}"));
         warm_equals_cold(&root, &case("g1"), &case("g3"), version, &format!("replace-{version}"));
@@ -313,4 +319,29 @@ fn cached_values_are_keyed_by_all_they_depend_on() {
             }
         }
     }
+}
+
+/// §7: truncation lands where `git rev-list -1 --before=B` lands (or on its first root, when git
+/// prints nothing) for committer dates at the edges of what a commit can hold: negative, beyond
+/// 2^63 and 2^64, digits followed by garbage, no zone, a NUL.
+#[test]
+fn truncation_follows_git_for_edge_dates() {
+    let repo = hostile().join("dates");
+    let url = repo.display().to_string();
+    let revs = std::fs::read_to_string(hostile().join("revs.txt")).expect("revs.txt");
+    let (mut checked, mut diffs) = (0, Vec::new());
+    for line in revs.lines().filter(|l| l.starts_with("dates ")) {
+        let rev = line.split_whitespace().nth(2).expect("id");
+        for boundary in [0_i64, 1, 1_600_000_999, 1_600_001_000, 1_600_001_500, 1_600_100_000] {
+            let picked = git(&repo, &["rev-list", "-1", &format!("--before={boundary}"), rev]);
+            let want = if picked.trim().is_empty() { git(&repo, &["rev-list", "--max-parents=0", "-1", rev]) } else { picked };
+            checked += 1;
+            match try_bin(&["resolve", "--url", &url, "--rev", rev, "--date", &format!("@{boundary}")]) {
+                Ok(out) if out.trim() == want.trim() => {}
+                Ok(out) => diffs.push(format!("{line} @{boundary}: resolve printed {}, git {}", out.trim(), want.trim())),
+                Err(err) => diffs.push(format!("{line} @{boundary}: resolve failed: {err}")),
+            }
+        }
+    }
+    assert_no_diffs("edge committer dates, resolve vs git rev-list", checked, &diffs);
 }

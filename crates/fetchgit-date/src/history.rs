@@ -475,21 +475,16 @@ pub fn at_or_before(time: u64, boundary: i64) -> bool {
 }
 
 /// A short hash of everything besides the commits themselves that decides which parents a walk
-/// sees: `info/grafts`, the shallow boundary, and (when `replace`) `refs/replace/`; `None` when
-/// there is none of them, the common case. Cache keys of counts and truncations carry it, so
-/// two repositories holding the same commit with different grafts never share a result.
+/// sees: `info/grafts` and (when `replace`) `refs/replace/`; `None` when there is neither, the
+/// common case. Cache keys of counts and truncations carry it, so two repositories holding the
+/// same commit with different grafts never share a result. (A shallow boundary cannot change a
+/// result: a walk that reaches it fails instead.)
 pub fn view_fingerprint(repo: &gix::Repository, replace: bool) -> Option<String> {
     let mut view = Vec::new();
     if let Some(grafts) = crate::repo_files::read_regular(&repo.common_dir().join("info/grafts"), crate::repo_files::METADATA_LIMIT) {
         view.extend_from_slice(b"grafts\0");
         view.extend_from_slice(&(grafts.len() as u64).to_le_bytes());
         view.extend_from_slice(&grafts);
-    }
-    if let Ok(Some(shallow)) = repo.shallow_commits() {
-        view.extend_from_slice(b"shallow\0");
-        for id in shallow.iter() {
-            view.extend_from_slice(id.as_bytes());
-        }
     }
     if replace {
         let mut replacements: Vec<(ObjectId, ObjectId)> = repo.objects.store_ref().replacements().collect();

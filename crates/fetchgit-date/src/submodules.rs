@@ -50,6 +50,8 @@ pub struct Entry {
     pub url: Option<BString>,
     /// `update`, as written.
     pub update: Option<BString>,
+    /// `branch`, as written (Nix >= 2.20 fetches the submodule with it as `ref`).
+    pub branch: Option<BString>,
 }
 
 /// The `.gitmodules` file of a commit, read as the generation reads it.
@@ -80,7 +82,7 @@ impl Gitmodules {
                 value.cloned()
             };
             let Some(path) = values("path") else { continue };
-            entries.push(Entry { name: name.to_owned(), path, url: values("url"), update: values("update") });
+            entries.push(Entry { name: name.to_owned(), path, url: values("url"), update: values("update"), branch: values("branch") });
         }
         Ok(Gitmodules { entries })
     }
@@ -536,6 +538,17 @@ impl export::Submodules for Opener {
         }
         if self.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_SUBMODULES {
             return Err(format!("the tree has more than {MAX_SUBMODULES} submodules, nested ones included"));
+        }
+        // Nix >= 2.20 fetches the submodule as an input whose `ref` is its branch, and refuses
+        // a name that is no valid ref before fetching (`inputFromAttrs`); one starting with '-'
+        // could be taken as an option, and Nix >= 2.31 (libgit2's name checks) refuses it.
+        if generation == Generation::Modern {
+            if let Some(branch) = entry.branch.as_ref().filter(|b| !b.is_empty() && b.as_slice() != b".") {
+                let text = branch.to_str_lossy();
+                if crate::resolve::nix_refuses_ref(&text) || text.starts_with('-') {
+                    return Err(format!("its .gitmodules branch '{text}' is not a valid ref name: Nix >= 2.20 fails too (\"invalid Git branch/tag name '{text}'\"); fix the branch in .gitmodules"));
+                }
+            }
         }
         // `git submodule init` keeps a url the configuration already has.
         let configured_url = self.config.as_ref().and_then(|config| config.value(&format!("submodule.{}.url", entry.name)));
