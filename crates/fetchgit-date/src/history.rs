@@ -76,6 +76,8 @@ pub struct History<'repo> {
     replacements: Vec<(ObjectId, ObjectId)>,
     /// The object directories, for a packed copy of a commit whose loose copy lies.
     object_dirs: Vec<std::path::PathBuf>,
+    /// Whether every commit read must be one libgit2 parses (the modern generation's count).
+    libgit2_parses: bool,
     graph: Option<gix::commitgraph::Graph>,
     /// `$GIT_DIR/info/grafts`: commit to its parents.
     grafts: gix::hashtable::HashMap<ObjectId, Vec<ObjectId>>,
@@ -187,8 +189,19 @@ impl<'repo> History<'repo> {
 
     /// Prepares walks that read commits as `generation` does: git honours `refs/replace/`,
     /// libgit2 (Nix >= 2.20) does not. Both honour `info/grafts`.
+    ///
+    /// libgit2 counts by looking every commit up (`git_commit_parent`, Nix's `getRevCount`),
+    /// which parses it whole and fails on a commit it cannot parse (a committer time beyond
+    /// 2^63, say): for the modern generation every commit is read from its object and checked
+    /// so, never from the commit-graph.
     pub fn for_generation(repo: &'repo gix::Repository, generation: Generation) -> Self {
-        Self::with_replace_refs(repo, generation.honours_replace_refs())
+        let mut history = Self::with_replace_refs(repo, generation.honours_replace_refs());
+        if generation == Generation::Modern {
+            history.graph = None;
+            history.shallow_positions.clear();
+            history.libgit2_parses = true;
+        }
+        history
     }
 
     fn with_replace_refs(repo: &'repo gix::Repository, replace: bool) -> Self {
@@ -214,6 +227,7 @@ impl<'repo> History<'repo> {
             objects,
             replacements,
             object_dirs,
+            libgit2_parses: false,
             graph,
             grafts,
             shallow,
@@ -306,8 +320,12 @@ impl<'repo> History<'repo> {
             Key::Object(id) => {
                 let shallow = self.is_shallow(&id);
                 let graft = self.grafts.get(&id).cloned();
+                let libgit2_parses = self.libgit2_parses;
                 let data = self.commit_data(id)?;
                 let parsed = crate::commit::Parsed::new(data);
+                if libgit2_parses {
+                    parsed.libgit2_check().map_err(|reason| HistoryError::NoCommitterTime { id, nix: Generation::Modern.nix(), reason: format!("libgit2: {reason}") })?;
+                }
                 let time = parsed.git_date();
                 let parents = match graft {
                     Some(parents) => parents,
