@@ -211,11 +211,16 @@ fn check_format(config_path: &Path, config: &[u8], libgit2: bool, reader: &'stat
 /// `validate_headref`: `ref: refs/...` (blanks allowed after the colon), or an object id.
 fn check_head(git_dir: &Path) -> Result<(), FormatError> {
     let path = git_dir.join("HEAD");
-    if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+    match std::fs::symlink_metadata(&path) {
+        // No HEAD: not a repository at all, which opening it reports.
+        Err(_) => return Ok(()),
         // git follows a HEAD symlink into refs/; leave that to the ref code.
-        return Ok(());
+        Ok(meta) if meta.file_type().is_symlink() => return Ok(()),
+        Ok(_) => {}
     }
-    let Some(bytes) = read_regular(&path, METADATA_LIMIT) else { return Err(FormatError::Head(path)) };
+    // A HEAD that is no regular file of bounded size is refused with its kind when the
+    // repository's files are checked (`repo_files`).
+    let Some(bytes) = read_regular(&path, METADATA_LIMIT) else { return Ok(()) };
     let text: &BStr = bytes.as_bstr();
     if let Some(rest) = text.strip_prefix(b"ref:") {
         let target = rest.trim_start();
