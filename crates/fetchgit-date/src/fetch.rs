@@ -295,9 +295,16 @@ impl Fetcher {
             Location::Local(path) => {
                 let fetches_work_tree = selector.rev.is_none() && selector.ref_name.is_none();
                 crate::repo_format::check(&path, nix, fetches_work_tree)?;
-                let repo = resolve::open(&path)?;
+                let mut repo = resolve::open(&path)?;
                 // Nix's test: a file URL whose directory has no `.git` is cloned like a remote.
                 let cloned_by_nix = !path.join(".git").exists();
+                if cloned_by_nix {
+                    // Replace refs do not travel with Nix's clone (it fetches the ref, or
+                    // `refs/heads/*`), so the clone's git never sees them; nor `info/grafts`
+                    // (see `cloned_view`).
+                    repo = gix::open_opts(&path, gix::open::Options::isolated().config_overrides(["core.useReplaceRefs=false"]))
+                        .map_err(|err| OpenError::NotARepository { path: path.clone(), reason: error_chain(&err) })?;
+                }
                 Ok(fetcher(repo, path, None, None, cloned_by_nix))
             }
             Location::Remote(remote_url) => {
@@ -427,7 +434,7 @@ impl Fetcher {
         let Some(truncate) = selector.truncate else {
             return Ok(Selection { start, commit: start, rev: target.object, truncation: None });
         };
-        let mut history = History::new(&self.repo);
+        let mut history = self.cloned_view(History::new(&self.repo));
         let boundary = truncate.boundary(&mut history, start)?;
         let truncated = self.truncate(&mut history, start, boundary, selector.first_parent)?;
         if truncated.root_fallback && selector.refuse_root_fallback {
@@ -480,6 +487,16 @@ impl Fetcher {
         Ok(Some(resolve::head_commit(&self.repo)?))
     }
 
+    /// `history` as the repository Nix reads sees it: a repository Nix clones has no
+    /// `info/grafts` (grafts are local to a repository, a clone never gets them).
+    fn cloned_view<'a>(&self, history: History<'a>) -> History<'a> {
+        if self.cloned_by_nix && self.remote.is_none() {
+            history.without_grafts()
+        } else {
+            history
+        }
+    }
+
     /// Refuses a shallow repository unless shallow history was asked for, before anything else
     /// (a cached `revCount` must not make a shallow repository acceptable), as Nix does.
     fn check_not_shallow(&self) -> Result<(), FetchError> {
@@ -504,7 +521,7 @@ impl Fetcher {
         let selection = self.select(selector)?;
         let commit = selection.commit;
         let verified = self.verify_signature(selector, commit)?;
-        let mut history = History::for_generation(&self.repo, export.generation);
+        let mut history = self.cloned_view(History::for_generation(&self.repo, export.generation));
         let last_modified = history.last_modified(commit, export.generation)?;
         let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit, export.generation)? };
         let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
@@ -633,7 +650,7 @@ impl Fetcher {
             mount_submodules: libgit2 && export.submodules,
         };
         let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, work_tree)?;
-        let mut history = History::for_generation(&self.repo, export.generation);
+        let mut history = self.cloned_view(History::for_generation(&self.repo, export.generation));
         let last_modified = match head {
             Some(head) => history.last_modified(head, export.generation)?,
             None => 0,

@@ -204,6 +204,13 @@ impl<'repo> History<'repo> {
         history
     }
 
+    /// The same walks without `info/grafts`: what a clone of the repository sees (the
+    /// commit-graph stays unused, which only costs time).
+    pub fn without_grafts(mut self) -> Self {
+        self.grafts.clear();
+        self
+    }
+
     fn with_replace_refs(repo: &'repo gix::Repository, replace: bool) -> Self {
         let mut objects = repo.objects.clone();
         objects.ignore_replacements = !replace;
