@@ -288,6 +288,15 @@ impl RepoConfig {
             .map(|e| e.value.as_ref().map(|v| v.as_bstr()))
     }
 
+    /// The last value given with `=` of `section.subsection.key` (`subsection` compared exactly).
+    pub fn string(&self, section: &str, subsection: Option<&str>, key: &str) -> Option<&BStr> {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|e| e.section == section && e.key == key && e.subsection.as_ref().map(|s| s.as_slice()) == subsection.map(str::as_bytes))
+            .find_map(|e| e.value.as_ref().map(|v| v.as_bstr()))
+    }
+
     /// `section.key` as git's boolean (`git_parse_maybe_bool`); `None` when absent or invalid.
     fn boolean(&self, section: &str, key: &str) -> Option<bool> {
         match self.last(section, key)? {
@@ -475,6 +484,15 @@ mod tests {
         assert_eq!(autocrlf(&load(&later, Reader::Git).expect("loads")).as_deref(), Some("input"), "a later value wins");
         let missing = [("config", "[include]\n\tpath = nowhere\n[core]\n\tautocrlf\n")];
         assert_eq!(autocrlf(&load(&missing, Reader::Git).expect("a missing include is skipped")).as_deref(), Some("<implicit>"));
+    }
+
+    #[test]
+    fn subsection_values_come_through_includes() {
+        let files = [("config", "[remote \"origin\"]\n\turl = first\n[include]\n\tpath = remote.inc\n"), ("remote.inc", "[remote \"origin\"]\n\turl = included\n[remote \"Origin\"]\n\turl = other\n")];
+        let config = load(&files, Reader::Libgit2).expect("loads");
+        assert_eq!(config.string("remote", Some("origin"), "url").map(|v| v.to_string()).as_deref(), Some("included"));
+        assert_eq!(config.string("remote", Some("Origin"), "url").map(|v| v.to_string()).as_deref(), Some("other"), "subsections are case-sensitive");
+        assert_eq!(config.string("remote", None, "url"), None);
     }
 
     #[test]

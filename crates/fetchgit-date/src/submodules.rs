@@ -509,15 +509,16 @@ pub fn fix_git_url(url: &str) -> String {
 
 /// The URL libgit2 resolves a local work tree's relative submodule URLs against
 /// (`get_url_base`): the remote of `HEAD`'s upstream branch, else `origin`, else the work tree.
+/// The configuration is read as libgit2 reads it (includes followed, see `repo_config`); one it
+/// cannot read gives no configured remote.
 pub fn libgit2_url_base(repo: &gix::Repository) -> Option<String> {
-    let remote_name = repo
-        .head_name()
-        .ok()
-        .flatten()
-        .and_then(|head| repo.branch_remote_name(head.shorten(), gix::remote::Direction::Fetch))
-        .map(|name| name.as_bstr().to_string())
+    let config = crate::repo_config::RepoConfig::load(repo, crate::repo_config::Reader::Libgit2).unwrap_or_default();
+    let branch = repo.head_name().ok().flatten().map(|head| head.shorten().to_string());
+    let remote_name = branch
+        .and_then(|branch| config.string("branch", Some(&branch), "remote").map(|name| name.to_string()))
+        .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "origin".to_owned());
-    let configured = repo.config_snapshot().string(format!("remote.{remote_name}.url").as_str()).map(|url| url.to_string());
+    let configured = config.string("remote", Some(&remote_name), "url").map(|url| url.to_string());
     configured.or_else(|| repo.workdir().map(|dir| format!("{}/", dir.display())))
 }
 
