@@ -86,7 +86,7 @@ impl<'a> Parsed<'a> {
 
     /// The committer date git's walks use (`parse_commit_date`): from the committer line that
     /// immediately follows the author line (after tree and parents), 0 otherwise.
-    pub fn git_date(&self) -> i64 {
+    pub fn git_date(&self) -> u64 {
         let mut lines = self.data.split(|&c| c == b'\n').skip(1).skip_while(|line| line.starts_with(b"parent "));
         let Some(author) = lines.next() else { return 0 };
         if !author.starts_with(b"author") {
@@ -107,22 +107,35 @@ impl<'a> Parsed<'a> {
             rest = tail;
         }
         match rest.first() {
-            Some(c) if c.is_ascii_digit() || *c == b'-' => strtoumax(rest) as i64,
+            Some(c) if c.is_ascii_digit() || *c == b'-' => strtoumax(rest),
             _ => 0,
         }
     }
 
     /// `%ct` as git prints it (Nix <= 2.19's `lastModified`): the digits after the last '>' of
     /// the last committer line, or `None` when there are none (Nix then fails).
+    ///
+    /// git's `split_ident_line` takes the date only when a time zone follows it (blanks, then
+    /// `+` or `-` and at least one digit); otherwise `%ct` prints nothing. So a date without a
+    /// zone, with a zone of letters, or followed by anything but blanks (`1e9`, `0x...`, a NUL)
+    /// prints nothing, and Nix 2.8's `stoull` fails on it.
     pub fn git_committer_time_text(&self) -> Option<&'a [u8]> {
         let committer = self.header_lines().filter_map(|line| line.strip_prefix(b"committer ")).last()?;
-        committer.find_byte(b'<')?;
+        // The '<' is searched as a C string (`*cp && ...`).
+        committer.iter().take_while(|&&c| c != 0).position(|&c| c == b'<')?;
         let gt = committer.rfind_byte(b'>')?;
         let rest = &committer[gt + 1..];
         let start = rest.iter().position(|&c| !is_space(c))?;
         let rest = &rest[start..];
         let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-        (digits > 0).then_some(&rest[..digits])
+        if digits == 0 {
+            return None;
+        }
+        let after = &rest[digits..];
+        let zone_at = after.iter().position(|&c| !is_space(c))?;
+        let zone = &after[zone_at..];
+        let zone_digits = zone.get(1..).map_or(0, |tail| tail.iter().take_while(|c| c.is_ascii_digit()).count());
+        (matches!(zone.first(), Some(b'+' | b'-')) && zone_digits > 0).then_some(&rest[..digits])
     }
 
     /// Why libgit2 refuses the commit (`commit_parse`), if it does.

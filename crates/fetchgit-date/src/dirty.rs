@@ -336,7 +336,7 @@ fn write_tree<W: Write>(nar: &mut flat::Writer<W>, repo: &gix::Repository, workd
     let mounted: std::collections::BTreeMap<BString, &WorkTreeSubmodule> = mounts.iter().map(|m| (m.path.clone(), m)).collect();
     tracked.extend(mounted.keys().cloned());
     submodules.extend(mounted.keys().cloned());
-    let attributes = (export.libgit2 && export.export_ignore).then(|| Libgit2Attributes::index_only(repo));
+    let attributes = (export.libgit2 && export.export_ignore).then(|| Libgit2Attributes::index_only(repo)).transpose().map_err(DirtyError::Status)?;
     let mut keep = Keep { tracked, submodules, attributes, objects: repo.objects.clone() };
     let read_error = |path: &Path, source| DirtyError::Read { path: path.to_owned(), source };
     nar.directory().map_err(|e| read_error(workdir, e))?;

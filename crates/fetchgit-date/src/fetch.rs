@@ -153,6 +153,9 @@ pub enum FetchError {
     /// A local repository another user owns (git's `safe.directory`, libgit2's owner check).
     #[error(transparent)]
     Ownership(#[from] crate::ownership::OwnershipError),
+    /// The repository is one the release's git or libgit2 refuses.
+    #[error(transparent)]
+    Format(#[from] crate::repo_format::FormatError),
     /// The start commit cannot be found.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
@@ -302,10 +305,21 @@ impl Fetcher {
         };
         match location::parse(url)? {
             Location::Local(path) => {
+                // git and libgit2 check ownership while they discover the repository, before
+                // they read its format.
                 crate::ownership::check(&path, nix.generation())?;
-                let repo = resolve::open(&path)?;
+                let fetches_work_tree = selector.rev.is_none() && selector.ref_name.is_none();
+                crate::repo_format::check(&path, nix, fetches_work_tree)?;
+                let mut repo = resolve::open(&path)?;
                 // Nix's test: a file URL whose directory has no `.git` is cloned like a remote.
                 let cloned_by_nix = !path.join(".git").exists();
+                if cloned_by_nix {
+                    // Replace refs do not travel with Nix's clone (it fetches the ref, or
+                    // `refs/heads/*`), so the clone's git never sees them; nor `info/grafts`
+                    // (see `cloned_view`).
+                    repo = gix::open_opts(&path, gix::open::Options::isolated().config_overrides(["core.useReplaceRefs=false"]))
+                        .map_err(|err| OpenError::NotARepository { path: path.clone(), reason: error_chain(&err) })?;
+                }
                 Ok(fetcher(repo, path, None, None, cloned_by_nix))
             }
             Location::Remote(remote_url) => {
@@ -435,7 +449,7 @@ impl Fetcher {
         let Some(truncate) = selector.truncate else {
             return Ok(Selection { start, commit: start, rev: target.object, truncation: None });
         };
-        let mut history = History::new(&self.repo);
+        let mut history = self.cloned_view(History::new(&self.repo));
         let boundary = truncate.boundary(&mut history, start)?;
         let truncated = self.truncate(&mut history, start, boundary, selector.first_parent)?;
         if truncated.root_fallback && selector.refuse_root_fallback {
@@ -455,7 +469,13 @@ impl Fetcher {
     }
 
     fn truncate(&self, history: &mut History<'_>, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, FetchError> {
-        let key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
+        let mut key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
+        // The walk sees grafts, the shallow boundary and replace refs (git's view, as
+        // `History::new`): a repository with other ones must not share the result.
+        if let Some(view) = crate::history::view_fingerprint(&self.repo, true) {
+            key.push('_');
+            key.push_str(&view);
+        }
         if let Some(cached) = self.cache.get(Table::Truncation, &key) {
             match recheck::truncation_value(&cached).and_then(|t| recheck::truncation(history, start, boundary, first_parent, t).map(|()| t)) {
                 Ok(truncated) => return Ok(truncated),
@@ -480,6 +500,16 @@ impl Fetcher {
             return Ok(None);
         }
         Ok(Some(resolve::head_commit(&self.repo)?))
+    }
+
+    /// `history` as the repository Nix reads sees it: a repository Nix clones has no
+    /// `info/grafts` (grafts are local to a repository, a clone never gets them).
+    fn cloned_view<'a>(&self, history: History<'a>) -> History<'a> {
+        if self.cloned_by_nix && self.remote.is_none() {
+            history.without_grafts()
+        } else {
+            history
+        }
     }
 
     /// Refuses a shallow repository unless shallow history was asked for, before anything else
@@ -507,7 +537,7 @@ impl Fetcher {
         let selection = self.select(selector)?;
         let commit = selection.commit;
         let verified = self.verify_signature(selector, commit)?;
-        let mut history = History::for_generation(&self.repo, export.generation);
+        let mut history = self.cloned_view(History::for_generation(&self.repo, export.generation));
         let last_modified = history.last_modified(commit, export.generation)?;
         let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit, export.generation)? };
         let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
@@ -557,9 +587,12 @@ impl Fetcher {
     }
 
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId, generation: export::Generation) -> Result<u64, FetchError> {
-        // libgit2 (Nix >= 2.20) has no replace refs: with some, the count can differ.
-        let replaced = !generation.honours_replace_refs() && self.repo.objects.store_ref().replacements().next().is_some();
-        let key = if replaced { format!("{commit}-noreplace") } else { commit.to_string() };
+        // The count depends on the parents the generation sees: grafts, the shallow boundary,
+        // and replace refs where it honours them (libgit2, Nix >= 2.20, has none).
+        let key = match crate::history::view_fingerprint(&self.repo, generation.honours_replace_refs()) {
+            Some(view) => format!("{commit}_{view}"),
+            None => commit.to_string(),
+        };
         if let Some(cached) = self.cache.get(Table::RevCount, &key) {
             match recheck::rev_count(&cached) {
                 Ok(count) => return Ok(count),
@@ -639,7 +672,7 @@ impl Fetcher {
             mount_submodules: libgit2 && export.submodules,
         };
         let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, work_tree)?;
-        let mut history = History::for_generation(&self.repo, export.generation);
+        let mut history = self.cloned_view(History::for_generation(&self.repo, export.generation));
         let last_modified = match head {
             Some(head) => history.last_modified(head, export.generation)?,
             None => 0,

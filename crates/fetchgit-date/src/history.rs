@@ -60,8 +60,9 @@ pub enum HistoryError {
 /// What the walks need of a commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitNode {
-    /// Committer time, Unix seconds: what git compares `--before` against.
-    pub committer_time: i64,
+    /// Committer time, Unix seconds, unsigned as git's `timestamp_t` (a `-1` in the commit
+    /// reads as `2^64 - 1`): what git compares `--before` against.
+    pub committer_time: u64,
     /// Parent ids in order; empty for a root (or a shallow boundary).
     pub parents: Vec<ObjectId>,
 }
@@ -71,6 +72,12 @@ pub struct History<'repo> {
     _repo: std::marker::PhantomData<&'repo gix::Repository>,
     /// The object database, with or without `refs/replace/`.
     objects: gix::OdbHandle,
+    /// `refs/replace/` as applied (empty without), sorted: the id a read commit must hash to.
+    replacements: Vec<(ObjectId, ObjectId)>,
+    /// The object directories, for a packed copy of a commit whose loose copy lies.
+    object_dirs: Vec<std::path::PathBuf>,
+    /// Whether every commit read must be one libgit2 parses (the modern generation's count).
+    libgit2_parses: bool,
     graph: Option<gix::commitgraph::Graph>,
     /// `$GIT_DIR/info/grafts`: commit to its parents.
     grafts: gix::hashtable::HashMap<ObjectId, Vec<ObjectId>>,
@@ -116,7 +123,7 @@ struct ParentRange {
 /// queued: git's `--date-order` priority queue.
 #[derive(Debug, Clone, Copy)]
 struct Queued {
-    time: i64,
+    time: u64,
     sequence: u64,
     key: Key,
     parents: ParentRange,
@@ -182,8 +189,26 @@ impl<'repo> History<'repo> {
 
     /// Prepares walks that read commits as `generation` does: git honours `refs/replace/`,
     /// libgit2 (Nix >= 2.20) does not. Both honour `info/grafts`.
+    ///
+    /// libgit2 counts by looking every commit up (`git_commit_parent`, Nix's `getRevCount`),
+    /// which parses it whole and fails on a commit it cannot parse (a committer time beyond
+    /// 2^63, say): for the modern generation every commit is read from its object and checked
+    /// so, never from the commit-graph.
     pub fn for_generation(repo: &'repo gix::Repository, generation: Generation) -> Self {
-        Self::with_replace_refs(repo, generation.honours_replace_refs())
+        let mut history = Self::with_replace_refs(repo, generation.honours_replace_refs());
+        if generation == Generation::Modern {
+            history.graph = None;
+            history.shallow_positions.clear();
+            history.libgit2_parses = true;
+        }
+        history
+    }
+
+    /// The same walks without `info/grafts`: what a clone of the repository sees (the
+    /// commit-graph stays unused, which only costs time).
+    pub fn without_grafts(mut self) -> Self {
+        self.grafts.clear();
+        self
     }
 
     fn with_replace_refs(repo: &'repo gix::Repository, replace: bool) -> Self {
@@ -201,19 +226,53 @@ impl<'repo> History<'repo> {
         let mut shallow_positions: Vec<Position> =
             graph.as_ref().map(|g| shallow.iter().filter_map(|id| g.lookup(id)).collect()).unwrap_or_default();
         shallow_positions.sort_unstable_by_key(|p| p.0);
-        History { _repo: std::marker::PhantomData, objects, graph, grafts, shallow, shallow_positions, buf: Vec::new(), parents: Vec::new(), scratch: Vec::new() }
+        let mut replacements: Vec<(ObjectId, ObjectId)> = if replace { repo.objects.store_ref().replacements().collect() } else { Vec::new() };
+        replacements.sort_unstable();
+        let object_dirs = crate::export::blob::object_dirs(repo);
+        History {
+            _repo: std::marker::PhantomData,
+            objects,
+            replacements,
+            object_dirs,
+            libgit2_parses: false,
+            graph,
+            grafts,
+            shallow,
+            shallow_positions,
+            buf: Vec::new(),
+            parents: Vec::new(),
+            scratch: Vec::new(),
+        }
     }
 
-    /// The raw bytes of commit `id`.
+    /// The raw bytes of commit `id`, checked against its id as git's `parse_object` and
+    /// libgit2's strict hash verification check it (a packed copy is preferred to a loose one
+    /// that lies, as both look in packs first).
     fn commit_data(&mut self, id: ObjectId) -> Result<&[u8], HistoryError> {
         use gix::objs::Find;
         let corrupt = |reason: String| HistoryError::Corrupt { id, reason };
-        match self.objects.try_find(&id, &mut self.buf) {
-            Ok(Some(data)) if data.kind == gix::object::Kind::Commit => Ok(data.data),
-            Ok(Some(data)) => Err(corrupt(format!("it is a {}, not a commit", data.kind))),
-            Ok(None) => Err(HistoryError::Missing { id }),
-            Err(err) => Err(corrupt(error_chain(&err))),
+        let kind = match self.objects.try_find(&id, &mut self.buf) {
+            Ok(Some(data)) => data.kind,
+            Ok(None) => return Err(HistoryError::Missing { id }),
+            Err(err) => return Err(corrupt(error_chain(&err))),
+        };
+        if kind != gix::object::Kind::Commit {
+            return Err(corrupt(format!("it is a {kind}, not a commit")));
         }
+        let expected = match self.replacements.binary_search_by(|(from, _)| from.cmp(&id)) {
+            Ok(pos) => self.replacements[pos].1,
+            Err(_) => id,
+        };
+        let hash_of = |data: &[u8]| gix::objs::compute_hash(expected.kind(), kind, data).map_err(|err| corrupt(error_chain(&err)));
+        let actual = hash_of(&self.buf)?;
+        if actual == expected {
+            return Ok(&self.buf);
+        }
+        let packed = crate::export::blob::read_packed(&self.object_dirs, expected.kind(), expected, &mut self.buf).map_err(|err| corrupt(err.describe()))?;
+        if packed && hash_of(&self.buf)? == expected {
+            return Ok(&self.buf);
+        }
+        Err(corrupt(format!("object hash mismatch: its content hashes to {actual} (git and libgit2 refuse it)")))
     }
 
     /// Parents and committer time of `id`.
@@ -258,18 +317,22 @@ impl<'repo> History<'repo> {
     /// Committer time of `key`. A commit read from its object has its parents appended to
     /// `self.parents` (their range is returned); a graph commit's parents are read later, from
     /// the graph, by [`Self::parents_of`].
-    fn visit(&mut self, key: Key) -> Result<(i64, ParentRange), HistoryError> {
+    fn visit(&mut self, key: Key) -> Result<(u64, ParentRange), HistoryError> {
         let start = u32::try_from(self.parents.len()).expect("fewer than 2^32 parents in one walk");
         match key {
             Key::Graph(pos) => {
                 let graph = self.graph.as_ref().expect("graph keys come from the graph");
-                Ok((graph.commit_at(pos).committer_timestamp() as i64, ParentRange { start, len: 0 }))
+                Ok((graph.commit_at(pos).committer_timestamp(), ParentRange { start, len: 0 }))
             }
             Key::Object(id) => {
                 let shallow = self.is_shallow(&id);
                 let graft = self.grafts.get(&id).cloned();
+                let libgit2_parses = self.libgit2_parses;
                 let data = self.commit_data(id)?;
                 let parsed = crate::commit::Parsed::new(data);
+                if libgit2_parses {
+                    parsed.libgit2_check().map_err(|reason| HistoryError::NoCommitterTime { id, nix: Generation::Modern.nix(), reason: format!("libgit2: {reason}") })?;
+                }
                 let time = parsed.git_date();
                 let parents = match graft {
                     Some(parents) => parents,
@@ -343,7 +406,7 @@ impl<'repo> History<'repo> {
                 let root = first_root.expect("a finite history that was walked to its end has a root commit");
                 break Truncated { commit: self.id_of(root), root_fallback: true };
             };
-            if time <= boundary {
+            if at_or_before(time, boundary) {
                 break Truncated { commit: self.id_of(key), root_fallback: false };
             }
             if self.is_shallow_key(key) {
@@ -397,9 +460,15 @@ impl<'repo> History<'repo> {
     }
 
     /// Committer time of `id` as git's walks read it (Unix seconds), from the commit object.
+    /// A time beyond `i64::MAX` (a negative or huge date in the commit) cannot be rounded to an
+    /// interval: that is an error.
     pub fn committer_time(&mut self, id: &gix::oid) -> Result<i64, HistoryError> {
         let data = self.commit_data(id.to_owned())?;
-        Ok(crate::commit::Parsed::new(data).git_date())
+        let time = crate::commit::Parsed::new(data).git_date();
+        i64::try_from(time).map_err(|_| HistoryError::Corrupt {
+            id: id.to_owned(),
+            reason: format!("its committer time reads as {time} (git's unsigned timestamp), which no interval can be rounded from; truncate to a --date instead"),
+        })
     }
 
     /// `lastModified` of `id` as the Nix generation prints it, from the commit object: git's
@@ -424,6 +493,38 @@ impl<'repo> History<'repo> {
 /// `$GIT_DIR/info/grafts` as git's `read_graft_line` reads it (lines of hex ids, the commit
 /// then its parents; blank lines and '#' comments skipped; a bad line is ignored).
 /// `GIT_GRAFT_FILE` is not read: the environment never changes a result.
+/// Whether a committer time (git's unsigned `timestamp_t`) is at or before `boundary`, as
+/// git's `--before` compares them; a negative boundary is before every commit.
+pub fn at_or_before(time: u64, boundary: i64) -> bool {
+    u64::try_from(boundary).is_ok_and(|boundary| time <= boundary)
+}
+
+/// A short hash of everything besides the commits themselves that decides which parents a walk
+/// sees: `info/grafts` and (when `replace`) `refs/replace/`; `None` when there is neither, the
+/// common case. Cache keys of counts and truncations carry it, so two repositories holding the
+/// same commit with different grafts never share a result. (A shallow boundary cannot change a
+/// result: a walk that reaches it fails instead.)
+pub fn view_fingerprint(repo: &gix::Repository, replace: bool) -> Option<String> {
+    let mut view = Vec::new();
+    if let Some(grafts) = crate::repo_files::read_regular(&repo.common_dir().join("info/grafts"), crate::repo_files::METADATA_LIMIT) {
+        view.extend_from_slice(b"grafts\0");
+        view.extend_from_slice(&(grafts.len() as u64).to_le_bytes());
+        view.extend_from_slice(&grafts);
+    }
+    if replace {
+        let mut replacements: Vec<(ObjectId, ObjectId)> = repo.objects.store_ref().replacements().collect();
+        if !replacements.is_empty() {
+            replacements.sort_unstable();
+            view.extend_from_slice(b"replace\0");
+            for (from, to) in replacements {
+                view.extend_from_slice(from.as_bytes());
+                view.extend_from_slice(to.as_bytes());
+            }
+        }
+    }
+    (!view.is_empty()).then(|| nixstore::hash::sha256(&view).to_hex()[..16].to_owned())
+}
+
 fn read_grafts(repo: &gix::Repository) -> gix::hashtable::HashMap<ObjectId, Vec<ObjectId>> {
     let mut grafts = gix::hashtable::HashMap::default();
     let path = repo.common_dir().join("info/grafts");

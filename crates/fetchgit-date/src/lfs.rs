@@ -196,7 +196,9 @@ pub enum EndpointSource {
 /// Finds the endpoint source of `repo` for `commit` (see the module documentation); `remote` is
 /// the URL a remote fetch used, `None` for a local repository.
 pub fn endpoint_source(repo: &gix::Repository, commit: gix::ObjectId, remote: Option<&str>) -> Result<EndpointSource, LfsError> {
-    if let Some(url) = repo.config_snapshot().string("lfs.url").filter(|u| !u.is_empty()) {
+    // LFS is Nix >= 2.27: the configuration as libgit2 reads it, includes followed.
+    let config = crate::repo_config::RepoConfig::load(repo, crate::repo_config::Reader::Libgit2).unwrap_or_default();
+    if let Some(url) = config.string("lfs", None, "url").filter(|u| !u.is_empty()) {
         return Ok(EndpointSource::LfsUrl(url.to_string()));
     }
     if let Some(url) = lfsconfig_url(repo, commit) {
@@ -205,7 +207,7 @@ pub fn endpoint_source(repo: &gix::Repository, commit: gix::ObjectId, remote: Op
     if let Some(remote) = remote {
         return Ok(EndpointSource::Remote(remote.to_owned()));
     }
-    match repo.config_snapshot().string("remote.origin.url").filter(|u| !u.is_empty()) {
+    match config.string("remote", Some("origin"), "url").filter(|u| !u.is_empty()) {
         Some(url) => Ok(EndpointSource::Remote(url.to_string())),
         None => Err(LfsError::NoEndpoint("a local repository without lfs.url needs a remote 'origin'".into())),
     }

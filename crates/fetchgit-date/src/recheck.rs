@@ -65,10 +65,10 @@ pub fn truncation(history: &mut History<'_>, start: ObjectId, boundary: i64, fir
         if !node.parents.is_empty() || history.is_shallow(&commit) {
             return Err(format!("the root fallback {commit} is not a root commit"));
         }
-        if node.committer_time <= boundary {
+        if crate::history::at_or_before(node.committer_time, boundary) {
             return Err(format!("the root fallback {commit} is at or before the boundary {boundary}, so it is not a fallback"));
         }
-    } else if node.committer_time > boundary {
+    } else if !crate::history::at_or_before(node.committer_time, boundary) {
         return Err(format!("commit {commit} ({}) is after the boundary {boundary}", node.committer_time));
     }
     match lands_on(history, start, commit, boundary, first_parent) {
@@ -95,7 +95,7 @@ fn lands_on(history: &mut History<'_>, start: ObjectId, target: ObjectId, bounda
         }
         read += 1;
         let node = history.node(&id)?;
-        if node.committer_time <= boundary {
+        if crate::history::at_or_before(node.committer_time, boundary) {
             continue;
         }
         if history.is_shallow(&id) {

@@ -50,6 +50,8 @@ pub struct Entry {
     pub url: Option<BString>,
     /// `update`, as written.
     pub update: Option<BString>,
+    /// `branch`, as written (Nix >= 2.20 fetches the submodule with it as `ref`).
+    pub branch: Option<BString>,
 }
 
 /// The `.gitmodules` file of a commit, read as the generation reads it.
@@ -80,7 +82,7 @@ impl Gitmodules {
                 value.cloned()
             };
             let Some(path) = values("path") else { continue };
-            entries.push(Entry { name: name.to_owned(), path, url: values("url"), update: values("update") });
+            entries.push(Entry { name: name.to_owned(), path, url: values("url"), update: values("update"), branch: values("branch") });
         }
         Ok(Gitmodules { entries })
     }
@@ -507,15 +509,16 @@ pub fn fix_git_url(url: &str) -> String {
 
 /// The URL libgit2 resolves a local work tree's relative submodule URLs against
 /// (`get_url_base`): the remote of `HEAD`'s upstream branch, else `origin`, else the work tree.
+/// The configuration is read as libgit2 reads it (includes followed, see `repo_config`); one it
+/// cannot read gives no configured remote.
 pub fn libgit2_url_base(repo: &gix::Repository) -> Option<String> {
-    let remote_name = repo
-        .head_name()
-        .ok()
-        .flatten()
-        .and_then(|head| repo.branch_remote_name(head.shorten(), gix::remote::Direction::Fetch))
-        .map(|name| name.as_bstr().to_string())
+    let config = crate::repo_config::RepoConfig::load(repo, crate::repo_config::Reader::Libgit2).unwrap_or_default();
+    let branch = repo.head_name().ok().flatten().map(|head| head.shorten().to_string());
+    let remote_name = branch
+        .and_then(|branch| config.string("branch", Some(&branch), "remote").map(|name| name.to_string()))
+        .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "origin".to_owned());
-    let configured = repo.config_snapshot().string(format!("remote.{remote_name}.url").as_str()).map(|url| url.to_string());
+    let configured = config.string("remote", Some(&remote_name), "url").map(|url| url.to_string());
     configured.or_else(|| repo.workdir().map(|dir| format!("{}/", dir.display())))
 }
 
@@ -536,6 +539,17 @@ impl export::Submodules for Opener {
         }
         if self.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_SUBMODULES {
             return Err(format!("the tree has more than {MAX_SUBMODULES} submodules, nested ones included"));
+        }
+        // Nix >= 2.20 fetches the submodule as an input whose `ref` is its branch, and refuses
+        // a name that is no valid ref before fetching (`inputFromAttrs`); one starting with '-'
+        // could be taken as an option, and Nix >= 2.31 (libgit2's name checks) refuses it.
+        if generation == Generation::Modern {
+            if let Some(branch) = entry.branch.as_ref().filter(|b| !b.is_empty() && b.as_slice() != b".") {
+                let text = branch.to_str_lossy();
+                if crate::resolve::nix_refuses_ref(&text) || text.starts_with('-') {
+                    return Err(format!("its .gitmodules branch '{text}' is not a valid ref name: Nix >= 2.20 fails too (\"invalid Git branch/tag name '{text}'\"); fix the branch in .gitmodules"));
+                }
+            }
         }
         // `git submodule init` keeps a url the configuration already has.
         let configured_url = self.config.as_ref().and_then(|config| config.value(&format!("submodule.{}.url", entry.name)));

@@ -10,6 +10,7 @@
 use gix::bstr::ByteSlice;
 
 use super::attributes::Value;
+use crate::repo_config::{Reader, RepoConfig};
 
 /// The attributes `git archive` asks for a file, in this order.
 pub const ATTRIBUTES: [&str; 8] = ["export-ignore", "export-subst", "crlf", "ident", "filter", "eol", "text", "working-tree-encoding"];
@@ -72,22 +73,18 @@ fn parse_ulong(value: &[u8]) -> Option<u64> {
 }
 
 impl Settings {
-    /// The settings in `repo`'s own configuration (the repository was opened without the
-    /// user's and system's files, see `resolve::open`). Errors name a value git would die on.
+    /// The settings in `repo`'s own configuration, read as git reads it (includes followed, see
+    /// [`crate::repo_config`]). Errors name a value git would die on.
     pub fn of(repo: &gix::Repository) -> Result<Settings, String> {
+        let config = RepoConfig::load(repo, Reader::Git).map_err(|err| crate::error_chain(&err))?;
+        Self::from_config(&config)
+    }
+
+    /// The settings in `config`.
+    pub fn from_config(config: &RepoConfig) -> Result<Settings, String> {
         let mut settings = Settings::default();
-        let snapshot = repo.config_snapshot();
-        let config = snapshot.plumbing();
         // The last value wins, as in git; `Some(None)` is a key without '=' (true).
-        let raw = |key: &str| -> Option<Option<Vec<u8>>> {
-            let mut found = None;
-            for section in config.sections_by_name("core")?.filter(|s| s.header().subsection_name().is_none()) {
-                if let Some(value) = section.value_implicit(key) {
-                    found = Some(value.map(|v| v.to_vec()));
-                }
-            }
-            found
-        };
+        let raw = |key: &str| -> Option<Option<Vec<u8>>> { config.last("core", key).map(|v| v.map(|v| v.to_vec())) };
         if let Some(value) = raw("autocrlf") {
             settings.auto_crlf = match value.as_deref() {
                 Some(v) if v.eq_ignore_ascii_case(b"input") => AutoCrlf::Input,
@@ -111,13 +108,7 @@ impl Settings {
         if let Some(Some(value)) = raw("bigfilethreshold") {
             settings.big_file_threshold = parse_ulong(&value).ok_or_else(|| format!("bad numeric config value '{}' for 'core.bigfilethreshold'", value.as_bstr()))?;
         }
-        if let Some(sections) = config.sections_by_name("filter") {
-            for section in sections {
-                if let Some(name) = section.header().subsection_name() {
-                    settings.drivers.push(name.to_vec());
-                }
-            }
-        }
+        settings.drivers = config.subsections("filter").into_iter().map(Vec::from).collect();
         Ok(settings)
     }
 

@@ -23,6 +23,7 @@ use std::path::Path;
 use gix::bstr::{BStr, BString};
 use gix::ObjectId;
 use nixstore::hash::{HashingWriter, NixHash};
+use crate::repo_config::{Reader, RepoConfig};
 
 pub mod attributes;
 pub mod blob;
@@ -289,23 +290,41 @@ fn workdir_of(repo: &gix::Repository) -> Option<&Path> {
 
 /// The root tree of `commit`, with or without replace refs.
 pub fn tree_of(repo: &gix::Repository, commit: ObjectId, generation: Generation) -> Result<ObjectId, ExportError> {
-    let objects = blob::Objects::new(repo, generation.honours_replace_refs());
+    let objects = blob::Objects::new(repo, generation.honours_replace_refs(), generation);
     walk::root_tree(&objects, commit, generation)
+}
+
+/// `_<hash>` of the repository's replace refs (which git's export of a commit follows), or
+/// nothing when it has none.
+fn replacements_suffix(repo: &gix::Repository) -> String {
+    let mut replacements: Vec<(ObjectId, ObjectId)> = repo.objects.store_ref().replacements().collect();
+    if replacements.is_empty() {
+        return String::new();
+    }
+    replacements.sort_unstable();
+    let mut bytes = Vec::new();
+    for (from, to) in replacements {
+        bytes.extend_from_slice(from.as_bytes());
+        bytes.extend_from_slice(to.as_bytes());
+    }
+    format!("_{}", &nixstore::hash::sha256(&bytes).to_hex()[..16])
 }
 
 /// A key that names the export of `commit` with `options` and nothing else, for the cache.
 ///
 /// A modern export depends on the tree (and `export_ignore`) and, in a work tree, on the
 /// attribute sources outside the commit (`info/attributes`, the index's and the work tree's
-/// tracked `.gitattributes`). A legacy export depends on the commit (`export-subst`) and on the
-/// repository's configuration, `info/attributes`, `.mailmap` and replace refs.
+/// tracked `.gitattributes`, the file `core.attributesFile` names). A legacy export depends on
+/// the commit (`export-subst`) and on the repository's configuration (with every file it
+/// includes), the file its `core.attributesFile` names, `info/attributes`, `.mailmap` and
+/// replace refs.
 pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<String, ExportError> {
     let workdir = workdir_of(repo);
     if options.submodules {
         // Submodules are exported from a fresh checkout (legacy) or from the commit alone
         // (modern), at the commits the tree records: nothing but the commit decides the files.
         return Ok(match options.generation {
-            Generation::Legacy => format!("legacy_submodules_{commit}"),
+            Generation::Legacy => format!("legacy_submodules_{commit}{}", replacements_suffix(repo)),
             Generation::Modern => format!("modern_submodules{}_{}", if options.lfs { "_lfs" } else { "" }, tree_of(repo, commit, Generation::Modern)?),
         });
     }
@@ -321,6 +340,10 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
                 return Ok(format!("modern_{ignore}{lfs}_{tree}_bare"));
             };
             let mut sources = Vec::new();
+            let config = RepoConfig::load(repo, Reader::Libgit2).map_err(|err| ExportError::Config(crate::error_chain(&err)))?;
+            let global = config.attributes_file(workdir, Reader::Libgit2, attributes::libgit2::MAX_FILE_SIZE).map_err(|err| ExportError::Config(err.to_string()))?;
+            sources.extend(global.unwrap_or_default());
+            sources.push(0);
             sources.extend(attributes::libgit2::read_worktree_file(&repo.common_dir().join("info/attributes")).unwrap_or_default());
             if let Ok(index) = repo.open_index() {
                 for entry in index.entries() {
@@ -337,10 +360,17 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
         }
         Generation::Legacy => {
             let Some(workdir) = workdir else {
-                return Ok(format!("legacy_{commit}_bare"));
+                return Ok(format!("legacy_{commit}_bare{}", replacements_suffix(repo)));
             };
-            let mut sources = Vec::new();
-            for file in [repo.git_dir().join("config"), repo.common_dir().join("info/attributes"), workdir.join(".mailmap")] {
+            // The configuration as git reads it (every included file) and the attributes file
+            // its core.attributesFile names.
+            let config = RepoConfig::load(repo, Reader::Git).map_err(|err| ExportError::Config(crate::error_chain(&err)))?;
+            let global = config.attributes_file(workdir, Reader::Git, attributes::git::MAX_FILE_SIZE as u64).map_err(|err| ExportError::Config(err.to_string()))?;
+            let mut sources = config.fingerprint().to_vec();
+            sources.push(0);
+            sources.extend(global.unwrap_or_default());
+            sources.push(0);
+            for file in [repo.common_dir().join("info/attributes"), workdir.join(".mailmap")] {
                 sources.extend_from_slice(file.as_os_str().as_encoded_bytes());
                 sources.push(0);
                 sources.extend(attributes::libgit2::read_worktree_file(&file).unwrap_or_default());

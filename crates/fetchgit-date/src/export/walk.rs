@@ -15,6 +15,7 @@ use super::attributes::{git as git_attributes, libgit2, Value};
 use super::blob::{Objects, ReadError, STREAM_ABOVE};
 use super::git_archive::GitArchive;
 use super::legacy::{self, Settings};
+use crate::repo_config::{Reader, RepoConfig};
 use super::tree::{self, Kind};
 use super::{ExportError, ExportOptions, ExportStats, Generation, Smudge, Smudged, Submodules};
 
@@ -155,12 +156,18 @@ fn export_tree<W: Write>(
     // configuration or `info/attributes` applies.
     let checkout = generation == Generation::Legacy && options.submodules;
     let workdir = if checkout { None } else { workdir };
-    let objects = Objects::new(repo, placement.replace_refs);
+    let objects = Objects::new(repo, placement.replace_refs, generation);
     let root = root_tree(&objects, commit, generation)?;
-    let settings = match (placement.settings, generation, workdir) {
-        (Some(settings), _, _) => settings,
-        (None, Generation::Legacy, Some(_)) => Settings::of(repo).map_err(ExportError::Config)?,
-        _ => Settings::default(),
+    // Legacy: `git -C <work tree> archive` reads the repository's configuration (includes
+    // followed) and the attributes file its `core.attributesFile` names.
+    let (settings, global_attributes) = match (placement.settings, generation, workdir) {
+        (Some(settings), _, _) => (settings, None),
+        (None, Generation::Legacy, Some(workdir)) => {
+            let config = RepoConfig::load(repo, Reader::Git).map_err(|err| ExportError::Config(crate::error_chain(&err)))?;
+            let global = config.attributes_file(workdir, Reader::Git, git_attributes::MAX_FILE_SIZE as u64).map_err(|err| ExportError::Config(err.to_string()))?;
+            (Settings::from_config(&config).map_err(ExportError::Config)?, global)
+        }
+        _ => (Settings::default(), None),
     };
     let mut walker = Walker {
         commit,
@@ -187,7 +194,7 @@ fn export_tree<W: Write>(
     let root_attributes = walker.attributes_file(&items)?;
     match generation {
         Generation::Modern if options.export_ignore || walker.smudge.is_some() => {
-            walker.libgit2 = Some(libgit2::Libgit2Attributes::new(repo, workdir, root_attributes.as_deref()));
+            walker.libgit2 = Some(libgit2::Libgit2Attributes::new(repo, workdir, root_attributes.as_deref()).map_err(ExportError::Config)?);
         }
         Generation::Modern => {}
         Generation::Legacy => {
@@ -195,7 +202,8 @@ fn export_tree<W: Write>(
                 Some(_) => libgit2::read_worktree_file(&repo.common_dir().join("info/attributes")).map(|b| git_attributes::parse_file(&b)).unwrap_or_default(),
                 None => git_attributes::Frame::default(),
             };
-            walker.git = Some(git_attributes::GitAttributes::new(info, walker.settings.ignore_case));
+            let global = global_attributes.map(|bytes| git_attributes::parse_file(&bytes)).unwrap_or_default();
+            walker.git = Some(git_attributes::GitAttributes::new(info, walker.settings.ignore_case).with_global(global));
         }
     }
     walker.enter_attributes(root_attributes.as_deref());
@@ -243,6 +251,20 @@ impl Walker<'_, '_> {
 
     fn nix_fails(&self, reason: impl Into<String>) -> ExportError {
         ExportError::NixFails { commit: self.commit, path: self.path.clone(), generation: self.generation, reason: reason.into() }
+    }
+
+    /// Legacy: Nix <= 2.19 cannot read a path longer than `PATH_MAX` from its unpacked tree. This
+    /// also ends every walk of a tree that contains itself (only replace refs can make one: every
+    /// tree read is checked against its id).
+    fn check_legacy_path_length(&self) -> Result<(), ExportError> {
+        if self.generation == Generation::Legacy && self.path_prefix + self.path.len() > LEGACY_MAX_PATH {
+            let reason = format!(
+                "the path is {} bytes long; Nix <= 2.19 unpacks the tree under its temporary directory and cannot read paths that long (File name too long, PATH_MAX is 4096)",
+                self.path_prefix + self.path.len()
+            );
+            return Err(self.nix_fails(reason));
+        }
+        Ok(())
     }
 
     /// Appends `name` to the current path; returns the length to truncate back to.
@@ -426,13 +448,7 @@ impl Walker<'_, '_> {
                 }
                 continue;
             }
-            if self.generation == Generation::Legacy && self.path_prefix + self.path.len() > LEGACY_MAX_PATH {
-                let reason = format!(
-                    "the path is {} bytes long; Nix <= 2.19 unpacks the tree under its temporary directory and cannot read paths that long (File name too long, PATH_MAX is 4096)",
-                    self.path_prefix + self.path.len()
-                );
-                return Err(self.nix_fails(reason));
-            }
+            self.check_legacy_path_length()?;
             match kind {
                 Kind::Tree => {
                     let items = self.read_tree(oid)?;
@@ -528,6 +544,7 @@ impl Walker<'_, '_> {
             let (path_len, parent_key) = (level.path_len, level.key);
             self.path.truncate(path_len);
             self.enter(&name);
+            self.check_legacy_path_length()?;
             let child = child_key(&parent_key, &name);
             if let Some(&known) = self.writes.get(&child) {
                 if known {
@@ -578,6 +595,7 @@ impl Walker<'_, '_> {
             if let Some(name) = name {
                 self.enter(&name);
             }
+            self.check_legacy_path_length()?;
             let items = self.read_tree(oid)?;
             let here = self.path.len();
             pending.extend(items.into_iter().filter(|item| item.kind == Kind::Tree).map(|item| (item.oid, here, Some(item.name))));

@@ -6,13 +6,15 @@
 //!
 //! The attribute stack is, from highest precedence: `$GIT_DIR/info/attributes`, the
 //! `.gitattributes` of each directory from the path's own up to the root (read from the archived
-//! tree, which `git archive` loads into a temporary index), and the built-in
-//! `[attr]binary -diff -merge -text`.
+//! tree, which `git archive` loads into a temporary index), the file the repository's own
+//! `core.attributesFile` names, and the built-in `[attr]binary -diff -merge -text`.
 //!
 //! ### Deviation
 //! git also reads the system file (`/etc/gitattributes`) and the user's
-//! (`core.attributesFile`, default `$XDG_CONFIG_HOME/git/attributes`). They are not part of the
-//! repository, and an export must not depend on the machine it runs on, so they are not read.
+//! (`core.attributesFile` of the user's configuration, default
+//! `$XDG_CONFIG_HOME/git/attributes`). They are not part of the repository, and an export must
+//! not depend on the machine it runs on, so they are not read. A `core.attributesFile` set in
+//! the repository's own configuration is read (see `crate::repo_config`).
 
 use gix::bstr::{BStr, BString, ByteSlice};
 
@@ -296,6 +298,9 @@ fn parse_path_pattern(mut p: &[u8]) -> Pattern {
 /// The attribute stack of one export and the repository-wide settings it needs.
 pub struct GitAttributes {
     info: Frame,
+    /// `core.attributesFile` of the repository's own configuration (below every
+    /// `.gitattributes`, above the built-in macros).
+    global: Frame,
     builtin: Frame,
     /// `.gitattributes` frames from the root down to the current directory.
     dirs: Vec<Frame>,
@@ -305,7 +310,13 @@ pub struct GitAttributes {
 impl GitAttributes {
     /// An empty stack with `info/attributes` (already parsed) and `core.ignoreCase`.
     pub fn new(info: Frame, ignore_case: bool) -> Self {
-        GitAttributes { info, builtin: builtin(), dirs: Vec::new(), ignore_case }
+        GitAttributes { info, global: Frame::default(), builtin: builtin(), dirs: Vec::new(), ignore_case }
+    }
+
+    /// The stack with `core.attributesFile`'s frame (already parsed) at its place.
+    pub fn with_global(mut self, global: Frame) -> Self {
+        self.global = global;
+        self
     }
 
     /// Enters a directory whose `.gitattributes` is `frame` (empty when it has none).
@@ -320,7 +331,7 @@ impl GitAttributes {
 
     /// Whether any rule at all applies (so that queries can be skipped).
     pub fn has_rules(&self) -> bool {
-        !self.info.rules.is_empty() || self.dirs.iter().any(|f| !f.rules.is_empty())
+        !self.info.rules.is_empty() || !self.global.rules.is_empty() || self.dirs.iter().any(|f| !f.rules.is_empty())
     }
 
     /// The values of `names` for `path`, relative to the root, with a trailing '/' for a
@@ -331,7 +342,7 @@ impl GitAttributes {
         if !self.has_rules() {
             return out;
         }
-        let frames: Vec<&Frame> = std::iter::once(&self.info).chain(self.dirs.iter().rev()).chain(std::iter::once(&self.builtin)).collect();
+        let frames: Vec<&Frame> = std::iter::once(&self.info).chain(self.dirs.iter().rev()).chain([&self.global, &self.builtin]).collect();
         let mut known: Vec<(BString, Value)> = Vec::new();
         let path_len = path.len();
         let basename_offset = match path[..path_len.saturating_sub(1)].rfind_byte(b'/') {

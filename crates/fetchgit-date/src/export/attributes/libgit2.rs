@@ -22,9 +22,12 @@
 //!
 //! ### Deviation
 //! Attribute files outside the repository are never read: the one above the work tree (for the
-//! root) and those that `realpath` reaches through symlinks. libgit2 then reads `core.attributesFile` (default `$XDG_CONFIG_HOME/git/attributes`) and
-//! preloads the system file's macros; both belong to the machine, not the repository, and are
-//! not read. A work-tree `.gitattributes` that is a FIFO would block libgit2 (it opens it);
+//! root) and those that `realpath` reaches through symlinks. libgit2 then reads the user's
+//! `core.attributesFile` (default `$XDG_CONFIG_HOME/git/attributes`) and preloads the system
+//! file's macros; both belong to the machine, not the repository, and are not read. A
+//! `core.attributesFile` set in the repository's own configuration (includes followed) is read,
+//! below every `.gitattributes`, with its macros defined first, as `attr_setup` preloads it; a
+//! relative one is refused (libgit2 reads it from Nix's working directory). A work-tree `.gitattributes` that is a FIFO would block libgit2 (it opens it);
 //! it is read as absent here.
 
 use std::collections::HashMap;
@@ -33,6 +36,7 @@ use std::path::{Path, PathBuf};
 use gix::bstr::{BStr, BString, ByteSlice};
 
 use super::Value;
+use crate::repo_config::{Reader, RepoConfig};
 
 /// `GIT_ATTR_MAX_FILE_SIZE`.
 pub const MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
@@ -309,6 +313,8 @@ struct Level {
 /// libgit2's attribute sources for one export, as a stack following the walk.
 pub struct Libgit2Attributes {
     info: File,
+    /// `core.attributesFile` of the repository's own configuration (lowest precedence).
+    global: File,
     workdir: Option<PathBuf>,
     /// Whether the work tree's files are sources (not with `GIT_ATTR_CHECK_INDEX_ONLY`).
     file_source: bool,
@@ -333,7 +339,7 @@ impl Libgit2Attributes {
     /// The sources of `repo` for exporting a commit whose root `.gitattributes` is
     /// `commit_root` (its blob, when it has one). `workdir` is `None` for a bare repository,
     /// which is read as Nix's clone of it: no index, no `info/attributes`.
-    pub fn new(repo: &gix::Repository, workdir: Option<&Path>, commit_root: Option<&[u8]>) -> Self {
+    pub fn new(repo: &gix::Repository, workdir: Option<&Path>, commit_root: Option<&[u8]>) -> Result<Self, String> {
         Self::with_sources(repo, workdir, true, commit_root)
     }
 
@@ -341,11 +347,11 @@ impl Libgit2Attributes {
     /// which Nix >= 2.20 uses for a work tree fetched as it is: `info/attributes` and each
     /// directory's `.gitattributes` from the index (`attr_setup` still preloads the work tree's
     /// root file, whose macros count).
-    pub fn index_only(repo: &gix::Repository) -> Self {
+    pub fn index_only(repo: &gix::Repository) -> Result<Self, String> {
         Self::with_sources(repo, repo.workdir(), false, None)
     }
 
-    fn with_sources(repo: &gix::Repository, workdir: Option<&Path>, file_source: bool, commit_root: Option<&[u8]>) -> Self {
+    fn with_sources(repo: &gix::Repository, workdir: Option<&Path>, file_source: bool, commit_root: Option<&[u8]>) -> Result<Self, String> {
         let mut macros: Macros = HashMap::new();
         // git_attr_cache__init: "binary" is "-diff -merge -text -crlf".
         macros.insert(
@@ -354,6 +360,7 @@ impl Libgit2Attributes {
         );
         let mut attributes = Libgit2Attributes {
             info: File::default(),
+            global: File::default(),
             workdir: workdir.map(Path::to_owned),
             file_source,
             index: None,
@@ -362,7 +369,16 @@ impl Libgit2Attributes {
             root_files: Vec::new(),
             outside: Vec::new(),
         };
-        if workdir.is_some() {
+        if let Some(workdir) = workdir {
+            // attr_setup preloads core.attributesFile first (its macros count everywhere).
+            let config = RepoConfig::load(repo, Reader::Libgit2).map_err(|err| crate::error_chain(&err))?;
+            let global = config.attributes_file(workdir, Reader::Libgit2, MAX_FILE_SIZE).map_err(|err| err.to_string())?;
+            attributes.outside.extend_from_slice(b"core.attributesFile\0");
+            if let Some(bytes) = global {
+                attributes.outside.extend_from_slice(&bytes);
+                attributes.global = parse(&bytes, None, true, &mut attributes.macros);
+            }
+            attributes.outside.push(0);
             let info = read_worktree_file(&repo.common_dir().join("info/attributes")).unwrap_or_default();
             attributes.outside.extend_from_slice(&info);
             attributes.info = parse(&info, None, true, &mut attributes.macros);
@@ -387,7 +403,7 @@ impl Libgit2Attributes {
             let file = parse(bytes, Some(root), true, &mut attributes.macros);
             attributes.root_files.push(file);
         }
-        attributes
+        Ok(attributes)
     }
 
     /// The work tree's root file, read even where it is no source (for its macros).
@@ -460,7 +476,7 @@ impl Libgit2Attributes {
             None => path,
         };
         let levels = self.levels.iter().rev().flat_map(|level| level.files.iter());
-        for file in std::iter::once(&self.info).chain(levels) {
+        for file in std::iter::once(&self.info).chain(levels).chain(std::iter::once(&self.global)) {
             for rule in file.rules.iter().rev() {
                 if !rule_matches(rule, path, basename, is_dir) {
                     continue;
@@ -481,7 +497,7 @@ impl Libgit2Attributes {
     /// at the root.
     pub fn root_ignored(&self) -> bool {
         let levels: &[Level] = if self.workdir.is_some() { &[] } else { &self.levels };
-        let files = std::iter::once(&self.info).chain(levels.iter().rev().flat_map(|level| level.files.iter()));
+        let files = std::iter::once(&self.info).chain(levels.iter().rev().flat_map(|level| level.files.iter())).chain(std::iter::once(&self.global));
         for file in files {
             for rule in file.rules.iter().rev() {
                 if !rule_matches(rule, b"", b"", false) {
@@ -512,7 +528,7 @@ mod tests {
             let relative = if dir.is_empty() { ".gitattributes".to_owned() } else { format!("{dir}/.gitattributes") };
             levels.push(Level { files: vec![parse(text.as_bytes(), Some(relative.as_str().into()), dir.is_empty(), &mut macros)] });
         }
-        let attributes = Libgit2Attributes { info: File::default(), workdir: None, file_source: true, index: None, macros, levels, root_files: Vec::new(), outside: Vec::new() };
+        let attributes = Libgit2Attributes { info: File::default(), global: File::default(), workdir: None, file_source: true, index: None, macros, levels, root_files: Vec::new(), outside: Vec::new() };
         attributes.export_ignored(path.into())
     }
 
