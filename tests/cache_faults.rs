@@ -184,8 +184,8 @@ fn every_damaged_entry_is_detected_and_the_answer_stays_right() {
     }
 }
 
-/// Entries whose checksum is right but whose value is not: written through the library as a
-/// bug or an older version could have written them. Whatever can be checked is.
+/// Entries whose authenticator is right (written through the library, with this cache's secret)
+/// but whose value is not: whatever can be checked without walking the history they skip is.
 #[test]
 fn whole_but_wrong_values_are_caught_where_they_can_be_checked() {
     let f = fixture();
@@ -199,7 +199,6 @@ fn whole_but_wrong_values_are_caught_where_they_can_be_checked() {
     let rev = expected["rev"].as_str().expect("rev").to_owned();
     let root = git(&f.scratch.repo(), &["rev-list", "--max-parents=0", "main"]);
     let cases: Vec<(&str, Table, &str, String)> = vec![
-        ("a commit on no path from the start (older than the boundary)", Table::Truncation, &truncation_key, format!("{} 0", f.lone)),
         ("a commit after the boundary", Table::Truncation, &truncation_key, format!("{} 0", f.late)),
         ("a root fallback that is not a root", Table::Truncation, &truncation_key, format!("{rev} 1")),
         ("a root fallback although the root is before the boundary", Table::Truncation, &truncation_key, format!("{root} 1")),
@@ -219,6 +218,68 @@ fn whole_but_wrong_values_are_caught_where_they_can_be_checked() {
         };
         check_recovers(&f, &expected, table_name, what, &|_| cache.put(table, key, &value));
     }
+}
+
+/// Forged truncation entries: a wrong commit with a valid public checksum (the unkeyed SHA-256
+/// of the previous format, which anyone can compute), the same wrong commit in an entry made by
+/// another cache (valid under that cache's secret), and, with a commit-graph, an entry this
+/// cache made whose commit cannot be an ancestor of the start (a higher generation). Never
+/// served: the answer stays git's, and the entry is replaced by a good one.
+#[test]
+fn forged_truncation_entries_are_recomputed() {
+    let f = fixture();
+    let repo = f.scratch.repo();
+    // A child of main dated before the boundary: old enough, but no ancestor of main.
+    let work = f.scratch.dir.path().join("work");
+    git(&work, &["checkout", "-q", "-b", "skewed", "main"]);
+    let out = Command::new("git")
+        .current_dir(&work)
+        .args(["commit", "-q", "--allow-empty", "-m", "skewed"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "A")
+        .env("GIT_AUTHOR_EMAIL", "a@example.org")
+        .env("GIT_COMMITTER_NAME", "C")
+        .env("GIT_COMMITTER_EMAIL", "c@example.org")
+        .env("GIT_AUTHOR_DATE", "@1500000000 +0000")
+        .env("GIT_COMMITTER_DATE", "@1500000000 +0000")
+        .output()
+        .expect("git commit");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    git(&work, &["push", "-q", repo.to_str().expect("utf-8"), "skewed"]);
+    let skewed = git(&repo, &["rev-parse", "skewed"]);
+    let expected = expected(&f);
+    let home = f.scratch.home();
+    let path = only_entry(&home, "truncation");
+    let key = path.file_name().expect("name").to_string_lossy().into_owned();
+    let wrong = format!("{} 0", f.lone);
+    let good = std::fs::read_to_string(&path).expect("entry");
+
+    let public_checksum = {
+        let mut message = Vec::new();
+        for part in ["fetchgit-date cache entry", "truncation", key.as_str(), wrong.as_str()] {
+            message.extend_from_slice(part.as_bytes());
+            message.push(0);
+        }
+        nixstore::hash::sha256(&message).to_hex()
+    };
+    std::fs::write(&path, format!("{wrong}\nsha256:{public_checksum}\n")).expect("write");
+    assert_eq!(ok_json(&fetch(&home, &repo.display().to_string()), "public checksum"), expected, "an entry with the public checksum was served");
+    assert_eq!(std::fs::read_to_string(&path).expect("entry"), good, "the forged entry was not replaced by the computed one");
+
+    let other_home = tempfile::tempdir().expect("tempdir");
+    let other = Cache::at(other_home.path());
+    other.put(Table::Truncation, &key, &wrong);
+    let copied = other_home.path().join("v1/truncation").join(&key);
+    check_recovers(&f, &expected, "truncation", "an entry copied from another cache", &|path| {
+        std::fs::copy(&copied, path).expect("copy");
+    });
+
+    git(&repo, &["commit-graph", "write", "--reachable"]);
+    let cache = Cache::at(home.join(".cache/fetchgit-date"));
+    check_recovers(&f, &expected, "truncation", "a later commit (higher generation), with a commit-graph", &|_| {
+        cache.put(Table::Truncation, &key, &format!("{skewed} 0"))
+    });
 }
 
 /// The cache repository of a remote, damaged: re-created with a warning, never an error with

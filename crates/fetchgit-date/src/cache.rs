@@ -7,10 +7,23 @@
 //! (who write identical values) cannot corrupt it.
 //!
 //! The cache must never make an answer wrong, so an entry is only believed when it proves it is
-//! whole: its second line is a SHA-256 of its table, key and value (see [`checksum`]). An entry
-//! that is not a small regular file, is too long, or does not match its checksum is reported
-//! with a warning, removed and recomputed. Callers check what they can of the value itself (a
-//! truncation entry against its boundary and start commit) and [`Cache::discard`] what fails.
+//! whole and was written by this cache: its second line is an HMAC-SHA256 of its table, key and
+//! value under the cache's own secret (`<cache>/v1/entry-key`, 32 random bytes, mode 0600,
+//! created with the first entry; see [`authenticator`]). An entry that is not a small regular
+//! file, is too long, or does not match its authenticator is reported with a warning, removed
+//! and recomputed; so is a forged one, even with a correct public checksum (the unkeyed SHA-256
+//! of the previous format), and an entry copied from another cache. An entry of the previous
+//! format (`sha256:` line) is recomputed silently, so an upgrade does not warn once per entry.
+//! Callers check what they can of the value itself at a cost that does not grow with history
+//! (a truncation entry against its boundary and start commit, [`crate::recheck`]) and
+//! [`Cache::discard`] what fails.
+//!
+//! Why a secret rather than re-deriving the value: deciding that a truncation entry's commit is
+//! where the walk lands needs a walk over the history the entry skips (a commit's ancestry is a
+//! hash-linked list: without an index, every commit between start and answer must be read to
+//! confirm it), which is the cost the cache exists to save. The secret moves the trust to the
+//! writer: only a process that can read the cache's secret (the cache's owner, who already
+//! controls the program) can write an entry that is believed.
 //!
 //! The cache is only an accelerator: an entry that cannot be written is skipped (a read-only
 //! cache is read, never written), one that cannot be used is recomputed.
@@ -18,7 +31,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// Version of the on-disk layout; bump it when an entry's meaning changes.
 const LAYOUT: &str = "v1";
@@ -26,10 +40,28 @@ const LAYOUT: &str = "v1";
 /// Longest entry file read; every value is far shorter (a NAR hash and size is under 100 bytes).
 const MAX_ENTRY_BYTES: u64 = 4096;
 
+/// The file, in the versioned cache directory, holding the secret that authenticates entries.
+const SECRET_FILE: &str = "entry-key";
+
+/// Bytes of the secret.
+const SECRET_BYTES: usize = 32;
+
 /// Handle to the cache directory, or a disabled cache.
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: Option<PathBuf>,
+    /// The secret once read (shared by clones; never reset once known).
+    secret: std::sync::Arc<std::sync::OnceLock<Secret>>,
+}
+
+/// The key of the entries' HMAC. Its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret([u8; SECRET_BYTES]);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// A group of entries with one kind of key and value.
@@ -66,17 +98,17 @@ impl Cache {
     pub fn from_variables(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Cache {
         let absolute = |dir: Option<std::ffi::OsString>| dir.map(PathBuf::from).filter(|dir| dir.is_absolute());
         let base = absolute(xdg_cache_home).or_else(|| absolute(home).map(|home| home.join(".cache")));
-        Cache { dir: base.map(|base| base.join("fetchgit-date").join(LAYOUT)) }
+        Cache { dir: base.map(|base| base.join("fetchgit-date").join(LAYOUT)), secret: Default::default() }
     }
 
     /// A cache at `dir` (which is created on first write).
     pub fn at(dir: impl Into<PathBuf>) -> Cache {
-        Cache { dir: Some(dir.into().join(LAYOUT)) }
+        Cache { dir: Some(dir.into().join(LAYOUT)), secret: Default::default() }
     }
 
     /// A cache that stores nothing.
     pub fn disabled() -> Cache {
-        Cache { dir: None }
+        Cache { dir: None, secret: Default::default() }
     }
 
     /// The versioned cache directory (`.../fetchgit-date/v1`), unless the cache is disabled.
@@ -91,7 +123,10 @@ impl Cache {
         if !self.believable(&path) {
             return None;
         }
-        match read_entry(&path, table, key) {
+        // Without a secret nothing in the cache can have been written by it: every entry is
+        // recomputed (and the first `put` creates the secret).
+        let secret = self.secret(false)?;
+        match read_entry(&path, &secret, table, key) {
             Ok(value) => value,
             Err(reason) => {
                 self.discard(table, key, &reason);
@@ -137,7 +172,8 @@ impl Cache {
         if !self.believable(dir) || std::fs::create_dir_all(dir).is_err() {
             return;
         }
-        let entry = format!("{value}\n{}\n", checksum(table, key, value));
+        let Some(secret) = self.secret(true) else { return };
+        let entry = format!("{value}\n{}\n", authenticator(&secret, table, key, value));
         let write = || -> std::io::Result<()> {
             let mut tmp = tempfile_in(dir)?;
             tmp.1.write_all(entry.as_bytes())?;
@@ -149,27 +185,84 @@ impl Cache {
         let _ = write();
     }
 
+    /// The cache's secret: read from [`SECRET_FILE`], or (`create`) made when it is missing or is
+    /// not a secret (then every entry made with the old one is refused and recomputed). `None`
+    /// when there is none and none can be made (a read-only cache without one, or another
+    /// user's: its secret is not readable).
+    fn secret(&self, create: bool) -> Option<Secret> {
+        if let Some(secret) = self.secret.get() {
+            return Some(secret.clone());
+        }
+        let path = self.dir.as_ref()?.join(SECRET_FILE);
+        let read = || match read_regular_file(&path, SECRET_BYTES as u64) {
+            Ok(Some(bytes)) => bytes.try_into().ok().map(Secret),
+            _ => None,
+        };
+        let secret = match read() {
+            Some(secret) => secret,
+            None if create => {
+                make_secret(&path).ok()?;
+                read()?
+            }
+            None => return None,
+        };
+        Some(self.secret.get_or_init(|| secret).clone())
+    }
+
     fn entry_path(&self, table: Table, key: &str) -> Option<PathBuf> {
         debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         Some(self.dir.as_ref()?.join(table.dir_name()).join(key))
     }
 }
 
-/// The second line of an entry: `sha256:` and the hex SHA-256 of the table, key and value, so
-/// that a changed, truncated or misplaced (renamed, copied) entry is recognised.
-fn checksum(table: Table, key: &str, value: &str) -> String {
-    let mut hasher = Sha256::new();
+/// The second line of an entry: `hmac-sha256:` and the hex HMAC-SHA256, under the cache's
+/// secret, of the table, key and value, so that a changed, truncated or misplaced (renamed,
+/// copied) entry is recognised, and so is one written by anything that does not hold the secret.
+/// (Compared as strings, not in constant time: whoever could time our reads of an entry could
+/// already write entries, and so read the secret, as the cache's owner.)
+fn authenticator(secret: &Secret, table: Table, key: &str, value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
     for part in ["fetchgit-date cache entry", table.dir_name(), key, value] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
+        mac.update(part.as_bytes());
+        mac.update(&[0]);
     }
-    let digest = hasher.finalize();
-    format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    let tag = mac.finalize().into_bytes();
+    format!("hmac-sha256:{}", tag.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Writes a new random secret to `path`: to a private temporary file first, then linked into
+/// place so that concurrent writers agree on one secret (the first link wins; a later one only
+/// replaces a file that is not a secret).
+fn make_secret(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().expect("the secret is in the cache directory");
+    std::fs::create_dir_all(dir)?;
+    let mut secret = [0u8; SECRET_BYTES];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
+    let (tmp, mut file) = tempfile_in(dir)?;
+    let written = (|| {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(&secret)?;
+        file.sync_data()?;
+        match std::fs::hard_link(&tmp, path) {
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let whole = matches!(read_regular_file(path, SECRET_BYTES as u64), Ok(Some(bytes)) if bytes.len() == SECRET_BYTES);
+                if whole {
+                    Ok(())
+                } else {
+                    std::fs::rename(&tmp, path)
+                }
+            }
+            linked => linked,
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    written
 }
 
 /// The value of the entry at `path`: `Ok(None)` when there is none, `Err(why)` when the entry
 /// is damaged.
-fn read_entry(path: &Path, table: Table, key: &str) -> Result<Option<String>, String> {
+fn read_entry(path: &Path, secret: &Secret, table: Table, key: &str) -> Result<Option<String>, String> {
     let bytes = match read_regular_file(path, MAX_ENTRY_BYTES) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Ok(None),
@@ -180,8 +273,13 @@ fn read_entry(path: &Path, table: Table, key: &str) -> Result<Option<String>, St
         .strip_suffix('\n')
         .and_then(|body| body.split_once('\n'))
         .ok_or_else(|| "it is not a value line followed by a checksum line".to_owned())?;
-    if sum != checksum(table, key, value) {
-        return Err("its checksum does not match its key and value".to_owned());
+    if sum.starts_with("sha256:") && sum.len() == "sha256:".len() + 64 {
+        // The previous, unkeyed format: anyone could have written it. Recomputed (and
+        // overwritten) without a warning, since every cache had them.
+        return Ok(None);
+    }
+    if sum != authenticator(secret, table, key, value) {
+        return Err("its authenticator does not match its key and value under this cache's secret (damaged, forged, or copied from another cache)".to_owned());
     }
     Ok(Some(value.to_owned()))
 }
@@ -313,6 +411,54 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("v1/revcount")).expect("dir");
         std::fs::write(dir.path().join("v1/revcount/k"), &good).expect("write");
         assert_eq!(cache.get(Table::RevCount, "k"), None);
+    }
+
+    /// An entry not written with this cache's secret is never believed, whatever its checksum:
+    /// one with the public, unkeyed SHA-256 of the previous format (anyone can compute it), and
+    /// a whole, authenticated entry copied from another cache.
+    #[test]
+    fn forged_entries_with_a_valid_checksum_are_not_believed() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::at(dir.path());
+        cache.put(Table::Truncation, "k", "0123456789abcdef0123456789abcdef01234567 0");
+        let path = dir.path().join("v1/truncation/k");
+        let forged_value = "89abcdef0123456789abcdef0123456789abcdef 0";
+        let public_checksum = {
+            let mut hasher = sha2::Sha256::new();
+            for part in ["fetchgit-date cache entry", "truncation", "k", forged_value] {
+                hasher.update(part.as_bytes());
+                hasher.update([0]);
+            }
+            hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        std::fs::write(&path, format!("{forged_value}\nsha256:{public_checksum}\n")).expect("write");
+        assert_eq!(cache.get(Table::Truncation, "k"), None, "an entry with the public checksum was believed");
+
+        let other_dir = tempfile::tempdir().expect("tempdir");
+        let other = Cache::at(other_dir.path());
+        other.put(Table::Truncation, "k", forged_value);
+        assert_eq!(other.get(Table::Truncation, "k").as_deref(), Some(forged_value), "the other cache believes its own entry");
+        std::fs::copy(other_dir.path().join("v1/truncation/k"), &path).expect("copy");
+        assert_eq!(Cache::at(dir.path()).get(Table::Truncation, "k"), None, "an entry copied from another cache was believed");
+        assert!(!path.exists(), "the copied entry was not removed");
+
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(dir.path().join("v1").join(SECRET_FILE)).expect("secret").permissions());
+        assert_eq!(mode & 0o077, 0, "the secret is readable by others: {mode:o}");
+        assert!(!format!("{cache:?}").contains(&format!("{:?}", cache.secret(false).expect("secret").0)), "Debug shows the secret");
+    }
+
+    /// A secret that is not one (damaged) is replaced; entries made with the old one are then
+    /// refused, and new ones are believed.
+    #[test]
+    fn a_damaged_secret_is_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Cache::at(dir.path()).put(Table::RevCount, "a", "3");
+        std::fs::write(dir.path().join("v1").join(SECRET_FILE), b"short").expect("write");
+        let cache = Cache::at(dir.path());
+        assert_eq!(cache.get(Table::RevCount, "a"), None);
+        cache.put(Table::RevCount, "a", "3");
+        assert_eq!(Cache::at(dir.path()).get(Table::RevCount, "a").as_deref(), Some("3"));
     }
 
     #[test]

@@ -287,6 +287,15 @@ impl<'repo> History<'repo> {
         Ok(node)
     }
 
+    /// The generation number (topological level: 1 for a root, one more than its highest parent
+    /// otherwise) the commit-graph records for `id`; `None` when the graph is not used here, does
+    /// not hold `id`, or predates generation numbers (it writes 0).
+    pub fn generation(&self, id: &gix::oid) -> Option<u32> {
+        let graph = self.graph.as_ref()?;
+        let generation = graph.commit_at(graph.lookup(id)?).generation();
+        (generation != 0).then_some(generation)
+    }
+
     /// Whether `id` is a shallow boundary commit: present, but its parents are not.
     pub fn is_shallow(&self, id: &gix::oid) -> bool {
         !self.shallow.is_empty() && self.shallow.contains(id)
