@@ -5,10 +5,10 @@
 { lib, rustPlatform, pkg-config, nix, boost, nlohmann_json, boehmgc, capnproto ? null, src }:
 let
   workspace = (builtins.fromTOML (builtins.readFile "${src}/Cargo.toml")).workspace.package;
-  isLix = lib.getName nix == "lix";
+  isLix = (builtins.parseDrvName (nix.name or "")).name == "lix";
 in
 rustPlatform.buildRustPackage {
-  pname = "fetchgit-date-nix-plugin" + lib.optionalString isLix "-lix";
+  pname = "fetchgit-date-nix-plugin" + (if isLix then "-lix" else "");
   inherit (workspace) version;
   inherit src;
   cargoLock.lockFile = "${src}/Cargo.lock";
@@ -17,7 +17,7 @@ rustPlatform.buildRustPackage {
   # whose lix-base.pc requires capnproto's kj-async).
   nativeBuildInputs = [ pkg-config ];
   buildInputs = [ (nix.dev or nix) boost nlohmann_json boehmgc ]
-    ++ lib.optional (isLix && capnproto != null) capnproto;
+    ++ (if isLix && capnproto != null then [ capnproto ] else [ ]);
   # The plugin's tests load it into a Nix with a writable store; they run in the project's CI.
   doCheck = false;
   installPhase = ''

@@ -7,7 +7,8 @@
 //!    libnixexpr.so or Lix's liblix*.so is, to check the link). For a source tree configured
 //!    with meson, the directories are its headers' roots and their generated counterparts in
 //!    the build directory: `src/lib*/include` and `BUILD/src/lib*/include` from Nix 2.28,
-//!    `src/lib*` and `BUILD/src/lib*` before; the tree and `BUILD` for Lix;
+//!    `src/lib*` and `BUILD/src/lib*` before; for Lix the tree, `BUILD` and `BUILD/lix/lib*`
+//!    (its generated `*.gen.inc`: `ninja` them after `meson setup`);
 //! 2. `pkg-config nix-expr` (nixpkgs' `nix.dev`, a meson build's prefix), also looking in
 //!    Debian's /usr/lib/nix/pkgconfig, whose nix-expr.pc names /usr/include/nix: Debian ships
 //!    no headers there; `tests/install-deps` puts those of the installed nix-bin there;
@@ -107,10 +108,14 @@ fn main() {
     };
     // The shim goes into the plugin, whole (its static constructor registers the primop), and
     // only there: the rlib carries none of it, so nothing else links Nix.
-    let shim = compile("fetchgit_date_nix_shim", &nix.version);
     // The same shim believing it was built for another Nix, for the example cdylib
     // `pretend_nix_version` that tests/version.rs loads to see the plugin refuse to register.
-    let pretend_shim = compile("fetchgit_date_nix_shim_pretend", &pretend);
+    // Both at once: each is one long C++ compile.
+    let (shim, pretend_shim) = std::thread::scope(|scope| {
+        let pretend_shim = scope.spawn(|| compile("fetchgit_date_nix_shim_pretend", &pretend));
+        let shim = compile("fetchgit_date_nix_shim", &nix.version);
+        (shim, pretend_shim.join().unwrap_or_else(|_| fail("fetchgit-date-nix-plugin: compiling the pretend shim failed (see above)")))
+    });
     // Cargo passes no link arguments to cdylib examples: the example names its archive itself
     // (#[link(kind = "static", modifiers = "+whole-archive")]) and finds it here.
     println!("cargo:rustc-link-search=native={}", pretend_shim.parent().expect("in OUT_DIR").display());

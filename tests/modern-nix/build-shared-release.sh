@@ -68,7 +68,7 @@ if [ "$(cat "$stamps/configured" 2>/dev/null)" = "$sum" ] && [ -f "$dir$src/buil
 else
   rm -rf "${dir:?}$src"; mkdir -p "$dir/build"
   tar -xJf "$tarball" -C "$dir/build"
-  for o in unit-tests doc-gen bindings functional-tests benchmarks json-schema-checks; do
+  for o in unit-tests doc-gen bindings functional-tests benchmarks json-schema-checks kaitai-struct-checks; do
     grep -q "'$o'" "$dir$src/meson.options" 2>/dev/null && meson_opts+=("-D$o=false")
   done
   ( set -x; in_chroot env CFLAGS="-O0 -g0" CXXFLAGS="-O0 -g0" LDFLAGS="-Wl,-rpath,$prefix/lib" \

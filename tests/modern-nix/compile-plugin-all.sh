@@ -164,7 +164,7 @@ meson_opts() { # NAME
     lix-*) opts+=(-Dgc=enabled -Denable-docs=false -Denable-tests=false -Dinternal-api-docs=disabled) ;;
     *)
       opts+=(-Ddefault_library=shared -Dlibcmd:readline-flavor=readline -Dlibexpr:gc=enabled)
-      for o in unit-tests doc-gen bindings functional-tests benchmarks json-schema-checks; do
+      for o in unit-tests doc-gen bindings functional-tests benchmarks json-schema-checks kaitai-struct-checks; do
         grep -q "'$o'" "$root/meson.options" 2>/dev/null && opts+=("-D$o=false")
       done ;;
   esac
@@ -198,6 +198,14 @@ configure() { # NAME: unpack and meson setup, unless done for this tarball and t
   [ -d "$dir/src/$name" ] || { echo "$tarball did not unpack into $name/" >&2; return 1; }
   opts=$(meson_opts "$name")
   case $name in lix-*) lix_crates "$name" ;; esac
+  # Nix 2.24 was built with autotools; its top-level meson.build is, in its own words, "a stub
+  # project to include all the others as subprojects for development shell purposes", tests,
+  # docs and Perl bindings included (which want doxygen, libperl and a rapidcheck.pc that
+  # Debian lacks). Configure its libraries only: the stub up to "# Executables". Each
+  # library's own meson.build, which writes its config-*.hh, is untouched.
+  if [ ! -f "$dir/src/$name/meson.options" ] && grep -q "stub project" "$dir/src/$name/meson.build"; then
+    sed -i '/^# Executables/,$d' "$dir/src/$name/meson.build"
+  fi
   echo "    meson setup build $opts"
   in_chroot env MESON_PACKAGE_CACHE_DIR="$cache/meson-packagecache" \
     bash -c 'cd "/src/$1" && shift && exec nice -n 10 meson setup build "$@"' _ "$name" $opts
@@ -244,7 +252,11 @@ case $git_common in ""|"$worktree"/*) ;; *) bind_ro "$git_common" "$dir$git_comm
 include_dirs() { # NAME
   local root=/src/$1 d dirs=()
   case $1 in
-    lix-*) dirs=("$root" "$root/build") ;;
+    # Lix: its headers' root, the build directory (lix/config.h), and the build directory of
+    # each library, where its generated *.gen.inc are (up to 2.94 included by bare name).
+    lix-*)
+      dirs=("$root" "$root/build")
+      for d in "$dir$root"/build/lix/lib*; do [ -d "$d" ] && dirs+=("${d#"$dir"}"); done ;;
     *)
       for d in "$dir$root"/src/lib*/include "$dir$root"/build/src/lib*/include; do
         [ -d "$d" ] && dirs+=("${d#"$dir"}")
