@@ -2,7 +2,7 @@
 # that of these exact headers, and it refuses to register in any other Nix release. Use the
 # same `nix` the machine runs (the NixOS module passes config.nix.package). `nix` may be Lix
 # (pkgs.lix): build.rs then finds `pkg-config lix-expr` and compiles the shim's Lix branch.
-{ lib, rustPlatform, pkg-config, nix, boost, nlohmann_json, boehmgc, capnproto ? null, src }:
+{ lib, rustPlatform, pkg-config, nix, boost, nlohmann_json, boehmgc, capnproto ? null, clang ? null, src }:
 let
   workspace = (builtins.fromTOML (builtins.readFile "${src}/Cargo.toml")).workspace.package;
   isLix = (builtins.parseDrvName (nix.name or "")).name == "lix";
@@ -15,7 +15,9 @@ rustPlatform.buildRustPackage {
   cargoBuildFlags = [ "--package" "fetchgit-date-nix-plugin" "--lib" ];
   # build.rs finds the headers with `pkg-config nix-expr` (nix.dev), or `lix-expr` (lix.dev,
   # whose lix-base.pc requires capnproto's kj-async).
-  nativeBuildInputs = [ pkg-config ];
+  # Lix is compiled with clang (GCC crashes on its coroutine headers; g++ 16 does on ours
+  # through them): build.rs compiles the shim for Lix with clang++.
+  nativeBuildInputs = [ pkg-config ] ++ (if isLix && clang != null then [ clang ] else [ ]);
   buildInputs = [ (nix.dev or nix) boost nlohmann_json boehmgc ]
     ++ (if isLix && capnproto != null then [ capnproto ] else [ ]);
   # The plugin's tests load it into a Nix with a writable store; they run in the project's CI.

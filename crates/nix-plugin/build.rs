@@ -14,6 +14,9 @@
 //!    no headers there; `tests/install-deps` puts those of the installed nix-bin there;
 //!    then `pkg-config lix-expr` (nixpkgs' `lix.dev`).
 //!
+//! `FETCHGIT_DATE_NIX_CXX` names the C++ compiler for the shim (default: `clang++` for Lix, which
+//! is built with clang; the `cc` crate's default for Nix).
+//!
 //! The release decides the API macros of the shim (`FGD_NIX_MAJOR`, `FGD_NIX_MINOR`, or
 //! `FGD_LIX` with `FGD_LIX_MAJOR`, `FGD_LIX_MINOR`) and the version the plugin insists on at
 //! load time (`FGD_NIX_VERSION`: `nix::nixVersion`, which is Lix's own release in Lix). The shim is compiled a second
@@ -50,7 +53,7 @@ const PRETEND_VERSION: &str = "2.7.99-pretend";
 const HOW_TO_GET_HEADERS: &str = "fetchgit-date-nix-plugin: Nix's C++ headers were not found: on Debian run `sudo tests/install-deps` (it installs those of the installed nix-bin in /usr/include/nix); with nixpkgs, build with nix.dev and pkg-config (`pkg-config nix-expr`); or set FETCHGIT_DATE_NIX_INCLUDE_DIR and FETCHGIT_DATE_NIX_VERSION";
 
 fn main() {
-    for var in ["FETCHGIT_DATE_NIX_INCLUDE_DIR", "FETCHGIT_DATE_NIX_VERSION", "FETCHGIT_DATE_NIX_LIB_DIR", "FETCHGIT_DATE_NIX_PRETEND_VERSION", "PKG_CONFIG_PATH"] {
+    for var in ["FETCHGIT_DATE_NIX_INCLUDE_DIR", "FETCHGIT_DATE_NIX_VERSION", "FETCHGIT_DATE_NIX_LIB_DIR", "FETCHGIT_DATE_NIX_PRETEND_VERSION", "FETCHGIT_DATE_NIX_CXX", "PKG_CONFIG_PATH"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=src/shim.cc");
@@ -67,10 +70,17 @@ fn main() {
     }
     let pretend = std::env::var("FETCHGIT_DATE_NIX_PRETEND_VERSION").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| PRETEND_VERSION.to_owned());
 
+    // The shim's compiler (only the shim's: CXX would also change every -sys crate's): the one
+    // the release builds itself with. Lix is built with clang (its meson.build: GCC crashes on
+    // its coroutines; g++ 16 does on its headers); Nix with the cc crate's default (c++).
+    let cxx = std::env::var("FETCHGIT_DATE_NIX_CXX").ok().filter(|c| !c.is_empty()).or_else(|| nix.lix.then(|| "clang++".to_owned()));
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let compile = |library: &str, insisted: &str| -> PathBuf {
         let mut build = cc::Build::new();
         build.cpp(true).file("src/shim.cc").include("src").warnings(false).cargo_metadata(false);
+        if let Some(cxx) = &cxx {
+            build.compiler(cxx);
+        }
         // What each release compiles itself with (and its nix-expr.pc says): Lix C++23
         // throughout; Nix C++23 from 2.31, C++20 from 2.15.
         let default_std = if nix.lix || (major, minor) >= (2, 31) {
@@ -103,8 +113,10 @@ fn main() {
         build.define("FGD_LIX_MAJOR", lix_major.to_string().as_str());
         build.define("FGD_LIX_MINOR", lix_minor.to_string().as_str());
         build.define("FGD_NIX_VERSION", format!("\"{}\"", insisted.escape_default()).as_str());
-        build.compile(library);
-        out_dir.join(format!("lib{library}.a"))
+        // A directory each: the two compiles run at once and would write the same shim.o.
+        let dir = out_dir.join(library);
+        build.out_dir(&dir).compile(library);
+        dir.join(format!("lib{library}.a"))
     };
     // The shim goes into the plugin, whole (its static constructor registers the primop), and
     // only there: the rlib carries none of it, so nothing else links Nix.

@@ -120,9 +120,11 @@ cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
 printf '#!/bin/sh\nexit 101\n' > "$dir/usr/sbin/policy-rc.d"; chmod 755 "$dir/usr/sbin/policy-rc.d"
 mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
 
-# Lix needs a few packages that Nix's build-dep does not bring (its meson setup names them),
+# Lix needs a few packages that Nix's build-dep does not bring (its meson setup names them;
+# and clang: Lix is built with clang, its meson.build says GCC crashes on its coroutines, and
+# g++ 16 does, on its headers),
 # and Nix 2.24's top-level project configures its test libraries too (rapidcheck).
-extra_packages="g++ git ca-certificates capnproto libcapnp-dev libedit-dev tao-pegtl-dev python3-yaml rustc cbindgen busybox-static lsof bsdextrautils librapidcheck-dev"
+extra_packages="g++ clang git ca-certificates capnproto libcapnp-dev libedit-dev tao-pegtl-dev python3-yaml rustc cbindgen busybox-static lsof bsdextrautils librapidcheck-dev"
 step "build dependencies: apt-get build-dep nix, and Lix's extras"
 if [ "$(cat "$stamps/build-dep" 2>/dev/null)" = "$extra_packages" ]; then done_already build-dep; else
   s=$(date +%s)
@@ -189,6 +191,7 @@ lix_crates() { # NAME
 configure() { # NAME: unpack and meson setup, unless done for this tarball and these options
   local name=$1 tarball=$src_dir/$1.tar.xz sum opts
   sum=$(sha256sum "$tarball" | cut -d' ' -f1)
+  case $name in lix-*) sum="$sum clang" ;; esac
   if [ "$(cat "$stamps/configured-$name" 2>/dev/null)" = "$sum" ] && [ -f "$dir/src/$name/build/build.ninja" ]; then
     echo "    $name: unpacked and configured already"
     return 0
@@ -207,7 +210,7 @@ configure() { # NAME: unpack and meson setup, unless done for this tarball and t
     sed -i '/^# Executables/,$d' "$dir/src/$name/meson.build"
   fi
   echo "    meson setup build $opts"
-  in_chroot env MESON_PACKAGE_CACHE_DIR="$cache/meson-packagecache" \
+  in_chroot env MESON_PACKAGE_CACHE_DIR="$cache/meson-packagecache" $(compiler_env "$name") \
     bash -c 'cd "/src/$1" && shift && exec nice -n 10 meson setup build "$@"' _ "$name" $opts
   # Lix's headers include files generated at build time (*.gen.inc: settings, experimental
   # features); generating them is text processing, no compiling.
@@ -270,6 +273,9 @@ include_dirs() { # NAME
   esac
   (IFS=:; echo "${dirs[*]}")
 }
+# The compiler each release builds itself with: Lix with clang, Nix with g++ (for its
+# configure; build.rs compiles the shim for Lix with clang++ by itself).
+compiler_env() { case $1 in lix-*) echo "CC=clang CXX=clang++" ;; *) echo "CC=cc CXX=c++" ;; esac; }
 version_of() { case $1 in lix-*) echo "$1" ;; *) echo "${1#nix-}" ;; esac; }
 
 # ---------------------------------------------------------------------------- compile
