@@ -140,6 +140,12 @@ fn main() {
     for lib in &nix.libs {
         println!("cargo:rustc-cdylib-link-arg=-l{lib}");
     }
+    // Lazy binding (rustc links with -z now, which binds every symbol at dlopen): Nix opens
+    // plugins RTLD_LAZY, so a plugin built for another release loads even where that release
+    // lacks a function the shim calls (2.35 has no nix::panic(const char *, int, const char *),
+    // which 2.29's inline headers call), and its load-time version check refuses in one line
+    // instead of Nix failing in dlopen. Nothing of the shim is called before that check.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,lazy");
     // The C++ runtime, which cc would have named had it emitted the link lines itself.
     let macos = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos");
     println!("cargo:rustc-cdylib-link-arg=-l{}", if macos { "c++" } else { "stdc++" });

@@ -116,9 +116,13 @@ in_chroot bash -euo pipefail -c '
     assert r.rev == \"$rev\"; assert builtins.readFile (r + \"/a.txt\") == \"hello\n\";
     \"\${r.outPath} \${r.narHash}\"")
   path=${r% *}; nar=${r#* }
-  [ "$(nix --extra-experimental-features nix-command hash path "$path")" = "$nar" ] \
-    || { echo "fetchGit narHash $nar is not the hash of $path" >&2; exit 1; }
+  # From 2.35 the store copy of a fetched tree is lazy (made when a derivation needs it): the
+  # NAR hash is checked against the commit checked out elsewhere, not against the store path.
+  mkdir "$w/tree" && git -C "$w/repo" archive HEAD | tar -x -C "$w/tree"
+  [ "$(nix --extra-experimental-features nix-command hash path "$w/tree")" = "$nar" ] \
+    || { echo "fetchGit narHash $nar is not the NAR hash of the commit" >&2; exit 1; }
   echo "    builtins.fetchGit of a local repository: $path $nar"
+  path=$(nix-store --add "$w/repo/a.txt")
   sock=$w/daemon.sock
   NIX_DAEMON_SOCKET_PATH=$sock nix-daemon & pid=$!
   trap "kill $pid 2>/dev/null || true; rm -rf $w" EXIT
