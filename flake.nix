@@ -10,7 +10,8 @@
       forAllSystems = f: builtins.listToAttrs (map (system: { name = system; value = f system; }) systems);
       pkgsFor = system: nixpkgs.legacyPackages.${system};
       package = pkgs: pkgs.callPackage ./nix/package.nix { src = self; };
-      pluginFor = pkgs: pkgs.callPackage ./nix/plugin.nix { src = self; };
+      # The plugin's ABI is one release's: build it against the Nix (or Lix) that loads it.
+      pluginFor = pkgs: nix: pkgs.callPackage ./nix/plugin.nix { src = self; inherit nix; };
     in
     {
       # The Nix library, given the binary (a package, or the executable's path) and optionally
@@ -34,12 +35,14 @@
       packages = forAllSystems (system: rec {
         fetchgit-date = package (pkgsFor system);
         # builtins.fetchGitDate, built against nixpkgs' nix (load it into that same Nix).
-        plugin = pluginFor (pkgsFor system);
+        plugin = pluginFor (pkgsFor system) (pkgsFor system).nix;
+        # The same for nixpkgs' Lix (load it into that same Lix).
+        plugin-lix = pluginFor (pkgsFor system) (pkgsFor system).lix;
         default = fetchgit-date;
       });
 
       # programs.fetchgit-date.enable = true: the tool, and the plugin (built against
-      # config.nix.package) in nix.settings.plugin-files.
+      # config.nix.package, Nix or Lix) in nix.settings.plugin-files.
       nixosModules.default = import ./nix/module.nix self;
 
       checks = forAllSystems (system:

@@ -84,6 +84,10 @@ fn flake_outputs_evaluate_offline() {
             "{shown}"
         );
         assert_eq!(
+            shown["packages"][system]["plugin-lix"]["name"], "fetchgit-date-nix-plugin-lix-0.1.0",
+            "{shown}"
+        );
+        assert_eq!(
             shown["checks"][system]["plugin-eval"]["type"], "derivation",
             "{shown}"
         );

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# test-plugin.sh [WORKTREE] [-- CARGO_ARGS...]
+# test-plugin.sh [--release RELEASE] [WORKTREE] [-- CARGO_ARGS...]
 #
 # Builds fetchgit-date's Nix plugin (the cdylib crate under crates/, e.g. crates/nix-plugin)
 # of WORKTREE (default: the worktree holding this script) against the shared-library
-# Nix 2.26 that build-shared-nix.sh installed in its trixie chroot, and runs the plugin's
+# Nix 2.26 that build-shared-nix.sh installed in its trixie chroot (or, with --release
+# nix-2.35.2, the one build-shared-release.sh installed at /opt/RELEASE in its sid chroot
+# SID_DIR, default /var/tmp/fgd-sid-build), and runs the plugin's
 # tests there with that Nix's binaries first on PATH and CI=true (a test needing Nix fails
 # instead of skipping). By default it runs:
 #   cargo build --locked -p PLUGIN
@@ -22,16 +24,18 @@
 # /var/cache/fetchgit-date. WORKTREE is bind-mounted read-only at its own path, so nothing
 # the tests do can change it. The mounts are removed on exit.
 #
-# Environment: NIX_SHARED_DIR (the chroot, default /var/tmp/nix-shared-2.26).
+# Environment: NIX_SHARED_DIR (the 2.26 chroot, default /var/tmp/nix-shared-2.26), SID_DIR.
 # Needs root. A log of each run is kept in the chroot's /var/log/test-plugin/.
 set -euo pipefail
 # One compound command, parsed before it runs: editing this file cannot disturb a running copy.
 {
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 worktree=
+release=
 cargo_args=()
 while [ $# -gt 0 ]; do
   case $1 in
+    --release) [ $# -ge 2 ] || usage; release=$2; shift ;;
     --) shift; cargo_args=("$@"); [ ${#cargo_args[@]} -gt 0 ] || usage; break ;;
     -h|--help) usage ;;
     -*) echo "test-plugin.sh: unknown option $1" >&2; usage ;;
@@ -42,11 +46,19 @@ done
 here=$(cd "$(dirname "$0")" && pwd)
 worktree=$(cd "${worktree:-$here/../..}" && pwd -P)
 [ -f "$worktree/Cargo.toml" ] || { echo "test-plugin.sh: $worktree has no Cargo.toml" >&2; exit 2; }
-dir=${NIX_SHARED_DIR:-/var/tmp/nix-shared-2.26}
-prefix=/opt/nix-2.26
+if [ -n "$release" ]; then
+  case $release in nix-[0-9]*) ;; *) echo "test-plugin.sh: --release takes a name like nix-2.35.2" >&2; exit 2 ;; esac
+  dir=${SID_DIR:-/var/tmp/fgd-sid-build}
+  prefix=/opt/$release
+  builder="tests/modern-nix/build-shared-release.sh $release"
+else
+  dir=${NIX_SHARED_DIR:-/var/tmp/nix-shared-2.26}
+  prefix=/opt/nix-2.26
+  builder=tests/modern-nix/build-shared-nix.sh
+fi
 [ "$(id -u)" = 0 ] || { echo "test-plugin.sh: needs root (chroot, mount)" >&2; exit 2; }
 [ -x "$dir$prefix/bin/nix-instantiate" ] && [ -f "$dir$prefix/lib/pkgconfig/nix-expr.pc" ] \
-  || { echo "test-plugin.sh: no shared Nix in $dir: run tests/modern-nix/build-shared-nix.sh first" >&2; exit 2; }
+  || { echo "test-plugin.sh: no shared Nix at $dir$prefix: run $builder first" >&2; exit 2; }
 
 # The plugin crate: the crate under crates/ that builds a cdylib.
 plugin_pkg=
@@ -61,6 +73,7 @@ fi
 
 # One run at a time. Every command below gets "9>&-": a process a test leaves behind (a
 # git daemon, say) must not inherit the lock and hold it after this run has ended.
+mkdir -p "$dir/var/lib/build-shared-nix"
 lock=$dir/var/lib/build-shared-nix/test-plugin.run.lock
 exec 9> "$lock"
 flock -n 9 || { echo "test-plugin.sh: waiting for another test-plugin.sh run on $dir (holders: $(fuser "$lock" 2>/dev/null || echo unknown))"; flock 9; }
@@ -75,7 +88,8 @@ rust_version=$("$toolchain/bin/rustc" --version)
 run=/run/test-plugin
 cache=/var/cache/fetchgit-date
 cargo_home=$cache/cargo-home
-target=$cache/target/$(printf %s "$worktree" | tr -c 'A-Za-z0-9._-' _)
+# The sid chroot's releases share compile-plugin-all.sh's target directory (dependencies built once).
+if [ -n "$release" ]; then target=$cache/compile-all-target; else target=$cache/target/$(printf %s "$worktree" | tr -c 'A-Za-z0-9._-' _); fi
 git_common=$(git -C "$worktree" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
 
 mounted=()
@@ -161,6 +175,33 @@ else
         case $t in *plugin*) [ "$pkg" = "$plugin_pkg" ] || cargo_in_chroot test --locked -p "$pkg" --test "$t" ;; esac
       done
     done
+  fi
+fi
+# The ABI refusal across release lines (Value shrank from 24 to 16 bytes in 2.30, and more
+# changed since): every plugin compile-plugin-all.sh built for another Nix release, loaded
+# into this one, must register nothing, say so in one line, and leave Nix working.
+if [ -n "$release" ] && [ ${#cargo_args[@]} -eq 0 ]; then
+  running=${release#nix-}
+  checked=0
+  for so in "$dir$cache"/plugins/nix-*/lib*.so; do
+    [ -f "$so" ] || continue
+    built_for=$(basename "$(dirname "$so")"); built_for=${built_for#nix-}
+    [ "$built_for" != "$running" ] || continue
+    checked=$((checked + 1))
+    expected="warning: fetchgit-date plugin: built for Nix $built_for, but this is Nix $running: builtins.fetchGitDate is not registered; rebuild the plugin against this Nix"
+    out=$(in_chroot nix-instantiate --option substituters "" --option plugin-files "${so#"$dir"}" --eval -E 'builtins ? fetchGitDate' 2>"$dir/tmp/refusal.err") && rc=0 || rc=$?
+    err=$(grep -v '^[[:space:]]*$' "$dir/tmp/refusal.err" || true)
+    if [ $rc = 0 ] && [ "$out" = false ] && [ "$err" = "$expected" ]; then
+      echo "    ok: the plugin built for Nix $built_for refuses to register in Nix $running, in one line" | tee -a "$dir$log"
+    else
+      { echo "    FAILED: the plugin built for Nix $built_for, loaded into Nix $running: exit $rc, answer '$out', stderr:"
+        sed 's/^/      /' "$dir/tmp/refusal.err"; } | tee -a "$dir$log"
+      status=1
+    fi
+  done
+  if [ $checked = 0 ]; then
+    echo "    FAILED: no plugin built for another Nix release in $dir$cache/plugins (run compile-plugin-all.sh first)" | tee -a "$dir$log"
+    status=1
   fi
 fi
 echo "==> $( [ $status = 0 ] && echo passed || echo FAILED ); log: $dir$log" | tee -a "$dir$log"

@@ -11,9 +11,13 @@
             lib.platforms = { linux = [ ]; darwin = [ ]; };
             git = derivation { name = "git-stub"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
             nix = derivation { name = "nix-stub"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+            # Named as nixpkgs names it: nix/plugin.nix tells Lix by its name.
+            lix = derivation { name = "lix-2.93.3"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
             pkg-config = pkgs.git;
             boost = pkgs.git;
             nlohmann_json = pkgs.git;
+            boehmgc = pkgs.git;
+            capnproto = pkgs.git;
             callPackage = fn: overrides:
               let f = import fn; in f (builtins.intersectAttrs (builtins.functionArgs f) pkgs // overrides);
             runCommand = name: env: script:

@@ -5,14 +5,32 @@
 // carrying the same string context as fetchGit's. Every Nix exception is caught before it could
 // cross into Rust; Rust never unwinds into here.
 //
-// Compiled by build.rs against the headers of one Nix release, with FGD_NIX_MAJOR/MINOR/PATCH
-// and FGD_NIX_VERSION set from it. API differences between releases are the FGD_* macros below.
+// Compiled by build.rs against the headers of one Nix or Lix release, with FGD_NIX_MAJOR/MINOR
+// (Nix) or FGD_LIX_MAJOR/MINOR (Lix, with FGD_LIX=1) and FGD_NIX_VERSION set from it. API
+// differences between releases are the FGD_* macros and fgd* helpers below, each with the first
+// release that has it, read from that release's headers (../shared/nix-src has every line).
+// Lix took its own road at Nix 2.18 and has its own branch of each helper.
 
 #define FGD_NIX_AT_LEAST(major, minor) \
-    (FGD_NIX_MAJOR > (major) || (FGD_NIX_MAJOR == (major) && FGD_NIX_MINOR >= (minor)))
+    (!FGD_LIX && (FGD_NIX_MAJOR > (major) || (FGD_NIX_MAJOR == (major) && FGD_NIX_MINOR >= (minor))))
+#define FGD_LIX_AT_LEAST(major, minor) \
+    (FGD_LIX && (FGD_LIX_MAJOR > (major) || (FGD_LIX_MAJOR == (major) && FGD_LIX_MINOR >= (minor))))
 
+#if FGD_LIX
+// Lix (every release from 2.93): headers under lix/lib<component>/; the store is asynchronous
+// (kj promises, waited for with state.aio.blockOn); the evaluator's shared parts are state.ctx.
+#  include <lix/libexpr/eval.hh>
+#  include <lix/libexpr/eval-inline.hh>
+#  include <lix/libexpr/primops.hh>
+#  include <lix/libexpr/json-to-value.hh>
+#  include <lix/libexpr/eval-settings.hh>
+#  include <lix/libstore/store-api.hh>
+#  include <lix/libstore/globals.hh>
+#  include <lix/libutil/async-io.hh>
+#  include <lix/libutil/logging.hh>
+#  include <lix/libutil/terminal.hh>
 // Headers moved to nix/<library>/... in Nix 2.28.
-#if FGD_NIX_AT_LEAST(2, 28)
+#elif FGD_NIX_AT_LEAST(2, 28)
 #  include <nix/expr/eval.hh>
 #  include <nix/expr/eval-inline.hh>
 #  include <nix/expr/primops.hh>
@@ -49,45 +67,115 @@
 
 using namespace nix;
 
-// Positions: `const Pos &` up to 2.9, an index into the position table from 2.10.
-#if FGD_NIX_AT_LEAST(2, 10)
+// Positions: `const Pos &` up to 2.9, an index into the position table from 2.10 (and Lix).
+#if FGD_LIX || FGD_NIX_AT_LEAST(2, 10)
 typedef const PosIdx FgdPos;
 #else
 typedef const Pos & FgdPos;
 #endif
 
-// Value accessors became methods (v.attrs(), v.integer()) in 2.24.
-#if FGD_NIX_AT_LEAST(2, 24)
+// Value accessors became methods (v.attrs(), v.integer()) in Nix 2.24 and Lix 2.94; NixInt
+// became a checked wrapper (checked::Checked<int64_t>, the number in .value) in Nix 2.25 (its
+// "integer overflow is an error" change; 2.24.15's headers have a plain int64_t) and is one in
+// every Lix release.
+#if FGD_LIX_AT_LEAST(2, 94) || FGD_NIX_AT_LEAST(2, 24)
 #  define FGD_ATTRS(v) ((v).attrs())
-#  define FGD_INT(v) ((v).integer().value)
 #  define FGD_BOOL(v) ((v).boolean())
+#  if FGD_LIX || FGD_NIX_AT_LEAST(2, 25)
+#    define FGD_INT(v) ((v).integer().value)
+#  else
+#    define FGD_INT(v) ((v).integer())
+#  endif
+#elif FGD_LIX
+#  define FGD_ATTRS(v) ((v).attrs)
+#  define FGD_INT(v) ((v).integer.value)
+#  define FGD_BOOL(v) ((v).boolean)
 #else
 #  define FGD_ATTRS(v) ((v).attrs)
 #  define FGD_INT(v) ((v).integer)
 #  define FGD_BOOL(v) ((v).boolean)
 #endif
 
+// List elements: Value * [] up to Nix 2.29; from 2.30 (Value shrank to 16 bytes, small lists
+// live inside the Value) only through listView(). Lix 2.94 stores the elements themselves
+// (Value[]), Lix 2.93 pointers.
+#if FGD_NIX_AT_LEAST(2, 30)
+#  define FGD_LIST_ELEM(v, i) (*(v).listView()[i])
+#elif FGD_LIX_AT_LEAST(2, 94)
+#  define FGD_LIST_ELEM(v, i) ((v).listElems()[i])
+#else
+#  define FGD_LIST_ELEM(v, i) (*(v).listElems()[i])
+#endif
+
+// An attribute's value: a Value * in Nix and in Lix up to 2.93, the Value itself from Lix 2.94.
+#if FGD_LIX_AT_LEAST(2, 94)
+#  define FGD_ATTR_VALUE(attr) ((attr).value)
+#else
+#  define FGD_ATTR_VALUE(attr) (*(attr).value)
+#endif
+
 // String contexts became typed elements in 2.14.
-#if FGD_NIX_AT_LEAST(2, 14)
+#if FGD_LIX || FGD_NIX_AT_LEAST(2, 14)
 typedef NixStringContext FgdContext;
 #else
 typedef PathSet FgdContext;
 #endif
 
-static const EvalSettings & fgdEvalSettings(EvalState & state)
+// The symbol `outPath`: state.sOutPath; state.s.outPath from Nix 2.32 (static symbols); Lix:
+// state.ctx.s.outPath, state.ctx.symbols.sym_outPath from Lix 2.95.
+static Symbol fgdOutPathSymbol(EvalState & state)
 {
-#if FGD_NIX_AT_LEAST(2, 24)
-    return state.settings;
+#if FGD_LIX_AT_LEAST(2, 95)
+    return state.ctx.symbols.sym_outPath;
+#elif FGD_LIX
+    return state.ctx.s.outPath;
+#elif FGD_NIX_AT_LEAST(2, 32)
+    return state.s.outPath;
+#else
+    return state.sOutPath;
+#endif
+}
+
+// The evaluator's symbol table, store and path checks: on EvalState in Nix, on the shared
+// evaluator (state.ctx) in Lix.
+#if FGD_LIX
+#  define FGD_EVAL(state) ((state).ctx)
+#  define FGD_PATHS(state) ((state).ctx.paths)
+#else
+#  define FGD_EVAL(state) (state)
+#  define FGD_PATHS(state) (state)
+#endif
+
+static bool fgdPureEval(EvalState & state)
+{
+#if FGD_LIX
+    (void) state;
+    return evalSettings.pureEval;
+#elif FGD_NIX_AT_LEAST(2, 24)
+    return state.settings.pureEval;
 #else
     (void) state;
-    return evalSettings;
+    return evalSettings.pureEval;
+#endif
+}
+
+static bool fgdRestrictEval(EvalState & state)
+{
+#if FGD_LIX
+    (void) state;
+    return evalSettings.restrictEval;
+#elif FGD_NIX_AT_LEAST(2, 24)
+    return state.settings.restrictEval;
+#else
+    (void) state;
+    return evalSettings.restrictEval;
 #endif
 }
 
 static std::string fgdAttrName(EvalState & state, const Attr & attr)
 {
-#if FGD_NIX_AT_LEAST(2, 10)
-    return std::string(std::string_view(state.symbols[attr.name]));
+#if FGD_LIX || FGD_NIX_AT_LEAST(2, 10)
+    return std::string(std::string_view(FGD_EVAL(state).symbols[attr.name]));
 #else
     (void) state;
     return attr.name;
@@ -97,7 +185,10 @@ static std::string fgdAttrName(EvalState & state, const Attr & attr)
 static std::string fgdCoerce(EvalState & state, FgdPos pos, Value & v)
 {
     FgdContext context; // dropped, as fetchGit drops the context of its arguments
-#if FGD_NIX_AT_LEAST(2, 13)
+#if FGD_LIX_AT_LEAST(2, 94)
+    // Lix 2.94 names the coercion mode (Strict is Nix's coerceMore = false).
+    return state.coerceToString(pos, v, context, "while evaluating an argument of fetchGitDate", StringCoercionMode::Strict, false).toOwned();
+#elif FGD_LIX || FGD_NIX_AT_LEAST(2, 13)
     return state.coerceToString(pos, v, context, "while evaluating an argument of fetchGitDate", false, false).toOwned();
 #else
     return state.coerceToString(pos, v, context, false, false).toOwned();
@@ -106,7 +197,9 @@ static std::string fgdCoerce(EvalState & state, FgdPos pos, Value & v)
 
 [[noreturn]] static void fgdThrow(EvalState & state, FgdPos pos, const std::string & message)
 {
-#if FGD_NIX_AT_LEAST(2, 20)
+#if FGD_LIX
+    state.ctx.errors.make<EvalError>("%s", message).atPos(pos).debugThrow();
+#elif FGD_NIX_AT_LEAST(2, 20)
     state.error<EvalError>("%s", message).atPos(pos).debugThrow();
 #else
     (void) state;
@@ -114,15 +207,38 @@ static std::string fgdCoerce(EvalState & state, FgdPos pos, Value & v)
 #endif
 }
 
+// outPath: the store path as a string whose context is that path, as fetchGit's.
 static void fgdMkStorePathString(EvalState & state, Value & v, const std::string & printed)
 {
-#if FGD_NIX_AT_LEAST(2, 14)
+#if FGD_LIX
+    state.ctx.paths.mkStorePathString(state.ctx.store->parseStorePath(printed), v);
+#elif FGD_NIX_AT_LEAST(2, 33)
+    // Strings are allocated in the evaluator's memory (EvalMemory) from 2.33.
+    v.mkString(printed, NixStringContext{NixStringContextElem::Opaque{.path = state.store->parseStorePath(printed)}}, state.mem);
+#elif FGD_NIX_AT_LEAST(2, 14)
     v.mkString(printed, NixStringContext{NixStringContextElem::Opaque{.path = state.store->parseStorePath(printed)}});
 #else
     (void) state;
     v.mkString(printed, PathSet{printed});
 #endif
 }
+
+static void fgdMkAttrs(Value & v, BindingsBuilder & bindings)
+{
+#if FGD_LIX_AT_LEAST(2, 95)
+    // Lix 2.95 builds values by constructor only.
+    v = Value(NewValueAs::attrs, bindings);
+#else
+    v.mkAttrs(bindings);
+#endif
+}
+
+// Lix's store answers with promises; Nix's directly.
+#if FGD_LIX
+#  define FGD_STORE_WAIT(state, call) ((state).aio.blockOn(call))
+#else
+#  define FGD_STORE_WAIT(state, call) (call)
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Arguments to JSON: {"t": type, "v": value} (see src/args.rs).
@@ -183,7 +299,7 @@ static void encodeValue(EvalState & state, FgdPos pos, Value & v, std::string & 
                 first = false;
                 jsonString(out, fgdAttrName(state, attr));
                 out += ':';
-                encodeValue(state, pos, *attr.value, out, depth + 1);
+                encodeValue(state, pos, FGD_ATTR_VALUE(attr), out, depth + 1);
             }
             out += '}';
             break;
@@ -193,7 +309,7 @@ static void encodeValue(EvalState & state, FgdPos pos, Value & v, std::string & 
             out += ",\"v\":[";
             for (size_t i = 0; i < v.listSize(); i++) {
                 if (i) out += ',';
-                encodeValue(state, pos, *v.listElems()[i], out, depth + 1);
+                encodeValue(state, pos, FGD_LIST_ELEM(v, i), out, depth + 1);
             }
             out += ']';
             break;
@@ -222,7 +338,7 @@ static void setError(FgdSetString set, void * target, const std::exception & e)
 static int checkUri(void * ctx, const char * uri, size_t len, FgdSetString set, void * err)
 {
     try {
-        static_cast<CallContext *>(ctx)->state.checkURI(std::string(uri, len));
+        FGD_PATHS(static_cast<CallContext *>(ctx)->state).checkURI(std::string(uri, len));
         return 0;
     } catch (const std::exception & e) {
         setError(set, err, e);
@@ -233,12 +349,13 @@ static int checkUri(void * ctx, const char * uri, size_t len, FgdSetString set, 
 static int isValidPath(void * ctx, const char * path, size_t len, FgdSetString set, void * err)
 {
     try {
-        auto & store = *static_cast<CallContext *>(ctx)->state.store;
+        auto & state = static_cast<CallContext *>(ctx)->state;
+        auto & store = *FGD_EVAL(state).store;
         auto storePath = store.parseStorePath(std::string(path, len));
         // Keeps the path alive for this evaluation, as the fetcher cache does before it trusts
         // a path it remembers.
-        store.addTempRoot(storePath);
-        return store.isValidPath(storePath) ? 1 : 0;
+        FGD_STORE_WAIT(state, store.addTempRoot(storePath));
+        return FGD_STORE_WAIT(state, store.isValidPath(storePath)) ? 1 : 0;
     } catch (const std::exception & e) {
         setError(set, err, e);
         return -1;
@@ -262,13 +379,20 @@ struct RustNarSource : Source
 static int addNar(void * ctx, const char * name, size_t nameLen, FgdReadFn readFn, void * reader, FgdSetString set, void * out)
 {
     try {
-        auto & store = *static_cast<CallContext *>(ctx)->state.store;
+        auto & state = static_cast<CallContext *>(ctx)->state;
+        auto & store = *FGD_EVAL(state).store;
         RustNarSource source;
         source.readFn = readFn;
         source.reader = reader;
         // The defaults are the NAR, recursive (NAR) content addressing and SHA-256 in every
         // release: the same path as fetchGit's, `nix-store --add-fixed --recursive sha256`.
+#if FGD_LIX
+        // Lix reads the NAR through an asynchronous stream.
+        AsyncSourceInputStream stream(source);
+        auto path = state.aio.blockOn(store.addToStoreFromDump(stream, std::string_view(name, nameLen)));
+#else
         auto path = store.addToStoreFromDump(source, std::string_view(name, nameLen));
+#endif
         auto printed = store.printStorePath(path);
         set(out, printed.data(), printed.size());
         return 0;
@@ -289,7 +413,12 @@ static uint64_t activityStart(const char * text, size_t len)
     try {
         std::lock_guard<std::mutex> lock(activitiesLock);
         auto id = nextActivity++;
+#if FGD_LIX_AT_LEAST(2, 94)
+        // Lix 2.94 starts activities through the logger only.
+        activities[id] = std::make_unique<Activity>(logger->startActivity(lvlInfo, actUnknown, std::string(text, len)));
+#else
         activities[id] = std::make_unique<Activity>(*logger, lvlInfo, actUnknown, std::string(text, len));
+#endif
         return id;
     } catch (...) {
         return 0;
@@ -317,7 +446,12 @@ static void activityStop(uint64_t id)
 static void fgdWarn(const char * text, size_t len)
 {
     try {
+#if FGD_LIX_AT_LEAST(2, 94)
+        // Lix 2.94 replaced warn() with this macro.
+        printTaggedWarning("%s", std::string(text, len));
+#else
         warn("%s", std::string(text, len));
+#endif
     } catch (...) {
     }
 }
@@ -338,19 +472,37 @@ static void setStdString(void * target, const char * data, size_t len)
 // ---------------------------------------------------------------------------------------------
 // The primop.
 
+#if FGD_LIX
+// Lix's primops get no position.
+static void primFetchGitDate(EvalState & state, Value * * args, Value & v)
+{
+    const PosIdx pos = noPos;
+#else
 static void primFetchGitDate(EvalState & state, FgdPos pos, Value * * args, Value & v)
 {
+#endif
     std::string argsJson;
     encodeValue(state, pos, *args[0], argsJson, 0);
-    auto & settings = fgdEvalSettings(state);
     CallContext ctx{state};
+#if FGD_LIX
+    // Lix's store settings are its config().
+    auto storeDir = state.ctx.store->config().storeDir;
+#else
     auto storeDir = state.store->storeDir;
+#endif
+#if FGD_LIX
+    // Lix's builtins.nixVersion is always 2.18.3-lix; the library names a Lix release by its
+    // own number with -lix (nixVersion is Lix's release, 2.95.3).
+    auto runningVersion = nixVersion + "-lix";
+#else
+    auto & runningVersion = nixVersion;
+#endif
     FgdHost host{};
     host.ctx = &ctx;
-    host.nix_version = nixVersion.c_str();
+    host.nix_version = runningVersion.c_str();
     host.store_dir = storeDir.c_str();
-    host.pure_eval = settings.pureEval ? 1 : 0;
-    host.restrict_eval = settings.restrictEval ? 1 : 0;
+    host.pure_eval = fgdPureEval(state) ? 1 : 0;
+    host.restrict_eval = fgdRestrictEval(state) ? 1 : 0;
     host.check_uri = checkUri;
     host.is_valid_path = isValidPath;
     host.add_nar = addNar;
@@ -362,18 +514,19 @@ static void primFetchGitDate(EvalState & state, FgdPos pos, Value * * args, Valu
     // {"storePath": "...", "attrs": {...}}: attrs become the result, outPath with context.
     Value parsed;
     parseJSON(state, answer, parsed);
-    auto storePathAttr = FGD_ATTRS(parsed)->get(state.symbols.create("storePath"));
-    auto attrsAttr = FGD_ATTRS(parsed)->get(state.symbols.create("attrs"));
+    auto storePathAttr = FGD_ATTRS(parsed)->get(FGD_EVAL(state).symbols.create("storePath"));
+    auto attrsAttr = FGD_ATTRS(parsed)->get(FGD_EVAL(state).symbols.create("attrs"));
     if (!storePathAttr || !attrsAttr) fgdThrow(state, pos, "fetchGitDate: internal error: malformed answer from Rust");
-    auto storePath = fgdCoerce(state, pos, *storePathAttr->value);
-    state.allowPath(state.store->parseStorePath(storePath));
+    auto storePath = fgdCoerce(state, pos, FGD_ATTR_VALUE(*storePathAttr));
+    FGD_PATHS(state).allowPath(FGD_EVAL(state).store->parseStorePath(storePath));
 
-    auto & attrs = *attrsAttr->value;
-    auto bindings = state.buildBindings(FGD_ATTRS(attrs)->size() + 1);
+    auto & attrs = FGD_ATTR_VALUE(*attrsAttr);
+    auto outPath = fgdOutPathSymbol(state);
+    auto bindings = FGD_EVAL(state).buildBindings(FGD_ATTRS(attrs)->size() + 1);
     for (auto & attr : *FGD_ATTRS(attrs))
-        if (attr.name != state.sOutPath) bindings.insert(attr.name, attr.value);
-    fgdMkStorePathString(state, bindings.alloc(state.sOutPath), storePath);
-    v.mkAttrs(bindings);
+        if (attr.name != outPath) bindings.insert(attr.name, attr.value);
+    fgdMkStorePathString(state, bindings.alloc(outPath), storePath);
+    fgdMkAttrs(v, bindings);
 }
 
 static const char * fetchGitDateDoc = R"(
@@ -383,21 +536,34 @@ static const char * fetchGitDateDoc = R"(
   `truncation`. See fetchgit-date's docs/nix.md.
 )";
 
+#if FGD_LIX
+#  define FGD_IMPLEMENTATION "Lix"
+#else
+#  define FGD_IMPLEMENTATION "Nix"
+#endif
+
 extern "C" void fgd_register()
 {
     static bool registered = false;
     if (registered) return;
     registered = true;
     // The ABI is that of the exact headers this was compiled against: in another release the
-    // layouts of EvalState, Value and the store may differ, and using them corrupts memory.
+    // layouts of EvalState, Value and the store may differ (Value shrank from 24 to 16 bytes in
+    // Nix 2.30), and using them corrupts memory. Nothing of the evaluator is touched before this.
     if (nixVersion != FGD_NIX_VERSION) {
         fprintf(stderr,
-            "warning: fetchgit-date plugin: built for Nix %s, but this is Nix %s: builtins.fetchGitDate is not registered; rebuild the plugin against this Nix\n",
+            "warning: fetchgit-date plugin: built for " FGD_IMPLEMENTATION " %s, but this is " FGD_IMPLEMENTATION " %s: builtins.fetchGitDate is not registered; rebuild the plugin against this Nix\n",
             FGD_NIX_VERSION, nixVersion.c_str());
         return;
     }
     fgd_plugin_loaded(activityStart, activityProgress, activityStop, fgdWarn, fgdDebug);
-#if FGD_NIX_AT_LEAST(2, 14)
+#if FGD_LIX_AT_LEAST(2, 95)
+    // Lix 2.95 removed RegisterPrimOp: plugins add primops from nix_plugin_entry (lib.rs calls
+    // this from there too), before the evaluator builds its builtins.
+    PluginPrimOps::add({
+#elif FGD_LIX_AT_LEAST(2, 94)
+    new RegisterPrimOp(PrimOpDetails{
+#elif FGD_LIX || FGD_NIX_AT_LEAST(2, 14)
     new RegisterPrimOp(PrimOp{
 #else
     new RegisterPrimOp(RegisterPrimOp::Info{
@@ -406,10 +572,16 @@ extern "C" void fgd_register()
         .args = {"args"},
         .arity = 1,
         .doc = fetchGitDateDoc,
+        // PrimOp::fun was renamed impl in Nix 2.34.
+#if FGD_NIX_AT_LEAST(2, 34)
+        .impl = primFetchGitDate,
+#else
         .fun = primFetchGitDate,
+#endif
     });
 }
 
-// Nix registers primops from static constructors when it dlopens the plugin; Lix calls
-// nix_plugin_entry (defined in lib.rs, so that it is exported), which calls fgd_register again.
+// Nix registers primops from static constructors when it dlopens the plugin (and calls
+// nix_plugin_entry from 2.22); Lix calls nix_plugin_entry (defined in lib.rs, so that it is
+// exported), which calls fgd_register again: whichever comes first registers.
 static struct Registration { Registration() { fgd_register(); } } registration;

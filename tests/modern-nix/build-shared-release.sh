@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# build-shared-release.sh RELEASE [WORKTREE]
+#
+# Builds one Nix release from its upstream source tarball (NIX_SRC_DIR/RELEASE.tar.xz, e.g.
+# nix-2.35.2; default NIX_SRC_DIR: WORKTREE/../shared/nix-src) as shared libraries, in the
+# sid chroot that compile-plugin-all.sh makes (SID_DIR, default /var/tmp/fgd-sid-build), and
+# installs it at /opt/RELEASE inside the chroot: nix-instantiate, nix-store, nix-daemon, ...
+# linked against libnix*.so, with headers and pkg-config files. This is build-shared-nix.sh
+# (Debian's 2.26 source in trixie) for the releases Debian has no source package of.
+# Then it makes the chroot able to evaluate (a store at /nix, /etc/nix/nix.conf) and checks
+# that the release evaluates, fetches a local repository with builtins.fetchGit and that its
+# nix-daemon answers. test-plugin.sh --release RELEASE then runs the plugin's tests on it.
+#
+# Built with -O0 -g0: the tests need a working Nix, not a fast one, and on 2 shared cores
+# -O0 compiles in a fraction of -O2's time. Only Nix for now: Lix needs troglobit's
+# editline, which Debian no longer packages (docs/nix.md).
+#
+# Needs root. Every step is skipped once done (ninja resumes a stopped build).
+# Environment: NIX_SRC_DIR, SID_DIR, JOBS (ninja -j, default 2).
+set -euo pipefail
+# One compound command, parsed before it runs: editing this file cannot disturb a running copy.
+{
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+release=$1
+case $release in
+  nix-[0-9]*.[0-9]*.[0-9]*) ;;
+  -h|--help) usage ;;
+  lix-*) echo "build-shared-release.sh: Lix is not built here: it needs troglobit's editline, which Debian does not package" >&2; exit 2 ;;
+  *) echo "build-shared-release.sh: RELEASE must name a tarball like nix-2.35.2" >&2; exit 2 ;;
+esac
+here=$(cd "$(dirname "$0")" && pwd)
+worktree=$(cd "${2:-$here/../..}" && pwd -P)
+export NIX_SRC_DIR=${NIX_SRC_DIR:-$worktree/../shared/nix-src}
+tarball=$NIX_SRC_DIR/$release.tar.xz
+[ -f "$tarball" ] || { echo "build-shared-release.sh: no $tarball" >&2; exit 2; }
+dir=${SID_DIR:-/var/tmp/fgd-sid-build}
+export SID_DIR=$dir
+jobs=${JOBS:-2}
+prefix=/opt/$release
+src=/build/$release
+stamps=$dir/var/lib/build-shared-release/$release
+[ "$(id -u)" = 0 ] || { echo "build-shared-release.sh: needs root (chroot)" >&2; exit 2; }
+
+step() { printf '==> %s\n' "$*"; }
+stamp() { mkdir -p "$stamps"; printf '%s\n' "${2:-$(date -u +%FT%TZ)}" > "$stamps/$1"; }
+t0=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
+in_chroot() {
+  chroot "$dir" /usr/bin/env -i PATH="$prefix/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root \
+    LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+step "sid chroot with the build dependencies (compile-plugin-all.sh --setup-only)"
+"$here/compile-plugin-all.sh" --setup-only "$worktree"
+mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
+[ ! -d "$dir/dev/pts" ] || mountpoint -q "$dir/dev/pts" \
+  || mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$dir/dev/pts"
+
+# The options of build-shared-nix.sh, for a tree whose top-level options vary by release.
+meson_opts=(--prefix="$prefix" --libdir=lib --localstatedir=/nix/var --sysconfdir=/etc
+  --buildtype=plain --wrap-mode=nodownload -Ddefault_library=shared
+  -Dlibcmd:readline-flavor=readline -Dlibexpr:gc=enabled -Dlibstore:sandbox-shell=/usr/bin/busybox)
+sum=$(sha256sum "$tarball" | cut -d' ' -f1)
+step "unpack and meson setup $src/build-shared"
+if [ "$(cat "$stamps/configured" 2>/dev/null)" = "$sum" ] && [ -f "$dir$src/build-shared/build.ninja" ]; then
+  echo "    done already"
+else
+  rm -rf "${dir:?}$src"; mkdir -p "$dir/build"
+  tar -xJf "$tarball" -C "$dir/build"
+  for o in unit-tests doc-gen bindings functional-tests benchmarks json-schema-checks kaitai-struct-checks; do
+    grep -q "'$o'" "$dir$src/meson.options" 2>/dev/null && meson_opts+=("-D$o=false")
+  done
+  ( set -x; in_chroot env CFLAGS="-O0 -g0" CXXFLAGS="-O0 -g0" LDFLAGS="-Wl,-rpath,$prefix/lib" \
+      meson setup "$src/build-shared" "$src" "${meson_opts[@]}" )
+  stamp configured "$sum"
+  rm -f "$stamps/installed"
+fi
+
+step "ninja -C $src/build-shared -j$jobs (under nice -n 10)"
+if [ -e "$stamps/installed" ] && in_chroot ninja -C "$src/build-shared" -n 2>/dev/null | grep -q 'no work to do'; then
+  echo "    built and installed already"
+else
+  s=$(date +%s)
+  in_chroot nice -n 10 ninja -C "$src/build-shared" -j"$jobs"
+  echo "    ninja took $(elapsed "$s")"
+  in_chroot meson install -C "$src/build-shared" --no-rebuild --quiet
+  stamp installed
+fi
+
+step "store and configuration: /nix, /etc/nix/nix.conf"
+mkdir -p "$dir/nix/store" "$dir/nix/var/nix" "$dir/etc/nix"
+conf='build-users-group =
+sandbox = false
+substituters ='
+[ "$(cat "$dir/etc/nix/nix.conf" 2>/dev/null)" = "$conf" ] || printf '%s\n' "$conf" > "$dir/etc/nix/nix.conf"
+
+step "self-check: shared libraries, evaluation, fetchGit of a local repository, nix-daemon"
+in_chroot bash -euo pipefail -c '
+  prefix=$1
+  libs=$(ldd "$prefix/bin/nix-instantiate")
+  grep -q "libnixexpr\.so.* => $prefix/lib/libnixexpr\.so" <<<"$libs" \
+    || { echo "nix-instantiate is not linked against $prefix/lib/libnixexpr.so" >&2; exit 1; }
+  PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --exists nix-expr || { echo "no nix-expr.pc" >&2; exit 1; }
+  echo "    $(nix-instantiate --version); builtins.nixVersion = $(nix-instantiate --eval -E builtins.nixVersion)"
+  w=$(mktemp -d /tmp/build-shared-release-check.XXXXXX)
+  trap "rm -rf $w" EXIT
+  mkdir "$w/home"
+  git init -q "$w/repo"
+  printf "hello\n" > "$w/repo/a.txt"
+  git -C "$w/repo" add a.txt
+  git -C "$w/repo" -c user.name=check -c user.email=check@invalid commit -qm check
+  rev=$(git -C "$w/repo" rev-parse HEAD)
+  r=$(HOME=$w/home nix-instantiate --eval --strict --raw -E "
+    let r = builtins.fetchGit { url = \"$w/repo\"; rev = \"$rev\"; }; in
+    assert r.rev == \"$rev\"; assert builtins.readFile (r + \"/a.txt\") == \"hello\n\";
+    \"\${r.outPath} \${r.narHash}\"")
+  path=${r% *}; nar=${r#* }
+  # From 2.35 the store copy of a fetched tree is lazy (made when a derivation needs it): the
+  # NAR hash is checked against the commit checked out elsewhere, not against the store path.
+  mkdir "$w/tree" && git -C "$w/repo" archive HEAD | tar -x -C "$w/tree"
+  [ "$(nix --extra-experimental-features nix-command hash path "$w/tree")" = "$nar" ] \
+    || { echo "fetchGit narHash $nar is not the NAR hash of the commit" >&2; exit 1; }
+  echo "    builtins.fetchGit of a local repository: $path $nar"
+  path=$(nix-store --add "$w/repo/a.txt")
+  sock=$w/daemon.sock
+  NIX_DAEMON_SOCKET_PATH=$sock nix-daemon & pid=$!
+  trap "kill $pid 2>/dev/null || true; rm -rf $w" EXIT
+  for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+  [ "$(nix-store --store "unix://$sock" -q --hash "$path")" = "$(nix-store -q --hash "$path")" ] \
+    || { echo "nix-daemon did not answer a path-info query" >&2; exit 1; }
+  kill $pid; wait $pid 2>/dev/null || true
+  echo "    nix-daemon answered a query on $sock"
+' _ "$prefix"
+step "done in $(elapsed "$t0"): test with tests/modern-nix/test-plugin.sh --release $release"
+exit 0
+}
