@@ -38,22 +38,32 @@ fn fetch_git_date_checks_signatures_and_refuses_lfs_for_legacy() {
     let truncated = format!("nixVersion = \"2.26.3\"; ref = \"main\"; interval = \"1d\"; publicKey = \"{}\"; keytype = \"ssh-rsa\";", keys["rsa"].as_str().expect("key"));
     assert_eq!(eval_json(&home, &format!("({}).rev", call(&truncated))), recorded["cases"]["rsa"]["rev"]);
     // The running Nix decides when no nixVersion is given: Nix 2.8 (CI) has neither signature
-    // checks nor lfs, and refuses them; 2.26 (tests/modern-nix) has the checks, not lfs.
+    // checks nor lfs, and refuses them; 2.26 (tests/modern-nix) has the checks, not lfs; 2.27
+    // and later have both (this repository has no LFS pointers: lfs changes nothing).
     let running = running_nix_version();
     let unsigned = if running_nix() >= (2, 19) { "no public keys were given".to_owned() } else { format!("the builtins.fetchGit of Nix {running} has no signature checks") };
-    let no_lfs = format!("the builtins.fetchGit of Nix {running} has no lfs");
+    let lfs = format!("rev = \"{rev}\"; lfs = true;");
+    let mut refusals = Vec::new();
+    if running_nix() >= (2, 27) {
+        let without = eval_json(&home, &format!("({}).narHash", call(&format!("rev = \"{rev}\";"))));
+        assert_eq!(eval_json(&home, &format!("({}).narHash", call(&lfs))), without, "lfs = true under Nix {running}");
+    } else {
+        refusals.push((lfs, format!("the builtins.fetchGit of Nix {running} has no lfs")));
+    }
     for (attrs, message) in [
-        (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; publicKey = \"{}\";", keys["stranger"].as_str().expect("key")), "not among the public keys"),
-        (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; verifyCommit = true;"), "no public keys were given"),
+        (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; publicKey = \"{}\";", keys["stranger"].as_str().expect("key")), "not among the public keys".to_owned()),
+        (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; verifyCommit = true;"), "no public keys were given".to_owned()),
         // compat names a release of its generation: legacy ones have no lfs, and one that
         // contradicts nixVersion is refused.
-        (format!("rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "needs Nix >= 2.27 (not Lix)"),
-        (format!("nixVersion = \"2.27.0\"; rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "contradicts"),
-        (format!("rev = \"{rev}\"; verifyCommit = true;"), unsigned.as_str()),
-        (format!("rev = \"{rev}\"; lfs = true;"), no_lfs.as_str()),
-    ] {
+        (format!("rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "needs Nix >= 2.27 (not Lix)".to_owned()),
+        (format!("nixVersion = \"2.27.0\"; rev = \"{rev}\"; lfs = true; compat = \"legacy\";"), "contradicts".to_owned()),
+        (format!("rev = \"{rev}\"; verifyCommit = true;"), unsigned),
+    ]
+    .into_iter()
+    .chain(refusals)
+    {
         let out = run(nix_cmd("nix-instantiate", &home).args(EXEC_ON).args(["--eval", "--strict", "-E", &format!("({}).narHash", call(&attrs))]));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && err.contains(message), "{attrs}: {err}");
+        assert!(!out.status.success() && err.contains(message.as_str()), "{attrs}: {err}");
     }
 }
