@@ -15,8 +15,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::outcome::{compare, run_with_timeout, Declared, Deviation, Outcome};
 use common::*;
 use serde_json::Value;
 
@@ -78,29 +79,6 @@ fn rev_of(root: &Path, case: &Case) -> Option<String> {
         })
         .unwrap_or_else(|| panic!("{}: not in revs.txt", case.key()));
     Some(rev)
-}
-
-#[derive(Debug)]
-enum Outcome {
-    Attrs(Value),
-    Refused(#[allow(dead_code)] String),
-}
-
-/// Runs `cmd` with a deadline: a hang is a test failure, not a stuck test.
-fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Result<std::process::Output, String> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return child.wait_with_output().map_err(|e| e.to_string());
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {limit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn ours_in(root: &Path, case: &Case, nix_version: &str, cache: Option<&Path>) -> Outcome {
@@ -179,46 +157,11 @@ fn recorded(case: &Case) -> Option<Outcome> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Deviation {
-    OursRefuse,
-    OursExport,
-}
-
 /// Where fetchgit-date knowingly differs: (generation, case, what happens, why).
-const DEVIATIONS: &[(&str, &str, Deviation, &str)] = &[
+const DEVIATIONS: &[Declared] = &[
     ("legacy", "refuse-packed-refs-crlf -", Deviation::OursRefuse, "a CRLF packed-refs: Nix 2.8 takes the work tree as one without commits"),
     ("modern", "refuse-packed-refs-crlf -", Deviation::OursRefuse, "a CRLF packed-refs: libgit2 finds no ref, Nix takes the work tree as one without commits"),
 ];
-
-const COMPARED: [&str; 5] = ["narHash", "lastModified", "lastModifiedDate", "revCount", "rev"];
-
-fn compare(generation: &str, case: &Case, ours: &Outcome, nix: &Outcome) -> Option<String> {
-    let key = case.key();
-    let deviation = DEVIATIONS.iter().find(|(g, k, _, _)| *g == generation && *k == key);
-    let actual = match (ours, nix) {
-        (Outcome::Attrs(a), Outcome::Attrs(b)) => {
-            let diffs: Vec<String> = COMPARED
-                .iter()
-                .filter(|k| !b[**k].is_null() && a[**k] != b[**k])
-                .map(|k| format!("{k}: ours {} vs Nix {}", a[*k], b[*k]))
-                .collect();
-            if diffs.is_empty() {
-                None
-            } else {
-                return Some(format!("{generation} {key}: {}", diffs.join(", ")));
-            }
-        }
-        (Outcome::Refused(_), Outcome::Refused(_)) => None,
-        (Outcome::Refused(_), Outcome::Attrs(_)) => Some(Deviation::OursRefuse),
-        (Outcome::Attrs(_), Outcome::Refused(_)) => Some(Deviation::OursExport),
-    };
-    match (actual, deviation) {
-        (None, None) => None,
-        (Some(d), Some((_, _, declared, _))) if d == *declared => None,
-        (actual, declared) => Some(format!("{generation} {key}: ours {ours:?}, Nix {nix:?} (declared deviation: {:?}, actual: {actual:?})", declared.map(|d| d.2))),
-    }
-}
 
 #[test]
 fn modern_matches_recorded_nix_2_34_8() {
@@ -229,7 +172,7 @@ fn modern_matches_recorded_nix_2_34_8() {
             continue;
         };
         checked += 1;
-        diffs.extend(compare("modern", &case, &ours(&case, "2.34.8"), &nix));
+        diffs.extend(compare("modern", &case.key(), DEVIATIONS, &ours(&case, "2.34.8"), &nix));
     }
     assert_no_diffs("hostile repositories, modern vs recorded Nix 2.34.8", checked, &diffs);
 }
@@ -243,7 +186,7 @@ fn legacy_matches_nix_2_8() {
     for (n, case) in cases().iter().enumerate() {
         checked += 1;
         let nix = nix_2_8(case, &n.to_string());
-        diffs.extend(compare("legacy", case, &ours(case, "2.8.0"), &nix));
+        diffs.extend(compare("legacy", &case.key(), DEVIATIONS, &ours(case, "2.8.0"), &nix));
     }
     assert_no_diffs("hostile repositories, legacy vs Nix 2.8", checked, &diffs);
 }

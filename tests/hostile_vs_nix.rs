@@ -10,8 +10,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::outcome::{compare, run_with_timeout, Declared, Deviation, Outcome};
 use common::*;
 use serde_json::Value;
 
@@ -56,31 +57,6 @@ fn hostile() -> &'static Path {
         assert!(status.success(), "fixtures/make-hostile.sh failed");
         out
     })
-}
-
-/// What a tool gave.
-#[derive(Debug)]
-enum Outcome {
-    Attrs(Value),
-    /// The error's last line (shown when a comparison fails).
-    Refused(#[allow(dead_code)] String),
-}
-
-/// Runs `cmd` with a deadline: a hang is a test failure, not a stuck test.
-fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Result<std::process::Output, String> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return child.wait_with_output().map_err(|e| e.to_string());
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {limit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn rev_of(case: &Case) -> Option<String> {
@@ -168,16 +144,7 @@ fn recorded(case: &Case) -> Option<Outcome> {
     })
 }
 
-/// Where fetchgit-date knowingly differs from Nix: (generation, case, what happens).
-/// `OursRefuse`: Nix gives attributes, fetchgit-date refuses; `OursExport`: Nix fails or
-/// crashes, fetchgit-date exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Deviation {
-    OursRefuse,
-    OursExport,
-}
-
-const DEVIATIONS: &[(&str, &str, Deviation, &str)] = &[
+const DEVIATIONS: &[Declared] = &[
     ("modern", "modes path m40755", Deviation::OursRefuse, "a directory entry pointing at a blob: libgit2 casts it to a tree (undefined behaviour)"),
     ("modern", "gitattributes path kind-dir-mode-blob", Deviation::OursRefuse, "a directory entry pointing at a blob: libgit2 casts it to a tree (undefined behaviour)"),
     ("modern", "deep path d1000", Deviation::OursExport, "Nix 2.26 corrupts its heap on trees a few hundred directories deep"),
@@ -193,36 +160,6 @@ const DEVIATIONS: &[(&str, &str, Deviation, &str)] = &[
     ("modern", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: Nix 2.26 reads freed memory for it (two recordings gave two hashes); refused as corrupt"),
 ];
 
-const COMPARED: [&str; 5] = ["narHash", "lastModified", "lastModifiedDate", "revCount", "rev"];
-
-/// Compares one case; returns the difference, if any.
-fn compare(generation: &str, case: &Case, ours: &Outcome, nix: &Outcome) -> Option<String> {
-    let key = case.key();
-    let deviation = DEVIATIONS.iter().find(|(g, k, _, _)| *g == generation && *k == key);
-    let actual = match (ours, nix) {
-        (Outcome::Attrs(a), Outcome::Attrs(b)) => {
-            let diffs: Vec<String> = COMPARED
-                .iter()
-                .filter(|k| !b[**k].is_null() && a[**k] != b[**k])
-                .map(|k| format!("{k}: ours {} vs Nix {}", a[*k], b[*k]))
-                .collect();
-            if diffs.is_empty() {
-                None
-            } else {
-                return Some(format!("{generation} {key}: {}", diffs.join(", ")));
-            }
-        }
-        (Outcome::Refused(_), Outcome::Refused(_)) => None,
-        (Outcome::Refused(_), Outcome::Attrs(_)) => Some(Deviation::OursRefuse),
-        (Outcome::Attrs(_), Outcome::Refused(_)) => Some(Deviation::OursExport),
-    };
-    match (actual, deviation) {
-        (None, None) => None,
-        (Some(d), Some((_, _, declared, _))) if d == *declared => None,
-        (actual, declared) => Some(format!("{generation} {key}: ours {ours:?}, Nix {nix:?} (declared deviation: {:?}, actual: {actual:?})", declared.map(|d| d.2))),
-    }
-}
-
 #[test]
 fn modern_matches_recorded_nix_2_26() {
     let (mut checked, mut diffs) = (0, Vec::new());
@@ -232,7 +169,7 @@ fn modern_matches_recorded_nix_2_26() {
             continue;
         };
         checked += 1;
-        diffs.extend(compare("modern", &case, &ours(&case, "modern"), &nix));
+        diffs.extend(compare("modern", &case.key(), DEVIATIONS, &ours(&case, "modern"), &nix));
     }
     assert_no_diffs("hostile cases, modern vs recorded Nix 2.26", checked, &diffs);
 }
@@ -246,7 +183,7 @@ fn legacy_matches_nix_2_8() {
     for (n, case) in cases().iter().enumerate() {
         checked += 1;
         let nix = nix_2_8(case, &n.to_string());
-        diffs.extend(compare("legacy", case, &ours(case, "legacy"), &nix));
+        diffs.extend(compare("legacy", &case.key(), DEVIATIONS, &ours(case, "legacy"), &nix));
     }
     assert_no_diffs("hostile cases, legacy vs Nix 2.8", checked, &diffs);
 }

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+pub mod outcome;
+
 /// The non-bare fixture repositories made by `fixtures/make-fixtures.sh`.
 pub const REPOS: [&str; 4] = ["files", "attributes", "history", "gitlinks"];
 

@@ -19,7 +19,10 @@ use std::path::Path;
 /// effective uid), so that no `unsafe` `geteuid` and no further rustix feature is needed.
 /// Without `/proc`, `u32::MAX`: nothing is ours, so nothing is believed.
 pub(crate) fn current_uid() -> u32 {
-    std::fs::metadata("/proc/self").map_or(u32::MAX, |meta| meta.uid())
+    // Read once: every component of every cache path read asks (a whole evaluation's worth of
+    // calls in the plugin), and a process's effective uid does not change under us.
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *EUID.get_or_init(|| std::fs::metadata("/proc/self").map_or(u32::MAX, |meta| meta.uid()))
 }
 
 /// The user whose files we believe: our effective uid, or under `sudo` the invoking user's too.
