@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 
 use common::*;
 use fetchgit_date::cache::Cache;
-use fetchgit_date::export::{ExportOptions, Generation};
+use fetchgit_date::export::ExportOptions;
+use fetchgit_date::nix_version::Generation;
 use fetchgit_date::fetch::{FetchError, Fetcher, Selector};
 use fetchgit_date::signature::{CommitVerification, KeyTypeRules, PublicKey, SignatureError};
 use serde_json::Value;

@@ -38,7 +38,7 @@ use nixstore::nar::flat;
 
 use crate::error_chain;
 use crate::export::attributes::libgit2::Libgit2Attributes;
-use crate::export::Generation;
+use crate::nix_version::Generation;
 
 /// Why a work tree could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -122,13 +122,13 @@ fn submodules_at(workdir: &Path, depth: usize) -> Result<Vec<WorkTreeSubmodule>,
     for entry in entries {
         by_path.insert(crate::submodules::canon_path(entry.path.as_ref()), entry.name.clone());
     }
-    if !by_path.is_empty() && depth >= crate::submodules::MAX_DEPTH {
-        let most = crate::submodules::MAX_DEPTH;
+    if !by_path.is_empty() && depth >= crate::repo_files::MAX_SUBMODULE_DEPTH {
+        let most = crate::repo_files::MAX_SUBMODULE_DEPTH;
         return Err(DirtyError::Submodule(format!("submodules of {} are nested more than {most} deep", workdir.display())));
     }
     let mut out = Vec::new();
     for (path, name) in by_path {
-        let dir = workdir.join(crate::export::native_path(&path));
+        let dir = workdir.join(crate::repo_files::native_path(&path));
         if path.is_empty() || !dir.join(".git").exists() {
             return Err(DirtyError::Submodule(format!(
                 "submodule '{name}' at '{}' is not checked out: Nix >= 2.20 reads the submodules of a work tree from their own work trees and fails too; run git submodule update --init --recursive, or pass ref = \"HEAD\"",
@@ -324,7 +324,7 @@ fn write_tree<W: Write>(nar: &mut flat::Writer<W>, repo: &gix::Repository, workd
         }
         // libgit2's status lists neither submodules nor files deleted from the work tree.
         let present = || {
-            std::fs::symlink_metadata(workdir.join(crate::export::native_path(path)))
+            std::fs::symlink_metadata(workdir.join(crate::repo_files::native_path(path)))
                 .is_ok_and(|meta| meta.is_file() || meta.is_dir() || meta.file_type().is_symlink())
         };
         if export.libgit2 && (gitlink || !present()) {

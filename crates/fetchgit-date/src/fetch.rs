@@ -12,8 +12,8 @@ use crate::cache::{Cache, Table};
 use crate::date::Interval;
 use crate::export::{self, ExportError, ExportOptions};
 use crate::history::{History, HistoryError, Truncated};
-use crate::location::{self, Location, LocationError};
-use crate::nix_version::{Change, NixVersion};
+use crate::url::{self, Location, LocationError};
+use crate::nix_version::{Change, Generation, NixVersion};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, RefLookup, RefTarget, ResolveError};
 use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
@@ -303,7 +303,7 @@ impl Fetcher {
             all_refs: options.all_refs,
             url: url.to_owned(),
         };
-        match location::parse(url)? {
+        match url::parse(url)? {
             Location::Local(path) => {
                 // git and libgit2 check ownership while they discover the repository, before
                 // they read its format.
@@ -412,7 +412,7 @@ impl Fetcher {
         }
         let id = resolve::parse_rev(rev)?;
         let shown_ref = ref_name.or(self.nix_default_branch()).unwrap_or("HEAD").to_owned();
-        let not_on_ref = || FetchError::RevNotOnRef { rev: id, ref_name: shown_ref.clone(), url: crate::location::redact(&self.url) };
+        let not_on_ref = || FetchError::RevNotOnRef { rev: id, ref_name: shown_ref.clone(), url: crate::url::redact(&self.url) };
         let tips: Vec<ObjectId> = if self.all_refs {
             let refs = self.repo.references().map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
             let all = refs.prefixed("refs/").map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
@@ -517,7 +517,7 @@ impl Fetcher {
     fn check_not_shallow(&self) -> Result<(), FetchError> {
         let shallow = self.repo.is_shallow().map_err(|err| HistoryError::Corrupt { id: ObjectId::null(gix::hash::Kind::Sha1), reason: error_chain(&err) })?;
         if shallow && !self.shallow {
-            let url = crate::location::redact(&self.url);
+            let url = crate::url::redact(&self.url);
             return Err(if self.nix.has(Change::LazyRevCount) { FetchError::ShallowRevCount(url) } else { FetchError::ShallowRepository(url) });
         }
         Ok(())
@@ -525,7 +525,7 @@ impl Fetcher {
 
     /// Fetches what `selector` names, exported with `export`, as a store path named `name`.
     pub fn fetch(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Fetched, FetchError> {
-        if export.generation == export::Generation::Modern {
+        if export.generation == Generation::Modern {
             name.check_modern().map_err(FetchError::Name)?;
         }
         if self.takes_work_tree(selector) {
@@ -586,7 +586,7 @@ impl Fetcher {
         Ok(Some(verified))
     }
 
-    fn rev_count(&self, history: &mut History<'_>, commit: ObjectId, generation: export::Generation) -> Result<u64, FetchError> {
+    fn rev_count(&self, history: &mut History<'_>, commit: ObjectId, generation: Generation) -> Result<u64, FetchError> {
         // The count depends on the parents the generation sees: grafts, the shallow boundary,
         // and replace refs where it honours them (libgit2, Nix >= 2.20, has none).
         let key = match crate::history::view_fingerprint(&self.repo, generation.honours_replace_refs()) {
@@ -633,7 +633,7 @@ impl Fetcher {
     /// (Nix <= 2.19 and Lix).
     fn fetch_work_tree(&self, selector: &Selector, export: ExportOptions, name: &StorePathName, store_dir: &str) -> Result<Option<Fetched>, FetchError> {
         let workdir = self.repo.workdir().expect("work-tree fetches happen only in work trees");
-        let libgit2 = export.generation == export::Generation::Modern;
+        let libgit2 = export.generation == Generation::Modern;
         let head = self.head()?;
         let dirty = match head {
             // With submodules, Nix <= 2.19's `git diff` counts theirs too; the libgit2 fetcher
@@ -745,16 +745,16 @@ impl Fetcher {
         let generation = options.generation;
         let absolute = || std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()).display().to_string();
         // Nix 2.14 to 2.19 and Lix copy a local work tree's configuration into their clone.
-        let config = (generation == export::Generation::Legacy && !self.cloned_by_nix && self.nix.has(Change::LegacySubmodulesUseRepoConfig)).then(|| self.path.join(".git"));
+        let config = (generation == Generation::Legacy && !self.cloned_by_nix && self.nix.has(Change::LegacySubmodulesUseRepoConfig)).then(|| self.path.join(".git"));
         let base = match (self.remote.is_some(), generation) {
-            (true, export::Generation::Legacy) => self.url.clone(),
-            (true, export::Generation::Modern) => crate::submodules::fix_git_url(&self.url),
+            (true, Generation::Legacy) => self.url.clone(),
+            (true, Generation::Modern) => crate::submodules::fix_git_url(&self.url),
             // Nix <= 2.19 adds the local path as `origin` of the clone it checks out.
-            (false, export::Generation::Legacy) => absolute(),
+            (false, Generation::Legacy) => absolute(),
             // Nix >= 2.20 clones a bare repository given by path as `file://` and sets that
             // as `origin`; a work tree is read in place, with its own remotes.
-            (false, export::Generation::Modern) if self.cloned_by_nix => format!("file://{}", absolute()),
-            (false, export::Generation::Modern) => crate::submodules::libgit2_url_base(&self.repo).unwrap_or_else(absolute),
+            (false, Generation::Modern) if self.cloned_by_nix => format!("file://{}", absolute()),
+            (false, Generation::Modern) => crate::submodules::libgit2_url_base(&self.repo).unwrap_or_else(absolute),
         };
         let context = crate::submodules::Context {
             generation,

@@ -18,7 +18,7 @@ use gix::commitgraph::Position;
 use gix::ObjectId;
 
 use crate::error_chain;
-use crate::export::Generation;
+use crate::nix_version::Generation;
 
 /// Why history could not be walked.
 #[derive(Debug, thiserror::Error)]

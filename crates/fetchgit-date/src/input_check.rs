@@ -158,20 +158,20 @@ fn file_url(url: &str) -> String {
 /// reading no work tree; that is not reproduced.
 pub fn check_url_parses(url: &str, nix: &NixVersion) -> Result<(), String> {
     // Only what parses as a remote at all: a refused URL (`ext::...`) gets its own error first.
-    let remote = matches!(crate::location::parse(url), Ok(crate::location::Location::Remote(_)));
+    let remote = matches!(crate::url::parse(url), Ok(crate::url::Location::Remote(_)));
     if remote && is_scp_like_without_user(url) && !nix.has(Change::ScpUrlsWithoutUser) {
         // Measured: Nix 2.8 and 2.26 take `file://host:/path` (2.8's git then reads the local
         // `/path`), 2.34 says "SCP-like URL '...' is not supported".
-        return Err(format!("Nix {nix} does not read '{}' as an ssh address (an SCP-like URL without a user, before 2.35): it takes it for a local path, which fetchgit-date does not reproduce; write ssh://HOST/PATH or USER@HOST:PATH, or pass --nix-version 2.35.0 or later", crate::location::redact(url)));
+        return Err(format!("Nix {nix} does not read '{}' as an ssh address (an SCP-like URL without a user, before 2.35): it takes it for a local path, which fetchgit-date does not reproduce; write ssh://HOST/PATH or USER@HOST:PATH, or pass --nix-version 2.35.0 or later", crate::url::redact(url)));
     }
     if let Some(plain) = url.strip_prefix("git+") {
         if !nix.has(Change::GitPlusUrls) {
             // Measured: Nix 2.8 runs `git fetch git+file://...` and 2.26 resolves no ref in it.
-            let (shown, plain) = (crate::location::redact(url), crate::location::redact(plain));
+            let (shown, plain) = (crate::url::redact(url), crate::url::redact(plain));
             return Err(format!("the builtins.fetchGit of Nix {nix} keeps the scheme of '{shown}' and fails to fetch it (Nix drops `git+` from 2.33 on): pass '{plain}', or --nix-version 2.33.0 or later"));
         }
     }
-    if nix.has(Change::UrlPathsDecoded) || !matches!(crate::location::parse(url), Ok(crate::location::Location::Local(_))) {
+    if nix.has(Change::UrlPathsDecoded) || !matches!(crate::url::parse(url), Ok(crate::url::Location::Local(_))) {
         return Ok(());
     }
     let full = file_url(url);

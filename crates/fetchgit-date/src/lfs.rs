@@ -41,10 +41,10 @@ use std::time::Duration;
 use gix::bstr::BStr;
 use sha2::{Digest, Sha256};
 
-use crate::export::{Smudge, Smudged};
+use crate::export::{Smudge, Smudged, SmudgedContentError, MAX_SMUDGE_INPUT};
 
-/// Blobs this long or longer are never pointers (Nix's limit).
-pub const MAX_POINTER_SIZE: usize = 1024;
+/// Blobs this long or longer are never pointers (Nix's limit): all the export hands a smudge.
+pub const MAX_POINTER_SIZE: usize = MAX_SMUDGE_INPUT;
 
 /// How long a network read or the ssh handshake may stall.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -252,7 +252,7 @@ fn derive_from_remote(url: &reqwest::Url) -> reqwest::Url {
 
 /// Splits credentials off an http(s) URL.
 fn without_credentials(mut url: reqwest::Url) -> (reqwest::Url, Option<(String, String)>) {
-    let decode = |s: &str| crate::location::percent_decode(s);
+    let decode = |s: &str| crate::url::percent_decode(s);
     let basic = (!url.username().is_empty()).then(|| (decode(url.username()), decode(url.password().unwrap_or(""))));
     let _ = url.set_username("");
     let _ = url.set_password(None);
@@ -265,7 +265,7 @@ fn ssh_parts(url: &str) -> Option<(String, Option<u16>, String)> {
         let parsed = reqwest::Url::parse(&format!("ssh://{rest}")).ok()?;
         let host = parsed.host_str()?.to_owned();
         let login = if parsed.username().is_empty() { host } else { format!("{}@{host}", parsed.username()) };
-        return Some((login, parsed.port(), crate::location::percent_decode(parsed.path())));
+        return Some((login, parsed.port(), crate::url::percent_decode(parsed.path())));
     }
     if url.contains("://") {
         return None;
@@ -405,7 +405,7 @@ impl LfsFetcher {
             hasher.update(&buf[..n]);
             file.write_all(&buf[..n]).map_err(|e| cache_err(&tmp.path, &e))?;
         }
-        let digest = hex(&hasher.finalize());
+        let digest = data_encoding::HEXLOWER.encode(&hasher.finalize());
         if received != pointer.size {
             tmp.discard();
             return Err(LfsError::SizeMismatch { url: href, expected: pointer.size, actual: received });
@@ -511,7 +511,7 @@ fn open_verified(path: &Path, pointer: &Pointer) -> Result<Option<std::fs::File>
     if copied != pointer.size {
         return Err(format!("{copied} bytes instead of {}", pointer.size));
     }
-    let digest = hex(&hasher.finalize());
+    let digest = data_encoding::HEXLOWER.encode(&hasher.finalize());
     if digest != pointer.oid {
         return Err(format!("sha256 {digest}"));
     }
@@ -531,7 +531,7 @@ struct VerifyingReader {
 
 impl Read for VerifyingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let changed = || std::io::Error::other(ObjectError { oid: self.pointer.oid.clone() });
+        let changed = || std::io::Error::other(SmudgedContentError(ObjectError { oid: self.pointer.oid.clone() }.to_string()));
         let n = self.file.read(buf)?;
         self.read += n as u64;
         if self.read > self.pointer.size {
@@ -540,7 +540,7 @@ impl Read for VerifyingReader {
         self.hasher.update(&buf[..n]);
         if n == 0 && !self.checked {
             self.checked = true;
-            let digest = hex(&std::mem::take(&mut self.hasher).finalize());
+            let digest = data_encoding::HEXLOWER.encode(&std::mem::take(&mut self.hasher).finalize());
             if self.read != self.pointer.size || digest != self.pointer.oid {
                 return Err(changed());
             }
@@ -681,12 +681,8 @@ fn string_map(value: Option<&serde_json::Value>) -> Vec<(String, String)> {
 fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(parsed) => without_credentials(parsed).0.to_string(),
-        Err(_) => crate::location::redact(url),
+        Err(_) => crate::url::redact(url),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! why a given `narHash` does or does not reproduce.
 //!
 //! ```no_run
-//! use fetchgit_date::{cache::Cache, export::{ExportOptions, Generation}, fetch::{Fetcher, Selector, TruncateTo}};
+//! use fetchgit_date::{cache::Cache, export::ExportOptions, nix_version::Generation, fetch::{Fetcher, Selector, TruncateTo}};
 //! let fetcher = Fetcher::open("/path/to/repo", Cache::from_environment())?;
 //! let selector = Selector { truncate: Some(TruncateTo::Interval("1d".parse()?)), ..Selector::default() };
 //! let export = ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false, submodules: false };
@@ -28,7 +28,7 @@ pub mod fetch;
 pub mod history;
 pub mod input_check;
 pub mod lfs;
-pub mod location;
+
 pub mod nix_expr;
 pub mod no_exec;
 pub mod nix_version;
@@ -44,7 +44,11 @@ pub mod resolve;
 pub mod signature;
 pub mod submodules;
 pub mod transport;
+pub mod url;
 pub mod verify;
+
+#[cfg(test)]
+mod import_graph;
 
 /// An error and its sources on one line, joined by ": ", as the CLI prints them.
 pub fn error_chain(err: &dyn std::error::Error) -> String {

@@ -15,7 +15,39 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::export::Generation;
+
+/// Which Nix's export to reproduce: the generation a release belongs to ([`NixVersion::generation`],
+/// from [`Change::Libgit2`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Generation {
+    /// Nix >= 2.20: the tree as libgit2 reads it.
+    Modern,
+    /// Nix <= 2.19 and Lix: `git archive` semantics.
+    Legacy,
+}
+
+impl Generation {
+    /// A short stable name, used in cache keys and messages.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Generation::Modern => "modern",
+            Generation::Legacy => "legacy",
+        }
+    }
+
+    /// The Nix releases of this generation, for messages.
+    pub fn nix(&self) -> &'static str {
+        match self {
+            Generation::Modern => "Nix >= 2.20",
+            Generation::Legacy => "Nix <= 2.19",
+        }
+    }
+
+    /// Whether `refs/replace/` applies: git honours replace refs, libgit2 has none.
+    pub fn honours_replace_refs(&self) -> bool {
+        *self == Generation::Legacy
+    }
+}
 
 /// A Nix release, as far as fetchGit's behaviour is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -212,7 +212,7 @@ impl SafeGit {
         for submodule in checked_out_submodules(dir) {
             // git would refuse to enter a submodule another user owns (the superproject was
             // checked before it was opened).
-            crate::ownership::check(&submodule, crate::export::Generation::Legacy).map_err(|err| err.to_string())?;
+            crate::ownership::check(&submodule, crate::nix_version::Generation::Legacy).map_err(|err| err.to_string())?;
             programs.merge(ConfiguredPrograms::of(&submodule)?);
         }
         let mut overrides: Vec<(String, String)> = [
@@ -327,13 +327,13 @@ fn checked_out_submodules(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![(dir.to_owned(), 0)];
     while let Some((dir, depth)) = pending.pop() {
-        if depth >= crate::submodules::MAX_DEPTH || !dir.join(".git").exists() {
+        if depth >= crate::repo_files::MAX_SUBMODULE_DEPTH || !dir.join(".git").exists() {
             continue;
         }
         let Ok(repo) = crate::resolve::open(&dir) else { continue };
         let Ok(index) = repo.index_or_empty() else { continue };
         for entry in index.entries().iter().filter(|e| e.mode == gix::index::entry::Mode::COMMIT) {
-            let path = dir.join(crate::export::native_path(entry.path(&index)));
+            let path = dir.join(crate::repo_files::native_path(entry.path(&index)));
             if path.join(".git").exists() {
                 found.push(path.clone());
                 pending.push((path, depth + 1));

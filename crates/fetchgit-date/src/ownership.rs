@@ -17,7 +17,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::export::Generation;
+use crate::nix_version::Generation;
 
 /// A repository another user owns.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 
 /// Bound on small metadata files (`HEAD`, `config`, `info/*`, `shallow`, alternates, refs).
 pub const METADATA_LIMIT: u64 = 64 << 20;
+
+/// Nested submodules deeper than this are refused (by the export, the dirty check and the
+/// search for programs git would run): each level is a repository of its own, and a hostile
+/// chain of them would have no end in sight.
+pub const MAX_SUBMODULE_DEPTH: usize = 32;
+
 /// Bound on large ones (`index`, `packed-refs`, commit-graphs).
 const LARGE_LIMIT: u64 = 4 << 30;
 
@@ -156,4 +162,10 @@ pub fn read_regular(path: &Path, limit: u64) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(meta.len() as usize);
     std::fs::File::open(path).ok()?.take(meta.len()).read_to_end(&mut out).ok()?;
     Some(out)
+}
+
+/// A path from a tree or the index, as a file name on this (Unix) system.
+pub fn native_path(path: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(path))
 }

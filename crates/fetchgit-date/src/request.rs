@@ -22,7 +22,8 @@ use std::time::SystemTime;
 use nixstore::store_path::StorePathName;
 
 use crate::date::{parse_date, Interval};
-use crate::export::{ExportOptions, Generation};
+use crate::export::ExportOptions;
+use crate::nix_version::Generation;
 use crate::fetch::{Selector, TruncateTo};
 use crate::input_check::{self, Expected};
 use crate::nix_version::{Change, NixVersion};

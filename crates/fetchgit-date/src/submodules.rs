@@ -27,13 +27,12 @@ use std::path::PathBuf;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::ObjectId;
 
-use crate::export::{self, Generation, Submodule};
-use crate::location::{self, Location};
+use crate::export::{self, Submodule};
+use crate::nix_version::Generation;
+use crate::url::{self, Location};
 use crate::remote::{Depth, RemoteOptions, Want};
 
-/// Nested submodules deeper than this are refused: each level is a repository of its own, and
-/// a hostile chain of them would have no end in sight.
-pub(crate) const MAX_DEPTH: usize = 32;
+use crate::repo_files::MAX_SUBMODULE_DEPTH as MAX_DEPTH;
 
 /// More submodules than this in one export are refused: a tree whose gitlinks point at commits
 /// of the same repository that do the same again grows exponentially with the depth.
@@ -167,7 +166,7 @@ pub fn git_relative_url(remote_url: &str, url: &str) -> Result<String, String> {
                 remote.truncate(colon);
                 colon_separated = true;
             } else if is_relative || remote == "." {
-                return Err(format!("cannot strip one component off url '{}'", location::redact(&remote)));
+                return Err(format!("cannot strip one component off url '{}'", url::redact(&remote)));
             } else {
                 remote = ".".into();
             }
@@ -296,7 +295,7 @@ impl RepoConfig {
 
     /// The git directory a submodule named `name` had, when Nix copies one.
     fn module(&self, name: &BStr) -> Option<PathBuf> {
-        let dir = self.git_dir.join("modules").join(crate::export::native_path(name));
+        let dir = self.git_dir.join("modules").join(crate::repo_files::native_path(name));
         dir.join("HEAD").is_file().then_some(dir)
     }
 }
@@ -332,7 +331,7 @@ impl Opener {
         let Some(base) = self.base.as_deref() else {
             return Err(format!(
                 "its url '{}' is relative, and the work tree's .git/config has no remote.origin.url: Nix 2.14 to 2.19 and Lix then resolve it against their temporary directory and fail; set an origin, or pass ref (a local ref) with --nix-version 2.8.0",
-                location::redact(url)
+                url::redact(url)
             ));
         };
         let resolved = match self.context.generation {
@@ -342,8 +341,8 @@ impl Opener {
                 if resolved.starts_with("file://") && !resolved.starts_with("file:///") {
                     return Err(format!(
                         "Nix >= 2.22 resolves its url '{url}' against '{}' to '{}' (libgit2 drops a slash after file://) and then fails (\"unexpected authority\"); fetch the superproject from its work tree, or give the submodule an absolute URL",
-                        location::redact(base),
-                        location::redact(&resolved)
+                        url::redact(base),
+                        url::redact(&resolved)
                     ));
                 }
                 resolved
@@ -355,8 +354,8 @@ impl Opener {
 
     /// The repository at `url`, which must hold `commit`.
     fn open_repository(&self, url: &str, commit: ObjectId) -> Result<gix::Repository, String> {
-        let shown = location::redact(url);
-        let path = match location::parse(url).map_err(|err| err.to_string())? {
+        let shown = url::redact(url);
+        let path = match url::parse(url).map_err(|err| err.to_string())? {
             Location::Local(path) => path,
             Location::Remote(remote_url) => {
                 let root = self.context.cache_root.as_ref().ok_or("no cache directory for its repository (set XDG_CACHE_HOME or HOME)")?;
@@ -406,7 +405,7 @@ impl Opener {
 /// Refuses URLs git or ssh could take as options.
 fn check_url(url: &str) -> Result<(), String> {
     if url.starts_with('-') {
-        return Err(format!("refusing its url '{}': it starts with '-' and could be taken as an option (git ignores it too)", location::redact(url)));
+        return Err(format!("refusing its url '{}': it starts with '-' and could be taken as an option (git ignores it too)", url::redact(url)));
     }
     Ok(())
 }
@@ -417,7 +416,7 @@ fn absolute_url(url: &str) -> Result<String, String> {
         return Ok(url.to_owned());
     }
     // git would clone a path relative to wherever it runs; libgit2 refuses it.
-    Err(format!("its url '{}' is neither absolute nor relative to the superproject (./ or ../)", location::redact(url)))
+    Err(format!("its url '{}' is neither absolute nor relative to the superproject (./ or ../)", url::redact(url)))
 }
 
 fn missing_commit(commit: ObjectId, url: &str) -> String {
@@ -460,7 +459,7 @@ pub fn libgit2_relative_url(base: &str, url: &str) -> Result<String, String> {
         if segment == b"." {
         } else if segment == b".." {
             if out.len() == base_len && ceiling != 0 {
-                return Err(format!("cannot resolve '{url}' against '{}': cannot strip root component off url", location::redact(base)));
+                return Err(format!("cannot resolve '{url}' against '{}': cannot strip root component off url", url::redact(base)));
             }
             if out.len() == base_len {
                 if next < path.len() {
@@ -577,7 +576,7 @@ impl export::Submodules for Opener {
             },
             // The submodule is an input of its own: a work tree is read in place, with its own
             // remotes; anything else is cloned with its URL as `origin`.
-            Generation::Modern => Some(match location::parse(&url) {
+            Generation::Modern => Some(match url::parse(&url) {
                 Ok(Location::Local(path)) if path.join(".git").exists() => libgit2_url_base(&repo).unwrap_or_else(|| fix_git_url(&url)),
                 _ => fix_git_url(&url),
             }),
@@ -585,7 +584,7 @@ impl export::Submodules for Opener {
         let settings = module.as_ref().map(|module| export::legacy::Settings::of(&module.repo)).transpose()?;
         // Its LFS objects come from its own endpoint (lfs.url, .lfsconfig, or its URL).
         let smudge = self.context.lfs.as_ref().map(|cache| {
-            let remote = matches!(location::parse(&url), Ok(Location::Remote(_))).then_some(url.as_str());
+            let remote = matches!(url::parse(&url), Ok(Location::Remote(_))).then_some(url.as_str());
             Box::new(crate::lfs::LfsFetcher::new(crate::lfs::endpoint_source(&repo, commit, remote), cache)) as Box<dyn export::Smudge>
         });
         let nested = Opener { context: self.context.clone(), base, gitmodules, config: module, depth: self.depth + 1, opened: self.opened.clone() };

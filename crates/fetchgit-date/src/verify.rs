@@ -4,7 +4,8 @@
 use gix::ObjectId;
 use nixstore::hash::NixHash;
 
-use crate::export::{self, ExportError, ExportOptions, ExportStats, Generation};
+use crate::export::{self, ExportError, ExportOptions, ExportStats};
+use crate::nix_version::Generation;
 
 /// One way Nix may have exported the commit, and what it gives.
 #[derive(Debug, Clone)]

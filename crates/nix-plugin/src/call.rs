@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use fetchgit_date::cache::Cache;
 use fetchgit_date::fetch::{Fetched, Fetcher};
-use fetchgit_date::location::{self, Location};
+use fetchgit_date::url::{self, Location};
 use fetchgit_date::nix_version::NixVersion;
 use fetchgit_date::remote::RemoteOptions;
 use fetchgit_date::request::{Context, Request};
@@ -76,7 +76,7 @@ pub fn fetch_git_date(host: &HostCall<'_>, args: &str) -> Result<String, String>
     let options = RemoteOptions { progress: true, ..request.remote_options(false) };
     let key = FetcherKey {
         url: request.url.clone(),
-        remote_want: match location::parse(&request.url).map_err(|e| error_chain(&e))? {
+        remote_want: match url::parse(&request.url).map_err(|e| error_chain(&e))? {
             Location::Local(_) => None,
             Location::Remote(_) => Some((request.ref_name.clone(), request.rev.clone())),
         },

@@ -66,13 +66,13 @@ pub struct Header {
 impl Objects {
     /// The objects of `repo`; `replace` says whether replace refs apply, `generation` how
     /// objects whose content lies about their id are treated.
-    pub fn new(repo: &gix::Repository, replace: bool, generation: super::Generation) -> Self {
+    pub fn new(repo: &gix::Repository, replace: bool, generation: crate::nix_version::Generation) -> Self {
         let mut handle = repo.objects.clone();
         handle.ignore_replacements = !replace;
         let store = repo.objects.store_ref();
         let replace = if replace { store.replacements().collect() } else { Vec::new() };
         let object_dirs = object_dirs(repo);
-        let lying_blobs_read = generation == super::Generation::Legacy;
+        let lying_blobs_read = generation == crate::nix_version::Generation::Legacy;
         Objects { handle, replace, object_dirs, packs: None, hash: repo.object_hash(), lying_blobs_read }
     }
 

@@ -96,7 +96,7 @@ impl GitArchive {
         let mut cmd = self.command();
         cmd.args(["archive", "--format=tar"]).arg(self.commit.to_string()).arg("--");
         for spec in pathspecs {
-            cmd.arg(crate::export::native_path(spec));
+            cmd.arg(crate::repo_files::native_path(spec));
         }
         let output = cmd.output().map_err(|err| format!("cannot run git: {err}"))?;
         if !output.status.success() {

@@ -17,7 +17,10 @@ use super::git_archive::GitArchive;
 use super::legacy::{self, Settings};
 use crate::repo_config::{Reader, RepoConfig};
 use super::tree::{self, Kind};
-use super::{ExportError, ExportOptions, ExportStats, Generation, Smudge, Smudged, Submodules};
+use super::error::ExportError;
+use super::hooks::{Smudge, Smudged, SmudgedContentError, Submodules, MAX_SMUDGE_INPUT};
+use super::options::{ExportOptions, ExportStats};
+use crate::nix_version::Generation;
 
 /// The longest symlink target taken from a Git LFS object (Nix has no limit; a target that long
 /// is no path any system resolves).
@@ -496,7 +499,7 @@ impl Walker<'_, '_> {
         };
         // git clones a submodule without `refs/replace/`; libgit2 never reads them.
         let inner = Placement { replace_refs: false, path_prefix: self.path_prefix + self.path.len() + 1, settings: submodule.settings };
-        let smudge = submodule.smudge.as_deref_mut().map(|smudge| smudge as &mut dyn super::Smudge);
+        let smudge = submodule.smudge.as_deref_mut().map(|smudge| smudge as &mut dyn Smudge);
         let stats = export_tree(nar, &submodule.repo, None, commit, self.options, smudge, Some(submodule.submodules), inner).map_err(|err| within(err, &self.path))?;
         let mount = self.path.clone();
         let own = &mut self.stats;
@@ -650,7 +653,7 @@ impl Walker<'_, '_> {
                 let path = self.path.clone();
                 let mut reader = smudged.reader;
                 return nar.file(executable, smudged.size, &mut reader).map_err(|err| match err.get_ref() {
-                    Some(inner) if inner.is::<crate::lfs::ObjectError>() => ExportError::Lfs { path, reason: err.to_string() },
+                    Some(inner) if inner.is::<SmudgedContentError>() => ExportError::Lfs { path, reason: err.to_string() },
                     _ => ExportError::Write(err),
                 });
             }
@@ -735,7 +738,7 @@ impl Walker<'_, '_> {
         if !lfs {
             return Ok(None);
         }
-        let blob = self.read_prefix(oid, size, crate::lfs::MAX_POINTER_SIZE as u64)?;
+        let blob = self.read_prefix(oid, size, MAX_SMUDGE_INPUT as u64)?;
         let path = self.path.clone();
         let smudge = self.smudge.as_mut().expect("checked above");
         let smudged = smudge.smudge(path.as_ref(), &blob).map_err(|reason| ExportError::Lfs { path: path.clone(), reason })?;

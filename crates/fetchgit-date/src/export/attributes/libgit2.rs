@@ -409,12 +409,12 @@ impl Libgit2Attributes {
     /// The work tree's root file, read even where it is no source (for its macros).
     fn worktree_root_file(&self, relative: &BStr) -> Option<Vec<u8>> {
         let workdir = self.workdir.as_ref()?;
-        read_worktree_file(&workdir.join(crate::export::native_path(relative)))
+        read_worktree_file(&workdir.join(crate::repo_files::native_path(relative)))
     }
 
     fn workdir_file(&self, relative: &BStr) -> Option<Vec<u8>> {
         let workdir = self.workdir.as_ref().filter(|_| self.file_source)?;
-        read_worktree_file(&workdir.join(crate::export::native_path(relative)))
+        read_worktree_file(&workdir.join(crate::repo_files::native_path(relative)))
     }
 
     fn index_file(&self, objects: &gix::OdbHandle, relative: &BStr) -> Option<Vec<u8>> {
@@ -468,7 +468,7 @@ impl Libgit2Attributes {
     /// The value of `name` for `path` (in the directory entered last), first match wins.
     fn lookup(&self, path: &BStr, name: &str) -> Option<Value> {
         let is_dir = match &self.workdir {
-            Some(workdir) => workdir.join(crate::export::native_path(path)).is_dir(),
+            Some(workdir) => workdir.join(crate::repo_files::native_path(path)).is_dir(),
             None => false,
         };
         let basename = match path.rfind_byte(b'/') {
