@@ -222,6 +222,9 @@ pub enum FetchError {
     /// The commit's signature does not satisfy `verifyCommit`/`publicKey(s)`.
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// A signature check asked of a release whose fetchGit has none.
+    #[error("the fetchGit of Nix {0} has no verifyCommit, publicKey or publicKeys: leave them out, or pass a release that has them (--nix-version)")]
+    NoSignatureChecks(NixVersion),
     /// Verification asked of a dirty work tree, which has no commit to verify.
     #[error("commit verification is required for Git repository '{}', but it's dirty: commit your changes, or pass a ref or rev", path.display())]
     DirtyVerification {
@@ -572,13 +575,9 @@ impl Fetcher {
         if !selector.verification.required() {
             return Ok(None);
         }
-        // The selector's rules, else this fetcher's release's; a release without signature checks
-        // is refused before a fetch (`Request`), so a library caller gets the default release's.
-        let rules = selector
-            .key_type_rules
-            .or_else(|| self.nix.key_type_rules())
-            .or_else(|| NixVersion::default_release().key_type_rules())
-            .expect("the default release checks signatures");
+        // The selector's rules, else this fetcher's release's (`Request` refuses the attributes
+        // for a release without them before any fetch; a library caller gets the same refusal).
+        let rules = selector.key_type_rules.or_else(|| self.nix.key_type_rules()).ok_or_else(|| FetchError::NoSignatureChecks(self.nix.clone()))?;
         let verified = crate::signature::verify_commit(&self.repo, commit, &selector.verification.public_keys, rules)?;
         for warning in &verified.warnings {
             eprintln!("fetchgit-date: warning: {warning}");

@@ -38,12 +38,12 @@ pub enum HistoryError {
         id: ObjectId,
     },
     /// The commit's committer time cannot be read the way the Nix generation reads it.
-    #[error("commit {id}: {nix} cannot read its committer time ({reason}), so it cannot be fetched as that Nix release would")]
+    #[error("commit {id}: {} cannot read its committer time ({reason}), so it cannot be fetched as that Nix release would", .generation.nix())]
     NoCommitterTime {
         /// The commit.
         id: ObjectId,
         /// Which Nix.
-        nix: &'static str,
+        generation: Generation,
         /// What is wrong.
         reason: String,
     },
@@ -340,7 +340,7 @@ impl<'repo> History<'repo> {
                 let data = self.commit_data(id)?;
                 let parsed = crate::commit::Parsed::new(data);
                 if libgit2_parses {
-                    parsed.libgit2_check().map_err(|reason| HistoryError::NoCommitterTime { id, nix: Generation::Modern.nix(), reason: format!("libgit2: {reason}") })?;
+                    parsed.libgit2_check().map_err(|reason| HistoryError::NoCommitterTime { id, generation: Generation::Modern, reason: format!("libgit2: {reason}") })?;
                 }
                 let time = parsed.git_date();
                 let parents = match graft {
@@ -486,8 +486,7 @@ impl<'repo> History<'repo> {
     pub fn last_modified(&mut self, id: ObjectId, generation: Generation) -> Result<i64, HistoryError> {
         let data = self.commit_data(id)?;
         let parsed = crate::commit::Parsed::new(data);
-        let nix = generation.nix();
-        let unreadable = |reason: String| HistoryError::NoCommitterTime { id, nix, reason };
+        let unreadable = |reason: String| HistoryError::NoCommitterTime { id, generation, reason };
         match generation {
             Generation::Legacy => {
                 let text = parsed.git_committer_time_text().ok_or_else(|| unreadable("git log --format=%ct prints nothing for it".into()))?;

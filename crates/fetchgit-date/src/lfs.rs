@@ -380,7 +380,7 @@ impl LfsFetcher {
         for (name, value) in &action.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let href = redact_url(&action.href);
+        let href = crate::url::redact(&action.href);
         let mut response = send(request, "cannot download LFS object from", &href)?;
         let (mut file, tmp) = self.temporary(&pointer.oid)?;
         let cache_err = |path: &Path, err: &dyn std::fmt::Display| LfsError::Cache { path: path.to_owned(), reason: err.to_string() };
@@ -550,9 +550,9 @@ impl Read for VerifyingReader {
 }
 
 fn http_api(url: &str, derive: bool) -> Result<Api, LfsError> {
-    let parsed = reqwest::Url::parse(url).map_err(|err| LfsError::NoEndpoint(format!("'{}' is not a URL ({err})", redact_url(url))))?;
+    let parsed = reqwest::Url::parse(url).map_err(|err| LfsError::NoEndpoint(format!("'{}' is not a URL ({err})", crate::url::redact(url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(LfsError::NoEndpoint(format!("'{}' is neither http(s) nor ssh", redact_url(url))));
+        return Err(LfsError::NoEndpoint(format!("'{}' is neither http(s) nor ssh", crate::url::redact(url))));
     }
     let (parsed, basic) = without_credentials(parsed);
     let endpoint = if derive { derive_from_remote(&parsed) } else { parsed };
@@ -675,14 +675,6 @@ fn string_map(value: Option<&serde_json::Value>) -> Vec<(String, String)> {
         .and_then(|h| h.as_object())
         .map(|map| map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
         .unwrap_or_default()
-}
-
-/// A URL for messages: without user name and password.
-fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) => without_credentials(parsed).0.to_string(),
-        Err(_) => crate::url::redact(url),
-    }
 }
 
 #[cfg(test)]

@@ -35,11 +35,12 @@ impl Generation {
         }
     }
 
-    /// The Nix releases of this generation, for messages.
-    pub fn nix(&self) -> &'static str {
+    /// The Nix releases of this generation, for messages: "Nix >= 2.20", "Nix <= 2.19".
+    pub fn nix(&self) -> String {
+        let newest_legacy: NixVersion = NEWEST_LEGACY_NIX_VERSION.parse().expect("the newest legacy Nix version parses");
         match self {
-            Generation::Modern => "Nix >= 2.20",
-            Generation::Legacy => "Nix <= 2.19",
+            Generation::Modern => format!("Nix >= {}", Change::Libgit2.first_nix_release()),
+            Generation::Legacy => format!("Nix <= {}.{}", newest_legacy.major, newest_legacy.minor),
         }
     }
 
@@ -173,6 +174,31 @@ pub enum Change {
     /// needed `user@`, and `host:/path` was taken for a local path (2.33 and 2.34 refuse it:
     /// "SCP-like URL ... is not supported").
     ScpUrlsWithoutUser,
+    /// Under restrict-eval, fetchGit checks its input's URL (`Input::toURLString`: `git+` in front
+    /// of every scheme but `git`, `ref` and `rev` as its query); before, the URL as given (after
+    /// `fixURIForGit`).
+    RestrictEvalChecksInputUrl,
+    /// `submodules = true` skips a `.gitmodules` entry whose path is no gitlink; before, the libgit2
+    /// fetcher failed on it (and 2.20.0-2.20.6, 2.21.0-2.21.2 and 2.22.0 also left nested
+    /// submodules empty, fixed by 750bcaa330 before this row's releases).
+    SubmodulesSkipNonGitlinkEntries,
+}
+
+impl Change {
+    /// This change's row in [`CHANGES`].
+    pub fn row(self) -> &'static ChangeRow {
+        CHANGES.iter().find(|row| row.change == self).expect("every change has a row in CHANGES")
+    }
+
+    /// The first Nix release with this change, for messages: `2.20`, or `2.24.7` for a patch
+    /// release; `Lix` for a change only Lix made.
+    pub fn first_nix_release(self) -> String {
+        match self.row().nix {
+            Some((major, minor, 0)) => format!("{major}.{minor}"),
+            Some((major, minor, patch)) => format!("{major}.{minor}.{patch}"),
+            None => "Lix".to_owned(),
+        }
+    }
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -229,6 +255,8 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::PublicKeysDecoded, nix: Some((2, 34, 0)), lix: InLix::Never, source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)" },
     ChangeRow { change: Change::ScpUrlsWithoutUser, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 38878c2bf2 (#14863)" },
     ChangeRow { change: Change::LazyRevCount, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix e9336fa3a7 (#15772)" },
+    ChangeRow { change: Change::RestrictEvalChecksInputUrl, nix: Some((2, 19, 0)), lix: InLix::Never, source: "NixOS/nix 856fe13533 (fetchTree cleanup: checkURI(input.toURLString()))" },
+    ChangeRow { change: Change::SubmodulesSkipNonGitlinkEntries, nix: Some((2, 24, 7)), lix: InLix::Never, source: "NixOS/nix 9d24080090, in 2.25.0 and backported to 2.24.7" },
     ChangeRow { change: Change::NarHashMismatchSwapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)" },
 ];
 
@@ -254,8 +282,9 @@ impl NixVersion {
     }
 
     /// Whether this release is `major.minor` or later. A pre-release (`2.20pre…`) counts as the
-    /// release it leads to: it is built from that release's development branch.
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+    /// release it leads to: it is built from that release's development branch. Only [`CHANGES`]
+    /// compares numbers: everything else asks [`NixVersion::has`].
+    fn at_least(&self, major: u32, minor: u32) -> bool {
         (self.major, self.minor) >= (major, minor)
     }
 
@@ -266,7 +295,7 @@ impl NixVersion {
 
     /// Whether this release behaves as `change` says ([`CHANGES`]).
     pub fn has(&self, change: Change) -> bool {
-        let row = CHANGES.iter().find(|row| row.change == change).expect("every change has a row in CHANGES");
+        let row = change.row();
         if !self.lix {
             return row.nix.is_some_and(|release| (self.major, self.minor, self.patch) >= release);
         }
@@ -319,7 +348,7 @@ impl NixVersion {
     /// 2.24.7), and 2.20.0-2.20.6, 2.21.0-2.21.2 and 2.22.0 leave nested submodules empty
     /// (750bcaa330, in 2.23.0 and backported to 2.20.7, 2.21.3 and 2.22.1).
     pub fn reproduces_submodules(&self) -> Result<(), &'static str> {
-        if self.lix || !self.has(Change::Libgit2) || self.at_least(2, 25) || (self.minor == 24 && self.patch >= 7) {
+        if self.lix || !self.has(Change::Libgit2) || self.has(Change::SubmodulesSkipNonGitlinkEntries) {
             return Ok(());
         }
         Err("Nix 2.20.0 to 2.24.6 fail on .gitmodules entries whose path is not a submodule, and some of them leave nested submodules empty")
@@ -386,12 +415,15 @@ mod tests {
         assert_eq!(v("2.8.0").generation(), Generation::Legacy);
         assert_eq!(v("2.26.3").generation(), Generation::Modern);
         assert_eq!((v("2.20").numbers(), v("2.20").generation()), ((2, 20, 0), Generation::Modern));
-        assert!(v("2.31.0pre20250712_abcdef0").at_least(2, 31));
+        assert!(v("2.31.0pre20250712_abcdef0").has(Change::PeelsTags), "a pre-release counts as its release");
         let lix = v("2.18.3-lix");
         assert!(lix.is_lix());
         assert_eq!(lix.generation(), Generation::Legacy);
         assert_eq!(lix.to_string(), "2.18.3-lix");
         assert_eq!(NixVersion::default_release().to_string(), DEFAULT_NIX_VERSION);
+        assert_eq!((Generation::Modern.nix(), Generation::Legacy.nix()), ("Nix >= 2.20".to_owned(), "Nix <= 2.19".to_owned()));
+        assert_eq!(Change::SubmodulesSkipNonGitlinkEntries.first_nix_release(), "2.24.7");
+        assert_eq!(Change::LixPeelsRemoteTags.first_nix_release(), "Lix");
     }
 
     /// A generation alone is a real release of it: the default is modern and has every row of
@@ -437,7 +469,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount, ScpUrlsWithoutUser] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount, ScpUrlsWithoutUser, RestrictEvalChecksInputUrl, SubmodulesSkipNonGitlinkEntries] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }

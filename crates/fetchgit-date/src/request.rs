@@ -559,9 +559,9 @@ impl Request {
 
     /// The URL as this request's Nix release hands it to `EvalState::checkURI` under
     /// restrict-eval: Nix's `fixURIForGit` (scp-style `user@host:path` becomes
-    /// `ssh://user@host/path`, anything else without `://` a `file://` URL), and from Nix 2.26
-    /// (seen there: fetchGit checks its input's URL) with `git+` in front, which no allowed path
-    /// matches. Releases between 2.8 and 2.26 are taken to behave like 2.8 (not verified).
+    /// `ssh://user@host/path`, anything else without `://` a `file://` URL), and with
+    /// [`Change::RestrictEvalChecksInputUrl`] with `git+` in front of every scheme but `git`
+    /// (`Input::toURLString`), which no allowed path matches.
     pub fn uri_to_check(&self) -> String {
         let url = &self.url;
         let fixed = if url.contains("://") {
@@ -575,7 +575,7 @@ impl Request {
                 .and_then(|(user, rest)| rest.rsplit_once(':').map(|(host, path)| format!("ssh://{user}@{host}/{path}")));
             scp.unwrap_or_else(|| format!("file://{url}"))
         };
-        if self.nix_version.at_least(2, 26) && !fixed.starts_with("git+") {
+        if self.nix_version.has(Change::RestrictEvalChecksInputUrl) && !fixed.starts_with("git+") && !fixed.starts_with("git://") {
             format!("git+{fixed}")
         } else {
             fixed

@@ -260,7 +260,7 @@ fn bad_port(hostport: &str) -> Option<&str> {
 
 /// `scheme://rest` for a message: without its user information when it splits safely, with
 /// everything before its last `@` hidden otherwise.
-pub(crate) fn redact_parts(scheme: &str, rest: &str) -> String {
+fn redact_parts(scheme: &str, rest: &str) -> String {
     let parts = split(rest);
     if parts.hostport.contains('@') || bad_port(parts.hostport).is_some() && rest.contains('@') {
         return masked(scheme, rest);

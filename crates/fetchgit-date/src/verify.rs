@@ -5,13 +5,13 @@ use gix::ObjectId;
 use nixstore::hash::NixHash;
 
 use crate::export::{self, ExportError, ExportOptions, ExportStats};
-use crate::nix_version::Generation;
+use crate::nix_version::{Change, Generation};
 
 /// One way Nix may have exported the commit, and what it gives.
 #[derive(Debug, Clone)]
 pub struct Variant {
     /// Which Nix produces this export.
-    pub label: &'static str,
+    pub label: String,
     /// The export settings.
     pub options: ExportOptions,
     /// The NAR hash this export gives, and what it did besides copying blobs; or why this
@@ -37,35 +37,46 @@ pub struct Verdict {
     pub lfs_pointers: Vec<gix::bstr::BString>,
 }
 
-const SUBMODULE_VARIANTS: [(&str, ExportOptions); 2] = [
-    ("modern with submodules = true (Nix >= 2.24.7)", ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false, submodules: true }),
-    ("legacy with submodules = true (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: false, lfs: false, submodules: true }),
-];
+/// An export option set with every switch off but the generation's own.
+const fn options(generation: Generation, export_ignore: bool, lfs: bool, submodules: bool) -> ExportOptions {
+    ExportOptions { generation, export_ignore, lfs, submodules }
+}
 
-const VARIANTS: [(&str, ExportOptions); 3] = [
-    ("modern (Nix >= 2.20)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false, submodules: false }),
-    (
-        "modern with exportIgnore = false (Nix >= 2.20)",
-        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false, submodules: false },
-    ),
-    ("legacy (Nix <= 2.19, Lix)", ExportOptions { generation: Generation::Legacy, export_ignore: true, lfs: false, submodules: false }),
-];
+/// The exports every release makes, labelled with the releases that make them (from
+/// [`CHANGES`](crate::nix_version::CHANGES)).
+fn plain_variants() -> Vec<(String, ExportOptions)> {
+    let (modern, legacy) = (Generation::Modern.nix(), Generation::Legacy.nix());
+    vec![
+        (format!("modern ({modern})"), options(Generation::Modern, true, false, false)),
+        (format!("modern with exportIgnore = false ({modern})"), options(Generation::Modern, false, false, false)),
+        (format!("legacy ({legacy}, Lix)"), options(Generation::Legacy, true, false, false)),
+    ]
+}
 
-/// The exports with Git LFS contents (Nix >= 2.27 with `lfs = true`).
-const LFS_VARIANTS: [(&str, ExportOptions); 2] = [
-    ("modern with lfs = true (Nix >= 2.27)", ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: true, submodules: false }),
-    (
-        "modern with exportIgnore = false, lfs = true (Nix >= 2.27)",
-        ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: true, submodules: false },
-    ),
-];
+/// The exports with submodules.
+fn submodule_variants() -> Vec<(String, ExportOptions)> {
+    let modern = Change::SubmodulesSkipNonGitlinkEntries.first_nix_release();
+    vec![
+        (format!("modern with submodules = true (Nix >= {modern})"), options(Generation::Modern, false, false, true)),
+        (format!("legacy with submodules = true ({}, Lix)", Generation::Legacy.nix()), options(Generation::Legacy, false, false, true)),
+    ]
+}
+
+/// The exports with Git LFS contents (`lfs = true`).
+fn lfs_variants() -> Vec<(String, ExportOptions)> {
+    let since = Change::Lfs.first_nix_release();
+    vec![
+        (format!("modern with lfs = true (Nix >= {since})"), options(Generation::Modern, true, true, false)),
+        (format!("modern with exportIgnore = false, lfs = true (Nix >= {since})"), options(Generation::Modern, false, true, false)),
+    ]
+}
 
 /// Exports `commit` every way Nix does and compares each NAR hash with `expected`. Fails only
 /// when no generation can export the commit.
 pub fn verify(repo: &gix::Repository, commit: ObjectId, expected: NixHash) -> Result<Verdict, ExportError> {
     let mut first_error = None;
     let mut variants = Vec::new();
-    for &(label, options) in &VARIANTS {
+    for (label, options) in plain_variants() {
         let result = match export::nar_hash(repo, commit, options) {
             Ok((nar_hash, _, stats)) => Ok((nar_hash, stats)),
             Err(err) => {
@@ -91,7 +102,7 @@ pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: 
     let repo = fetcher.repo();
     let mut verdict = verify(repo, commit, expected)?;
     if submodules {
-        for &(label, options) in &SUBMODULE_VARIANTS {
+        for (label, options) in submodule_variants() {
             let result = fetcher
                 .superproject(options)
                 .expect("submodule variants ask for submodules")
@@ -104,14 +115,14 @@ pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: 
         }
     }
     if lfs {
-        for &(label, options) in &LFS_VARIANTS {
+        for (label, options) in lfs_variants() {
             let mut smudge = fetcher.lfs_fetcher(commit, options).expect("LFS variants ask for LFS");
             let result = export::nar_hash_with(repo, commit, options, export::Hooks { smudge: Some(&mut smudge), submodules: None }).map(|(hash, _, stats)| (hash, stats)).map_err(|err| crate::error_chain(&err));
             verdict.variants.push(Variant { label, options, result });
         }
     } else if verdict.matching().is_none() {
         let mut probe = LfsProbe(Vec::new());
-        if export::nar_hash_with(repo, commit, LFS_VARIANTS[0].1, export::Hooks { smudge: Some(&mut probe), submodules: None }).is_ok() {
+        if export::nar_hash_with(repo, commit, lfs_variants()[0].1, export::Hooks { smudge: Some(&mut probe), submodules: None }).is_ok() {
             verdict.lfs_pointers = probe.0;
         }
     }
