@@ -43,7 +43,7 @@ pub mod repo_format;
 pub mod resolve;
 pub mod signature;
 pub mod submodules;
-pub mod transport;
+
 pub mod url;
 pub mod verify;
 
