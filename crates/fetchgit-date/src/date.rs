@@ -337,7 +337,7 @@ fn utc(now: SystemTime) -> Option<Zoned> {
 /// Written as a number of seconds (`86400`) or a number with one unit: `s`, `m` (minutes), `h`,
 /// `d` or `w` (`30s`, `90m`, `12h`, `1d`, `1w`). At most `i64::MAX` seconds, so that
 /// [`Interval::boundary()`] can work on any Unix time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Interval(NonZeroU64);
 
 /// The error returned when parsing an [`Interval`]. Each message is one line naming the input.

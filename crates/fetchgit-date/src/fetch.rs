@@ -9,34 +9,14 @@ use nixstore::store_path::{build_ca_path, StorePathName};
 use serde::Serialize;
 
 use crate::cache::{Cache, Table};
-use crate::date::Interval;
 use crate::export::{self, ExportError, ExportOptions};
-use crate::history::{History, HistoryError, Truncated};
+use crate::history::{History, HistoryError, TruncateTo, Truncated};
 use crate::url::{self, Location, LocationError};
 use crate::nix_version::{Change, Generation, NixVersion};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, RefLookup, RefTarget, ResolveError};
 use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
 use crate::{dirty, error_chain, recheck};
-
-/// Where to roll history back to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TruncateTo {
-    /// The last commit at or before this Unix time.
-    Date(i64),
-    /// The last commit at or before the start commit's time rounded down to a multiple of this.
-    Interval(Interval),
-}
-
-impl TruncateTo {
-    /// The boundary (Unix seconds) truncation from `start` rolls back to.
-    pub fn boundary(self, history: &mut History<'_>, start: ObjectId) -> Result<i64, HistoryError> {
-        Ok(match self {
-            TruncateTo::Date(date) => date,
-            TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
-        })
-    }
-}
 
 /// Which commit to start from and how to truncate.
 #[derive(Debug, Clone, Default)]

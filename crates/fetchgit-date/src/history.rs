@@ -19,6 +19,26 @@ use gix::ObjectId;
 
 use crate::error_chain;
 use crate::nix_version::Generation;
+use crate::date::Interval;
+
+/// Where to roll history back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TruncateTo {
+    /// The last commit at or before this Unix time.
+    Date(i64),
+    /// The last commit at or before the start commit's time rounded down to a multiple of this.
+    Interval(Interval),
+}
+
+impl TruncateTo {
+    /// The boundary (Unix seconds) truncation from `start` rolls back to.
+    pub fn boundary(self, history: &mut History<'_>, start: ObjectId) -> Result<i64, HistoryError> {
+        Ok(match self {
+            TruncateTo::Date(date) => date,
+            TruncateTo::Interval(interval) => interval.boundary(history.committer_time(&start)?),
+        })
+    }
+}
 
 /// Why history could not be walked.
 #[derive(Debug, thiserror::Error)]

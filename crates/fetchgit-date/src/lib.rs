@@ -8,7 +8,7 @@
 //! why a given `narHash` does or does not reproduce.
 //!
 //! ```no_run
-//! use fetchgit_date::{cache::Cache, export::ExportOptions, nix_version::Generation, fetch::{Fetcher, Selector, TruncateTo}};
+//! use fetchgit_date::{cache::Cache, export::ExportOptions, nix_version::Generation, fetch::{Fetcher, Selector}, history::TruncateTo};
 //! let fetcher = Fetcher::open("/path/to/repo", Cache::from_environment())?;
 //! let selector = Selector { truncate: Some(TruncateTo::Interval("1d".parse()?)), ..Selector::default() };
 //! let export = ExportOptions { generation: Generation::Modern, export_ignore: true, lfs: false, submodules: false };

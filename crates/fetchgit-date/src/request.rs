@@ -24,7 +24,8 @@ use nixstore::store_path::StorePathName;
 use crate::date::{parse_date, Interval};
 use crate::export::ExportOptions;
 use crate::nix_version::Generation;
-use crate::fetch::{Selector, TruncateTo};
+use crate::fetch::Selector;
+use crate::history::TruncateTo;
 use crate::input_check::{self, Expected};
 use crate::nix_version::{Change, NixVersion};
 use crate::remote::{Depth, RemoteOptions};
@@ -139,7 +140,7 @@ pub struct Request {
     /// Apply `export-ignore`.
     pub export_ignore: bool,
     /// Truncation boundary: Unix seconds for a date, or an interval.
-    pub truncate: Option<TruncateWhen>,
+    pub truncate: Option<TruncateTo>,
     /// Follow only first parents while truncating.
     pub first_parent: bool,
     /// Whose export to reproduce.
@@ -160,15 +161,6 @@ pub struct Request {
     pub warnings: Vec<String>,
 }
 
-/// A truncation with its date resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TruncateWhen {
-    /// The last commit at or before this Unix time.
-    Date(i64),
-    /// The start commit's time rounded down to a multiple of this many seconds.
-    Interval(u64),
-}
-
 /// Why a request is refused. Every message is one line naming the argument and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -186,7 +178,7 @@ struct Given {
     all_refs: Option<bool>,
     export_ignore: Option<bool>,
     date: Option<When>,
-    interval: Option<u64>,
+    interval: Option<Interval>,
     first_parent: Option<bool>,
     compat: Option<Generation>,
     root_fallback: Option<bool>,
@@ -230,8 +222,8 @@ fn boolean(name: &str, value: &Value) -> Result<bool, RequestError> {
     }
 }
 
-fn interval(text: &str) -> Result<u64, RequestError> {
-    text.parse::<Interval>().map(|i| i.seconds()).map_err(|e| RequestError(e.to_string()))
+fn interval(text: &str) -> Result<Interval, RequestError> {
+    text.parse::<Interval>().map_err(|e| RequestError(e.to_string()))
 }
 
 /// Every argument of fetchGitDate, in the order the docs list them.
@@ -448,7 +440,7 @@ impl Request {
         let mut warnings = Vec::new();
         let truncate = match (given.date, given.interval) {
             (Some(_), Some(_)) => return fail(format!("give either {} or {}, not both", name("date"), name("interval"))),
-            (Some(When::Date(seconds)), None) => Some(TruncateWhen::Date(seconds)),
+            (Some(When::Date(seconds)), None) => Some(TruncateTo::Date(seconds)),
             (Some(When::DateSpec(spec)), None) => {
                 if context.pure_eval {
                     return fail(format!("in pure evaluation mode {} must be Unix seconds (an integer): a date string may be relative or in the local time zone; or evaluate with --impure", name("date")));
@@ -457,9 +449,9 @@ impl Request {
                 if date.clock_dependent {
                     warnings.push(format!("{} '{spec}' depends on the clock, so the result is impure; pass an absolute date to make it reproducible", name("date")));
                 }
-                Some(TruncateWhen::Date(date.unix_seconds))
+                Some(TruncateTo::Date(date.unix_seconds))
             }
-            (None, Some(seconds)) => Some(TruncateWhen::Interval(seconds)),
+            (None, Some(seconds)) => Some(TruncateTo::Interval(seconds)),
             (None, None) => None,
         };
         let first_parent = given.first_parent.unwrap_or(false);
@@ -584,16 +576,10 @@ impl Request {
 
     /// The start commit and truncation.
     pub fn selector(&self) -> Selector {
-        let truncate = self.truncate.map(|t| match t {
-            TruncateWhen::Date(seconds) => TruncateTo::Date(seconds),
-            TruncateWhen::Interval(seconds) => {
-                TruncateTo::Interval(seconds.to_string().parse().expect("checked when the request was made"))
-            }
-        });
         Selector {
             ref_name: self.ref_name.clone(),
             rev: self.rev.clone(),
-            truncate,
+            truncate: self.truncate,
             first_parent: self.first_parent,
             refuse_root_fallback: !self.root_fallback,
             verification: self.verification.clone(),
@@ -681,7 +667,7 @@ mod tests {
         let a = Request::from_nix(&attrs(&[("url", s("/r")), ("rev", s(REV)), ("ref", Value::Null)]), &nix(true)).expect("valid");
         let b = Request::from_nix(&attrs(&[("name", s("source")), ("rev", s(REV)), ("url", Value::Path("/r".into()))]), &nix(true)).expect("valid");
         assert_eq!(a, b);
-        assert_eq!(Request::from_nix(&attrs(&[("url", s("/r")), ("interval", s("1d"))]), &nix(false)).expect("valid").truncate, Some(TruncateWhen::Interval(86400)));
+        assert_eq!(Request::from_nix(&attrs(&[("url", s("/r")), ("interval", s("1d"))]), &nix(false)).expect("valid").truncate, Some(TruncateTo::Interval("86400".parse().expect("valid"))));
     }
 
     #[test]
