@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fetchgit_date::cache::Cache;
 use fetchgit_date::error_chain;
-use fetchgit_date::fetch::{Fetched, Fetcher, Selector, TruncationInfo};
+use fetchgit_date::fetch::{Fetched, Fetcher, Selector};
+use fetchgit_date::pipeline::{self, DaemonStore, NoStore};
 use fetchgit_date::request::{Context, Request, Value};
 use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
@@ -358,16 +359,6 @@ fn request(source: &Source, truncation: &Truncation, more: &[(&str, Value)]) -> 
     Ok(request)
 }
 
-/// Says on stderr when truncation fell back to the root commit.
-fn warn_root_fallback(truncation: Option<&TruncationInfo>, commit: &str) {
-    if let Some(info) = truncation.filter(|t| t.root_fallback) {
-        eprintln!(
-            "fetchgit-date: warning: no commit reachable from {} is at or before {}; falling back to the root commit {commit}",
-            info.start, info.boundary
-        );
-    }
-}
-
 fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let mut more = vec![("name", Value::String(args.name.clone()))];
     if let Some(compat) = args.compat {
@@ -387,22 +378,19 @@ fn fetch(args: FetchArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     more.extend(args.last_modified.map(|time| ("lastModified", Value::Int(time))));
     more.extend(args.rev_count.map(|count| ("revCount", Value::Int(count))));
     let request = request(&args.source, &args.truncation, &more)?;
-    let (selector, export, name) = (request.selector(), request.export_options(), request.store_path_name());
-    let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&request, false), &request.nix())?;
-    let mut fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR)?;
-    request.check_result(&mut fetched)?;
-    warn_root_fallback(fetched.attrs.truncation.as_ref(), &fetched.attrs.rev);
+    let fetcher = pipeline::open(&request, Cache::from_environment(), &args.source.remote.options(&request, false))?;
+    let timeout = std::time::Duration::from_secs(args.source.remote.timeout);
+    let outcome = if args.no_store {
+        pipeline::run(&request, &fetcher, &NoStore(DEFAULT_STORE_DIR))?
+    } else {
+        pipeline::run(&request, &fetcher, &DaemonStore { uri: &args.store, store_dir: DEFAULT_STORE_DIR, timeout })?
+    };
+    let fetched = outcome.fetched;
     if let Some(verified) = &fetched.verified {
         eprintln!("fetchgit-date: commit {} has a good signature by key {}", verified.commit, verified.fingerprint);
     }
-    if fetched.dirty {
-        eprintln!("fetchgit-date: warning: Git tree '{}' is dirty", fetcher.path().display());
-    }
-    if !args.no_store {
-        let outcome = fetcher.add_to_store(&fetched, export, &name, DEFAULT_STORE_DIR, &args.store)?;
-        if outcome.sent {
-            eprintln!("fetchgit-date: added {} ({} bytes of NAR)", fetched.attrs.out_path, fetched.nar_size);
-        }
+    if outcome.added {
+        eprintln!("fetchgit-date: added {} ({} bytes of NAR)", fetched.attrs.out_path, fetched.nar_size);
     }
     let Fetched { attrs, .. } = fetched;
     match args.format {
@@ -420,7 +408,9 @@ fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure>
     // A commit id needs no revCount: only the history the truncation walks is fetched.
     let fetcher = Fetcher::open_as(&args.source.url, Cache::from_environment(), &selector, &args.source.remote.options(&request, true), &request.nix())?;
     let selection = fetcher.select(&selector)?;
-    warn_root_fallback(selection.truncation.as_ref(), &selection.commit.to_string());
+    if let Some(info) = &selection.truncation {
+        info.warn_if_root_fallback(&selection.commit.to_string());
+    }
     writeln!(out, "{}", selection.commit)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -68,6 +68,16 @@ pub struct TruncationInfo {
     pub root_fallback: bool,
 }
 
+impl TruncationInfo {
+    /// Says (through [`crate::progress::warn`]) that truncation fell back to the root commit
+    /// `commit`, when it did.
+    pub fn warn_if_root_fallback(&self, commit: &str) {
+        if self.root_fallback {
+            crate::progress::warn(&format!("no commit reachable from {} is at or before {}; falling back to the root commit {commit}", self.start, self.boundary));
+        }
+    }
+}
+
 /// The attributes `builtins.fetchGit` returns, same names, values and types, plus `truncation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -686,26 +696,6 @@ impl Fetcher {
             nar_hash,
             nar_size,
         }))
-    }
-
-    /// Makes `fetched` valid in the Nix store at `store` (streaming the NAR again, one file in
-    /// memory at a time, only when the daemon does not have the path yet).
-    pub fn add_to_store(
-        &self,
-        fetched: &Fetched,
-        export: ExportOptions,
-        name: &StorePathName,
-        store_dir: &str,
-        store: &nixstore::daemon::StoreUri,
-    ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
-        let path = build_ca_path(name, &fetched.nar_hash, store_dir);
-        let mut lfs = fetched.commit.and_then(|commit| self.lfs_fetcher(commit, export));
-        let superproject = self.superproject(export);
-        let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), superproject.as_ref(), out);
-        let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
-        nixstore::daemon::ensure_ca_path_with_timeout(store, self.remote_options.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
-            FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
-        })
     }
 
     /// The Git LFS fetcher for exports of `commit` with `options`, when they ask for LFS.

@@ -76,11 +76,11 @@ fn code_only(text: &str) -> String {
             }
             // A char literal such as '"' or '{' must not open a string or a group.
             '\'' => {
-                let rest: String = chars.clone().take(3).collect();
-                if rest.starts_with('\\') {
-                    let close = rest[1..].find('\'').map(|i| i + 2);
-                    if let Some(n) = close {
-                        chars.nth(n - 1);
+                let rest: String = chars.clone().take(12).collect();
+                if let Some(escape) = rest.strip_prefix('\\') {
+                    // `'\''`, `'\n'`, `'\u{7f}'`: the escaped character, then up to the quote.
+                    if let Some(close) = escape.chars().skip(1).position(|c| c == '\'') {
+                        chars.nth(close + 2);
                     }
                 } else if rest.chars().nth(1) == Some('\'') {
                     chars.next();
@@ -259,7 +259,7 @@ fn no_module_uses_one_that_uses_it_back() {
 
 #[test]
 fn the_reader_sees_use_groups_and_ignores_comments_and_strings() {
-    let code = code_only("use crate::{a, b::{c, d::E}};\n// crate::comment\nlet s = \"crate::string\";\nlet c = '\"'; super::f::g();\n");
+    let code = code_only("use crate::{a, b::{c, d::E}};\n// crate::comment\nlet s = \"crate::string\";\nlet c = '\"'; let q = '\''; let b = '\\'; super::f::g();\n");
     assert_eq!(paths_after(&code, "crate::"), vec![vec!["a"], vec!["b", "c"], vec!["b", "d", "E"]]);
     assert_eq!(paths_after(&code, "super::"), vec![vec!["f", "g"]]);
     let edges = BTreeMap::from([(vec!["a".to_owned()], BTreeSet::from([vec!["b".to_owned()]])), (vec!["b".to_owned()], BTreeSet::from([vec!["a".to_owned()]]))]);

@@ -10,12 +10,15 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Mutex, MutexGuard};
 
 use fetchgit_date::cache::Cache;
-use fetchgit_date::fetch::{Fetched, Fetcher};
-use fetchgit_date::url::{self, Location};
+use fetchgit_date::fetch::Fetcher;
 use fetchgit_date::nix_version::NixVersion;
+use fetchgit_date::pipeline::{self, NarWriter, Store};
 use fetchgit_date::remote::RemoteOptions;
 use fetchgit_date::request::{Context, Request};
+use fetchgit_date::url::{self, Location};
 use fetchgit_date::{error_chain, progress};
+use nixstore::hash::NixHash;
+use nixstore::store_path::StorePath;
 use serde::Serialize;
 
 use crate::host::HostCall;
@@ -72,7 +75,6 @@ pub fn fetch_git_date(host: &HostCall<'_>, args: &str) -> Result<String, String>
         crate::host::debug(&format!("fetchGitDate: answered from the memo: {}", request.url));
         return Ok(answer.clone());
     }
-    let selector = request.selector();
     let options = RemoteOptions { progress: true, ..request.remote_options(false) };
     let key = FetcherKey {
         url: request.url.clone(),
@@ -83,72 +85,66 @@ pub fn fetch_git_date(host: &HostCall<'_>, args: &str) -> Result<String, String>
         options: format!("{:?} {}", options.depth, options.all_refs),
     };
     if !state.fetchers.contains_key(&key) {
-        let fetcher = Fetcher::open_as(&request.url, Cache::from_environment(), &selector, &options, &request.nix()).map_err(|e| error_chain(&e))?;
+        let fetcher = pipeline::open(&request, Cache::from_environment(), &options).map_err(|e| error_chain(&e))?;
         state.fetchers.insert(key.clone(), fetcher);
     }
-    let fetcher = &state.fetchers[&key];
-    let (export, name) = (request.export_options(), request.store_path_name());
-    let mut fetched = fetcher.fetch(&selector, export, &name, &store_dir).map_err(|e| error_chain(&e))?;
-    // A given narHash, lastModified or revCount is checked before anything reaches the store.
-    request.check_result(&mut fetched).map_err(|e| e.to_string())?;
-    if let Some(info) = fetched.attrs.truncation.as_ref().filter(|t| t.root_fallback) {
-        progress::warn(&format!("no commit reachable from {} is at or before {}; falling back to the root commit {}", info.start, info.boundary, fetched.attrs.rev));
-    }
-    if fetched.dirty {
-        progress::warn(&format!("Git tree '{}' is dirty", fetcher.path().display()));
-    }
-    ensure_in_store(host, fetcher, &fetched, export, name.as_str())?;
-    let answer = Answer { store_path: fetched.attrs.out_path.clone(), attrs: fetched.attrs };
+    let outcome = pipeline::run(&request, &state.fetchers[&key], &HostStore { host, store_dir: &store_dir }).map_err(|e| error_chain(&e))?;
+    let attrs = outcome.fetched.attrs;
+    let answer = Answer { store_path: attrs.out_path.clone(), attrs };
     let json = serde_json::to_string(&answer).expect("plain data serialises");
     state.memo.insert(request, json.clone());
     Ok(json)
 }
 
-/// Makes the computed store path valid in the evaluator's store, and refuses a store that
-/// reports another path than the one computed from our NAR hash.
-fn ensure_in_store(host: &HostCall<'_>, fetcher: &Fetcher, fetched: &Fetched, export: fetchgit_date::export::ExportOptions, name: &str) -> Result<(), String> {
-    let expected = &fetched.attrs.out_path;
-    if host.is_valid_path(expected)? {
-        return Ok(());
+/// The evaluator's own store, through the shim.
+struct HostStore<'a, 'h> {
+    host: &'a HostCall<'h>,
+    store_dir: &'a str,
+}
+
+impl Store for HostStore<'_, '_> {
+    fn store_dir(&self) -> &str {
+        self.store_dir
     }
-    let repo_path = fetcher.path().to_owned();
-    let mut lfs = fetched.commit.and_then(|commit| fetcher.lfs_fetcher(commit, export));
-    let superproject = fetcher.superproject(export);
-    // Nix pulls the NAR (a Source) while the exporter pushes it: the exporter runs on its own
-    // thread, with its own handle on the repository, and hands over chunks through a bounded
-    // channel, so memory stays bounded by a few chunks. Nix's calls stay on this thread.
-    let (sender, receiver) = sync_channel::<Result<Vec<u8>, String>>(4);
-    let added = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || {
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, ChannelWriter(sender.clone()));
-            let written = fetchgit_date::resolve::open(&repo_path)
-                .map_err(|e| error_chain(&e))
-                .and_then(|repo| fetchgit_date::fetch::write_nar(&repo, fetched, export, lfs.as_mut(), superproject.as_ref(), &mut out).map_err(|e| e.to_string()))
-                .and_then(|()| std::io::Write::flush(&mut out).map_err(|e| e.to_string()));
-            drop(out);
-            if let Err(message) = written {
-                let _ = sender.send(Err(message));
-            }
-        });
-        let mut reader = ChannelReader { receiver, chunk: Vec::new(), offset: 0, failed: None };
-        let added = host.add_nar(name, &mut reader);
-        // Nix stops reading at the first error; dropping the reader ends a blocked writer.
-        let failed = reader.failed.take();
-        drop(reader);
-        let _ = writer.join();
-        match (added, failed) {
-            (Err(_), Some(export_error)) => Err(export_error),
-            (added, _) => added,
+
+    /// Nix pulls the NAR (a Source) while the exporter pushes it: the exporter runs on its own
+    /// thread and hands over chunks through a bounded channel, so memory stays bounded by a few
+    /// chunks. Nix's calls stay on this thread. A store that reports another path than the one
+    /// computed from our NAR hash is refused.
+    fn ensure(&self, path: &StorePath, nar_hash: &NixHash, _nar_size: u64, write: &mut NarWriter<'_>) -> Result<bool, String> {
+        let expected = path.to_absolute_path(self.store_dir);
+        if self.host.is_valid_path(&expected)? {
+            return Ok(false);
         }
-    });
-    let added = added.map_err(|reason| format!("cannot add {expected} to the Nix store: {reason}"))?;
-    if &added != expected {
-        return Err(format!(
-            "the Nix store added {added}, but the NAR hash {} gives {expected}: refusing a result whose hash Nix does not confirm (please report this as a bug)",
-            fetched.attrs.nar_hash
-        ));
+        let (sender, receiver) = sync_channel::<Result<Vec<u8>, String>>(4);
+        let added = std::thread::scope(|scope| {
+            let writer = scope.spawn(move || {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, ChannelWriter(sender.clone()));
+                let written = write(&mut out).and_then(|()| std::io::Write::flush(&mut out)).map_err(|e| e.to_string());
+                drop(out);
+                if let Err(message) = written {
+                    let _ = sender.send(Err(message));
+                }
+            });
+            let mut reader = ChannelReader { receiver, chunk: Vec::new(), offset: 0, failed: None };
+            let added = self.host.add_nar(path.name().as_str(), &mut reader);
+            // Nix stops reading at the first error; dropping the reader ends a blocked writer.
+            let failed = reader.failed.take();
+            drop(reader);
+            let _ = writer.join();
+            match (added, failed) {
+                (Err(_), Some(export_error)) => Err(export_error),
+                (added, _) => added,
+            }
+        })?;
+        if added != expected {
+            return Err(format!(
+                "the Nix store added {added}, but the NAR hash {} gives {expected}: refusing a result whose hash Nix does not confirm (please report this as a bug)",
+                nar_hash.to_sri()
+            ));
+        }
+        Ok(true)
     }
-    Ok(())
 }
 
 struct ChannelWriter(SyncSender<Result<Vec<u8>, String>>);
