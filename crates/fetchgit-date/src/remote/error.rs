@@ -37,7 +37,7 @@ pub enum RemoteError {
         /// What the transport reported.
         reason: String,
     },
-    /// A wait on the remote (or ssh) ran out of time: see [`RemoteOptions::timeout`].
+    /// A wait on the remote (or ssh) ran out of time: see [`super::RemoteOptions::timeout`].
     #[error("timed out after {seconds} s {waiting} {url}: the server (or ssh) stopped answering; check it, or raise --timeout")]
     TimedOut {
         /// The URL without credentials.
@@ -97,7 +97,7 @@ pub enum RemoteError {
         /// The URL without credentials.
         url: String,
     },
-    /// The server does not support shallow fetches ([`update`] and [`update_partial`] then fetch
+    /// The server does not support shallow fetches ([`super::update`] and [`super::update_partial`] then fetch
     /// the whole history instead).
     #[error("{url} does not support shallow fetches: drop --shallow")]
     NoShallow {

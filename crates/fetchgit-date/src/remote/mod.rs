@@ -2,12 +2,12 @@
 //! fetch (no `git` process) over the bounded transports of [`transport`], under a file
 //! lock, with Nix's freshness rules.
 //!
-//! Layout: `$XDG_CACHE_HOME/fetchgit-date/v1/git/<key>` ([`RemoteUrl::cache_key`]: a hash of the
+//! Layout: `$XDG_CACHE_HOME/fetchgit-date/v1/git/<key>` ([`crate::url::RemoteUrl::cache_key`]: a hash of the
 //! URL and its credentials) (suffix `-shallow` for depth-limited fetches, as Nix keeps shallow clones apart), a lock file
 //! `<dir>.lock` beside it, and per-ref fetch stamps in `<dir>/fetchgit-date/`.
 //!
 //! Locking: an exclusive `flock(2)` on the lock file is held while the cache is checked and
-//! updated (a shared one on a cache we cannot write, which is only read; see [`hold`], which
+//! updated (a shared one on a cache we cannot write, which is only read; see `cache_dir::hold`, which
 //! also re-creates a damaged cache repository). The kernel drops it when the holder dies, SIGKILL included, so a crash never leaves
 //! a stale lock (gix-lock's create-exclusive lock files would). Processes queued on the lock
 //! re-check freshness once they hold it, so concurrent runs on one URL fetch once.

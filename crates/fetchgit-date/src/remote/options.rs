@@ -15,7 +15,7 @@ pub enum Depth {
     /// Only the selected commit (`shallow = true`: `revCount` is 0, as Nix reports it).
     One,
     /// Only what a truncation walk needs: the start commit, the history back to the boundary and
-    /// the commit the walk lands on ([`update_partial`]); `revCount` is 0. [`update`] treats it
+    /// the commit the walk lands on ([`super::update_partial`]); `revCount` is 0. [`super::update`] treats it
     /// as [`Depth::One`].
     ToBoundary,
 }
@@ -36,11 +36,11 @@ pub struct RemoteOptions {
     /// Print what is fetched, and what it cost, on stderr.
     pub verbose: bool,
     /// The longest wait for the remote (a byte received or accepted, a connection, a name
-    /// resolved) before the fetch fails; see [`transport`].
+    /// resolved) before the fetch fails; see [`super::transport`].
     pub timeout: Duration,
 }
 
-/// [`RemoteOptions::timeout`] by default: Nix's `stalled-download-timeout` (300 s).
+/// [`super::RemoteOptions::timeout`] by default: Nix's `stalled-download-timeout` (300 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for RemoteOptions {
