@@ -131,7 +131,7 @@ pub struct Request {
     pub rev: Option<String>,
     /// Store path name.
     pub name: String,
-    /// Always false for now (refused when true).
+    /// Export the submodules too (fetchGit's `submodules`).
     pub submodules: bool,
     /// Fetch no more history than needed; `revCount` is 0.
     pub shallow: bool,
