@@ -45,6 +45,7 @@ pub mod signature;
 pub mod submodules;
 pub mod transport;
 pub mod verify;
+pub mod verify_lock;
 
 /// An error and its sources on one line, joined by ": ", as the CLI prints them.
 pub fn error_chain(err: &dyn std::error::Error) -> String {

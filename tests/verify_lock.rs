@@ -1,0 +1,254 @@
+//! `fetchgit-date verify-lock` against lock files that real Nix wrote (issue 18), over the
+//! repositories of `fixtures/make-verify-lock.sh` (eol attributes, export-subst, export-ignore,
+//! submodules, an annotated tag, and a plain one):
+//! - the host's Nix 2.8 runs `nix flake lock` live on `fixtures/verify-lock-flake.nix`;
+//! - Nix 2.34.8's lock of the same flake is recorded in `fixtures/verify-lock-nix-2.34.json`
+//!   by `fixtures/record-verify-lock.sh` (sid oracle), its URLs pointed at our copies with
+//!   `--mirror`.
+//!
+//! Each lock must reproduce under the release that wrote it. Under the other release, an input
+//! whose two locks agree must reproduce; one whose locks differ must be reported as differing
+//! in exactly the attributes that differ, with the cause the fixture was made for, and the
+//! values it prints as "would lock" must be the other release's own lock.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+/// The release of the recording the test replays.
+const RECORDING: &str = "fixtures/verify-lock-nix-2.34.json";
+
+/// The causes each fixture input was made for, when its locks differ between legacy (Nix 2.8)
+/// and modern (Nix 2.34) releases.
+const CAUSES: &[(&str, &[&str])] = &[
+    ("plain", &[]),
+    ("eol", &["eol-or-filter"]),
+    ("subst", &["export-subst"]),
+    ("ignore", &["export-ignore"]),
+    ("tagged", &["tag-peeling"]),
+    ("super", &["eol-or-filter", "submodules"]),
+];
+
+/// The attributes verify-lock compares, as the lock names them.
+const COMPARED: [&str; 4] = ["narHash", "rev", "lastModified", "revCount"];
+
+struct Setup {
+    /// The repositories (make-verify-lock.sh's OUTDIR).
+    fx: PathBuf,
+    /// The lock Nix 2.8 wrote just now.
+    lock_28: PathBuf,
+    /// The recorded Nix 2.34 lock, written out as a file.
+    lock_234: PathBuf,
+    /// The host's release (`nix --version`), e.g. 2.8.0.
+    host_release: String,
+    /// The recorded release, e.g. 2.34.8.
+    recorded_release: String,
+    /// `--mirror` arguments that point the recorded lock's URLs at `fx`.
+    mirrors: Vec<String>,
+}
+
+fn recording() -> Value {
+    let text = std::fs::read_to_string(project_root().join(RECORDING)).expect("the recording exists");
+    serde_json::from_str(&text).expect("the recording is JSON")
+}
+
+fn sha256_of(path: &Path) -> String {
+    let out = run_ok(Command::new("sha256sum").arg(path));
+    out.split_whitespace().next().expect("sha256sum prints a hash").to_owned()
+}
+
+/// The release in a `nix --version` line ("nix (Nix) 2.34.8" -> "2.34.8").
+fn release_of(line: &str) -> String {
+    line.split_whitespace().last().expect("a version line has words").to_owned()
+}
+
+fn setup(label: &str) -> Option<Setup> {
+    if !require_nix(label) {
+        return None;
+    }
+    let base = fixtures().scratch(&format!("verify-lock-{label}"));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("scratch");
+    let fx = base.join("fx");
+    run_ok(Command::new("sh").arg(project_root().join("fixtures/make-verify-lock.sh")).arg(&fx).stderr(Stdio::null()));
+
+    // Nix 2.8's lock, live. Its git runs `git submodule update` for `submodules=1`, which git >=
+    // 2.38.1 refuses for local paths unless protocol.file.allow says so (Nix's own tests set it).
+    let flake = base.join("flake");
+    std::fs::create_dir_all(&flake).expect("mkdir");
+    let template = std::fs::read_to_string(project_root().join("fixtures/verify-lock-flake.nix")).expect("the flake template exists");
+    std::fs::write(flake.join("flake.nix"), template.replace("@OUT@", &fx.display().to_string())).expect("write flake.nix");
+    let home = base.join("home");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    let mut lock = Command::new("nix");
+    isolate(&mut lock)
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME")
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
+        .env("GIT_CONFIG_VALUE_0", "always")
+        .args(["--extra-experimental-features", "nix-command flakes", "--option", "substituters", "", "flake", "lock"])
+        .arg(format!("path:{}", flake.display()));
+    run_ok(&mut lock);
+    let host_release = release_of(run_ok(Command::new("nix").arg("--version")).trim());
+    assert!(host_release.starts_with("2.8."), "the live lock must come from a legacy release (the host's Nix 2.8), got {host_release}");
+
+    // Nix 2.34's lock, recorded from the same script and flake.
+    let recorded = recording();
+    let header = &recorded["header"];
+    assert_eq!(
+        header["make_verify_lock_sha256"].as_str(),
+        Some(sha256_of(&project_root().join("fixtures/make-verify-lock.sh")).as_str()),
+        "fixtures/make-verify-lock.sh changed since {RECORDING} was recorded: rerun fixtures/record-verify-lock.sh"
+    );
+    assert_eq!(
+        header["flake_sha256"].as_str(),
+        Some(sha256_of(&project_root().join("fixtures/verify-lock-flake.nix")).as_str()),
+        "fixtures/verify-lock-flake.nix changed since {RECORDING} was recorded: rerun fixtures/record-verify-lock.sh"
+    );
+    let recorded_release = release_of(header["nix_version"].as_str().expect("the header names the release"));
+    let lock_234 = base.join("nix-2.34.lock");
+    std::fs::write(&lock_234, serde_json::to_string_pretty(&recorded["lock"]).expect("serialise")).expect("write the recorded lock");
+    let out = header["out"].as_str().expect("the header names the recording's OUTDIR");
+    let mirrors = CAUSES.iter().map(|(name, _)| format!("file://{out}/{name}={}", fx.join(name).display())).collect();
+    Some(Setup { lock_28: flake.join("flake.lock"), fx, lock_234, host_release, recorded_release, mirrors })
+}
+
+/// The `locked` attributes of every input of a lock file.
+fn locked_inputs(lock: &Path) -> BTreeMap<String, Value> {
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(lock).expect("read the lock")).expect("a lock is JSON");
+    json["nodes"].as_object().expect("nodes").iter().filter_map(|(name, node)| node.get("locked").map(|locked| (name.clone(), locked.clone()))).collect()
+}
+
+/// Runs verify-lock with `--format json`: (exit code, one object per input and release).
+fn verify_lock(lock: &Path, releases: &[&str], mirrors: &[String]) -> (i32, Vec<Value>) {
+    let mut cmd = bin();
+    cmd.arg("verify-lock").arg(lock).args(["--format", "json"]);
+    for release in releases {
+        cmd.args(["--nix-version", release]);
+    }
+    for mirror in mirrors {
+        cmd.args(["--mirror", mirror]);
+    }
+    let out = cmd.output().expect("run fetchgit-date");
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let checks = stdout.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))).collect();
+    assert!(out.status.code().is_some(), "killed: {}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code().expect("an exit code"), checks)
+}
+
+fn find<'a>(checks: &'a [Value], input: &str, release: &str) -> &'a Value {
+    checks
+        .iter()
+        .find(|c| c["input"] == input && c["release"] == release)
+        .unwrap_or_else(|| panic!("no result for input {input} under {release}: {checks:#?}"))
+}
+
+/// Checks `lock` (written by `own`) under `own` and `other`, whose lock is `other_lock`.
+fn check_lock_against(setup: &Setup, lock: &Path, own: &str, other: &str, other_lock: &Path, mirrors: &[String]) -> Vec<String> {
+    let mine = locked_inputs(lock);
+    let theirs = locked_inputs(other_lock);
+    let (code, checks) = verify_lock(lock, &[own, other], mirrors);
+    let mut diffs = Vec::new();
+    let mut any_differs = false;
+    assert_eq!(checks.len(), CAUSES.len() * 2, "one object per input and release");
+    for (name, expected_causes) in CAUSES {
+        let at_own = find(&checks, name, own);
+        if at_own["status"] != "reproduces" {
+            diffs.push(format!("{name}: the lock Nix {own} wrote does not reproduce under {own}: {at_own}"));
+        }
+        let at_other = find(&checks, name, other);
+        let differing: BTreeSet<&str> = COMPARED.iter().copied().filter(|field| mine[*name][field] != theirs[*name][field]).collect();
+        let reported: BTreeSet<&str> = at_other["mismatches"].as_array().expect("mismatches").iter().map(|v| v.as_str().expect("a name")).collect();
+        if reported != differing {
+            diffs.push(format!("{name} under {other}: reported mismatches {reported:?}, the two locks differ in {differing:?}"));
+        }
+        let expected_status = if differing.is_empty() { "reproduces" } else { "differs" };
+        any_differs |= !differing.is_empty();
+        if at_other["status"] != expected_status {
+            diffs.push(format!("{name} under {other}: status {}, expected {expected_status}", at_other["status"]));
+        }
+        // What it says the other release would lock is that release's own lock.
+        for field in COMPARED {
+            if let Some(value) = theirs[*name].get(field) {
+                if at_other["computed"][field] != *value {
+                    diffs.push(format!("{name} under {other}: would lock {field} {}, Nix {other} locked {value}", at_other["computed"][field]));
+                }
+            }
+        }
+        let causes: BTreeSet<&str> = at_other["causes"].as_array().expect("causes").iter().map(|c| c["kind"].as_str().expect("a kind")).collect();
+        let expected: BTreeSet<&str> = if differing.is_empty() { BTreeSet::new() } else { expected_causes.iter().copied().collect() };
+        if causes != expected {
+            diffs.push(format!("{name} under {other}: causes {causes:?}, expected {expected:?}: {at_other}"));
+        }
+    }
+    assert!(any_differs, "the fixture must make the two releases' locks differ");
+    if code != 1 {
+        diffs.push(format!("exit code {code} with inputs that do not reproduce under {other}, expected 1"));
+    }
+    let (code, _) = verify_lock(lock, &[own], mirrors);
+    if code != 0 {
+        diffs.push(format!("exit code {code} checking the lock of Nix {own} under {own} alone, expected 0"));
+    }
+    let _ = &setup.fx;
+    diffs
+}
+
+#[test]
+fn nix_2_8_lock_reproduces_under_2_8_and_names_what_2_34_locks_instead() {
+    let Some(setup) = setup("from-2.8") else { return };
+    let diffs = check_lock_against(&setup, &setup.lock_28, &setup.host_release, &setup.recorded_release, &setup.lock_234, &[]);
+    assert_no_diffs("the Nix 2.8 lock", CAUSES.len(), &diffs);
+}
+
+#[test]
+fn nix_2_34_lock_reproduces_under_2_34_and_names_what_2_8_locks_instead() {
+    let Some(setup) = setup("from-2.34") else { return };
+    let diffs = check_lock_against(&setup, &setup.lock_234, &setup.recorded_release, &setup.host_release, &setup.lock_28, &setup.mirrors);
+    assert_no_diffs("the Nix 2.34 lock", CAUSES.len(), &diffs);
+}
+
+/// The table names the cause and the other hash too; a missing repository is an error (exit 2),
+/// and a bad lock or mirror is a one-line error.
+#[test]
+fn table_errors_and_exit_codes() {
+    let Some(setup) = setup("table") else { return };
+    let theirs = locked_inputs(&setup.lock_234);
+    let out = bin()
+        .arg("verify-lock")
+        .arg(&setup.lock_28)
+        .args(["--nix-version", &setup.recorded_release])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8(out.stdout).expect("UTF-8");
+    for expected in ["cause export-subst", "cause export-ignore", "cause eol-or-filter", "cause tag-peeling", "cause submodules"] {
+        assert!(table.contains(expected), "the table lacks '{expected}':\n{table}");
+    }
+    let subst_hash = theirs["subst"]["narHash"].as_str().expect("narHash");
+    assert!(table.contains(&format!("would lock narHash {subst_hash}")), "the table lacks the other release's hash:\n{table}");
+
+    // Without the mirrors, the recorded lock's repositories do not exist here: an error.
+    let (code, checks) = verify_lock(&setup.lock_234, &[&setup.recorded_release], &[]);
+    assert_eq!(code, 2);
+    assert!(checks.iter().all(|c| c["status"] == "error" && c["reason"].as_str().is_some_and(|r| !r.is_empty())), "{checks:#?}");
+
+    let bad = setup.fx.join("bad.lock");
+    std::fs::write(&bad, "{\"version\": 7}").expect("write");
+    for args in [
+        vec!["verify-lock".to_owned(), bad.display().to_string()],
+        vec!["verify-lock".to_owned(), setup.lock_28.display().to_string(), "--nix-version".into(), "two.eight".into()],
+        vec!["verify-lock".to_owned(), setup.lock_28.display().to_string(), "--mirror".into(), "file:///x=/does/not/exist".into()],
+    ] {
+        let out = bin().args(&args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+}
