@@ -67,15 +67,21 @@ fn release_of(line: &str) -> String {
     line.split_whitespace().last().expect("a version line has words").to_owned()
 }
 
-fn setup(label: &str) -> Option<Setup> {
-    if !require_nix(label) {
-        return None;
-    }
+/// A fresh scratch directory holding make-verify-lock.sh's repositories in `fx`.
+fn make_fx(label: &str) -> (PathBuf, PathBuf) {
     let base = fixtures().scratch(&format!("verify-lock-{label}"));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).expect("scratch");
     let fx = base.join("fx");
     run_ok(Command::new("sh").arg(project_root().join("fixtures/make-verify-lock.sh")).arg(&fx).stderr(Stdio::null()));
+    (base, fx)
+}
+
+fn setup(label: &str) -> Option<Setup> {
+    if !require_nix(label) {
+        return None;
+    }
+    let (base, fx) = make_fx(label);
 
     // Nix 2.8's lock, live. Its git runs `git submodule update` for `submodules=1`, which git >=
     // 2.38.1 refuses for local paths unless protocol.file.allow says so (Nix's own tests set it).
@@ -250,5 +256,109 @@ fn table_errors_and_exit_codes() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one line: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+}
+
+/// The forge repositories of the tarball test, and the owner each forge input names.
+const TARBALL_REPOS: [&str; 4] = ["forge", "plain", "eol", "ignore"];
+
+/// A lock file with one `type` input per entry (name, repo, narHash, lastModified, rev).
+fn forge_lock(path: &Path, inputs: &[(String, &str, &str, String, Value, String)]) {
+    let mut nodes = serde_json::Map::new();
+    let mut root_inputs = serde_json::Map::new();
+    for (name, kind, repo, nar_hash, last_modified, rev) in inputs {
+        let owner = if *kind == "sourcehut" { "~fixtures" } else { "fixtures" };
+        let locked = serde_json::json!({"type": kind, "owner": owner, "repo": repo, "rev": rev, "narHash": nar_hash, "lastModified": last_modified});
+        nodes.insert(name.clone(), serde_json::json!({"flake": false, "locked": locked, "original": {"type": kind, "owner": owner, "repo": repo}}));
+        root_inputs.insert(name.clone(), Value::String(name.clone()));
+    }
+    nodes.insert("root".into(), serde_json::json!({"inputs": root_inputs}));
+    let lock = serde_json::json!({"version": 7, "root": "root", "nodes": nodes});
+    std::fs::write(path, serde_json::to_string_pretty(&lock).expect("serialise")).expect("write the lock");
+}
+
+/// github/gitlab/sourcehut inputs: the forge's tarball is `git archive` of the commit, here made
+/// from the fixture and unpacked by Nix itself (the host's Nix 2.8 `nix-prefetch-url --unpack`
+/// live; Nix 2.34.8's `nix-prefetch-url --unpack` and tarball fetcher recorded). A lock with
+/// those hashes reproduces under both releases; a wrong hash is a difference that names the
+/// tarball's real hash, except where the tree has export-subst files (the forge's own refs and
+/// git decide them): not reproduced, never "reproduces" or "differs".
+#[test]
+fn forge_tarballs_are_git_archive_unpacked_by_nix() {
+    if !require_nix("forge tarballs") {
+        return;
+    }
+    let (base, fx) = make_fx("forge");
+    let recorded = recording();
+    let recorded_release = release_of(recorded["header"]["nix_version"].as_str().expect("release"));
+    let host_release = release_of(run_ok(Command::new("nix").arg("--version")).trim());
+    let home = base.join("home");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    let nix = |args: &[&str]| {
+        let mut cmd = Command::new(args[0]);
+        isolate(&mut cmd).env("HOME", &home).env_remove("XDG_CACHE_HOME").args(&args[1..]);
+        run_ok(&mut cmd).trim().to_owned()
+    };
+    let to_sri = |base32: &str| nix(&["nix", "--extra-experimental-features", "nix-command", "hash", "to-sri", "--type", "sha256", base32]);
+    let mut hashes = BTreeMap::new();
+    let mut inputs = Vec::new();
+    let mut mirrors = Vec::new();
+    for repo in TARBALL_REPOS {
+        let rev = git(&fx.join(repo), &["rev-parse", "HEAD"]).trim().to_owned();
+        let tarball = &recorded["tarballs"][repo];
+        assert_eq!(tarball["rev"].as_str(), Some(rev.as_str()), "{repo}: the fixture's commit is the recorded one");
+        let archive = base.join(format!("{repo}.tar.gz"));
+        let out = Command::new("git").arg("-C").arg(fx.join(repo)).args(["archive", "--format=tar.gz", &format!("--prefix={repo}-{rev}/"), &rev]).output().expect("git archive");
+        assert!(out.status.success());
+        std::fs::write(&archive, out.stdout).expect("write the tarball");
+        let live = to_sri(&nix(&["nix-prefetch-url", "--unpack", &format!("file://{}", archive.display())]));
+        let recorded_unpack = to_sri(tarball["prefetchUrlUnpack"].as_str().expect("recorded"));
+        let recorded_fetcher = tarball["flakePrefetch"]["locked"]["narHash"].as_str().expect("recorded").to_owned();
+        assert_eq!((&live, &recorded_unpack), (&recorded_fetcher, &recorded_fetcher), "{repo}: Nix {host_release} and {recorded_release} unpack the tarball to one tree");
+        let last_modified = tarball["flakePrefetch"]["locked"]["lastModified"].clone();
+        hashes.insert(repo, live.clone());
+        for kind in ["github", "gitlab", "sourcehut"] {
+            let owner = if kind == "sourcehut" { "~fixtures" } else { "fixtures" };
+            mirrors.push(format!("{kind}:{owner}/{repo}={}", fx.join(repo).display()));
+            inputs.push((format!("{kind}-{repo}"), kind, repo, live.clone(), last_modified.clone(), rev.clone()));
+        }
+    }
+    let releases = [host_release.as_str(), recorded_release.as_str()];
+    let good = base.join("good.lock");
+    forge_lock(&good, &inputs);
+    let (code, checks) = verify_lock(&good, &releases, &mirrors);
+    assert_eq!(checks.len(), inputs.len() * 2, "{checks:#?}");
+    let not_reproducing: Vec<&Value> = checks.iter().filter(|c| c["status"] != "reproduces").collect();
+    assert!(not_reproducing.is_empty(), "{not_reproducing:#?}");
+    assert_eq!(code, 0);
+
+    // Wrong hashes: plain locked with eol's, forge with plain's.
+    let wrong: Vec<_> = inputs
+        .iter()
+        .cloned()
+        .map(|mut input| {
+            match input.2 {
+                "plain" => input.3 = hashes["eol"].clone(),
+                "forge" => input.3 = hashes["plain"].clone(),
+                _ => {}
+            }
+            input
+        })
+        .collect();
+    let bad = base.join("bad.lock");
+    forge_lock(&bad, &wrong);
+    let (code, checks) = verify_lock(&bad, &releases, &mirrors);
+    assert_eq!(code, 1);
+    for check in &checks {
+        let input = check["input"].as_str().expect("name");
+        if input.ends_with("-plain") {
+            assert_eq!(check["status"], "differs", "{check}");
+            assert_eq!(check["computed"]["narHash"].as_str(), Some(hashes["plain"].as_str()), "the tarball's own hash: {check}");
+        } else if input.ends_with("-forge") {
+            assert_eq!(check["status"], "not-reproduced", "{check}");
+            assert!(check["reason"].as_str().is_some_and(|r| r.contains("export-subst") && r.contains("version.txt")), "{check}");
+        } else {
+            assert_eq!(check["status"], "reproduces", "{check}");
+        }
     }
 }
