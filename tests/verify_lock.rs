@@ -362,3 +362,115 @@ fn forge_tarballs_are_git_archive_unpacked_by_nix() {
         }
     }
 }
+
+/// What nixpkgs' nix-prefetch-git (NixOS/nixpkgs 00ed9cc3bd) leaves for `rev` of `repo`, done
+/// with its own steps: init, `remote add origin`, `fetch --depth=1 origin REV`, `checkout -b
+/// fetchgit REV`, with submodules `submodule update --init --recursive`, then every `.git`
+/// removed; hashed by Nix's `nix-hash`.
+fn nixpkgs_checkout(base: &Path, repo: &Path, rev: &str, submodules: bool, nix_hash: &dyn Fn(&Path) -> String) -> String {
+    let dir = base.join(format!("checkout-{}-{submodules}", repo.file_name().expect("a name").to_string_lossy()));
+    let git_in = |args: &[&str]| {
+        let mut cmd = Command::new("git");
+        isolate(&mut cmd)
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "protocol.file.allow")
+            .env("GIT_CONFIG_VALUE_0", "always")
+            .arg("-C")
+            .arg(&dir)
+            .args(args);
+        run_ok(&mut cmd);
+    };
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    git_in(&["init", "-q", "--initial-branch=master"]);
+    git_in(&["remote", "add", "origin", &repo.display().to_string()]);
+    git_in(&["fetch", "-q", "--depth=1", "origin", rev]);
+    git_in(&["checkout", "-q", "-b", "fetchgit", rev]);
+    if submodules {
+        git_in(&["submodule", "-q", "update", "--init", "--recursive"]);
+    }
+    run_ok(Command::new("find").arg(&dir).args(["-name", ".git", "-exec", "rm", "-rf", "{}", "+"]));
+    nix_hash(&dir)
+}
+
+/// `verify-list`: nixpkgs' fetchgit is a checkout without `.git` (submodules by default), and
+/// fetchFromGitHub the forge tarball unless it falls back to fetchgit; each call's hash, made
+/// as nixpkgs makes it and hashed by Nix, reproduces; a fetchgit call holding a tarball's hash
+/// differs with the cause named; leaveDotGit is refused.
+#[test]
+fn verify_list_follows_nixpkgs_fetchers() {
+    if !require_nix("verify-list") {
+        return;
+    }
+    let (base, fx) = make_fx("list");
+    let home = base.join("home");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    let nix = |args: &[&str]| {
+        let mut cmd = Command::new(args[0]);
+        isolate(&mut cmd).env("HOME", &home).env_remove("XDG_CACHE_HOME").args(&args[1..]);
+        run_ok(&mut cmd).trim().to_owned()
+    };
+    let to_sri = |base32: &str| nix(&["nix", "--extra-experimental-features", "nix-command", "hash", "to-sri", "--type", "sha256", base32]);
+    let nix_hash = |dir: &Path| to_sri(&nix(&["nix-hash", "--type", "sha256", "--base32", &dir.display().to_string()]));
+    let mut calls = Vec::new();
+    let mut mirrors = Vec::new();
+    let mut checkouts = BTreeMap::new();
+    let mut tarballs = BTreeMap::new();
+    for repo in ["plain", "eol", "subst", "ignore", "super"] {
+        let path = fx.join(repo);
+        let rev = git(&path, &["rev-parse", "HEAD"]).trim().to_owned();
+        let checkout = nixpkgs_checkout(&base, &path, &rev, true, &nix_hash);
+        calls.push(serde_json::json!({"fetcher": "fetchgit", "url": path.display().to_string(), "rev": rev, "hash": checkout}));
+        mirrors.push(format!("github:fixtures/{repo}={}", path.display()));
+        mirrors.push(format!("https://github.com/fixtures/{repo}.git={}", path.display()));
+        if repo != "super" {
+            let archive = base.join(format!("{repo}.tar.gz"));
+            let out = Command::new("git").arg("-C").arg(&path).args(["archive", "--format=tar.gz", &format!("--prefix={repo}-{rev}/"), &rev]).output().expect("git archive");
+            assert!(out.status.success());
+            std::fs::write(&archive, out.stdout).expect("write the tarball");
+            let tarball = to_sri(&nix(&["nix-prefetch-url", "--unpack", &format!("file://{}", archive.display())]));
+            calls.push(serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": tarball}));
+            calls.push(serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": checkout, "forceFetchGit": true}));
+            tarballs.insert(repo, (rev.clone(), tarball));
+        }
+        checkouts.insert(repo, checkout);
+    }
+    for repo in ["subst", "ignore"] {
+        assert_ne!(checkouts[repo], tarballs[repo].1, "{repo}: the fixture must tell a checkout from a tarball");
+    }
+    let list = base.join("list.json");
+    std::fs::write(&list, serde_json::to_string_pretty(&calls).expect("serialise")).expect("write");
+    let run = |list: &Path| {
+        let mut cmd = bin();
+        cmd.arg("verify-list").arg(list).args(["--format", "json", "--nix-version", "2.8.0"]);
+        for mirror in &mirrors {
+            cmd.args(["--mirror", mirror]);
+        }
+        let out = cmd.output().expect("run");
+        let checks: Vec<Value> = String::from_utf8(out.stdout).expect("UTF-8").lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+        (out.status.code(), checks, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, checks, _) = run(&list);
+    assert_eq!(checks.len(), calls.len());
+    let failing: Vec<&Value> = checks.iter().filter(|c| c["status"] != "reproduces").collect();
+    assert!(failing.is_empty(), "{failing:#?}");
+    assert_eq!(code, Some(0));
+
+    // A fetchgit call holding the tarball's hash (export-subst expanded).
+    let (rev, tarball) = &tarballs["subst"];
+    let wrong = base.join("wrong.json");
+    let call = serde_json::json!([{"fetcher": "fetchgit", "url": fx.join("subst").display().to_string(), "rev": rev, "hash": tarball}]);
+    std::fs::write(&wrong, call.to_string()).expect("write");
+    let (code, checks, _) = run(&wrong);
+    assert_eq!(code, Some(1));
+    assert_eq!(checks[0]["status"], "differs");
+    assert_eq!(checks[0]["computed"]["narHash"].as_str(), Some(checkouts["subst"].as_str()));
+    assert_eq!(checks[0]["causes"][0]["kind"], "export-subst", "{}", checks[0]);
+
+    let refused = base.join("refused.json");
+    let call = serde_json::json!([{"fetcher": "fetchgit", "url": fx.join("plain").display().to_string(), "rev": rev, "hash": tarball, "leaveDotGit": true}]);
+    std::fs::write(&refused, call.to_string()).expect("write");
+    let (code, checks, stderr) = run(&refused);
+    assert_eq!(code, Some(2));
+    assert!(checks.is_empty());
+    assert!(stderr.trim().lines().count() == 1 && stderr.contains("leaveDotGit"), "{stderr}");
+}

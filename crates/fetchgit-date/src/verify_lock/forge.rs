@@ -65,7 +65,7 @@ fn compare(input: &LockedInput, release: &NixVersion, tarball: &Tarball) -> Rele
     let mut causes = Vec::new();
     let mut status = Status::Reproduces;
     let mut reason = None;
-    if NixHash::parse(&input.nar_hash).ok() != Some(tarball.nar_hash.clone()) {
+    if NixHash::parse(&input.nar_hash).ok() != Some(tarball.nar_hash) {
         mismatches.push("narHash");
         status = Status::Differs;
         if let Some(first) = tarball.substituted.first() {

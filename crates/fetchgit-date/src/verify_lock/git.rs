@@ -99,6 +99,8 @@ pub enum Failure {
     Check(String),
     /// The release's fetcher fails on this input (as fetchgit-date reproduces it).
     Release(String),
+    /// fetchgit-date does not reproduce what the fetcher makes of this input.
+    NotReproduced(String),
 }
 
 impl From<String> for Failure {
@@ -113,6 +115,7 @@ impl Failure {
         match self {
             Failure::Check(reason) => input.unchecked(release, Status::Error, reason),
             Failure::Release(reason) => input.unchecked(release, Status::Unsupported, format!("Nix {release} fails to fetch it: {reason}")),
+            Failure::NotReproduced(reason) => input.unchecked(release, Status::NotReproduced, reason),
         }
     }
 }
