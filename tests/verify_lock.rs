@@ -12,6 +12,8 @@
 //! values it prints as "would lock" must be the other release's own lock.
 
 mod common;
+#[path = "remote_support/mod.rs"]
+mod remote;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -473,4 +475,43 @@ fn verify_list_follows_nixpkgs_fetchers() {
     assert_eq!(code, Some(2));
     assert!(checks.is_empty());
     assert!(stderr.trim().lines().count() == 1 && stderr.contains("leaveDotGit"), "{stderr}");
+}
+
+/// Bulk: 31 inputs of one remote (smart HTTP on the loopback), checked under a legacy and a
+/// modern release with two worker threads, come out in lock order, all reproducing, with the
+/// remote fetched once per release's way of fetching (legacy: the ref; modern: the rev), not
+/// once per input.
+#[test]
+fn bulk_inputs_of_one_remote_share_its_fetch() {
+    let scratch = remote::Scratch::new();
+    let bare = remote::make_fixture(&scratch, 30);
+    let server = remote::http_server(&scratch);
+    let url = format!("http://127.0.0.1:{}/repo.git", server.port);
+    let revs: Vec<String> = remote::git(&bare, &["rev-list", "main"]).lines().map(str::to_owned).collect();
+    assert_eq!(revs.len(), 30);
+    // The locked values, from the bare repository by path (the server is not involved).
+    let other_home = scratch.dir.path().join("other-home");
+    std::fs::create_dir_all(&other_home).expect("mkdir");
+    let mut nodes = serde_json::Map::new();
+    let mut root_inputs = serde_json::Map::new();
+    for (index, rev) in revs.iter().enumerate() {
+        let out = remote::run(&other_home, &["fetch", "--url", &bare.display().to_string(), "--rev", rev, "--no-store", "--nix-version", "2.35.2"], &[]);
+        let attrs = remote::ok_json(&out, "fetch");
+        let name = format!("in{index:02}");
+        let locked = serde_json::json!({"type": "git", "url": url, "ref": "refs/heads/main", "rev": rev, "narHash": attrs["narHash"], "lastModified": attrs["lastModified"], "revCount": attrs["revCount"]});
+        nodes.insert(name.clone(), serde_json::json!({"flake": false, "locked": locked, "original": {"type": "git", "url": url, "ref": "main"}}));
+        root_inputs.insert(name.clone(), Value::String(name));
+    }
+    nodes.insert("root".into(), serde_json::json!({"inputs": root_inputs}));
+    let lock = scratch.dir.path().join("flake.lock");
+    std::fs::write(&lock, serde_json::json!({"version": 7, "root": "root", "nodes": nodes}).to_string()).expect("write");
+    let out = remote::run(scratch.home().as_path(), &["verify-lock", &lock.display().to_string(), "--nix-version", "2.8.0", "--nix-version", "2.35.2", "--jobs", "2", "--format", "json"], &[]);
+    let checks: Vec<Value> = String::from_utf8(out.stdout).expect("UTF-8").lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(out.status.code(), Some(0), "{}: {checks:#?}", String::from_utf8_lossy(&out.stderr));
+    let order: Vec<(String, String)> = checks.iter().map(|c| (c["input"].as_str().expect("name").to_owned(), c["release"].as_str().expect("release").to_owned())).collect();
+    let expected: Vec<(String, String)> = (0..revs.len()).flat_map(|i| ["2.8.0", "2.35.2"].map(|r| (format!("in{i:02}"), r.to_owned()))).collect();
+    assert_eq!(order, expected, "one object per input and release, in lock order");
+    assert!(checks.iter().all(|c| c["status"] == "reproduces"), "{checks:#?}");
+    let fetches = server.pack_requests();
+    assert!((1..=2).contains(&fetches), "{fetches} pack requests for {} inputs: expected one per release's way of fetching", revs.len());
 }
