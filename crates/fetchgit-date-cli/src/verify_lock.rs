@@ -68,7 +68,7 @@ pub struct VerifyListArgs {
 pub fn verify_lock(args: VerifyLockArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let lock = verify_lock::lock::read(&args.lock)?;
     for (name, kind) in &lock.skipped {
-        eprintln!("fetchgit-date: input '{name}' of type '{kind}' is not checked (only git, github, gitlab and sourcehut inputs are)");
+        eprintln!("fetchgit-date: input '{}' of type '{}' is not checked (only git, github, gitlab and sourcehut inputs are)", printable(name), printable(kind));
     }
     run(&lock.inputs, &args.flags, out)
 }
@@ -101,7 +101,7 @@ fn run(inputs: &[LockedInput], flags: &CheckFlags, out: &mut impl Write) -> Resu
     let show_progress = !flags.quiet && std::io::stderr().is_terminal();
     let progress = |done: usize, all: usize, name: &str| {
         if show_progress {
-            eprint!("\r\x1b[Kverify: {done}/{all} inputs checked ({name})");
+            eprint!("\r\x1b[Kverify: {done}/{all} inputs checked ({})", printable(name));
             if done == all {
                 eprintln!();
             }
@@ -119,12 +119,18 @@ fn run(inputs: &[LockedInput], flags: &CheckFlags, out: &mut impl Write) -> Resu
     Ok(ExitCode::from(verify_lock::exit_code(&checks)))
 }
 
+/// `text` without control characters (a lock's names, URLs and the reasons quoting them come
+/// from the lock file, and a terminal would obey escape sequences in them).
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
 fn table(checks: &[Vec<ReleaseCheck>], out: &mut impl Write) -> std::io::Result<()> {
     let width = checks.iter().flatten().map(|c| c.release.len()).max().unwrap_or(0);
     for input in checks {
         let Some(first) = input.first() else { continue };
-        writeln!(out, "{} ({} {})", first.input, first.r#type, first.source)?;
-        writeln!(out, "  locked: narHash {}, rev {}", first.locked.nar_hash.as_deref().unwrap_or("-"), first.locked.rev.as_deref().unwrap_or("-"))?;
+        writeln!(out, "{} ({} {})", printable(&first.input), first.r#type, printable(&first.source))?;
+        writeln!(out, "  locked: narHash {}, rev {}", printable(first.locked.nar_hash.as_deref().unwrap_or("-")), printable(first.locked.rev.as_deref().unwrap_or("-")))?;
         for check in input {
             let status = match check.status {
                 Status::Reproduces => "reproduces".to_owned(),
@@ -136,7 +142,7 @@ fn table(checks: &[Vec<ReleaseCheck>], out: &mut impl Write) -> std::io::Result<
             writeln!(out, "  {:width$}  {status}", check.release)?;
             let pad = " ".repeat(width + 4);
             if let Some(reason) = &check.reason {
-                writeln!(out, "{pad}{reason}")?;
+                writeln!(out, "{pad}{}", printable(reason))?;
             }
             for field in &check.mismatches {
                 let value = match *field {
@@ -149,7 +155,7 @@ fn table(checks: &[Vec<ReleaseCheck>], out: &mut impl Write) -> std::io::Result<
             }
             for cause in &check.causes {
                 let kind = serde_json::to_value(cause.kind).expect("plain data serialises");
-                writeln!(out, "{pad}cause {}: {}", kind.as_str().unwrap_or("?"), cause.detail)?;
+                writeln!(out, "{pad}cause {}: {}", kind.as_str().unwrap_or("?"), printable(&cause.detail))?;
             }
         }
     }

@@ -97,9 +97,10 @@ fn input(name: &str, kind: &str, locked: &Value, original: Option<&Value>) -> Re
                 "gitlab" => Forge::GitLab,
                 _ => Forge::SourceHut,
             },
-            owner: attrs.string("owner")?.ok_or("no \"owner\"")?,
-            repo: attrs.string("repo")?.ok_or("no \"repo\"")?,
-            host: attrs.string("host")?,
+            // GitLab subgroups are locked percent-encoded (`group%2Fsub`).
+            owner: forge_part("owner", attrs.string("owner")?.ok_or("no \"owner\"")?.replace("%2F", "/").replace("%2f", "/"), "-._~")?,
+            repo: forge_part("repo", attrs.string("repo")?.ok_or("no \"repo\"")?, "-._")?,
+            host: attrs.string("host")?.map(|host| forge_part("host", host, "-.:")).transpose()?,
         },
         _ => return Ok(None),
     };
@@ -116,6 +117,16 @@ fn input(name: &str, kind: &str, locked: &Value, original: Option<&Value>) -> Re
         rev_count: attrs.integer("revCount")?.map(|count| u64::try_from(count).map_err(|_| "negative \"revCount\"")).transpose()?,
         original_ref,
     }))
+}
+
+/// A forge `owner`, `repo` or `host` becomes part of a URL: only the characters forges allow
+/// in names (GitLab's `owner` may hold subgroups: `/`), nothing that changes the URL's shape.
+fn forge_part(name: &str, value: String, allowed: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || allowed.contains(c) || (name == "owner" && c == '/');
+    if value.is_empty() || !value.chars().all(allowed) || value.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+        return Err(format!("\"{name}\" {value:?} is not a forge name: letters, digits and {} only", if name == "owner" { "- . _ ~ /" } else { "- . _ (host: also :)" }));
+    }
+    Ok(value)
 }
 
 struct Attrs<'a>(&'a Value);
@@ -178,6 +189,9 @@ mod tests {
             (r#"{"version": 4, "nodes": {}}"#, "version 4"),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "file:///r", "narHash": "x"}}}}"#, "input 'a': no \"rev\""),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": 5}}}}"#, "\"url\" is not a string"),
+            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r?x=1", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
+            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "gitlab", "owner": "../x", "repo": "r", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
+            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r", "host": "h/p@x", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
         ] {
             let err = parse(text, "flake.lock").expect_err(text).to_string();
             assert!(err.contains(says), "{err}");
