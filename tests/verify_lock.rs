@@ -241,6 +241,17 @@ fn table_errors_and_exit_codes() {
     let subst_hash = theirs["subst"]["narHash"].as_str().expect("narHash");
     assert!(table.contains(&format!("would lock narHash {subst_hash}")), "the table lacks the other release's hash:\n{table}");
 
+    // The default releases: the bounds of each generation and Lix. `plain` reproduces under all;
+    // `super` (a relative submodule URL, no `origin`) is fetched by no Nix from 2.14 to 2.19 nor
+    // Lix, and submodules of 2.20.0 are not reproduced.
+    let (code, checks) = verify_lock(&setup.lock_28, &[], &[]);
+    assert_eq!(code, 1);
+    let releases: Vec<&str> = checks.iter().filter(|c| c["input"] == "plain").map(|c| c["release"].as_str().expect("release")).collect();
+    assert_eq!(releases, ["2.8.0", "2.19.7", "2.20.0", "2.35.2", "2.18.3-lix"]);
+    assert!(checks.iter().filter(|c| c["input"] == "plain").all(|c| c["status"] == "reproduces"), "{checks:#?}");
+    let super_status: Vec<&str> = checks.iter().filter(|c| c["input"] == "super").map(|c| c["status"].as_str().expect("status")).collect();
+    assert_eq!(super_status, ["reproduces", "unsupported", "not-reproduced", "differs", "unsupported"], "{checks:#?}");
+
     // Without the mirrors, the recorded lock's repositories do not exist here: an error.
     let (code, checks) = verify_lock(&setup.lock_234, &[&setup.recorded_release], &[]);
     assert_eq!(code, 2);

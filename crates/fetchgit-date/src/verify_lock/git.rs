@@ -120,6 +120,25 @@ impl Failure {
     }
 }
 
+/// Whether a failed fetch is the release's own failure (the library fails where that release's
+/// fetcher fails: a tree it cannot export, a submodule it cannot resolve, a rev not on the ref it
+/// fetches, ...) or says nothing about the release (the network, a corrupt repository, ...).
+fn classify(err: &crate::fetch::FetchError) -> Failure {
+    use crate::export::ExportError;
+    use crate::fetch::FetchError;
+    let text = error_chain(err);
+    match err {
+        FetchError::Export(ExportError::NixFails { .. } | ExportError::Config(_) | ExportError::Submodule { .. })
+        | FetchError::Name(_)
+        | FetchError::RevNotOnRef { .. }
+        | FetchError::ShallowRepository(_)
+        | FetchError::ShallowRevCount(_)
+        | FetchError::RemoteHeadRef(_)
+        | FetchError::EmptyWorkTree(..) => Failure::Release(text),
+        _ => Failure::Check(text),
+    }
+}
+
 /// Fetches the commit as `release` does and computes its attributes.
 pub fn compute(source: CommitSource<'_>, release: &NixVersion, export: ExportOptions, options: &Options) -> Result<Computed, Failure> {
     let remote = RemoteOptions { depth: if source.shallow { Depth::One } else { Depth::Full }, ..options.remote.clone() };
@@ -131,9 +150,7 @@ pub fn compute(source: CommitSource<'_>, release: &NixVersion, export: ExportOpt
     let commit = peel_to_commit(fetcher.repo(), locked_id)?;
     let selector = Selector { rev: Some(commit.to_string()), ..by_rev };
     let name = StorePathName::new("source").expect("'source' is a valid store path name");
-    // The repository and the commit are there: a failure now is the release's own (the library
-    // fails where that release's fetcher fails).
-    let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR).map_err(|err| Failure::Release(error_chain(&err)))?;
+    let fetched = fetcher.fetch(&selector, export, &name, DEFAULT_STORE_DIR).map_err(|err| classify(&err))?;
     let (mut rev, mut annotated_tag) = (None, false);
     if let Some(original_ref) = source.original_ref {
         // The ref as the release looks it up (a second fetch only for a remote whose ref the
