@@ -526,3 +526,104 @@ fn bulk_inputs_of_one_remote_share_its_fetch() {
     let fetches = server.pack_requests();
     assert!((1..=2).contains(&fetches), "{fetches} pack requests for {} inputs: expected one per release's way of fetching", revs.len());
 }
+
+/// tests/lfs_support/lfs_server.py on the loopback, killed on drop.
+struct LfsServer(std::process::Child, u16);
+
+impl Drop for LfsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn lfs_server(fx: &Path) -> LfsServer {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .arg(project_root().join("tests/lfs_support/lfs_server.py"))
+        .arg(fx.join("lfs-objects"))
+        .arg(fx)
+        .arg(fx.join("server.log"))
+        .arg("plain")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the LFS server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the server prints its port");
+    let port = line.trim().parse().expect("a port");
+    LfsServer(child, port)
+}
+
+/// `lfs = true` inputs (make-lfs.sh's repository over http with its LFS server): Nix 2.34.8's
+/// lock (recorded) reproduces under 2.34.8 with the objects in place; Nix 2.8 has no lfs and
+/// says so. The same repository without lfs, locked live by Nix 2.8: the pointer files are
+/// kept by both, and the locks differ by export-ignore (git archive drops `ignored.bin`), each
+/// release's "would lock" being the other's lock.
+#[test]
+fn lfs_inputs_by_release() {
+    if !require_nix("lfs inputs") {
+        return;
+    }
+    let recorded = recording();
+    let header = &recorded["header"];
+    for (key, file) in [("lfs_flake_sha256", "fixtures/verify-lock-lfs-flake.nix"), ("make_lfs_sha256", "fixtures/make-lfs.sh"), ("lfs_server_sha256", "tests/lfs_support/lfs_server.py")] {
+        assert_eq!(header[key].as_str(), Some(sha256_of(&project_root().join(file)).as_str()), "{file} changed since {RECORDING} was recorded: rerun fixtures/record-verify-lock.sh");
+    }
+    let recorded_release = release_of(header["nix_version"].as_str().expect("release"));
+    let base = fixtures().scratch("verify-lock-lfs");
+    let _ = std::fs::remove_dir_all(&base);
+    let fx = base.join("fx");
+    run_ok(Command::new("sh").arg(project_root().join("fixtures/make-lfs.sh")).arg(&fx).stderr(Stdio::null()));
+    let mut clone = Command::new("git");
+    isolate(&mut clone).args(["clone", "-q", "--bare"]).arg(fx.join("lfs")).arg(fx.join("lfs.git"));
+    run_ok(&mut clone);
+    let server = lfs_server(&fx);
+    let url = format!("http://127.0.0.1:{}/lfs.git", server.1);
+    let lock_234 = base.join("nix-2.34.lock");
+    std::fs::write(&lock_234, recorded["lfsLock"].to_string()).expect("write");
+    let recorded_url = recorded["lfsLock"]["nodes"]["lfs"]["locked"]["url"].as_str().expect("url").to_owned();
+    let mirrors = [format!("{recorded_url}={url}")];
+
+    // Nix 2.8's lock of the input without lfs (its flake has no lfs input: 2.8 refuses it).
+    let flake = base.join("flake");
+    std::fs::create_dir_all(&flake).expect("mkdir");
+    let template = std::fs::read_to_string(project_root().join("fixtures/verify-lock-lfs-flake.nix")).expect("template");
+    let without_lfs: String = template.lines().filter(|line| !line.contains("lfs=1")).map(|line| format!("{line}\n")).collect();
+    std::fs::write(flake.join("flake.nix"), without_lfs.replace("@URL@", &url)).expect("write flake.nix");
+    let home = base.join("home");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    let mut lock = Command::new("nix");
+    isolate(&mut lock)
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME")
+        .args(["--extra-experimental-features", "nix-command flakes", "--option", "substituters", "", "flake", "lock"])
+        .arg(format!("path:{}", flake.display()));
+    run_ok(&mut lock);
+    let host_release = release_of(run_ok(Command::new("nix").arg("--version")).trim());
+    let lock_28 = locked_inputs(&flake.join("flake.lock"));
+    let recorded_inputs = locked_inputs(&lock_234);
+
+    let (code, checks) = verify_lock(&lock_234, &[&recorded_release, &host_release], &mirrors);
+    assert_eq!(code, 1);
+    let lfs_new = find(&checks, "lfs", &recorded_release);
+    assert_eq!(lfs_new["status"], "reproduces", "{lfs_new}");
+    let lfs_old = find(&checks, "lfs", &host_release);
+    assert_eq!(lfs_old["status"], "unsupported", "{lfs_old}");
+    assert!(lfs_old["reason"].as_str().is_some_and(|r| r.contains("no lfs")), "{lfs_old}");
+    assert_eq!(find(&checks, "pointers", &recorded_release)["status"], "reproduces");
+    let pointers_old = find(&checks, "pointers", &host_release);
+    assert_eq!(pointers_old["status"], "differs", "{pointers_old}");
+    assert_eq!(pointers_old["computed"]["narHash"], lock_28["pointers"]["narHash"], "Nix {host_release}'s own lock: {pointers_old}");
+    assert_eq!(pointers_old["causes"][0]["kind"], "export-ignore", "{pointers_old}");
+    assert_ne!(recorded_inputs["lfs"]["narHash"], recorded_inputs["pointers"]["narHash"], "lfs = true changes the tree");
+
+    // And the other way round: Nix 2.8's lock, under 2.34.8.
+    let lock_28_path = flake.join("flake.lock");
+    let (code, checks) = verify_lock(&lock_28_path, &[&host_release, &recorded_release], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(find(&checks, "pointers", &host_release)["status"], "reproduces");
+    let pointers_new = find(&checks, "pointers", &recorded_release);
+    assert_eq!(pointers_new["computed"]["narHash"], recorded_inputs["pointers"]["narHash"], "{pointers_new}");
+}

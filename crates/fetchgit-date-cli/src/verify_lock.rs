@@ -29,8 +29,8 @@ pub struct CheckFlags {
     /// reproduced, and Lix.
     #[arg(long = "nix-version", value_name = "VERSION")]
     nix_versions: Vec<String>,
-    /// Read the repository of URL from the local repository PATH instead (repeatable; URL as
-    /// locked, e.g. file:///src/x or https://github.com/o/r, or github:o/r).
+    /// Read the repository of URL from the local repository PATH (or another URL) instead
+    /// (repeatable; URL as locked, e.g. file:///src/x or https://github.com/o/r, or github:o/r).
     #[arg(long = "mirror", value_name = "URL=PATH")]
     mirrors: Vec<String>,
     /// Output format.
@@ -88,9 +88,14 @@ fn run(inputs: &[LockedInput], flags: &CheckFlags, out: &mut impl Write) -> Resu
     for mirror in &flags.mirrors {
         // A URL may hold '=' (a query), a path rarely does: the last '=' separates them.
         let (url, path) = mirror.rsplit_once('=').filter(|(url, path)| !url.is_empty() && !path.is_empty()).ok_or_else(|| Failure(format!("--mirror '{mirror}': expected URL=PATH")))?;
+        if path.contains("://") {
+            // Another URL (a mirror server): checked when it is opened, as any URL.
+            mirrors.insert(url.to_owned(), path.to_owned());
+            continue;
+        }
         let path = std::path::Path::new(path);
         if !path.is_dir() {
-            return Err(Failure(format!("--mirror '{mirror}': '{}' is not a directory: give the path of a local repository", path.display())));
+            return Err(Failure(format!("--mirror '{mirror}': '{}' is not a directory: give the path of a local repository (or another URL)", path.display())));
         }
         let path = std::path::absolute(path).map_err(|err| Failure(format!("--mirror '{mirror}': {err}")))?;
         mirrors.insert(url.to_owned(), path.display().to_string());
