@@ -6,8 +6,7 @@
 //! compared with the locked one, with the cause named from the tree where they differ
 //! ([`cause`]) and the value that release would lock instead.
 //!
-//! Inputs are checked in parallel, grouped by repository so that each is fetched once
-//! ([`check_all`]). Nothing here runs Nix: what a release computes is fetchgit-date's
+//! Inputs are checked in parallel, each repository fetched once ([`check_all`]). Nothing here runs Nix: what a release computes is fetchgit-date's
 //! reproduction of it, tested against real Nix (tests/verify_lock.rs).
 
 pub mod cause;
@@ -252,26 +251,25 @@ impl Options {
     }
 }
 
-/// Checks every input under every release, inputs of one repository together in one thread
-/// (one fetch per URL), up to `options.jobs` repositories at a time. `progress` is called after
-/// each input with (inputs done, inputs in all, the input's name). The result is in input
-/// order, releases in the order given.
+/// Checks every input under every release, on up to `options.jobs` threads: first one input of
+/// each repository (each repository fetched once, in parallel), then all the others, which find
+/// the repository in the cache (a cache repository is locked while it is updated, so two threads
+/// never fetch into it at once). `progress` is called after each input with (inputs done,
+/// inputs in all, the input's name). The result is in input order, releases in the order given.
 pub fn check_all(inputs: &[LockedInput], releases: &[NixVersion], options: &Options, progress: &(dyn Fn(usize, usize, &str) + Sync)) -> Vec<Vec<ReleaseCheck>> {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (index, input) in inputs.iter().enumerate() {
-        groups.entry(options.location(&input.source)).or_default().push(index);
-    }
-    let groups: Vec<(String, Vec<usize>)> = groups.into_iter().collect();
+    let locations: Vec<String> = inputs.iter().map(|input| options.location(&input.source)).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let (first, rest): (Vec<usize>, Vec<usize>) = (0..inputs.len()).partition(|&index| seen.insert(locations[index].as_str()));
     let results: Vec<Mutex<Vec<ReleaseCheck>>> = inputs.iter().map(|_| Mutex::new(Vec::new())).collect();
-    let next_group = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let workers = options.jobs.clamp(1, groups.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some((location, members)) = groups.get(next_group.fetch_add(1, Ordering::Relaxed)) {
-                    for &index in members {
-                        let input = &inputs[index];
+    for phase in [first, rest] {
+        let next = AtomicUsize::new(0);
+        let workers = options.jobs.clamp(1, phase.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    while let Some(&index) = phase.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let (input, location) = (&inputs[index], locations[index].as_str());
                         let checks = match &input.source {
                             Source::Git { .. } => git::check(input, location, releases, options),
                             Source::Forge { .. } => forge::check(input, location, releases, options),
@@ -280,10 +278,10 @@ pub fn check_all(inputs: &[LockedInput], releases: &[NixVersion], options: &Opti
                         *results[index].lock().expect("no worker panics while holding a result") = checks;
                         progress(done.fetch_add(1, Ordering::Relaxed) + 1, inputs.len(), &input.name);
                     }
-                }
-            });
-        }
-    });
+                });
+            }
+        });
+    }
     results.into_iter().map(|slot| slot.into_inner().expect("no worker panicked")).collect()
 }
 
