@@ -108,11 +108,15 @@ fn input(name: &str, kind: &str, locked: &Value, original: Option<&Value>) -> Re
         Some(original) if Attrs(original).string("rev")?.is_none() => Attrs(original).string("ref")?,
         _ => None,
     };
+    let nar_hash = attrs.string("narHash")?.ok_or("no \"narHash\"")?;
+    nixstore::hash::NixHash::parse(&nar_hash).map_err(|err| format!("\"narHash\": {}", crate::error_chain(&err)))?;
+    let rev = attrs.string("rev")?.ok_or("no \"rev\": the input is not locked")?;
+    crate::resolve::parse_rev(&rev).map_err(|err| format!("\"rev\": {}", crate::error_chain(&err)))?;
     Ok(Some(LockedInput {
         name: name.to_owned(),
         source,
-        rev: attrs.string("rev")?.ok_or("no \"rev\": the input is not locked")?,
-        nar_hash: attrs.string("narHash")?.ok_or("no \"narHash\"")?,
+        rev,
+        nar_hash,
         last_modified: attrs.integer("lastModified")?,
         rev_count: attrs.integer("revCount")?.map(|count| u64::try_from(count).map_err(|_| "negative \"revCount\"")).transpose()?,
         original_ref,
@@ -190,6 +194,8 @@ mod tests {
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "file:///r", "narHash": "x"}}}}"#, "input 'a': no \"rev\""),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": 5}}}}"#, "\"url\" is not a string"),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r?x=1", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
+            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "/r", "rev": "0123456789012345678901234567890123456789", "narHash": "md5-x"}}}}"#, "\"narHash\""),
+            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "/r", "rev": "01234567", "narHash": "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}}"#, "\"rev\""),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "gitlab", "owner": "../x", "repo": "r", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r", "host": "h/p@x", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
         ] {
