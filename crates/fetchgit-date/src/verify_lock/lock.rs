@@ -108,10 +108,10 @@ fn input(name: &str, kind: &str, locked: &Value, original: Option<&Value>) -> Re
         Some(original) if Attrs(original).string("rev")?.is_none() => Attrs(original).string("ref")?,
         _ => None,
     };
-    let nar_hash = attrs.string("narHash")?.ok_or("no \"narHash\"")?;
-    nixstore::hash::NixHash::parse(&nar_hash).map_err(|err| format!("\"narHash\": {}", crate::error_chain(&err)))?;
     let rev = attrs.string("rev")?.ok_or("no \"rev\": the input is not locked")?;
     crate::resolve::parse_rev(&rev).map_err(|err| format!("\"rev\": {}", crate::error_chain(&err)))?;
+    let nar_hash = attrs.string("narHash")?.ok_or("no \"narHash\"")?;
+    nixstore::hash::NixHash::parse(&nar_hash).map_err(|err| format!("\"narHash\": {}", crate::error_chain(&err)))?;
     Ok(Some(LockedInput {
         name: name.to_owned(),
         source,
