@@ -93,13 +93,16 @@ pub struct Computed {
 }
 
 /// Why [`compute`] has no result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
     /// The repository or the commit cannot be read: nothing is known about the release.
+    #[error("{0}")]
     Check(String),
     /// The release's fetcher fails on this input (as fetchgit-date reproduces it).
+    #[error("the release fails to fetch it: {0}")]
     Release(String),
     /// fetchgit-date does not reproduce what the fetcher makes of this input.
+    #[error("not reproduced: {0}")]
     NotReproduced(String),
 }
 
