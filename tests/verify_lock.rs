@@ -2,11 +2,12 @@
 //! repositories of `fixtures/make-verify-lock.sh` (eol attributes, export-subst, export-ignore,
 //! submodules, an annotated tag, and a plain one):
 //! - the host's Nix 2.8 runs `nix flake lock` live on `fixtures/verify-lock-flake.nix`;
-//! - Nix 2.34.8's lock of the same flake is recorded in `fixtures/verify-lock-nix-2.34.json`
-//!   by `fixtures/record-verify-lock.sh` (sid oracle), its URLs pointed at our copies with
-//!   `--mirror`.
+//! - Nix 2.26.3's and 2.34.8's locks of the same flake are recorded in
+//!   `fixtures/verify-lock-modern.json` and `verify-lock-nix-2.34.json` by
+//!   `fixtures/record-verify-lock.sh` (trixie and sid oracles), their URLs pointed at our copies
+//!   with `--mirror`.
 //!
-//! Each lock must reproduce under the release that wrote it. Under the other release, an input
+//! Each lock must reproduce under the release that wrote it. Under each other release, an input
 //! whose two locks agree must reproduce; one whose locks differ must be reported as differing
 //! in exactly the attributes that differ, with the cause the fixture was made for, and the
 //! values it prints as "would lock" must be the other release's own lock.
@@ -22,8 +23,11 @@ use std::process::{Command, Stdio};
 use common::*;
 use serde_json::Value;
 
-/// The release of the recording the test replays.
-const RECORDING: &str = "fixtures/verify-lock-nix-2.34.json";
+/// Every recording the tests replay, oldest release first.
+const RECORDINGS: [&str; 2] = ["fixtures/verify-lock-modern.json", "fixtures/verify-lock-nix-2.34.json"];
+
+/// The newest recording (the one with `lfsLock`, Nix >= 2.27).
+const RECORDING: &str = RECORDINGS[1];
 
 /// The causes each fixture input was made for, when its locks differ between legacy (Nix 2.8)
 /// and modern (Nix 2.34) releases.
@@ -46,16 +50,18 @@ struct Setup {
     lock_28: PathBuf,
     /// The recorded Nix 2.34 lock, written out as a file.
     lock_234: PathBuf,
-    /// The host's release (`nix --version`), e.g. 2.8.0.
-    host_release: String,
     /// The recorded release, e.g. 2.34.8.
     recorded_release: String,
-    /// `--mirror` arguments that point the recorded lock's URLs at `fx`.
-    mirrors: Vec<String>,
+    /// Every lock: the live one and each recording's, as (release, lock file, mirrors).
+    locks: Vec<(String, PathBuf, Vec<String>)>,
 }
 
 fn recording() -> Value {
-    let text = std::fs::read_to_string(project_root().join(RECORDING)).expect("the recording exists");
+    recording_at(RECORDING)
+}
+
+fn recording_at(path: &str) -> Value {
+    let text = std::fs::read_to_string(project_root().join(path)).expect("the recording exists");
     serde_json::from_str(&text).expect("the recording is JSON")
 }
 
@@ -106,25 +112,23 @@ fn setup(label: &str) -> Option<Setup> {
     let host_release = release_of(run_ok(Command::new("nix").arg("--version")).trim());
     assert!(host_release.starts_with("2.8."), "the live lock must come from a legacy release (the host's Nix 2.8), got {host_release}");
 
-    // Nix 2.34's lock, recorded from the same script and flake.
-    let recorded = recording();
-    let header = &recorded["header"];
-    assert_eq!(
-        header["make_verify_lock_sha256"].as_str(),
-        Some(sha256_of(&project_root().join("fixtures/make-verify-lock.sh")).as_str()),
-        "fixtures/make-verify-lock.sh changed since {RECORDING} was recorded: rerun fixtures/record-verify-lock.sh"
-    );
-    assert_eq!(
-        header["flake_sha256"].as_str(),
-        Some(sha256_of(&project_root().join("fixtures/verify-lock-flake.nix")).as_str()),
-        "fixtures/verify-lock-flake.nix changed since {RECORDING} was recorded: rerun fixtures/record-verify-lock.sh"
-    );
-    let recorded_release = release_of(header["nix_version"].as_str().expect("the header names the release"));
-    let lock_234 = base.join("nix-2.34.lock");
-    std::fs::write(&lock_234, serde_json::to_string_pretty(&recorded["lock"]).expect("serialise")).expect("write the recorded lock");
-    let out = header["out"].as_str().expect("the header names the recording's OUTDIR");
-    let mirrors = CAUSES.iter().map(|(name, _)| format!("file://{out}/{name}={}", fx.join(name).display())).collect();
-    Some(Setup { lock_28: flake.join("flake.lock"), fx, lock_234, host_release, recorded_release, mirrors })
+    // The recorded locks, from the same script and flake.
+    let mut locks = vec![(host_release.clone(), flake.join("flake.lock"), Vec::new())];
+    for path in RECORDINGS {
+        let recorded = recording_at(path);
+        let header = &recorded["header"];
+        for (key, file) in [("make_verify_lock_sha256", "fixtures/make-verify-lock.sh"), ("flake_sha256", "fixtures/verify-lock-flake.nix")] {
+            assert_eq!(header[key].as_str(), Some(sha256_of(&project_root().join(file)).as_str()), "{file} changed since {path} was recorded: rerun fixtures/record-verify-lock.sh");
+        }
+        let release = release_of(header["nix_version"].as_str().expect("the header names the release"));
+        let lock = base.join(format!("nix-{release}.lock"));
+        std::fs::write(&lock, serde_json::to_string_pretty(&recorded["lock"]).expect("serialise")).expect("write the recorded lock");
+        let out = header["out"].as_str().expect("the header names the recording's OUTDIR");
+        let mirrors = CAUSES.iter().map(|(name, _)| format!("file://{out}/{name}={}", fx.join(name).display())).collect();
+        locks.push((release, lock, mirrors));
+    }
+    let (recorded_release, lock_234, _) = locks.last().cloned().expect("a recording");
+    Some(Setup { lock_28: flake.join("flake.lock"), fx, lock_234, recorded_release, locks })
 }
 
 /// The `locked` attributes of every input of a lock file.
@@ -158,7 +162,7 @@ fn find<'a>(checks: &'a [Value], input: &str, release: &str) -> &'a Value {
 }
 
 /// Checks `lock` (written by `own`) under `own` and `other`, whose lock is `other_lock`.
-fn check_lock_against(setup: &Setup, lock: &Path, own: &str, other: &str, other_lock: &Path, mirrors: &[String]) -> Vec<String> {
+fn check_lock_against(lock: &Path, own: &str, other: &str, other_lock: &Path, mirrors: &[String]) -> Vec<String> {
     let mine = locked_inputs(lock);
     let theirs = locked_inputs(other_lock);
     let (code, checks) = verify_lock(lock, &[own, other], mirrors);
@@ -203,22 +207,23 @@ fn check_lock_against(setup: &Setup, lock: &Path, own: &str, other: &str, other_
     if code != 0 {
         diffs.push(format!("exit code {code} checking the lock of Nix {own} under {own} alone, expected 0"));
     }
-    let _ = &setup.fx;
     diffs
 }
 
+/// Every lock (Nix 2.8 live, 2.26.3 and 2.34.8 recorded) against every other release.
 #[test]
-fn nix_2_8_lock_reproduces_under_2_8_and_names_what_2_34_locks_instead() {
-    let Some(setup) = setup("from-2.8") else { return };
-    let diffs = check_lock_against(&setup, &setup.lock_28, &setup.host_release, &setup.recorded_release, &setup.lock_234, &[]);
-    assert_no_diffs("the Nix 2.8 lock", CAUSES.len(), &diffs);
-}
-
-#[test]
-fn nix_2_34_lock_reproduces_under_2_34_and_names_what_2_8_locks_instead() {
-    let Some(setup) = setup("from-2.34") else { return };
-    let diffs = check_lock_against(&setup, &setup.lock_234, &setup.recorded_release, &setup.host_release, &setup.lock_28, &setup.mirrors);
-    assert_no_diffs("the Nix 2.34 lock", CAUSES.len(), &diffs);
+fn each_lock_reproduces_under_its_release_and_names_what_the_others_lock_instead() {
+    let Some(setup) = setup("pairs") else { return };
+    let mut diffs = Vec::new();
+    let mut checked = 0;
+    for (own, lock, mirrors) in &setup.locks {
+        for (other, other_lock, _) in setup.locks.iter().filter(|(other, ..)| other != own) {
+            diffs.extend(check_lock_against(lock, own, other, other_lock, mirrors));
+            checked += CAUSES.len();
+        }
+    }
+    assert_eq!(setup.locks.len(), 1 + RECORDINGS.len());
+    assert_no_diffs("every lock against every release", checked, &diffs);
 }
 
 /// The table names the cause and the other hash too; a missing repository is an error (exit 2),
@@ -328,6 +333,11 @@ fn forge_tarballs_are_git_archive_unpacked_by_nix() {
         let recorded_unpack = to_sri(tarball["prefetchUrlUnpack"].as_str().expect("recorded"));
         let recorded_fetcher = tarball["flakePrefetch"]["locked"]["narHash"].as_str().expect("recorded").to_owned();
         assert_eq!((&live, &recorded_unpack), (&recorded_fetcher, &recorded_fetcher), "{repo}: Nix {host_release} and {recorded_release} unpack the tarball to one tree");
+        for path in RECORDINGS {
+            let other = &recording_at(path)["tarballs"][repo];
+            let unpacked = to_sri(other["prefetchUrlUnpack"].as_str().expect("recorded"));
+            assert_eq!((unpacked.as_str(), other["flakePrefetch"]["locked"]["narHash"].as_str()), (live.as_str(), Some(live.as_str())), "{repo}: {path}");
+        }
         let last_modified = tarball["flakePrefetch"]["locked"]["lastModified"].clone();
         hashes.insert(repo, live.clone());
         for kind in ["github", "gitlab", "sourcehut"] {
