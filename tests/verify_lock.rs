@@ -445,7 +445,9 @@ fn verify_list_follows_nixpkgs_fetchers() {
         calls.push(serde_json::json!({"fetcher": "fetchgit", "url": path.display().to_string(), "rev": rev, "hash": checkout}));
         mirrors.push(format!("github:fixtures/{repo}={}", path.display()));
         mirrors.push(format!("https://github.com/fixtures/{repo}.git={}", path.display()));
-        if repo != "super" {
+        if repo == "super" {
+            calls.push(serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": checkout, "fetchSubmodules": true}));
+        } else {
             let archive = base.join(format!("{repo}.tar.gz"));
             let out = Command::new("git").arg("-C").arg(&path).args(["archive", "--format=tar.gz", &format!("--prefix={repo}-{rev}/"), &rev]).output().expect("git archive");
             assert!(out.status.success());
@@ -488,6 +490,16 @@ fn verify_list_follows_nixpkgs_fetchers() {
     assert_eq!(checks[0]["status"], "differs");
     assert_eq!(checks[0]["computed"]["narHash"].as_str(), Some(checkouts["subst"].as_str()));
     assert_eq!(checks[0]["causes"][0]["kind"], "export-subst", "{}", checks[0]);
+
+    // Without fetchSubmodules, git checkout leaves a submodule an empty directory: not reproduced.
+    let unsupported = base.join("no-submodules.json");
+    let super_rev = git(&fx.join("super"), &["rev-parse", "HEAD"]).trim().to_owned();
+    let call = serde_json::json!([{"fetcher": "fetchgit", "url": fx.join("super").display().to_string(), "rev": super_rev, "hash": checkouts["super"], "fetchSubmodules": false}]);
+    std::fs::write(&unsupported, call.to_string()).expect("write");
+    let (code, checks, _) = run(&unsupported);
+    assert_eq!(code, Some(1));
+    assert_eq!(checks[0]["status"], "not-reproduced", "{}", checks[0]);
+    assert!(checks[0]["reason"].as_str().is_some_and(|r| r.contains("'lib'")), "{}", checks[0]);
 
     let refused = base.join("refused.json");
     let call = serde_json::json!([{"fetcher": "fetchgit", "url": fx.join("plain").display().to_string(), "rev": rev, "hash": tarball, "leaveDotGit": true}]);
