@@ -12,7 +12,7 @@ use super::{Attrs, LockedInput, Options, ReleaseCheck, Source, Status};
 use crate::error_chain;
 use crate::export::{ExportOptions, Generation};
 use crate::fetch::{Fetcher, Selector};
-use crate::nix_version::{Change, NixVersion};
+use crate::nix_version::{Change, NixVersion, CHANGES};
 use crate::remote::{Depth, RemoteOptions};
 
 /// Checks `input` (a [`Source::Git`]), read from `location`, under each release.
@@ -193,6 +193,12 @@ pub fn some_release_gives(location: &str, commit: ObjectId, export: ExportOption
     })
 }
 
+/// The first Nix release with `change`, from [`CHANGES`].
+fn first_release(change: Change) -> String {
+    let row = CHANGES.iter().find(|row| row.change == change).expect("every change has a row in CHANGES");
+    row.nix.map(|(major, minor, patch)| format!("{major}.{minor}.{patch}")).unwrap_or_else(|| "(none)".to_owned())
+}
+
 /// Compares what a release computed with the lock, naming the causes of differences.
 /// `gives_locked` says whether an export of the commit gives the locked hash.
 pub fn compare(input: &LockedInput, release: &NixVersion, computed: Computed, gives_locked: &dyn Fn(ExportOptions) -> bool) -> ReleaseCheck {
@@ -216,7 +222,8 @@ pub fn compare(input: &LockedInput, release: &NixVersion, computed: Computed, gi
         mismatches.push("rev");
         if computed.annotated_tag {
             let (peels, what) = if release.has(Change::PeelsTags) { (true, "its commit") } else { (false, "the tag object") };
-            let since = if peels { "Nix >= 2.31 peels annotated tags" } else { "releases before Nix 2.31 (and Lix for work trees) lock the tag object" };
+            let first = first_release(Change::PeelsTags);
+            let since = if peels { format!("Nix >= {first} peels annotated tags") } else { format!("releases before Nix {first} (and Lix for work trees) lock the tag object") };
             causes.push(Cause::new(CauseKind::TagPeeling, format!("'{}' is an annotated tag: Nix {release} locks {what}, {rev} ({since})", input.original_ref.as_deref().unwrap_or("ref"))));
         }
     }
