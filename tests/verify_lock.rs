@@ -262,6 +262,20 @@ fn table_errors_and_exit_codes() {
     assert_eq!(code, 2);
     assert!(checks.iter().all(|c| c["status"] == "error" && c["reason"].as_str().is_some_and(|r| !r.is_empty())), "{checks:#?}");
 
+    // A narHash that no export of the commit gives (another input's): "unexplained", with the
+    // hash the release computes.
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(&setup.lock_28).expect("read")).expect("JSON");
+    let own = locked_inputs(&setup.lock_28);
+    json["nodes"]["plain"]["locked"]["narHash"] = own["eol"]["narHash"].clone();
+    let foreign = setup.fx.join("foreign.lock");
+    std::fs::write(&foreign, json.to_string()).expect("write");
+    let host = release_of(run_ok(Command::new("nix").arg("--version")).trim());
+    let (code, checks) = verify_lock(&foreign, &[&host], &[]);
+    assert_eq!(code, 1);
+    let plain = find(&checks, "plain", &host);
+    assert_eq!((plain["status"].as_str(), plain["causes"][0]["kind"].as_str()), (Some("differs"), Some("unexplained")), "{plain}");
+    assert_eq!(plain["computed"]["narHash"], own["plain"]["narHash"], "{plain}");
+
     let bad = setup.fx.join("bad.lock");
     std::fs::write(&bad, "{\"version\": 7}").expect("write");
     for args in [
