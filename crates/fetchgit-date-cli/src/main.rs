@@ -1,7 +1,10 @@
 //! `fetchgit-date`: command-line glue over the `fetchgit-date` library.
 //!
-//! Exit codes: 0 success; 1 `verify` found no export that reproduces the hash; 2 error
-//! (bad arguments included). Errors are one line on stderr; stdout carries only results.
+//! Exit codes: 0 success; 1 `verify` found no export that reproduces the hash, or
+//! `verify-lock`/`verify-list` found a source that does not reproduce; 2 error (bad arguments
+//! included). Errors are one line on stderr; stdout carries only results.
+
+mod verify_lock;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -32,6 +35,11 @@ enum Command {
     Hash(HashArgs),
     /// Check which Nix export of a commit reproduces a NAR hash (exit 1: none does).
     Verify(VerifyArgs),
+    /// Check every git and forge input of a flake.lock under several Nix releases (exit 1: one
+    /// does not reproduce).
+    VerifyLock(verify_lock::VerifyLockArgs),
+    /// Check a JSON list of nixpkgs fetchgit / fetchFromGitHub calls under several Nix releases.
+    VerifyList(verify_lock::VerifyListArgs),
 }
 
 #[derive(Args)]
@@ -325,6 +333,8 @@ fn main() -> ExitCode {
         Command::Resolve(args) => resolve(args, &mut stdout),
         Command::Hash(args) => hash(args, &mut stdout),
         Command::Verify(args) => verify(args, &mut stdout),
+        Command::VerifyLock(args) => verify_lock::verify_lock(args, &mut stdout),
+        Command::VerifyList(args) => verify_lock::verify_list(args, &mut stdout),
     };
     match result.and_then(|code| stdout.flush().map(|_| code).map_err(Failure::from)) {
         Ok(code) => code,

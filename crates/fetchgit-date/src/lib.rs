@@ -70,6 +70,7 @@ pub mod progress;
 pub mod recheck;
 pub mod signature;
 pub mod verify;
+pub mod verify_lock;
 
 #[cfg(test)]
 mod import_graph;

@@ -75,6 +75,9 @@ pub const DEFAULT_NIX_VERSION: &str = "2.35.2";
 /// nothing in `src/libfetchers`.
 pub const NEWEST_LEGACY_NIX_VERSION: &str = "2.19.7";
 
+/// The oldest release whose fetchGit fetchgit-date reproduces (the host's Nix in CI).
+pub const OLDEST_NIX_VERSION: &str = "2.8.0";
+
 /// The number every Lix release reports as `builtins.nixVersion`.
 const LIX_REPORTED: (u32, u32) = (2, 18);
 
@@ -274,6 +277,20 @@ impl NixVersion {
             Generation::Modern => NixVersion::default_release(),
             Generation::Legacy => NEWEST_LEGACY_NIX_VERSION.parse().expect("the newest legacy Nix version parses"),
         }
+    }
+
+    /// The releases that bound each export generation fetchgit-date reproduces, oldest first:
+    /// [`OLDEST_NIX_VERSION`] and [`NEWEST_LEGACY_NIX_VERSION`] (legacy), the first release with
+    /// [`Change::Libgit2`] (from [`CHANGES`]) and [`DEFAULT_NIX_VERSION`] (modern), and Lix
+    /// (`2.18.3-lix`, the newest Lix). What `verify-lock` checks when no release is named.
+    pub fn generation_bounds() -> Vec<NixVersion> {
+        let first_modern = CHANGES.iter().find(|row| row.change == Change::Libgit2).and_then(|row| row.nix).expect("Libgit2 has a Nix release");
+        let first_modern = format!("{}.{}.{}", first_modern.0, first_modern.1, first_modern.2);
+        let lix = format!("{}.{}.3-lix", LIX_REPORTED.0, LIX_REPORTED.1);
+        [OLDEST_NIX_VERSION, NEWEST_LEGACY_NIX_VERSION, first_modern.as_str(), DEFAULT_NIX_VERSION, lix.as_str()]
+            .iter()
+            .map(|text| text.parse().expect("the generation bounds parse"))
+            .collect()
     }
 
     /// Whether this is Lix.
