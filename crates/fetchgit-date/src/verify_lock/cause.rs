@@ -5,7 +5,8 @@
 use gix::ObjectId;
 use serde::Serialize;
 
-use crate::export::{self, ExportOptions, ExportStats, Generation};
+use crate::export::{self, ExportOptions, ExportStats};
+use crate::nix_version::Generation;
 
 /// What makes a value differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

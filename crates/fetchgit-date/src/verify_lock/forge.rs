@@ -16,9 +16,10 @@ use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
 
 use super::cause::{self, Cause, CauseKind};
 use super::git::Failure;
-use super::{Attrs, LockedInput, Options, ReleaseCheck, Status};
+use super::input::{Attrs, LockedInput, Options, ReleaseCheck, Status};
 use crate::error_chain;
-use crate::export::{ExportOptions, Generation};
+use crate::export::ExportOptions;
+use crate::nix_version::Generation;
 use crate::fetch::{Fetcher, Selector};
 use crate::nix_version::NixVersion;
 

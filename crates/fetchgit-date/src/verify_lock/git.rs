@@ -8,9 +8,10 @@ use nixstore::hash::NixHash;
 use nixstore::store_path::{StorePathName, DEFAULT_STORE_DIR};
 
 use super::cause::{self, Cause, CauseKind};
-use super::{Attrs, LockedInput, Options, ReleaseCheck, Source, Status};
+use super::input::{Attrs, LockedInput, Options, ReleaseCheck, Source, Status};
 use crate::error_chain;
-use crate::export::{ExportOptions, Generation};
+use crate::export::ExportOptions;
+use crate::nix_version::Generation;
 use crate::fetch::{Fetcher, Selector};
 use crate::nix_version::{Change, NixVersion, CHANGES};
 use crate::remote::{Depth, RemoteOptions};

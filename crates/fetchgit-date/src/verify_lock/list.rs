@@ -25,9 +25,10 @@ use serde_json::Value;
 use super::cause::{self, Cause, CauseKind};
 use super::forge::TARBALL_EXPORT;
 use super::git::Failure;
-use super::{Attrs, Forge, LockedInput, Options, ReleaseCheck, Source, Status};
+use super::input::{Attrs, Forge, LockedInput, Options, ReleaseCheck, Source, Status};
 use crate::error_chain;
-use crate::export::{ExportOptions, Generation};
+use crate::export::ExportOptions;
+use crate::nix_version::Generation;
 use crate::fetch::{Fetcher, Selector};
 use crate::nix_version::{NixVersion, OLDEST_NIX_VERSION};
 
@@ -155,7 +156,7 @@ fn checkout(input: &LockedInput, location: &str, options: &Options) -> Result<(N
     let Source::NixpkgsFetchgit { submodules, .. } = &input.source else { unreachable!("check_fetchgit is called for fetchgit calls only") };
     // nixpkgs fetches the rev by itself (the default release does too); a local repository is
     // read as Nix 2.8 checks one out (its path as `origin`, nothing of its configuration).
-    let local = matches!(crate::location::parse(location), Ok(crate::location::Location::Local(_)));
+    let local = matches!(crate::url::parse(location), Ok(crate::url::Location::Local(_)));
     let release: NixVersion = if local { OLDEST_NIX_VERSION.parse().expect("the oldest release parses") } else { NixVersion::default_release() };
     let selector = Selector { rev: Some(input.rev.clone()), ..Selector::default() };
     let fetcher = Fetcher::open_as(location, options.cache.clone(), &selector, &options.remote, &release).map_err(|err| Failure::Check(error_chain(&err)))?;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Forge, LockedInput, Source};
+use super::input::{Forge, LockedInput, Source};
 
 /// Why a `flake.lock` cannot be read.
 #[derive(Debug, thiserror::Error)]
