@@ -2,13 +2,10 @@
 //! `--impure`, and the flake's outputs evaluated offline against a stand-in nixpkgs
 //! (`tests/nix_support/nixpkgs-stub.nix`; the real nixpkgs cannot be downloaded here).
 
-#[path = "nix_support/mod.rs"]
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 /// Copies what the flake evaluates (not target/) into `dir` and writes the stub nixpkgs flake.
 fn flake_copy(dir: &Path) -> (String, String) {
@@ -48,7 +45,9 @@ fn nix(home: &Path) -> Command {
 
 #[test]
 fn flake_outputs_evaluate_offline() {
-    require_nix();
+    if !require_nix("flake_outputs_evaluate_offline") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (flake, stub) = flake_copy(tmp.path());
     let over = [
@@ -152,10 +151,12 @@ fn pure_flake(dir: &Path, repo: &Path, rev: &str) -> String {
 
 #[test]
 fn pure_evaluation_needs_rev_and_gives_context() {
-    require_nix();
+    if !require_nix("pure_evaluation_needs_rev_and_gives_context") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     let flake = pure_flake(tmp.path(), &repo, &tip);
     // No extra options: neither builtins.exec nor (in plugin targets) the plugin.
     let eval = |attr: &str, extra: &[&str]| {
