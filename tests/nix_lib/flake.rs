@@ -1,6 +1,6 @@
 //! The flake and the library under pure evaluation (Nix 2.8 flakes): what works, what needs
 //! `--impure`, and the flake's outputs evaluated offline against a stand-in nixpkgs
-//! (`tests/nix_support/nixpkgs-stub.nix`; the real nixpkgs cannot be downloaded here).
+//! (`tests/support/files/nixpkgs-stub.nix`; the real nixpkgs cannot be downloaded here).
 
 use std::path::Path;
 use std::process::Command;
@@ -27,7 +27,7 @@ fn flake_copy(dir: &Path) -> (String, String) {
     let stub = dir.join("stub");
     std::fs::create_dir_all(&stub).expect("mkdir");
     std::fs::copy(
-        root.join("tests/nix_support/nixpkgs-stub.nix"),
+        root.join("tests/support/files/nixpkgs-stub.nix"),
         stub.join("flake.nix"),
     )
     .expect("copy stub");

@@ -1,5 +1,5 @@
 //! A real incremental build with a real compiler: a generated C project of 200 sources plus
-//! `main.c` (`tests/incremental_support/make-cproject.sh`), built by a plain derivation that
+//! `main.c` (`tests/support/files/make-cproject.sh`), built by a plain derivation that
 //! compiles through ccache with the cache directory as its `intermediates` output
 //! (`cproject.nix`, host gcc and ccache by absolute path; the store builds without a sandbox).
 //! `incremental` picks the full build of the previous day's commit; after a one-file change

@@ -2,7 +2,7 @@
 //! in the shape of turtle's example (`default.nix` with `turtle` and `turtle-incremental`).
 //!
 //! nixpkgs cannot be downloaded here, so haskell.lib and the Haskell package set are a
-//! stand-in (`tests/incremental_support/haskell-standin.nix`) that records what it was given:
+//! stand-in (`tests/support/files/haskell-standin.nix`) that records what it was given:
 //! these are evaluation tests of what the helper passes to nixpkgs' builder arguments
 //! (doInstallIntermediates, enableSeparateIntermediatesOutput, output intermediates,
 //! previousIntermediates through compose.overrideCabal), not builds with GHC. The helper uses

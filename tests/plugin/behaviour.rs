@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use crate::support::*;
 
-/// `nix-instantiate` with the plugin, builtins.exec off (plugin_* targets: see nix_support).
+/// `nix-instantiate` with the plugin, builtins.exec off (the plugin target: see support::nixlib).
 fn instantiate(home: &Path) -> Command {
     let mut cmd = nix_cmd("nix-instantiate", home);
     cmd.args(EXEC_ON);
