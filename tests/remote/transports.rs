@@ -2,9 +2,7 @@
 //! locally, and (for the transports Nix 2.8 supports here: file://, http:// on loopback) the
 //! same attributes as Nix 2.8's `builtins.fetchGit`.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn fetch_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["fetch", "--no-store", "--compat", "legacy", "-q", "--url", url];

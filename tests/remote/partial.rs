@@ -6,12 +6,10 @@
 //! against a server that cuts shallow history its own way. A one-day window of a long history
 //! transfers far fewer bytes than the whole history.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::*;
+use crate::support::*;
 
 /// The `history` fixture as a bare repository `srv/repo.git` with all its branches.
 fn serve_history_fixture(scratch: &Scratch) -> PathBuf {

@@ -4,12 +4,10 @@
 //! Loopback servers only: an HTTP server that demands basic authentication, `git upload-pack`
 //! behind a fake ssh.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const USER: &str = "alyx";
 const PASSWORD: &str = "Zq9w-s3cret";

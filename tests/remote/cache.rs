@@ -2,12 +2,10 @@
 //! Nix's freshness rules, refusal of injection attempts before anything runs, and one-line
 //! errors that keep credentials out.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 fn fetch<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["fetch", "--no-store", "-q", "--url", url];
@@ -146,7 +144,7 @@ fn errors_are_one_line_and_keep_credentials_out() {
     assert!(err.contains("not found"), "{err}");
 
     // Credentials over plain http are used as git and Nix use them (this server asks for none;
-    // tests/remote_credentials.rs has one that does); they must not reach a file name.
+    // tests/remote/credentials.rs has one that does); they must not reach a file name.
     let out = run_bin_in(&home, &fetch(&format!("http://user:s3cret@127.0.0.1:{}/repo.git", server.port), &[]), &[]);
     ok_json(&out, "credentials over plain http");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
