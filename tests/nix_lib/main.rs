@@ -4,7 +4,8 @@
 //!
 //! - `fetch`: `fetchGitDate` and `truncate` against Nix 2.8's own `builtins.fetchGit`.
 //! - `flake`: the flake's outputs and pure evaluation.
-//! - `signatures`: `verifyCommit` and the key attributes against Nix.
+//! - `signatures`: `verifyCommit`, `publicKey(s)`, `keytype` and `lfs` passed on to the tool,
+//!   against the values Nix 2.26 recorded.
 //! - `incremental_select`, `incremental_ccache`, `incremental_haskell`: which full build an
 //!   incremental build reuses, and real incremental builds (C with ccache, a Haskell stand-in).
 
