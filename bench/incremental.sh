@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of an incremental Nix build against a from-scratch build of the same
-# commit, measured in the same run: the generated C project of tests/incremental_support
+# commit, measured in the same run: the generated C project of tests/support/files
 # (make-cproject.sh: FILES sources of FUNCS functions each, one source changed in the second
 # commit), built by cproject.nix (host gcc through ccache, the cache as output
 # `intermediates`) either from scratch or with `incremental` reusing the full build of the
@@ -28,13 +28,13 @@ if [ -z "${FETCHGIT_DATE_BIN:-}" ]; then
     FETCHGIT_DATE_BIN=$ROOT/target/release/fetchgit-date
 fi
 
-sh "$ROOT/tests/incremental_support/make-cproject.sh" "$WORK/repo" "$FILES" "$FUNCS"
+sh "$ROOT/tests/support/files/make-cproject.sh" "$WORK/repo" "$FILES" "$FUNCS"
 REV=$(git -C "$WORK/repo" rev-parse HEAD)
 cat >"$WORK/bench.nix" <<NIX
 { nonce }:
 let
   lib = import $ROOT/nix { fetchgit-date = "$FETCHGIT_DATE_BIN"; };
-  cproject = import $ROOT/tests/incremental_support/cproject.nix;
+  cproject = import $ROOT/tests/support/files/cproject.nix;
   url = "$WORK/repo";
   rev = "$REV";
   current = cproject { src = lib.fetchGitDate { inherit url rev; }; inherit nonce; };

@@ -2,7 +2,7 @@
 """Smart HTTP on 127.0.0.1 through `git http-backend`, for bench/remote.sh.
 
 Usage: smart-http.py ROOT LOG   (prints the port; appends "SENT <bytes>" per pack response to LOG)
-The same server as tests/remote_support/mod.rs, without the test modes. Responses are streamed
+The same server as tests/support/remote.rs, without the test modes. Responses are streamed
 from git http-backend's stdout, so a pack is not held in memory.
 """
 import http.server, os, socketserver, subprocess, sys

@@ -5,14 +5,14 @@
 //!   `git archive` reads), and the whole export equals `git archive | tar -x` hashed;
 //! - modern: the export equals Nix 2.26's, recorded by `fixtures/record-attributes-modern.sh`.
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::*;
+use support::*;
 use fetchgit_date::export::attributes::{git as git_attributes, Value};
 use serde_json::Value as Json;
 

@@ -4,7 +4,6 @@
 //! good again afterwards. Also: a cache that cannot be written is still read, and a relative
 //! `XDG_CACHE_HOME` is ignored.
 
-#[path = "remote_support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -31,20 +30,7 @@ fn fixture() -> Fixture {
     git(&work, &["checkout", "-q", "--orphan", "lone"]);
     std::fs::write(work.join("lone.txt"), "lone\n").expect("write");
     git(&work, &["add", "lone.txt"]);
-    let out = Command::new("git")
-        .current_dir(&work)
-        .args(["commit", "-q", "-m", "lone"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.org")
-        .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.org")
-        .env("GIT_AUTHOR_DATE", "@1500000000 +0000")
-        .env("GIT_COMMITTER_DATE", "@1500000000 +0000")
-        .output()
-        .expect("git commit");
-    assert!(out.status.success());
+    commit_at(&work, 1_500_000_000, "lone");
     git(&work, &["push", "-q", scratch.repo().to_str().expect("utf-8"), "lone"]);
     git(&work, &["checkout", "-q", "main"]);
     let lone = git(&scratch.repo(), &["rev-parse", "lone"]);
@@ -61,7 +47,7 @@ fn fetch_args(url: &str) -> Vec<String> {
 
 fn fetch(home: &Path, url: &str) -> std::process::Output {
     let args = fetch_args(url);
-    run(home, &args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    run_bin_in(home, &args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
 }
 
 fn table_dir(home: &Path, table: &str) -> PathBuf {
@@ -232,20 +218,7 @@ fn forged_truncation_entries_are_recomputed() {
     // A child of main dated before the boundary: old enough, but no ancestor of main.
     let work = f.scratch.dir.path().join("work");
     git(&work, &["checkout", "-q", "-b", "skewed", "main"]);
-    let out = Command::new("git")
-        .current_dir(&work)
-        .args(["commit", "-q", "--allow-empty", "-m", "skewed"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.org")
-        .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.org")
-        .env("GIT_AUTHOR_DATE", "@1500000000 +0000")
-        .env("GIT_COMMITTER_DATE", "@1500000000 +0000")
-        .output()
-        .expect("git commit");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    commit_at(&work, 1_500_000_000, "skewed");
     git(&work, &["push", "-q", repo.to_str().expect("utf-8"), "skewed"]);
     let skewed = git(&repo, &["rev-parse", "skewed"]);
     let expected = expected(&f);
@@ -327,7 +300,7 @@ fn a_damaged_cache_repository_is_re_created() {
 /// Runs the binary as user `nobody`, for whom the (root's) cache is read-only.
 fn run_as_nobody(home: &Path, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new("setpriv");
-    isolate(&mut cmd, home).args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", BIN]).args(args);
+    isolate_in(&mut cmd, home).args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", BIN]).args(args);
     run_bounded(cmd, std::time::Duration::from_secs(120))
 }
 
@@ -337,10 +310,7 @@ fn run_as_nobody(home: &Path, args: &[&str]) -> std::process::Output {
 /// error. Needs root (to become `nobody`), as the tests run in CI.
 #[test]
 fn a_read_only_cache_is_read() {
-    let running_as_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !running_as_root {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "a_read_only_cache_is_read needs root under CI=true");
-        eprintln!("NOTICE: a_read_only_cache_is_read SKIPPED: needs root to run as another user; nothing was checked.");
+    if !require_root("a_read_only_cache_is_read", "running as another user") {
         return;
     }
     let f = fixture();
@@ -381,7 +351,7 @@ fn a_relative_xdg_cache_home_is_ignored() {
     std::fs::create_dir_all(&cwd).expect("cwd");
     let args = fetch_args(&f.scratch.repo().display().to_string());
     let mut cmd = Command::new(BIN);
-    isolate(&mut cmd, &f.scratch.home()).env("XDG_CACHE_HOME", "relative-cache").current_dir(&cwd).args(&args);
+    isolate_in(&mut cmd, &f.scratch.home()).env("XDG_CACHE_HOME", "relative-cache").current_dir(&cwd).args(&args);
     let out = run_bounded(cmd, std::time::Duration::from_secs(120));
     ok_json(&out, "relative XDG_CACHE_HOME");
     assert!(!cwd.join("relative-cache").exists(), "the cache went to the current directory");

@@ -2,33 +2,21 @@
 //! line on stderr naming the problem; `verify` explains; a dirty work tree fetches as Nix 2.8
 //! fetches it; option-like input is refused before anything runs.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use support::*;
 
 /// A scratch repository with one commit, built by git with fixed identities and dates.
 fn small_repo(name: &str) -> PathBuf {
     let dir = fixtures().scratch(name);
-    let run = |args: &[&str]| {
-        run_ok(
-            isolate(Command::new("git").arg("-C").arg(&dir).args(args))
-                .env("GIT_AUTHOR_NAME", "A")
-                .env("GIT_AUTHOR_EMAIL", "a@example.org")
-                .env("GIT_COMMITTER_NAME", "C")
-                .env("GIT_COMMITTER_EMAIL", "c@example.org")
-                .env("GIT_AUTHOR_DATE", "1600000000 +0000")
-                .env("GIT_COMMITTER_DATE", "1600000000 +0000"),
-        )
-    };
-    run(&["init", "-q", "-b", "main"]);
+    git(&dir, &["init", "-q", "-b", "main"]);
     std::fs::write(dir.join("tracked.txt"), "one\n").expect("write");
     std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
     std::fs::write(dir.join("sub/inner.txt"), "inner\n").expect("write");
-    run(&["add", "-A"]);
-    run(&["commit", "-q", "-m", "one"]);
+    commit_at(&dir, 1_600_000_000, "one");
     dir
 }
 

@@ -7,7 +7,6 @@
 //! mixture of 2.26's fetch rules (which fetched no tags into the cache) with `git archive` wrote
 //! `""`, a hash no release makes.
 
-#[path = "remote_support/mod.rs"]
 mod support;
 
 use std::path::Path;
@@ -23,32 +22,14 @@ fn make_versioned(scratch: &Scratch) -> std::path::PathBuf {
     std::fs::write(work.join("_version.py"), "git_refnames = \"$Format:%d$\"\n").expect("write");
     std::fs::write(work.join(".gitattributes"), "_version.py export-subst\n").expect("write");
     git(&work, &["add", "."]);
-    commit(&work, 1_600_000_000, "one");
+    commit_at(&work, 1_600_000_000, "one");
     git(&work, &["tag", "-a", "v1.0", "-m", "v1.0"]);
     std::fs::write(work.join("more.txt"), "more\n").expect("write");
     git(&work, &["add", "."]);
-    commit(&work, 1_600_086_400, "two");
+    commit_at(&work, 1_600_086_400, "two");
     let bare = scratch.repo();
     git(scratch.dir.path(), &["clone", "-q", "--bare", work.to_str().expect("utf-8"), bare.to_str().expect("utf-8")]);
     bare
-}
-
-fn commit(work: &Path, seconds: i64, message: &str) {
-    let date = format!("@{seconds} +0000");
-    let out = std::process::Command::new("git")
-        .current_dir(work)
-        .args(["commit", "-q", "-m", message])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "A U Thor")
-        .env("GIT_AUTHOR_EMAIL", "author@example.org")
-        .env("GIT_COMMITTER_NAME", "C O Mitter")
-        .env("GIT_COMMITTER_EMAIL", "committer@example.org")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .output()
-        .expect("git commit runs");
-    assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// `fetch --no-store` of `url` at `refs/tags/v1.0` with `extra` flags, each run with a cache of
@@ -58,7 +39,7 @@ fn ours(scratch: &Scratch, name: &str, url: &str, extra: &[&str]) -> std::proces
     std::fs::create_dir_all(&home).expect("home");
     let mut args = vec!["fetch", "--no-store", "-q", "--url", url, "--ref", "refs/tags/v1.0"];
     args.extend_from_slice(extra);
-    run(&home, &args, &[])
+    run_bin_in(&home, &args, &[])
 }
 
 #[test]
@@ -105,7 +86,7 @@ fn legacy_fetch_by_rev_lists_the_tags_git_fetch_brings() {
         std::fs::create_dir_all(&home).expect("home");
         let mut args = vec!["fetch", "--no-store", "-q", "--url", &url, "--ref", "main", "--rev", &tagged];
         args.extend_from_slice(extra);
-        ok_json(&run(&home, &args, &[]), name)
+        ok_json(&run_bin_in(&home, &args, &[]), name)
     };
     let legacy = by_rev("legacy", &["--compat", "legacy"]);
     let old = by_rev("2.8.0", &["--nix-version", "2.8.0"]);
@@ -130,12 +111,12 @@ fn compat_that_contradicts_the_release_is_refused() {
     ] {
         let mut all = vec!["fetch", "--no-store", "--url", "/nonexistent"];
         all.extend_from_slice(&args);
-        let err = err_line(&run(&home, &all, &[]), needle);
+        let err = err_line(&run_bin_in(&home, &all, &[]), needle);
         assert!(err.contains(needle), "{err}");
         assert!(err.contains("leave out --compat"), "{err}");
     }
     // Lix is a legacy release: --compat legacy with it is Lix, not 2.19.7.
-    let out = run(&home, &["fetch", "--no-store", "--url", "/nonexistent", "--compat", "legacy", "--nix-version", "2.18.3-lix"], &[]);
+    let out = run_bin_in(&home, &["fetch", "--no-store", "--url", "/nonexistent", "--compat", "legacy", "--nix-version", "2.18.3-lix"], &[]);
     let err = err_line(&out, "Lix with --compat legacy");
     assert!(!err.contains("contradicts"), "{err}");
 }

@@ -2,11 +2,11 @@
 //! memory only when stored as deltas; all three give the bytes `git archive` writes.
 //! (Peak memory is measured by bench/memory.sh, not here.)
 
-mod common;
+mod support;
 
 use std::process::Command;
 
-use common::*;
+use support::*;
 
 fn archive_hash(repo: &std::path::Path, rev: &str, scratch: &std::path::Path) -> String {
     let out = scratch.join("out");

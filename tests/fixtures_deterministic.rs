@@ -2,9 +2,9 @@
 //! every run (and machine: `modern_recorded` pins the hashes recorded elsewhere). Runs
 //! it twice and compares every ref and every object id reachable.
 
-mod common;
+mod support;
 
-use common::*;
+use support::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -20,7 +20,9 @@ fn snapshot(root: &Path) -> String {
                 "--format=%(objectname) %(objecttype) %(refname)",
             ],
         ));
+        s.push('\n');
         s.push_str(&git(&p, &["rev-list", "--all", "--objects"]));
+        s.push('\n');
     }
     s
 }

@@ -15,7 +15,6 @@
 //! Under `CI=true` a chroot that cannot be set up fails the test; elsewhere (not root, no
 //! network) it is skipped with a message.
 
-#[path = "nix_support/mod.rs"]
 mod support;
 #[path = "ghc_demo/chroot.rs"]
 mod chroot;
@@ -52,11 +51,11 @@ const LIBRARY_MODULES: &[&str] = &[
 
 #[test]
 fn turtle_rebuilds_only_the_changed_module_and_a_day_shares_one_full_build() {
-    let Some(chroot) = Chroot::ready() else { return };
+    let Some(chroot) = Chroot::ready("turtle_rebuilds_only_the_changed_module_and_a_day_shares_one_full_build") else { return };
     let demo = chroot.demo_dir("turtle");
     let repo = demo.host.join("turtle");
-    run_ok(git(&demo.host).args(["clone", "-q", "--no-checkout"]).arg(turtle_bundle()).arg(&repo));
-    run_ok(git(&repo).args(["checkout", "-q", "-b", "demo", C]));
+    run_ok(git_cmd(&demo.host).args(["clone", "-q", "--no-checkout"]).arg(turtle_bundle()).arg(&repo));
+    run_ok(git_cmd(&repo).args(["checkout", "-q", "-b", "demo", C]));
     let repo_inside = format!("{}/turtle", demo.inside);
     let project = |rev: &str| chroot.turtle_project(&repo_inside, rev);
 
@@ -191,7 +190,7 @@ fn assert_only(compiled: &[Compiled], expected: &BTreeSet<String>, what: &str) {
 
 /// The library modules whose source differs between two commits (`src/A/B.hs` is `A.B`).
 fn changed_modules(repo: &Path, from: &str, to: &str) -> BTreeSet<String> {
-    run_ok(git(repo).args(["diff", "--name-only", from, to, "--", "src"]))
+    run_ok(git_cmd(repo).args(["diff", "--name-only", from, to, "--", "src"]))
         .lines()
         .filter_map(|f| f.strip_prefix("src/")?.strip_suffix(".hs").map(|m| m.replace('/', ".")))
         .collect()
@@ -204,7 +203,7 @@ fn append_line(path: &Path) {
 }
 
 fn rev_parse(repo: &Path) -> String {
-    run_ok(git(repo).args(["rev-parse", "HEAD"]))
+    run_ok(git_cmd(repo).args(["rev-parse", "HEAD"]))
 }
 
 fn str_of(v: &serde_json::Value) -> &str {

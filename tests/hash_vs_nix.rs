@@ -5,9 +5,9 @@
 //! gitlinks as empty directories, unicode, the big file), single files, and an empty
 //! directory.
 
-mod common;
+mod support;
 
-use common::*;
+use support::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -10,15 +10,15 @@
 //! The tests here on caches check that a cached value is keyed by all it depends on: a warm
 //! cache gives what a cold one gives.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::outcome::{compare, run_with_timeout, Declared, Deviation, Outcome};
-use common::*;
+use support::outcome::{compare, Declared, Deviation, Outcome};
+use support::*;
 use serde_json::Value;
 
 struct Case {

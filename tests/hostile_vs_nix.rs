@@ -5,15 +5,15 @@
 //! same attributes as Nix, or be refused by both, unless it is one of the [`DEVIATIONS`], which
 //! must then differ exactly as declared. Every run also checks that nothing hangs or crashes.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::outcome::{compare, run_with_timeout, Declared, Deviation, Outcome};
-use common::*;
+use support::outcome::{compare, Declared, Deviation, Outcome};
+use support::*;
 use serde_json::Value;
 
 /// How a case is fetched.

@@ -2,9 +2,9 @@
 //! export generation: `git archive`, so export-ignore, export-subst, eol/text/ident
 //! conversions apply), for every commit of every fixture repository.
 
-mod common;
+mod support;
 
-use common::*;
+use support::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -2,14 +2,14 @@
 //! files Nix master smudges replaced by their objects, see `fixtures/record-lfs.py`), with a
 //! Git LFS server on loopback (`tests/lfs_support/lfs_server.py`) started by each test.
 
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::*;
+use support::*;
 use serde_json::Value;
 
 fn recorded() -> Value {

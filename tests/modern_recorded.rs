@@ -3,9 +3,9 @@
 //! commit. Modern Nix is not installed on the test machines; the recording is the
 //! ground truth, and it must cover every fixture commit so it cannot silently go stale.
 
-mod common;
+mod support;
 
-use common::*;
+use support::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 

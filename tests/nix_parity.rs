@@ -8,8 +8,7 @@
 //! Where Nix fails, fetchgit-date must fail too: exit 2, one line, containing the scenario's
 //! phrase (which Nix's message must contain as well).
 
-mod common;
-mod remote_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +29,7 @@ struct Scenario {
 }
 
 fn scenarios() -> Vec<Scenario> {
-    let text = std::fs::read_to_string(common::project_root().join("fixtures/parity-scenarios.txt")).expect("read parity-scenarios.txt");
+    let text = std::fs::read_to_string(support::project_root().join("fixtures/parity-scenarios.txt")).expect("read parity-scenarios.txt");
     let scenarios: Vec<Scenario> = text
         .lines()
         .filter(|line| !line.starts_with('#') && line.contains('|'))
@@ -52,7 +51,7 @@ fn scenarios() -> Vec<Scenario> {
 
 /// One line of parity-refs.txt: whether Nix takes the name, and the name's bytes.
 fn ref_names() -> Vec<(bool, String, String)> {
-    let text = std::fs::read_to_string(common::project_root().join("fixtures/parity-refs.txt")).expect("read parity-refs.txt");
+    let text = std::fs::read_to_string(support::project_root().join("fixtures/parity-refs.txt")).expect("read parity-refs.txt");
     text.lines()
         .filter(|line| !line.starts_with('#') && !line.is_empty())
         .map(|line| {
@@ -83,16 +82,16 @@ fn unescape_octal(escaped: &str) -> String {
 
 /// The fixtures, served over git:// too.
 struct World {
-    scratch: remote_support::Scratch,
-    daemon: remote_support::Server,
+    scratch: support::Scratch,
+    daemon: support::Server,
     revs: BTreeMap<String, String>,
 }
 
 impl World {
     fn new() -> World {
-        let scratch = remote_support::Scratch::new();
-        let script = common::project_root().join("fixtures/make-parity.sh");
-        common::run_ok(common::isolate(Command::new("sh").arg(script).arg(scratch.srv())));
+        let scratch = support::Scratch::new();
+        let script = support::project_root().join("fixtures/make-parity.sh");
+        support::run_ok(support::isolate(Command::new("sh").arg(script).arg(scratch.srv())));
         let revs = std::fs::read_to_string(scratch.srv().join("revs"))
             .expect("make-parity.sh writes revs")
             .lines()
@@ -101,7 +100,7 @@ impl World {
                 (name.to_owned(), value.to_owned())
             })
             .collect();
-        let daemon = remote_support::git_daemon(&scratch);
+        let daemon = support::git_daemon(&scratch);
         World { scratch, daemon, revs }
     }
 
@@ -208,8 +207,8 @@ fn fetch_expr(attrs: &str) -> String {
 fn nix_2_8(world: &World, label: &str, attrs: &str, env: &[(&str, &str)]) -> Outcome {
     let home = world.home(&format!("nix-{label}"));
     let mut cmd = Command::new("nix-instantiate");
-    remote_support::isolate(&mut cmd, &home).envs(env.iter().copied()).args(["--eval", "--strict", "--json", "-E", &fetch_expr(attrs)]);
-    let out = remote_support::run_bounded(cmd, Duration::from_secs(300));
+    support::isolate_in(&mut cmd, &home).envs(env.iter().copied()).args(["--eval", "--strict", "--json", "-E", &fetch_expr(attrs)]);
+    let out = support::run_bounded(cmd, Duration::from_secs(300));
     if out.status.success() {
         Outcome::from_nix(&serde_json::from_slice(&out.stdout).expect("nix-instantiate --json prints JSON"))
     } else {
@@ -220,9 +219,9 @@ fn nix_2_8(world: &World, label: &str, attrs: &str, env: &[(&str, &str)]) -> Out
 /// Runs `fetchgit-date` with `args` and `--nix-version version`; the cache is shared by every
 /// run of a test, as a user's is.
 fn ours(world: &World, version: &str, args: &[String]) -> Outcome {
-    let mut cmd = Command::new(remote_support::BIN);
-    remote_support::isolate(&mut cmd, &world.home("ours")).args(args).arg(format!("--nix-version={version}"));
-    let out = remote_support::run_bounded(cmd, Duration::from_secs(300));
+    let mut cmd = Command::new(support::BIN);
+    support::isolate_in(&mut cmd, &world.home("ours")).args(args).arg(format!("--nix-version={version}"));
+    let out = support::run_bounded(cmd, Duration::from_secs(300));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if out.status.success() {
         let value: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("our output is not JSON ({e}): {args:?}"));
@@ -282,7 +281,7 @@ fn compare(what: &str, nix: &Outcome, ours: &Outcome, phrase: Option<&str>) -> V
 }
 
 fn refs_attrs(world: &World) -> String {
-    format!("url = {}; ref = builtins.getEnv \"PARITY_REF\";", common::nix_str(&world.out().join("refs").display().to_string()))
+    format!("url = {}; ref = builtins.getEnv \"PARITY_REF\";", support::nix_str(&world.out().join("refs").display().to_string()))
 }
 
 fn refs_args(world: &World, name: &str) -> Vec<String> {
@@ -313,7 +312,7 @@ fn judge(scenario: &str, release: &str, diffs: Vec<String>, all: &mut Vec<String
         all.extend(diffs);
         return;
     }
-    let design = std::fs::read_to_string(common::project_root().join("docs/design.md")).expect("read docs/design.md");
+    let design = std::fs::read_to_string(support::project_root().join("docs/design.md")).expect("read docs/design.md");
     if !design.contains(&format!("`{scenario}`")) {
         all.push(format!("{scenario} (Nix {release}): a deliberate difference that docs/design.md does not name"));
     }
@@ -325,7 +324,7 @@ fn judge(scenario: &str, release: &str, diffs: Vec<String>, all: &mut Vec<String
 
 #[test]
 fn scenarios_match_live_nix_2_8() {
-    if !remote_support::require_nix("scenarios_match_live_nix_2_8") {
+    if !support::require_nix("scenarios_match_live_nix_2_8") {
         return;
     }
     let world = World::new();
@@ -337,12 +336,12 @@ fn scenarios_match_live_nix_2_8() {
         judge(&scenario.name, "2.8", compare(&format!("{} (Nix 2.8)", scenario.name), &nix, &ours, scenario.phrase.as_deref()), &mut diffs);
         checked += 1;
     }
-    common::assert_no_diffs("Nix's fetchGit scenarios vs live Nix 2.8", checked, &diffs);
+    support::assert_no_diffs("Nix's fetchGit scenarios vs live Nix 2.8", checked, &diffs);
 }
 
 #[test]
 fn ref_names_match_live_nix_2_8() {
-    if !remote_support::require_nix("ref_names_match_live_nix_2_8") {
+    if !support::require_nix("ref_names_match_live_nix_2_8") {
         return;
     }
     let world = World::new();
@@ -357,7 +356,7 @@ fn ref_names_match_live_nix_2_8() {
         diffs.extend(compare(&format!("ref {escaped:?} (Nix 2.8)"), &nix, &ours, phrase));
         checked += 1;
     }
-    common::assert_no_diffs("Nix's ref names vs live Nix 2.8", checked, &diffs);
+    support::assert_no_diffs("Nix's ref names vs live Nix 2.8", checked, &diffs);
 }
 
 /// The recordings of fixtures/record-parity.sh, one per oracle: (file, the release's minor).
@@ -365,7 +364,7 @@ const RECORDINGS: &[(&str, &str)] = &[("parity-modern.json", "2.26"), ("parity-n
 
 /// A recording and the release it was made with (`2.34.8`, from its header's `nix --version`).
 fn recording(file: &str) -> (Value, String) {
-    let path = common::project_root().join("fixtures").join(file);
+    let path = support::project_root().join("fixtures").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-parity.sh with that release's oracle", path.display()));
     let rec: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
     let line = rec["header"]["nix_version"].as_str().unwrap_or_else(|| panic!("{file} names no Nix version")).to_owned();
@@ -374,7 +373,7 @@ fn recording(file: &str) -> (Value, String) {
 }
 
 fn sha256_of(path: &Path) -> String {
-    let out = common::run_ok(Command::new("sha256sum").arg(path));
+    let out = support::run_ok(Command::new("sha256sum").arg(path));
     out.split_whitespace().next().expect("sha256sum prints a hash").to_owned()
 }
 
@@ -387,7 +386,7 @@ fn recording_is_current() {
         let header = &rec["header"];
         assert!(release.starts_with(&format!("{minor}.")), "{file} was recorded with Nix {minor}: {header}");
         assert!(header["command"].as_str().is_some_and(|c| c.contains("record-parity.sh")), "{file} names its command");
-        let root = common::project_root();
+        let root = support::project_root();
         let mut stale = Vec::new();
         for (key, script) in [("make_parity_sha256", "fixtures/make-parity.sh"), ("scenarios_sha256", "fixtures/parity-scenarios.txt"), ("refs_sha256", "fixtures/parity-refs.txt")] {
             if header[key].as_str() != Some(sha256_of(&root.join(script)).as_str()) {
@@ -416,7 +415,7 @@ fn scenarios_match_recording(file: &str) {
         judge(&scenario.name, &minor, compare(&format!("{} (Nix {release})", scenario.name), &nix, &ours, scenario.phrase.as_deref()), &mut diffs);
         checked += 1;
     }
-    common::assert_no_diffs(&format!("Nix's fetchGit scenarios vs recorded Nix {release}"), checked, &diffs);
+    support::assert_no_diffs(&format!("Nix's fetchGit scenarios vs recorded Nix {release}"), checked, &diffs);
 }
 
 /// Every ref name of fetchGitRefs.sh as `--nix-version R` against what release R answered.
@@ -433,7 +432,7 @@ fn ref_names_match_recording(file: &str) {
         diffs.extend(compare(&format!("ref {escaped:?} (Nix {release})"), &nix, &ours, (!valid).then_some(INVALID_REF)));
         checked += 1;
     }
-    common::assert_no_diffs(&format!("Nix's ref names vs recorded Nix {release}"), checked, &diffs);
+    support::assert_no_diffs(&format!("Nix's ref names vs recorded Nix {release}"), checked, &diffs);
 }
 
 #[test]
@@ -474,7 +473,7 @@ fn attr(outcome: &Outcome, key: &str) -> Value {
 fn releases_without_an_oracle_follow_their_own_tests() {
     let world = World::new();
     let out = world.out();
-    let commit_of = |tag: &str| common::git(&out.join("git"), &["rev-list", "--max-count=1", tag]).trim().to_owned();
+    let commit_of = |tag: &str| support::git(&out.join("git"), &["rev-list", "--max-count=1", tag]).trim().to_owned();
     let (tag1_commit, tag1_object) = (commit_of("refs/tags/tag1"), world.revs["tag1"].clone());
     let run = |version: &str, attrs: &str| ours(&world, version, &our_args(&world.substitute(attrs)));
     let mut diffs = Vec::new();
@@ -541,7 +540,7 @@ fn releases_without_an_oracle_follow_their_own_tests() {
     let kept = run("2.35.0", given);
     expect!("2.35.0 given revCount", attr(&kept, "revCount"), "5");
     expect!("2.35.0 given lastModified", attr(&kept, "lastModified"), "1600000001");
-    common::assert_no_diffs("releases without an oracle", 30, &diffs);
+    support::assert_no_diffs("releases without an oracle", 30, &diffs);
 }
 
 /// The Nix library passes nixVersion, narHash, lastModified and revCount on: evaluated by Nix 2.8
@@ -549,21 +548,21 @@ fn releases_without_an_oracle_follow_their_own_tests() {
 /// (no dirtyRev for a dirty tree, a given revCount passed through, a wrong narHash refused).
 #[test]
 fn nix_library_passes_the_release_and_input_checks_on() {
-    if !remote_support::require_nix("nix_library_passes_the_release_and_input_checks_on") {
+    if !support::require_nix("nix_library_passes_the_release_and_input_checks_on") {
         return;
     }
     let world = World::new();
     let lib = format!(
         "(import {} {{ fetchgit-date = {}; }})",
-        common::nix_str(&common::project_root().join("nix").display().to_string()),
-        common::nix_str(remote_support::BIN)
+        support::nix_str(&support::project_root().join("nix").display().to_string()),
+        support::nix_str(support::BIN)
     );
     let eval = |label: &str, expr: &str| {
         let home = world.home(&format!("lib-{label}"));
         let mut cmd = Command::new("nix-instantiate");
-        remote_support::isolate(&mut cmd, &home)
+        support::isolate_in(&mut cmd, &home)
             .args(["--option", "allow-unsafe-native-code-during-evaluation", "true", "--eval", "--strict", "--json", "-E", expr]);
-        remote_support::run_bounded(cmd, Duration::from_secs(300))
+        support::run_bounded(cmd, Duration::from_secs(300))
     };
     let mut diffs = Vec::new();
     for (label, attrs) in [("dirty", r#"url = "@OUT@/dirty";"#), ("dirty-rev-count", r#"url = "@OUT@/dirty"; revCount = 7;"#), ("rev-last-modified", r#"url = "@OUT@/git"; rev = "@rev2@"; lastModified = @time_rev2@;"#)] {
@@ -583,7 +582,7 @@ fn nix_library_passes_the_release_and_input_checks_on() {
     if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("NAR hash mismatch in input") {
         diffs.push(format!("a wrong narHash: {}", String::from_utf8_lossy(&out.stderr)));
     }
-    common::assert_no_diffs("the Nix library vs Nix 2.8", 4, &diffs);
+    support::assert_no_diffs("the Nix library vs Nix 2.8", 4, &diffs);
 }
 
 /// Fix 6 of issue 10: a shallow clone without `--shallow` is refused even when the revCount of its
@@ -606,7 +605,7 @@ fn shallow_clone_is_refused_whatever_the_cache_holds() {
 /// (Nix checks after adding; we check first); the matching ones add the path.
 #[test]
 fn input_mismatches_add_nothing_to_the_store() {
-    if !remote_support::require_nix("input_mismatches_add_nothing_to_the_store") {
+    if !support::require_nix("input_mismatches_add_nothing_to_the_store") {
         return;
     }
     let world = World::new();

@@ -4,7 +4,6 @@
 //! reaches a remote fetch. Loopback servers only. Each canary check is paired with the same
 //! setup run through plain git, which does create the canary, so that the check can fail.
 
-#[path = "remote_support/mod.rs"]
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -34,7 +33,7 @@ fn plant(repo: &Path, key: &str, value: &str) {
 /// Plain git, in the cache repository, with the user's configuration isolated like ours.
 fn plain_git(home: &Path, repo: &Path, args: &[&str]) {
     let mut cmd = Command::new("git");
-    isolate(&mut cmd, home).env("GIT_TERMINAL_PROMPT", "0").arg("-C").arg(repo).args(args);
+    isolate_in(&mut cmd, home).env("GIT_TERMINAL_PROMPT", "0").arg("-C").arg(repo).args(args);
     let _ = run_bounded(cmd, std::time::Duration::from_secs(60));
 }
 
@@ -55,7 +54,7 @@ fn planted_ssh_command_in_a_cache_repository_never_runs() {
     // Nothing listens on port 9: whatever ssh program runs fails at once.
     let url = "ssh://127.0.0.1:9/repo.git";
     for version in ["2.8.0", "2.34.8"] {
-        let _ = run(&scratch.home(), &fetch_args(url, version, &["--ref", "main"]), &[]);
+        let _ = run_bin_in(&scratch.home(), &fetch_args(url, version, &["--ref", "main"]), &[]);
     }
     let repos = cache_repositories(&scratch);
     assert!(!repos.is_empty(), "the first fetch creates the cache repository");
@@ -64,7 +63,7 @@ fn planted_ssh_command_in_a_cache_repository_never_runs() {
         plant(repo, "core.sshCommand", &command);
     }
     for version in ["2.8.0", "2.34.8"] {
-        let out = run(&scratch.home(), &fetch_args(url, version, &["--ref", "main", "--refresh"]), &[]);
+        let out = run_bin_in(&scratch.home(), &fetch_args(url, version, &["--ref", "main", "--refresh"]), &[]);
         one_line(&out, &format!("ssh fetch ({version})"));
         assert!(!canary.exists(), "{version}: core.sshCommand of the cache repository ran");
     }
@@ -82,7 +81,7 @@ fn planted_credential_helper_in_a_cache_repository_never_runs() {
     let canary = scratch.dir.path().join("canary-credential");
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     for version in ["2.8.0", "2.34.8"] {
-        let _ = run(&scratch.home(), &fetch_args(&url, version, &["--ref", "main"]), &[]);
+        let _ = run_bin_in(&scratch.home(), &fetch_args(&url, version, &["--ref", "main"]), &[]);
     }
     let repos = cache_repositories(&scratch);
     assert!(!repos.is_empty(), "the first fetch creates the cache repository");
@@ -91,7 +90,7 @@ fn planted_credential_helper_in_a_cache_repository_never_runs() {
         plant(repo, "credential.helper", &helper);
     }
     for version in ["2.8.0", "2.34.8"] {
-        let out = run(&scratch.home(), &fetch_args(&url, version, &["--ref", "main", "--refresh"]), &[]);
+        let out = run_bin_in(&scratch.home(), &fetch_args(&url, version, &["--ref", "main", "--refresh"]), &[]);
         let line = one_line(&out, &format!("http fetch ({version})"));
         assert!(line.contains("authentication failed"), "{version}: the server's 401 is reported: {line}");
         assert!(!canary.exists(), "{version}: credential.helper of the cache repository ran");
@@ -141,8 +140,8 @@ fn the_environment_never_reaches_a_remote_fetch() {
             for home in [&clean_home, &hostile_home] {
                 std::fs::create_dir_all(home).expect("home");
             }
-            let clean = ok_json(&run(&clean_home, &fetch_args(url, version, &["--ref", "main"]), &[]), &what);
-            let hostile = ok_json(&run(&hostile_home, &fetch_args(url, version, &["--ref", "main"]), &env), &format!("{what} with GIT_* set"));
+            let clean = ok_json(&run_bin_in(&clean_home, &fetch_args(url, version, &["--ref", "main"]), &[]), &what);
+            let hostile = ok_json(&run_bin_in(&hostile_home, &fetch_args(url, version, &["--ref", "main"]), &env), &format!("{what} with GIT_* set"));
             assert_eq!(clean, hostile, "{what}: the environment changed the result");
         }
     }
@@ -158,7 +157,7 @@ fn a_cache_another_user_could_write_is_not_believed() {
     let path = repo.display().to_string();
     let rev = git(&repo, &["rev-parse", "main"]);
     let args = fetch_args(&path, "2.8.0", &["--rev", &rev, "--ref", "main"]);
-    let cold = ok_json(&run(&scratch.home(), &args, &[]), "cold fetch");
+    let cold = ok_json(&run_bin_in(&scratch.home(), &args, &[]), "cold fetch");
     let cache = scratch.home().join(".cache/fetchgit-date");
     let revcounts = cache.join("v1/revcount");
     let keys: Vec<String> = std::fs::read_dir(&revcounts).expect("revcount entries").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
@@ -167,11 +166,11 @@ fn a_cache_another_user_could_write_is_not_believed() {
     for key in &keys {
         forged_cache.put(fetchgit_date::cache::Table::RevCount, key, "999");
     }
-    let served = ok_json(&run(&scratch.home(), &args, &[]), "forged, our own cache");
+    let served = ok_json(&run_bin_in(&scratch.home(), &args, &[]), "forged, our own cache");
     assert_eq!(served["revCount"], 999, "a forged entry in our own cache is served (so the checks below can fail)");
 
     std::fs::set_permissions(&revcounts, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let out = run(&scratch.home(), &args, &[]);
+    let out = run_bin_in(&scratch.home(), &args, &[]);
     assert_eq!(ok_json(&out, "world-writable cache"), cold, "a world-writable cache directory is ignored");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ignoring the cache") && stderr.contains("writable by every user"), "one warning says why: {stderr}");
@@ -184,20 +183,15 @@ fn a_cache_another_user_could_write_is_not_believed() {
         forged_cache.put(fetchgit_date::cache::Table::RevCount, key, "999");
         std::os::unix::fs::lchown(revcounts.join(key), Some(12345), None).expect("chown");
     }
-    let out = run(&scratch.home(), &args, &[]);
+    let out = run_bin_in(&scratch.home(), &args, &[]);
     assert_eq!(ok_json(&out, "cache entry of another uid"), cold, "an entry another uid owns is ignored");
     assert!(String::from_utf8_lossy(&out.stderr).contains("owned by uid 12345"), "the warning names the owner");
 }
 
-/// Whether we run as root (needed to give files to another uid); under `CI=true` not being
-/// root is a failure, otherwise a notice that the part was skipped.
+/// Whether we run as root (needed to give files to another uid), by the one policy for a
+/// missing prerequisite (a failure under `CI=true`).
 fn is_root(what: &str) -> bool {
-    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
-    if !root {
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{what}: needs root (chown) under CI=true");
-        eprintln!("NOTICE: {what} SKIPPED: not root, cannot give files to another uid; nothing was checked");
-    }
-    root
+    require_root(what, "giving files to another uid (chown)")
 }
 
 fn chown_tree(path: &Path, uid: u32) {
@@ -215,11 +209,11 @@ fn a_cache_repository_of_another_user_is_refused() {
     make_fixture(&scratch, 3);
     let http = http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", http.port);
-    ok_json(&run(&scratch.home(), &fetch_args(&url, "2.34.8", &["--ref", "main"]), &[]), "first fetch");
+    ok_json(&run_bin_in(&scratch.home(), &fetch_args(&url, "2.34.8", &["--ref", "main"]), &[]), "first fetch");
     for repo in cache_repositories(&scratch) {
         chown_tree(&repo, 12345);
     }
-    let out = run(&scratch.home(), &fetch_args(&url, "2.34.8", &["--ref", "main", "--refresh"]), &[]);
+    let out = run_bin_in(&scratch.home(), &fetch_args(&url, "2.34.8", &["--ref", "main", "--refresh"]), &[]);
     let line = one_line(&out, "cache repository of another uid");
     assert!(line.contains("owned by uid 12345"), "{line}");
 }
@@ -239,9 +233,9 @@ fn a_repository_of_another_user_is_refused_as_the_release_does() {
     chown_tree(&bare, 12345);
     for (repo, extra) in [(&work, vec![]), (&bare, vec!["--ref", "main"])] {
         let path = repo.display().to_string();
-        let line = one_line(&run(&scratch.home(), &fetch_args(&path, "2.8.0", &extra), &[]), "legacy, another uid's repository");
+        let line = one_line(&run_bin_in(&scratch.home(), &fetch_args(&path, "2.8.0", &extra), &[]), "legacy, another uid's repository");
         assert!(line.contains("detected dubious ownership in repository at") && line.contains("safe.directory"), "git's message and hint: {line}");
-        let line = one_line(&run(&scratch.home(), &fetch_args(&path, "2.34.8", &extra), &[]), "modern, another uid's repository");
+        let line = one_line(&run_bin_in(&scratch.home(), &fetch_args(&path, "2.34.8", &extra), &[]), "modern, another uid's repository");
         assert!(line.contains("is not owned by current user") && line.contains("safe.directory"), "libgit2's message and git's hint: {line}");
         if require_nix("a_repository_of_another_user_is_refused_as_the_release_does") {
             let home = scratch.dir.path().join("nix-home");
@@ -249,7 +243,7 @@ fn a_repository_of_another_user_is_refused_as_the_release_does() {
             let refattr = if extra.is_empty() { "" } else { "ref = \"main\";" };
             let expr = format!("(builtins.fetchGit {{ url = \"{path}\"; {refattr} }}).narHash");
             let mut cmd = Command::new("nix-instantiate");
-            isolate(&mut cmd, &home).args(["--eval", "--strict", "--json", "-E", &expr]);
+            isolate_in(&mut cmd, &home).args(["--eval", "--strict", "--json", "-E", &expr]);
             let nix = run_bounded(cmd, std::time::Duration::from_secs(120));
             assert!(!nix.status.success(), "Nix 2.8 refuses another uid's repository too: {}", String::from_utf8_lossy(&nix.stdout));
         }
@@ -259,6 +253,6 @@ fn a_repository_of_another_user_is_refused_as_the_release_does() {
     std::fs::write(&config, format!("[safe]\n\tdirectory = {}\n", std::fs::canonicalize(&work).expect("realpath").display())).expect("write");
     let config = config.display().to_string();
     let path = work.display().to_string();
-    let out = run(&scratch.home(), &fetch_args(&path, "2.8.0", &[]), &[("GIT_CONFIG_GLOBAL", &config)]);
+    let out = run_bin_in(&scratch.home(), &fetch_args(&path, "2.8.0", &[]), &[("GIT_CONFIG_GLOBAL", &config)]);
     ok_json(&out, "legacy, listed in safe.directory");
 }

@@ -10,13 +10,13 @@
 //! Every run gets freshly generated fixtures with a canary directory of its own, because a run
 //! may change a work tree (git refreshes the index) and so hide the next run's trigger.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::*;
+use support::*;
 use serde_json::Value;
 
 struct Case {

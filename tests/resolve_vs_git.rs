@@ -3,9 +3,9 @@
 //! selects nothing), for every commit of every fixture repository and a spread of
 //! dates, date spellings, intervals and ref starts.
 
-mod common;
+mod support;
 
-use common::*;
+use support::*;
 use std::path::Path;
 use time::{macros::format_description, OffsetDateTime, UtcOffset};
 

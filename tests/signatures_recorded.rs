@@ -6,13 +6,13 @@
 //! (`--nix-version` the release) gives the attributes of the passing ones, and both must equal
 //! Nix's.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::*;
+use support::*;
 use fetchgit_date::cache::Cache;
 use fetchgit_date::export::ExportOptions;
 use fetchgit_date::nix_version::Generation;

@@ -3,13 +3,13 @@
 //! line says when a NAR is sent), both through `nix-daemon --stdio` and through a running
 //! daemon on its own socket. The protocol's fault cases are covered in crates/nixstore/tests.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use support::*;
 use nixstore::hash::NixHash;
 
 fn nix_store(store: &str, args: &[&str]) -> String {

@@ -10,14 +10,12 @@
 //!   `verify --submodules` says what reproduces; and the cases of Nix's own
 //!   tests/functional/fetchGitSubmodules.sh that the fixture does not hold already.
 
-mod common;
-#[path = "remote_support/mod.rs"]
-mod remote;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use support::*;
 use serde_json::Value;
 
 /// The fixture in a fresh directory.
@@ -166,17 +164,17 @@ fn truncation_picks_the_superproject_commit_and_its_recorded_submodules() {
 #[test]
 fn remote_submodules_go_through_the_cache_and_are_reused_offline() {
     let fx = make_fixture("remote");
-    let scratch = remote::Scratch::new();
+    let scratch = support::Scratch::new();
     for repo in ["super.git", "sub-a.git", "sub-b.git", "nested.git"] {
         run_ok(Command::new("cp").arg("-a").arg(fx.join(repo)).arg(scratch.srv()));
     }
     let main = revs(&fx, "main");
     let (record, _) = recorded("submodules-modern.json");
-    let daemon = remote::git_daemon(&scratch);
+    let daemon = support::git_daemon(&scratch);
     let url = format!("git://127.0.0.1:{}/super.git", daemon.port);
-    let fetch = |rev: &str| remote::run(&scratch.home(), &["fetch", "--url", &url, "--rev", rev, "--submodules", "--no-store"], &[]);
+    let fetch = |rev: &str| support::run_bin_in(&scratch.home(), &["fetch", "--url", &url, "--rev", rev, "--submodules", "--no-store"], &[]);
     let s3 = &main[2];
-    let first = remote::ok_json(&fetch(s3), "S3 over git://");
+    let first = support::ok_json(&fetch(s3), "S3 over git://");
     assert_eq!(first["narHash"], record["cases"]["super"][s3]["attrs"]["narHash"], "the same tree as from the local work tree");
     let cached: Vec<String> = std::fs::read_dir(scratch.cache_git())
         .expect("cache")
@@ -188,7 +186,7 @@ fn remote_submodules_go_through_the_cache_and_are_reused_offline() {
     drop(daemon);
     // S2 records the same submodule commits as S3: nothing needs the network.
     let s2 = &main[3];
-    let offline = remote::ok_json(&fetch(s2), "S2 with the server gone");
+    let offline = support::ok_json(&fetch(s2), "S2 with the server gone");
     assert_eq!(offline["narHash"], record["cases"]["super"][s2]["attrs"]["narHash"]);
 }
 

@@ -3,7 +3,6 @@
 //! `nix-daemon --stdio` that never answers all end with a one-line error naming what timed out,
 //! soon after `--timeout`. Loopback listeners started here.
 
-#[path = "remote_support/mod.rs"]
 mod support;
 
 use std::net::TcpListener;
@@ -37,7 +36,7 @@ fn silent_tcp() -> (u16, mpsc::Sender<()>) {
 /// Runs the binary, which must fail within `limit` with one line containing every `needle`.
 fn assert_times_out(home: &std::path::Path, args: &[&str], envs: &[(&str, &str)], needles: &[&str]) {
     let started = Instant::now();
-    let out = run(home, args, envs);
+    let out = run_bin_in(home, args, envs);
     let elapsed = started.elapsed();
     let err = err_line(&out, &format!("{args:?}"));
     for needle in needles {
@@ -145,6 +144,6 @@ fn a_nix_daemon_child_that_never_answers_times_out() {
 #[test]
 fn the_timeout_must_be_positive() {
     let scratch = Scratch::new();
-    let err = err_line(&run(&scratch.home(), &["fetch", "--no-store", "--timeout", "0", "--url", "."], &[]), "timeout 0");
+    let err = err_line(&run_bin_in(&scratch.home(), &["fetch", "--no-store", "--timeout", "0", "--url", "."], &[]), "timeout 0");
     assert!(err.contains("--timeout"), "{err}");
 }

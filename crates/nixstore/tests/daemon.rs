@@ -18,8 +18,11 @@ use nixstore::hash::{sha256, NixHash};
 use nixstore::nar::{dump_path, hash_path};
 use nixstore::store_path::{build_ca_path, StorePath, StorePathName, DEFAULT_STORE_DIR};
 
-mod common;
-use common::{require_nix, require_privilege};
+// The one policy for a missing Nix or privilege, shared with the workspace's end-to-end tests.
+#[path = "../../../tests/support/prerequisite.rs"]
+#[allow(dead_code)]
+mod prerequisite;
+use prerequisite::{require_nix, require_privilege};
 
 /// Run a program (arguments passed directly, never through a shell).
 fn run(program: &str, args: &[&OsStr]) -> std::process::Output {

@@ -15,8 +15,11 @@ use nixstore::nar::{dump_path, hash_path};
 use nixstore::nixbase32;
 use nixstore::store_path::{build_ca_path, StorePath, StorePathName, DEFAULT_STORE_DIR};
 
-mod common;
-use common::require_nix;
+// The one policy for a missing Nix or privilege, shared with the workspace's end-to-end tests.
+#[path = "../../../tests/support/prerequisite.rs"]
+#[allow(dead_code)]
+mod prerequisite;
+use prerequisite::require_nix;
 
 /// Run a Nix command (arguments passed directly, never through a shell) and return stdout.
 fn nix(program: &str, args: &[&OsStr]) -> Vec<u8> {

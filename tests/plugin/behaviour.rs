@@ -5,19 +5,14 @@
 //! call's position with the CLI's message; a panic injected by the test hook; two cold
 //! evaluations at once; progress through Nix's logger. No builtins.exec anywhere.
 
-#[path = "nix_support/mod.rs"]
-mod support;
-#[path = "remote_support/mod.rs"]
-mod remote;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
-/// `nix-instantiate` with the plugin, builtins.exec off (plugin_* targets: see nix_support).
+/// `nix-instantiate` with the plugin, builtins.exec off (the plugin target: see support::nixlib).
 fn instantiate(home: &Path) -> Command {
     let mut cmd = nix_cmd("nix-instantiate", home);
     cmd.args(EXEC_ON);
@@ -44,7 +39,9 @@ const FIXTURE_REPOS: [&str; 5] = ["files", "attributes", "history", "gitlinks", 
 
 #[test]
 fn every_fixture_commit_equals_fetchgit_attribute_by_attribute() {
-    require_nix();
+    if !require_nix("every_fixture_commit_equals_fetchgit_attribute_by_attribute") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let fx = fixture_repos(tmp.path());
     for name in FIXTURE_REPOS {
@@ -78,7 +75,9 @@ fn every_fixture_commit_equals_fetchgit_attribute_by_attribute() {
 /// the store path is then really valid, with fetchGit's context.
 #[test]
 fn submodules_equal_fetchgit_attribute_by_attribute() {
-    require_nix();
+    if !require_nix("submodules_equal_fetchgit_attribute_by_attribute") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let fx = tmp.path().join("submodules");
     run_ok(Command::new("sh").arg(project_root().join("fixtures/make-submodules.sh")).arg(&fx).stderr(Stdio::null()));
@@ -107,7 +106,9 @@ fn submodules_equal_fetchgit_attribute_by_attribute() {
 
 #[test]
 fn modern_generation_equals_recorded_nix_2_26() {
-    require_nix();
+    if !require_nix("modern_generation_equals_recorded_nix_2_26") {
+        return;
+    }
     let text = std::fs::read_to_string(project_root().join("fixtures/modern-expected.json")).expect("recording");
     let recording: Value = serde_json::from_str(&text).expect("JSON");
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -191,10 +192,12 @@ impl Drop for Daemon {
 
 #[test]
 fn derivations_build_in_the_default_store_through_a_daemon_with_the_plugin_and_in_a_chroot_store() {
-    require_nix();
+    if !require_nix("derivations_build_in_the_default_store_through_a_daemon_with_the_plugin_and_in_a_chroot_store") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     build_and_check_references(tmp.path(), &repo, &tip, &[], true);
 
     // A daemon on its own socket, serving a store of its own, with the plugin in its
@@ -232,10 +235,12 @@ fn derivations_build_in_the_default_store_through_a_daemon_with_the_plugin_and_i
 
 #[test]
 fn pure_and_restricted_evaluation_follow_fetchgit() {
-    require_nix();
+    if !require_nix("pure_and_restricted_evaluation_follow_fetchgit") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     let url = nix_str(&repo.display().to_string());
     let pure = ["--option", "pure-eval", "true"];
     let allowed = format!("{}", repo.display());
@@ -275,7 +280,9 @@ fn pure_and_restricted_evaluation_follow_fetchgit() {
 /// The error, its position line, and that it is the CLI's message for the same input.
 #[test]
 fn bad_arguments_fail_at_the_call_with_the_clis_message() {
-    require_nix();
+    if !require_nix("bad_arguments_fail_at_the_call_with_the_clis_message") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let url = nix_str(&repo.display().to_string());
@@ -320,7 +327,9 @@ fn bad_arguments_fail_at_the_call_with_the_clis_message() {
 
 #[test]
 fn an_injected_panic_is_an_evaluation_error_and_nix_lives_on() {
-    require_nix();
+    if !require_nix("an_injected_panic_is_an_evaluation_error_and_nix_lives_on") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let expr = format!("(builtins.fetchGitDate {{ url = {}; }}).rev", nix_str(&repo.display().to_string()));
@@ -337,10 +346,12 @@ fn an_injected_panic_is_an_evaluation_error_and_nix_lives_on() {
 
 #[test]
 fn the_memo_answers_the_same_arguments_without_work() {
-    require_nix();
+    if !require_nix("the_memo_answers_the_same_arguments_without_work") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
-    let tip = nix_str(&run_ok(git(&repo).args(["rev-parse", "main"])));
+    let tip = nix_str(&run_ok(git_cmd(&repo).args(["rev-parse", "main"])));
     let url = nix_str(&repo.display().to_string());
     // The same request twice (defaults spelt out, another attribute order), then another one.
     let expr = format!(
@@ -358,11 +369,13 @@ fn the_memo_answers_the_same_arguments_without_work() {
 
 #[test]
 fn two_cold_evaluations_at_once_agree_and_report_progress_through_nix() {
-    require_nix();
-    let scratch = remote::Scratch::new();
-    let bare = remote::make_fixture(&scratch, 5);
-    let tip = remote::git(&bare, &["rev-parse", "main"]);
-    let server = remote::git_daemon(&scratch);
+    if !require_nix("two_cold_evaluations_at_once_agree_and_report_progress_through_nix") {
+        return;
+    }
+    let scratch = crate::support::Scratch::new();
+    let bare = crate::support::make_fixture(&scratch, 5);
+    let tip = crate::support::git(&bare, &["rev-parse", "main"]);
+    let server = crate::support::git_daemon(&scratch);
     let url = format!("git://127.0.0.1:{}/repo.git", server.port);
     let expr = format!("let r = builtins.fetchGitDate {{ url = {}; ref = \"main\"; rev = {}; interval = 86400; }}; in {{ inherit (r) narHash rev revCount; path = r.outPath; }}", nix_str(&url), nix_str(&tip));
     let cache = scratch.dir.path().join("shared-cache");

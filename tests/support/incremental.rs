@@ -1,20 +1,23 @@
-//! Helpers of the incremental-build tests (`tests/incremental_*.rs`), on top of
-//! `tests/nix_support` (which the including test file declares as `mod support`).
-#![allow(dead_code)]
+//! Helpers of the incremental-build tests (`tests/nix_lib/incremental_*.rs`): repositories
+//! shaped like projects that build incrementally, and the files in `tests/support/files`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::*;
+use super::git::{commit_at, git_cmd};
+use super::isolation::project_root;
+use super::nixlib::{lib_expr, lib_expr_with, nix_cmd_with, EXEC_ON};
+use super::prerequisite::{require, runs};
+use super::process::{run, run_ok};
 
 /// Start of 2023-11-14 UTC (a day boundary for interval = 86400).
 pub const DAY0: i64 = 1_699_920_000;
 pub const DAY: i64 = 86_400;
 
-/// This directory (support files: Nix expressions, scripts).
+/// The support files (Nix expressions, scripts) of these tests.
 pub fn support_dir() -> PathBuf {
-    project_root().join("tests/incremental_support")
+    project_root().join("tests/support/files")
 }
 
 /// The library with `haskellLib` given as the Nix expression `haskell_lib` (or not at all).
@@ -92,7 +95,7 @@ pub const DEMO_DEFAULT_NIX: &str = r#"{ }: {
 pub fn make_branch_repo(parent: &Path) -> BranchRepo {
     let dir = parent.join("branchy");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    run_ok(git(&dir).args(["init", "-q", "-b", "main"]));
+    run_ok(git_cmd(&dir).args(["init", "-q", "-b", "main"]));
     std::fs::write(dir.join("default.nix"), DEMO_DEFAULT_NIX).expect("write default.nix");
     let mut repo = BranchRepo {
         dir: dir.clone(),
@@ -102,7 +105,7 @@ pub fn make_branch_repo(parent: &Path) -> BranchRepo {
     let record = |repo: &mut BranchRepo, name: &str, t: i64| {
         repo.revs.insert(
             name.to_owned(),
-            run_ok(git(&dir).args(["rev-parse", "HEAD"])),
+            run_ok(git_cmd(&dir).args(["rev-parse", "HEAD"])),
         );
         repo.times.insert(name.to_owned(), t);
     };
@@ -112,25 +115,25 @@ pub fn make_branch_repo(parent: &Path) -> BranchRepo {
         record(repo, name, t);
     };
     commit(&mut repo, "m1", DAY0 + 10 * 3600);
-    run_ok(git(&dir).args(["checkout", "-q", "-b", "side"]));
+    run_ok(git_cmd(&dir).args(["checkout", "-q", "-b", "side"]));
     commit(&mut repo, "s1", DAY0 + 20 * 3600);
     commit(&mut repo, "s2", DAY0 + DAY + 5 * 3600);
-    run_ok(git(&dir).args(["checkout", "-q", "main"]));
+    run_ok(git_cmd(&dir).args(["checkout", "-q", "main"]));
     commit(&mut repo, "m2", DAY0 + 15 * 3600);
     commit(&mut repo, "m3", DAY0 + DAY + 3600);
     // The merge keeps main's tree ("-s ours": both branches only change `label`), then says M.
     let t = DAY0 + DAY + 6 * 3600;
     let date = format!("@{t} +0000");
     run_ok(
-        git(&dir)
+        git_cmd(&dir)
             .args(["merge", "-q", "--no-ff", "-s", "ours", "-m", "M", "side"])
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", &date),
     );
     std::fs::write(dir.join("label"), "M").expect("write label");
-    run_ok(git(&dir).args(["add", "-A"]));
+    run_ok(git_cmd(&dir).args(["add", "-A"]));
     run_ok(
-        git(&dir)
+        git_cmd(&dir)
             .args(["commit", "-q", "--amend", "--no-edit"])
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", &date),
@@ -144,30 +147,23 @@ pub fn make_branch_repo(parent: &Path) -> BranchRepo {
 
 /// Whether `a` is an ancestor of (or equal to) `b`.
 pub fn is_ancestor(repo: &Path, a: &str, b: &str) -> bool {
-    run(git(repo).args(["merge-base", "--is-ancestor", a, b]))
+    run(git_cmd(repo).args(["merge-base", "--is-ancestor", a, b]))
         .status
         .success()
 }
 
 /// The first-parent chain from `rev`.
 pub fn first_parent_chain(repo: &Path, rev: &str) -> Vec<String> {
-    run_ok(git(repo).args(["rev-list", "--first-parent", rev]))
+    run_ok(git_cmd(repo).args(["rev-list", "--first-parent", rev]))
         .lines()
         .map(str::to_owned)
         .collect()
 }
 
-/// Fails (with the install command) when ccache is missing: the C build test needs it.
-pub fn require_ccache() {
-    let ok = Command::new("/usr/bin/ccache")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "/usr/bin/ccache not found: the incremental C build test needs it (Debian: apt-get install -y ccache; .ci/run installs it)"
-    );
+/// Whether /usr/bin/ccache runs (the C build test needs it), by the one policy of
+/// [`super::prerequisite::require`].
+pub fn require_ccache(test: &str) -> bool {
+    require(test, "/usr/bin/ccache (apt-get install -y ccache; .ci/run installs it)", runs("/usr/bin/ccache", &["--version"]))
 }
 
 /// The generated C project (`make-cproject.sh`): commits "full" (day 0) and "change" (day 1,
@@ -180,8 +176,8 @@ pub fn make_cproject(parent: &Path, files: usize) -> (PathBuf, String, String) {
             .arg(&dir)
             .arg(files.to_string()),
     );
-    let full = run_ok(git(&dir).args(["rev-parse", "HEAD~1"]));
-    let change = run_ok(git(&dir).args(["rev-parse", "HEAD"]));
+    let full = run_ok(git_cmd(&dir).args(["rev-parse", "HEAD~1"]));
+    let change = run_ok(git_cmd(&dir).args(["rev-parse", "HEAD"]));
     (dir, full, change)
 }
 

@@ -2,23 +2,18 @@
 //! in the shape of turtle's example (`default.nix` with `turtle` and `turtle-incremental`).
 //!
 //! nixpkgs cannot be downloaded here, so haskell.lib and the Haskell package set are a
-//! stand-in (`tests/incremental_support/haskell-standin.nix`) that records what it was given:
+//! stand-in (`tests/support/files/haskell-standin.nix`) that records what it was given:
 //! these are evaluation tests of what the helper passes to nixpkgs' builder arguments
 //! (doInstallIntermediates, enableSeparateIntermediatesOutput, output intermediates,
 //! previousIntermediates through compose.overrideCabal), not builds with GHC. The helper uses
 //! nothing of haskell.lib but compose.overrideCabal, and nothing of a package but
 //! compiler.version and the intermediates output, which the stand-in models as nixpkgs has them.
 
-#[path = "incremental_support/mod.rs"]
-mod incr;
-#[path = "nix_support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use incr::*;
+use crate::support::incremental::*;
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 fn standin(ghc: &str) -> String {
     format!(
@@ -38,7 +33,7 @@ fn standin(ghc: &str) -> String {
 fn make_turtle_repo(parent: &Path) -> (PathBuf, Vec<(&'static str, String)>) {
     let dir = parent.join("turtle");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    run_ok(git(&dir).args(["init", "-q", "-b", "main"]));
+    run_ok(git_cmd(&dir).args(["init", "-q", "-b", "main"]));
     std::fs::copy(
         support_dir().join("turtle-shape-default.nix"),
         dir.join("default.nix"),
@@ -53,14 +48,14 @@ fn make_turtle_repo(parent: &Path) -> (PathBuf, Vec<(&'static str, String)>) {
     ] {
         std::fs::write(dir.join("label"), name).expect("write label");
         commit_at(&dir, t, name);
-        revs.push((name, run_ok(git(&dir).args(["rev-parse", "HEAD"]))));
+        revs.push((name, run_ok(git_cmd(&dir).args(["rev-parse", "HEAD"]))));
     }
     (dir, revs)
 }
 
 /// What the turtle-shaped default.nix gives at the checked-out commit `rev` (`pin`: pass rev).
 fn turtle_facts(home: &Path, repo: &Path, rev: &str, pin: bool) -> Value {
-    run_ok(git(repo).args(["checkout", "-q", rev]));
+    run_ok(git_cmd(repo).args(["checkout", "-q", rev]));
     let rev_arg = if pin {
         format!("rev = {};", nix_str(rev))
     } else {
@@ -111,7 +106,9 @@ fn turtle_facts(home: &Path, repo: &Path, rev: &str, pin: bool) -> Value {
 
 #[test]
 fn previous_build_keeps_intermediates_and_the_build_restores_them() {
-    require_nix();
+    if !require_nix("previous_build_keeps_intermediates_and_the_build_restores_them") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (repo, revs) = make_turtle_repo(tmp.path());
     let rev = |name: &str| {
@@ -172,7 +169,9 @@ fn previous_build_keeps_intermediates_and_the_build_restores_them() {
 
 #[test]
 fn clear_errors() {
-    require_nix();
+    if !require_nix("clear_errors") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (repo, revs) = make_turtle_repo(tmp.path());
     let home = tmp.path();
@@ -266,7 +265,9 @@ fn clear_errors() {
 /// the build. The package is then built from scratch, with a warning.
 #[test]
 fn another_ghc_or_version_in_the_full_build_builds_from_scratch() {
-    require_nix();
+    if !require_nix("another_ghc_or_version_in_the_full_build_builds_from_scratch") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (repo, revs) = make_turtle_repo(tmp.path());
     let src = format!(

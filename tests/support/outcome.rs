@@ -1,9 +1,6 @@
 //! Comparing what fetchgit-date and Nix give for one case, with the differences a test declares
 //! (`hostile_vs_nix`, `hostile_repos_vs_nix`).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
 /// What a tool gave.
@@ -53,22 +50,5 @@ pub fn compare(generation: &str, key: &str, declared: &[Declared], ours: &Outcom
         (None, None) => None,
         (Some(d), Some((_, _, declared, _))) if d == *declared => None,
         (actual, declared) => Some(format!("{generation} {key}: ours {ours:?}, Nix {nix:?} (declared deviation: {:?}, actual: {actual:?})", declared.map(|d| d.2))),
-    }
-}
-
-/// Runs `cmd` with a deadline: a hang is a test failure, not a stuck test.
-pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Result<std::process::Output, String> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return child.wait_with_output().map_err(|e| e.to_string());
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {limit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -1,14 +1,11 @@
 //! The flake and the library under pure evaluation (Nix 2.8 flakes): what works, what needs
 //! `--impure`, and the flake's outputs evaluated offline against a stand-in nixpkgs
-//! (`tests/nix_support/nixpkgs-stub.nix`; the real nixpkgs cannot be downloaded here).
-
-#[path = "nix_support/mod.rs"]
-mod support;
+//! (`tests/support/files/nixpkgs-stub.nix`; the real nixpkgs cannot be downloaded here).
 
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 /// Copies what the flake evaluates (not target/) into `dir` and writes the stub nixpkgs flake.
 fn flake_copy(dir: &Path) -> (String, String) {
@@ -30,7 +27,7 @@ fn flake_copy(dir: &Path) -> (String, String) {
     let stub = dir.join("stub");
     std::fs::create_dir_all(&stub).expect("mkdir");
     std::fs::copy(
-        root.join("tests/nix_support/nixpkgs-stub.nix"),
+        root.join("tests/support/files/nixpkgs-stub.nix"),
         stub.join("flake.nix"),
     )
     .expect("copy stub");
@@ -48,7 +45,9 @@ fn nix(home: &Path) -> Command {
 
 #[test]
 fn flake_outputs_evaluate_offline() {
-    require_nix();
+    if !require_nix("flake_outputs_evaluate_offline") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (flake, stub) = flake_copy(tmp.path());
     let over = [
@@ -152,10 +151,12 @@ fn pure_flake(dir: &Path, repo: &Path, rev: &str) -> String {
 
 #[test]
 fn pure_evaluation_needs_rev_and_gives_context() {
-    require_nix();
+    if !require_nix("pure_evaluation_needs_rev_and_gives_context") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     let flake = pure_flake(tmp.path(), &repo, &tip);
     // No extra options: neither builtins.exec nor (in plugin targets) the plugin.
     let eval = |attr: &str, extra: &[&str]| {

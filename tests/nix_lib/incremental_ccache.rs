@@ -1,20 +1,15 @@
 //! A real incremental build with a real compiler: a generated C project of 200 sources plus
-//! `main.c` (`tests/incremental_support/make-cproject.sh`), built by a plain derivation that
+//! `main.c` (`tests/support/files/make-cproject.sh`), built by a plain derivation that
 //! compiles through ccache with the cache directory as its `intermediates` output
 //! (`cproject.nix`, host gcc and ccache by absolute path; the store builds without a sandbox).
 //! `incremental` picks the full build of the previous day's commit; after a one-file change
 //! the incremental build compiles exactly that file (ccache's own statistics) and its output
 //! is identical to a from-scratch build of the same commit.
 
-#[path = "incremental_support/mod.rs"]
-mod incr;
-#[path = "nix_support/mod.rs"]
-mod support;
-
 use std::path::Path;
 
-use incr::*;
-use support::*;
+use crate::support::incremental::*;
+use crate::support::*;
 
 const FILES: usize = 200;
 
@@ -41,8 +36,12 @@ fn run_program(out: &str) -> String {
 
 #[test]
 fn one_changed_file_is_the_only_compilation_and_the_output_equals_a_full_build() {
-    require_nix();
-    require_ccache();
+    if !require_nix("one_changed_file_is_the_only_compilation_and_the_output_equals_a_full_build") {
+        return;
+    }
+    if !require_ccache("one_changed_file_is_the_only_compilation_and_the_output_equals_a_full_build") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (repo, full, change) = make_cproject(tmp.path(), FILES);
     let file = tmp.path().join("cproject-incremental.nix");

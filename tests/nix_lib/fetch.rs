@@ -4,14 +4,11 @@
 //!
 //! Needs the store add of `fetchgit-date fetch` (without `--no-store`).
 
-#[path = "nix_support/mod.rs"]
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 /// For every rev: fetchGitDate's and fetchGit's attributes (projected, with contexts).
 fn compare_all(home: &Path, url: &str, revs: &[(String, String)], date_args: &str, extra: &str) {
@@ -55,7 +52,9 @@ fn compare_all(home: &Path, url: &str, revs: &[(String, String)], date_args: &st
 
 #[test]
 fn every_commit_equals_fetchgit() {
-    require_nix();
+    if !require_nix("every_commit_equals_fetchgit") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let revs: Vec<_> = all_commits(&repo)
@@ -74,7 +73,9 @@ fn every_commit_equals_fetchgit() {
 
 #[test]
 fn interval_truncation_equals_fetchgit_of_git_rev_list_before() {
-    require_nix();
+    if !require_nix("interval_truncation_equals_fetchgit_of_git_rev_list_before") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let url = repo.display().to_string();
@@ -101,11 +102,13 @@ fn interval_truncation_equals_fetchgit_of_git_rev_list_before() {
 
 #[test]
 fn date_and_ref_tip_equal_fetchgit() {
-    require_nix();
+    if !require_nix("date_and_ref_tip_equal_fetchgit") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let url = repo.display().to_string();
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     // An absolute date given as Unix seconds (an int) or as a string.
     let date = 1_699_920_000 + 86_400 + 15_000;
     let expected = git_truncate(&repo, &tip, date, false);
@@ -138,11 +141,13 @@ fn date_and_ref_tip_equal_fetchgit() {
 
 #[test]
 fn shallow_name_and_compat_follow_fetchgit() {
-    require_nix();
+    if !require_nix("shallow_name_and_compat_follow_fetchgit") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let url = repo.display().to_string();
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     compare_all(
         tmp.path(),
         &url,
@@ -170,10 +175,12 @@ fn shallow_name_and_compat_follow_fetchgit() {
 
 #[test]
 fn derivation_with_src_builds_and_references_the_source() {
-    require_nix();
+    if !require_nix("derivation_with_src_builds_and_references_the_source") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     let file = tmp.path().join("uses-src.nix");
     std::fs::write(
         &file,
@@ -232,7 +239,9 @@ fn derivation_with_src_builds_and_references_the_source() {
 
 #[test]
 fn clear_errors() {
-    require_nix();
+    if !require_nix("clear_errors") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let url = nix_str(&repo.display().to_string());
@@ -302,11 +311,13 @@ fn clear_errors() {
 
 #[test]
 fn truncate_rolls_back_to_the_interval_boundary_of_rev() {
-    require_nix();
+    if !require_nix("truncate_rolls_back_to_the_interval_boundary_of_rev") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
     let url = repo.display().to_string();
-    let tip = run_ok(git(&repo).args(["rev-parse", "main"]));
+    let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
     let boundary = commit_time(&repo, &tip).div_euclid(86_400) * 86_400;
     let day = git_truncate(&repo, &tip, boundary, false);
     let three_day_boundary = commit_time(&repo, &tip).div_euclid(3 * 86_400) * 3 * 86_400;
@@ -330,7 +341,9 @@ fn truncate_rolls_back_to_the_interval_boundary_of_rev() {
 /// gitlinks, a bare clone): every commit equals Nix 2.8's fetchGit.
 #[test]
 fn fixture_repositories_equal_fetchgit() {
-    require_nix();
+    if !require_nix("fixture_repositories_equal_fetchgit") {
+        return;
+    }
     let script = project_root().join("fixtures/make-fixtures.sh");
     assert!(
         script.exists(),

@@ -6,13 +6,10 @@
 //! against a server that cuts shallow history its own way. A one-day window of a long history
 //! transfers far fewer bytes than the whole history.
 
-#[path = "remote_support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::*;
+use crate::support::*;
 
 /// The `history` fixture as a bare repository `srv/repo.git` with all its branches.
 fn serve_history_fixture(scratch: &Scratch) -> PathBuf {
@@ -51,7 +48,7 @@ fn git_truncate(repo: &Path, start: &str, before: i64, first_parent: bool) -> St
 fn resolve(home: &Path, url: &str, extra: &[&str]) -> String {
     let mut args = vec!["resolve", "-q", "--url", url];
     args.extend_from_slice(extra);
-    let out = run(home, &args, &[]);
+    let out = run_bin_in(home, &args, &[]);
     assert!(out.status.success(), "resolve {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("UTF-8").trim().to_owned()
 }
@@ -238,7 +235,7 @@ fn partial_fetch_matches_full_fetch_and_a_later_full_fetch_still_works() {
     let fetch = |extra: &[&str]| {
         let mut args = vec!["fetch", "--no-store", "-q", "--compat", "legacy", "--url", url.as_str(), "--ref", "main", "--date", date];
         args.extend_from_slice(extra);
-        ok_json(&run(&home, &args, &[]), &format!("fetch {extra:?}"))
+        ok_json(&run_bin_in(&home, &args, &[]), &format!("fetch {extra:?}"))
     };
     let resolved = resolve(&home, &url, &["--ref", "main", "--date", date]);
     let before = server.pack_requests();
@@ -248,7 +245,7 @@ fn partial_fetch_matches_full_fetch_and_a_later_full_fetch_still_works() {
     assert_eq!(shallow["revCount"], 0, "revCount is 0 without the whole history, as Nix reports it for shallow = true");
     let full = fetch(&[]);
     let local = ok_json(
-        &run(&home, &["fetch", "--no-store", "-q", "--compat", "legacy", "--url", repo.to_str().expect("utf-8"), "--ref", "main", "--date", date], &[]),
+        &run_bin_in(&home, &["fetch", "--no-store", "-q", "--compat", "legacy", "--url", repo.to_str().expect("utf-8"), "--ref", "main", "--date", date], &[]),
         "local fetch",
     );
     assert_eq!(full, local, "the full fetch after a partial one");
@@ -320,7 +317,7 @@ fn a_one_day_window_transfers_far_fewer_bytes_than_the_whole_history() {
     assert_eq!(got, git_truncate(&bare, &tip, t - 86_400, false));
     let partial = server.pack_bytes();
 
-    let out = run(&scratch.dir.path().join("home-full"), &["fetch", "--no-store", "-q", "--url", &url, "--ref", "main", "--date", &date], &[]);
+    let out = run_bin_in(&scratch.dir.path().join("home-full"), &["fetch", "--no-store", "-q", "--url", &url, "--ref", "main", "--date", &date], &[]);
     assert_eq!(ok_json(&out, "full fetch")["rev"], got.as_str());
     let full = server.pack_bytes() - partial;
     eprintln!("one-day window: {partial} bytes; whole history: {full} bytes ({:.1}x)", full as f64 / partial as f64);
@@ -335,14 +332,14 @@ fn servers_without_shallow_support_get_a_full_fetch() {
     let server = http_server_mode(&scratch, "noshallow", None);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     let home = scratch.home();
-    let out = run(&home, &["resolve", "-q", "--url", &url, "--ref", "main", "--date", "1600001000"], &[]);
+    let out = run_bin_in(&home, &["resolve", "-q", "--url", &url, "--ref", "main", "--date", "1600001000"], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), git_truncate(&repo, "main", 1_600_001_000, false));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not support shallow fetches: fetching the whole history instead"), "{err}");
     let full = scratch.cache_git().join(std::fs::read_dir(scratch.cache_git()).expect("cache").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).find(|n| n.len() == 64).expect("a full cache"));
     assert!(!full.join("shallow").exists(), "the full cache is complete");
-    let out = run(&home, &["fetch", "--no-store", "-q", "--shallow", "--refresh", "--url", &url, "--ref", "side"], &[]);
+    let out = run_bin_in(&home, &["fetch", "--no-store", "-q", "--shallow", "--refresh", "--url", &url, "--ref", "side"], &[]);
     assert_eq!(ok_json(&out, "fetch --shallow")["revCount"], 0);
 }
 
@@ -363,7 +360,7 @@ fn dumb_http_is_refused_in_one_line_naming_the_fix() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("port");
     let server = Server { child, port: line.trim().parse().expect("port"), log: scratch.dir.path().join("none") };
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
-    let err = err_line(&run(&scratch.home(), &["fetch", "--no-store", "-q", "--url", &url], &[]), "dumb http");
+    let err = err_line(&run_bin_in(&scratch.home(), &["fetch", "--no-store", "-q", "--url", &url], &[]), "dumb http");
     assert!(err.contains("'dumb' HTTP protocol") && err.contains("git http-backend") && err.contains(&url), "{err}");
 }
 
@@ -392,18 +389,18 @@ fn tls_failures_are_one_line_naming_the_host_and_the_fix() {
     let args = ["fetch", "--no-store", "-q", "--refresh", "--url", url.as_str(), "--ref", "main"];
 
     // A certificate from a CA the system does not trust.
-    let err = err_line(&run(&home, &args, &[]), "untrusted certificate");
+    let err = err_line(&run_bin_in(&home, &args, &[]), "untrusted certificate");
     assert!(err.contains(&format!("TLS failure talking to {url}")) && err.contains("SSL_CERT_FILE"), "{err}");
     // The fix the message names works.
     let ca = ca.to_str().expect("utf-8");
-    let ours = ok_json(&run(&home, &args, &[("SSL_CERT_FILE", ca)]), "https with SSL_CERT_FILE");
+    let ours = ok_json(&run_bin_in(&home, &args, &[("SSL_CERT_FILE", ca)]), "https with SSL_CERT_FILE");
     assert_eq!(ours["rev"], git(&scratch.repo(), &["rev-parse", "main"]).as_str());
     // A machine without CA certificates.
     let none = scratch.dir.path().join("no-such-bundle.pem");
     let none = none.to_str().expect("utf-8");
-    let err = err_line(&run(&home, &args, &[("SSL_CERT_FILE", none), ("SSL_CERT_DIR", none)]), "no CA certificates");
+    let err = err_line(&run_bin_in(&home, &args, &[("SSL_CERT_FILE", none), ("SSL_CERT_DIR", none)]), "no CA certificates");
     assert!(err.contains("TLS failure") && err.contains("ca-certificates") && err.contains("127.0.0.1"), "{err}");
     // The cache is intact after the failures.
-    let ours = ok_json(&run(&home, &["fetch", "--no-store", "-q", "--url", url.as_str(), "--ref", "main"], &[]), "cached fetch");
+    let ours = ok_json(&run_bin_in(&home, &["fetch", "--no-store", "-q", "--url", url.as_str(), "--ref", "main"], &[]), "cached fetch");
     assert_eq!(ours["rev"], git(&scratch.repo(), &["rev-parse", "main"]).as_str());
 }

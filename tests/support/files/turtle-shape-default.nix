@@ -1,7 +1,7 @@
 # The default.nix of the Haskell test repository, in the shape of turtle's incremental-build
 # example: `turtle` is the package built from ./., `turtle-incremental` the same package
 # reusing the intermediates of the full build of ./. truncated to the interval boundary.
-# `haskell` stands for pkgs.haskell (a stand-in here: tests/incremental_support/haskell-standin.nix)
+# `haskell` stands for pkgs.haskell (a stand-in here: tests/support/files/haskell-standin.nix)
 # and `fetchgitDate` for the fetchgit-date library; `rev` pins the commit being built.
 { interval ? 86400, rev ? null, haskell, fetchgitDate }:
 let

@@ -1,49 +1,16 @@
-//! Shared helpers for the remote tests: a deterministic fixture repository, loopback servers
-//! (smart HTTP through `git http-backend`, `git daemon`, ssh through a fake `GIT_SSH_COMMAND`),
-//! and a runner for the real binary with an isolated cache. Every wait is bounded.
-#![allow(dead_code)]
+//! The remote tests' world: a scratch area with a deterministic served repository, loopback
+//! servers (smart HTTP through `git http-backend`, `git daemon`, ssh through a fake
+//! `GIT_SSH_COMMAND`), and Nix 2.8's fetchGit of a URL. Every wait is bounded.
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_fetchgit-date");
-
-/// Applies git isolation (no user or system config, fixed time zone).
-pub fn isolate<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
-    cmd.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("LC_ALL", "C")
-        .env("TZ", "UTC")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_SSH_COMMAND")
-        .env_remove("GIT_SSH")
-        .stdin(Stdio::null())
-}
-
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "A U Thor")
-        .env("GIT_AUTHOR_EMAIL", "author@example.org")
-        .env("GIT_COMMITTER_NAME", "C O Mitter")
-        .env("GIT_COMMITTER_EMAIL", "committer@example.org")
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("git prints UTF-8").trim().to_owned()
-}
+use super::git::{commit_at, git};
+use super::isolation::isolate_in;
+use super::process::run_bounded;
 
 /// A scratch area: `root/srv/repo.git` (bare, served), `root/home` (the client's HOME).
 pub struct Scratch {
@@ -78,28 +45,10 @@ pub fn make_fixture(scratch: &Scratch, days: u32) -> PathBuf {
     std::fs::create_dir_all(&work).expect("work dir");
     git(&work, &["init", "-q", "-b", "main"]);
     let base = 1_600_000_000i64;
-    let commit = |work: &Path, day: u32, msg: &str| {
-        let date = format!("@{} +0000", base + i64::from(day) * 86_400);
-        let out = Command::new("git")
-            .current_dir(work)
-            .args(["commit", "-q", "--allow-empty", "-m", msg])
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "A U Thor")
-            .env("GIT_AUTHOR_EMAIL", "author@example.org")
-            .env("GIT_COMMITTER_NAME", "C O Mitter")
-            .env("GIT_COMMITTER_EMAIL", "committer@example.org")
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .output()
-            .expect("git commit runs");
-        assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
-    };
     for day in 0..days {
         let body: String = (0..200).map(|i| format!("day {day} line {i} {}\n", i * day as usize)).collect();
         std::fs::write(work.join(format!("file{day}.txt")), body).expect("write file");
-        git(&work, &["add", "."]);
-        commit(&work, day, &format!("day {day}"));
+        commit_at(&work, base + i64::from(day) * 86_400, &format!("day {day}"));
         if day == 5 {
             git(&work, &["tag", "-a", "v1", "-m", "v1"]);
         }
@@ -107,58 +56,13 @@ pub fn make_fixture(scratch: &Scratch, days: u32) -> PathBuf {
     git(&work, &["checkout", "-q", "--orphan", "other"]);
     git(&work, &["rm", "-rfq", "."]);
     std::fs::write(work.join("other.txt"), "other\n").expect("write");
-    git(&work, &["add", "."]);
-    commit(&work, days + 1, "unrelated");
+    commit_at(&work, base + i64::from(days + 1) * 86_400, "unrelated");
     git(&work, &["checkout", "-q", "main"]);
     let bare = scratch.repo();
     git(scratch.dir.path(), &["clone", "-q", "--bare", work.to_str().expect("utf-8"), bare.to_str().expect("utf-8")]);
     git(&bare, &["config", "uploadpack.allowReachableSHA1InWant", "true"]);
     git(&bare, &["config", "uploadpack.allowFilter", "true"]);
     bare
-}
-
-/// Runs the binary with `args` under `home`, returning its output.
-pub fn run(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    isolate(&mut cmd, home).args(args);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    run_bounded(cmd, Duration::from_secs(120))
-}
-
-/// Runs `cmd` to completion, killing it after `limit`.
-pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-    }
-}
-
-pub fn ok_json(out: &Output, what: &str) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{what}: exit {:?}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
-
-pub fn err_line(out: &Output, what: &str) -> String {
-    assert_eq!(out.status.code(), Some(2), "{what}: expected exit 2, stdout: {}", String::from_utf8_lossy(&out.stdout));
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-    assert_eq!(err.lines().count(), 1, "{what}: error must be one line: {err}");
-    err
 }
 
 /// A server process, killed on drop.
@@ -438,19 +342,6 @@ pub fn auth_requests(server: &Server, outcome: &str) -> usize {
     std::fs::read_to_string(&server.log).unwrap_or_default().lines().filter(|l| l.starts_with(&prefix)).count()
 }
 
-/// True when Nix is usable; panics under `CI=true` when it is not.
-pub fn require_nix(test: &str) -> bool {
-    let ok = Command::new("nix-instantiate").arg("--version").stdin(Stdio::null()).output().map(|o| o.status.success()).unwrap_or(false);
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: Nix (nix-instantiate) is required under CI=true but is not installed");
-    }
-    eprintln!("NOTICE: {test} SKIPPED: Nix is not installed; nothing was checked. Set CI=true to make this a failure.");
-    false
-}
-
 /// `builtins.fetchGit { url; ref; rev? }` with Nix 2.8 in a fresh HOME, `outPath` as a string.
 pub fn nix_fetchgit(scratch: &Scratch, url: &str, extra: &str) -> serde_json::Value {
     let home = scratch.dir.path().join("nix-home");
@@ -459,7 +350,7 @@ pub fn nix_fetchgit(scratch: &Scratch, url: &str, extra: &str) -> serde_json::Va
         "let r = builtins.fetchGit {{ url = \"{url}\"; {extra} }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}"
     );
     let mut cmd = Command::new("nix-instantiate");
-    isolate(&mut cmd, &home).args(["--eval", "--strict", "--json", "-E", &expr]);
+    isolate_in(&mut cmd, &home).args(["--eval", "--strict", "--json", "-E", &expr]);
     let out = run_bounded(cmd, Duration::from_secs(300));
     assert!(out.status.success(), "nix-instantiate failed: {}", String::from_utf8_lossy(&out.stderr));
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");

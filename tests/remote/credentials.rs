@@ -4,13 +4,10 @@
 //! Loopback servers only: an HTTP server that demands basic authentication, `git upload-pack`
 //! behind a fake ssh.
 
-#[path = "remote_support/mod.rs"]
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const USER: &str = "alyx";
 const PASSWORD: &str = "Zq9w-s3cret";
@@ -23,7 +20,7 @@ fn fetch<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 
 fn local(scratch: &Scratch) -> serde_json::Value {
     let path = scratch.repo().display().to_string();
-    ok_json(&run(&scratch.home(), &fetch(&path, &["--ref", "main"]), &[]), "local fetch")
+    ok_json(&run_bin_in(&scratch.home(), &fetch(&path, &["--ref", "main"]), &[]), "local fetch")
 }
 
 fn assert_no_secret(text: &str, what: &str) {
@@ -57,7 +54,7 @@ fn credentials_in_the_url_authenticate_over_plain_http() {
     make_fixture(&scratch, 5);
     let server = http_server_with_auth(&scratch, &format!("{USER}:{PASSWORD}"));
     let url = format!("http://{USER}:{PASSWORD}@127.0.0.1:{}/repo.git", server.port);
-    let out = run(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]);
+    let out = run_bin_in(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]);
     assert_no_secret(&String::from_utf8_lossy(&out.stderr), "stderr");
     assert_eq!(ok_json(&out, "authenticated fetch"), local(&scratch));
     assert!(auth_requests(&server, "auth-ok") > 0, "the credentials were sent");
@@ -66,7 +63,7 @@ fn credentials_in_the_url_authenticate_over_plain_http() {
     // A password with '/' must be percent-encoded, as for git and curl; the encoded form works.
     let encoded = http_server_with_auth(&scratch, "alyx:Zq9w/s3cret");
     let url = format!("http://alyx:Zq9w%2Fs3cret@127.0.0.1:{}/repo.git", encoded.port);
-    assert_eq!(ok_json(&run(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]), "encoded '/'"), local(&scratch));
+    assert_eq!(ok_json(&run_bin_in(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]), "encoded '/'"), local(&scratch));
 }
 
 /// The cache is keyed by URL and credentials, as Nix keys its cache: once one password has
@@ -80,11 +77,11 @@ fn the_cache_never_answers_other_credentials() {
     let server = http_server_with_auth(&scratch, &format!("{USER}:{PASSWORD}"));
     let home = scratch.home();
     let good = format!("http://{USER}:{PASSWORD}@127.0.0.1:{}/repo.git", server.port);
-    let first = ok_json(&run(&home, &fetch(&good, &["--ref", "main"]), &[]), "first fetch");
+    let first = ok_json(&run_bin_in(&home, &fetch(&good, &["--ref", "main"]), &[]), "first fetch");
     let rev = first["rev"].as_str().expect("rev").to_owned();
 
     let before = auth_requests(&server, "auth-ok");
-    assert_eq!(ok_json(&run(&home, &fetch(&good, &["--ref", "main"]), &[]), "within the TTL"), first);
+    assert_eq!(ok_json(&run_bin_in(&home, &fetch(&good, &["--ref", "main"]), &[]), "within the TTL"), first);
     assert_eq!(auth_requests(&server, "auth-ok"), before, "the same URL within the TTL uses no network");
 
     let wrong = format!("http://{USER}:Zq9w-wrong@127.0.0.1:{}/repo.git", server.port);
@@ -92,7 +89,7 @@ fn the_cache_never_answers_other_credentials() {
     let user_only = format!("http://{USER}@127.0.0.1:{}/repo.git", server.port);
     for (url, what) in [(&wrong, "wrong password"), (&nothing, "no credentials"), (&user_only, "user name only")] {
         for extra in [&["--ref", "main"][..], &["--ref", "main", "--refresh"], &["--ref", "main", "--ttl", "0"], &["--rev", &rev]] {
-            let out = run(&home, &fetch(url, extra), &[]);
+            let out = run_bin_in(&home, &fetch(url, extra), &[]);
             let err = err_line(&out, what);
             assert!(err.contains("authentication failed for http://127.0.0.1:"), "{what} {extra:?}: {err}");
             assert_no_secret(&err, what);
@@ -102,8 +99,8 @@ fn the_cache_never_answers_other_credentials() {
     assert!(auth_requests(&server, "auth-wrong") > 0 && auth_requests(&server, "auth-missing") > 0);
     // --refresh and an expired TTL authenticate again with the right credentials.
     let before = auth_requests(&server, "auth-ok");
-    ok_json(&run(&home, &fetch(&good, &["--ref", "main", "--refresh"]), &[]), "refresh");
-    ok_json(&run(&home, &fetch(&good, &["--ref", "main", "--ttl", "0"]), &[]), "ttl 0");
+    ok_json(&run_bin_in(&home, &fetch(&good, &["--ref", "main", "--refresh"]), &[]), "refresh");
+    ok_json(&run_bin_in(&home, &fetch(&good, &["--ref", "main", "--ttl", "0"]), &[]), "ttl 0");
     assert!(auth_requests(&server, "auth-ok") >= before + 2, "each refetch authenticated");
     assert_cache_names_hold_no_secret(&scratch);
 }
@@ -118,7 +115,7 @@ fn git_credential_helpers_are_used() {
     let helper = format!("!f() {{ echo username={USER}; echo password={PASSWORD}; }}; f");
     git(scratch.dir.path(), &["config", "--file", config.to_str().expect("utf-8"), "credential.helper", &helper]);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
-    let out = run(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[("GIT_CONFIG_GLOBAL", config.to_str().expect("utf-8"))]);
+    let out = run_bin_in(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[("GIT_CONFIG_GLOBAL", config.to_str().expect("utf-8"))]);
     assert_eq!(ok_json(&out, "helper credentials"), local(&scratch));
 }
 
@@ -147,7 +144,7 @@ if status is None:
 print(json.dumps({"out": out.decode("utf-8", "replace"), "status": status}))
 "#;
     let mut cmd = Command::new("python3");
-    isolate(&mut cmd, home).env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS").env_remove("GIT_TERMINAL_PROMPT");
+    isolate_in(&mut cmd, home).env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS").env_remove("GIT_TERMINAL_PROMPT");
     cmd.arg("-c").arg(script).arg(limit.as_secs_f64().to_string()).arg(program).args(args);
     let out = run_bounded(cmd, limit + Duration::from_secs(30));
     assert!(out.status.success(), "pty runner: {}", String::from_utf8_lossy(&out.stderr));
@@ -187,7 +184,7 @@ fn ambiguous_urls_are_refused_without_their_secret() {
         "ssh://alyx:Zq9w-s3cret@127.0.0.1/repo.git",
         "git://alyx:Zq9w-s3cret@127.0.0.1/repo.git",
     ] {
-        let err = err_line(&run(&scratch.home(), &fetch(url, &[]), &[]), url);
+        let err = err_line(&run_bin_in(&scratch.home(), &fetch(url, &[]), &[]), url);
         assert!(err.contains("refusing repository URL"), "{url}: {err}");
         assert_no_secret(&err, url);
         assert!(!err.contains("alyx"), "{url}: {err}");
@@ -195,7 +192,7 @@ fn ambiguous_urls_are_refused_without_their_secret() {
     assert!(!scratch.cache_git().exists(), "nothing was written to the cache");
     // A one-letter password: the message keeps every 'o' it had.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let err = err_line(&run(&scratch.home(), &fetch(&format!("http://u:o@127.0.0.1:{closed}/repo.git"), &[]), &[]), "short secret");
+    let err = err_line(&run_bin_in(&scratch.home(), &fetch(&format!("http://u:o@127.0.0.1:{closed}/repo.git"), &[]), &[]), "short secret");
     assert!(err.contains("cannot reach http://127.0.0.1:") && err.contains("Connection refused"), "{err}");
 }
 
@@ -207,13 +204,13 @@ fn ssh_runs_in_batch_mode_and_its_errors_are_one_line() {
     make_fixture(&scratch, 3);
     let (ssh, log) = fake_openssh(&scratch);
     let url = format!("ssh://git@example.invalid{}", scratch.repo().display());
-    let ours = ok_json(&run(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[("GIT_SSH_COMMAND", &ssh)]), "ssh fetch");
+    let ours = ok_json(&run_bin_in(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[("GIT_SSH_COMMAND", &ssh)]), "ssh fetch");
     assert_eq!(ours, local(&scratch));
     let calls = std::fs::read_to_string(&log).expect("ssh ran");
     assert!(calls.contains("'BatchMode=yes'") && calls.contains("'git@example.invalid'"), "{calls}");
 
     let missing = format!("ssh://git@example.invalid{}/missing.git", scratch.srv().display());
-    let out = run(&scratch.home(), &fetch(&missing, &["--ref", "main"]), &[("GIT_SSH_COMMAND", &ssh)]);
+    let out = run_bin_in(&scratch.home(), &fetch(&missing, &["--ref", "main"]), &[("GIT_SSH_COMMAND", &ssh)]);
     let err = err_line(&out, "missing repository over ssh");
     assert!(err.contains("does not appear to be a git repository"), "the remote's fatal: line is in the error: {err}");
     assert!(err.contains("repository not found at ssh://example.invalid"), "{err}");

@@ -4,16 +4,11 @@
 //! chain, also after a merge of a branch with newer dates; the source forms `truncate` takes;
 //! and clear evaluation errors for bad input.
 
-#[path = "incremental_support/mod.rs"]
-mod incr;
-#[path = "nix_support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 
-use incr::*;
+use crate::support::incremental::*;
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 /// For each commit name: the previous build of `incremental` applied to that commit's own
 /// build, in two spellings of makePreviousBuild: the turtle shape (`import (truncate ./.) { }`
@@ -64,7 +59,9 @@ fn previous_builds(
 /// was merged that day; each day has its own; the truncated commit is on the branch.
 #[test]
 fn same_day_shares_one_previous_build_across_a_merge() {
-    require_nix();
+    if !require_nix("same_day_shares_one_previous_build_across_a_merge") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_branch_repo(tmp.path());
     let names = repo.main_commits();
@@ -122,7 +119,9 @@ fn same_day_shares_one_previous_build_across_a_merge() {
 /// one day reuse different full builds. Still ancestors, as git would walk.
 #[test]
 fn all_parents_split_a_day_at_a_merge() {
-    require_nix();
+    if !require_nix("all_parents_split_a_day_at_a_merge") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_branch_repo(tmp.path());
     let names = ["m3", "M", "m4"];
@@ -144,7 +143,9 @@ fn all_parents_split_a_day_at_a_merge() {
 /// former's intermediates at build time.
 #[test]
 fn incremental_build_receives_the_previous_intermediates() {
-    require_nix();
+    if !require_nix("incremental_build_receives_the_previous_intermediates") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_branch_repo(tmp.path());
     let file = tmp.path().join("incremental.nix");
@@ -175,7 +176,9 @@ fn incremental_build_receives_the_previous_intermediates() {
 /// flake `self` completed with a url, pkgs.fetchgit's fetchSubmodules; pure evaluation.
 #[test]
 fn source_forms_and_purity() {
-    require_nix();
+    if !require_nix("source_forms_and_purity") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_branch_repo(tmp.path());
     let url = repo.dir.display().to_string();
@@ -294,7 +297,9 @@ fn source_forms_and_purity() {
 
 #[test]
 fn clear_errors() {
-    require_nix();
+    if !require_nix("clear_errors") {
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_branch_repo(tmp.path());
     let home = tmp.path();

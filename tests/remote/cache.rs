@@ -2,13 +2,10 @@
 //! Nix's freshness rules, refusal of injection attempts before anything runs, and one-line
 //! errors that keep credentials out.
 
-#[path = "remote_support/mod.rs"]
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 fn fetch<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["fetch", "--no-store", "-q", "--url", url];
@@ -23,7 +20,7 @@ fn eight_concurrent_processes_fetch_once() {
     let server = http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     let outputs: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| run(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]))).collect();
+        let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| run_bin_in(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]))).collect();
         handles.into_iter().map(|h| h.join().expect("thread")).collect()
     });
     let first = ok_json(&outputs[0], "process 0");
@@ -40,7 +37,7 @@ fn killed_fetch_leaves_a_usable_cache() {
     let server = http_server_with(&scratch, true);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     let mut cmd = Command::new(BIN);
-    isolate(&mut cmd, &scratch.home()).args(fetch(&url, &["--ref", "main"])).stdout(Stdio::null()).stderr(Stdio::null());
+    isolate_in(&mut cmd, &scratch.home()).args(fetch(&url, &["--ref", "main"])).stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = cmd.spawn().expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(60);
     while server.pack_requests() == 0 {
@@ -53,7 +50,7 @@ fn killed_fetch_leaves_a_usable_cache() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 
-    let out = run(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]);
+    let out = run_bin_in(&scratch.home(), &fetch(&url, &["--ref", "main"]), &[]);
     let ours = ok_json(&out, "rerun after kill");
     assert_eq!(ours["rev"], git(&scratch.repo(), &["rev-parse", "main"]).as_str());
     for entry in std::fs::read_dir(scratch.cache_git()).expect("cache root") {
@@ -74,7 +71,7 @@ fn freshness_follows_ttl_refresh_and_rev() {
     let server = http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     let home = scratch.home();
-    let old = ok_json(&run(&home, &fetch(&url, &["--ref", "main"]), &[]), "first")["rev"].clone();
+    let old = ok_json(&run_bin_in(&home, &fetch(&url, &["--ref", "main"]), &[]), "first")["rev"].clone();
     assert_eq!(server.pack_requests(), 1);
     // A new commit on the server is not seen while the ref is fresh...
     let work = scratch.dir.path().join("work");
@@ -83,24 +80,24 @@ fn freshness_follows_ttl_refresh_and_rev() {
     git(&work, &["commit", "-q", "-m", "new"]);
     git(&work, &["push", "-q", scratch.repo().to_str().expect("utf-8"), "main"]);
     let new = git(&scratch.repo(), &["rev-parse", "main"]);
-    assert_eq!(ok_json(&run(&home, &fetch(&url, &["--ref", "main"]), &[]), "fresh")["rev"], old);
+    assert_eq!(ok_json(&run_bin_in(&home, &fetch(&url, &["--ref", "main"]), &[]), "fresh")["rev"], old);
     assert_eq!(server.pack_requests(), 1, "fresh ref: no fetch");
     // ...until --refresh, or a TTL that has run out.
-    assert_eq!(ok_json(&run(&home, &fetch(&url, &["--ref", "main", "--refresh"]), &[]), "refresh")["rev"], new.as_str());
-    assert_eq!(ok_json(&run(&home, &fetch(&url, &["--ref", "main", "--ttl", "0"]), &[]), "ttl 0")["rev"], new.as_str());
+    assert_eq!(ok_json(&run_bin_in(&home, &fetch(&url, &["--ref", "main", "--refresh"]), &[]), "refresh")["rev"], new.as_str());
+    assert_eq!(ok_json(&run_bin_in(&home, &fetch(&url, &["--ref", "main", "--ttl", "0"]), &[]), "ttl 0")["rev"], new.as_str());
     // A rev already in the cache needs no network at all, even with the TTL run out.
     let before = server.pack_requests();
-    let out = run(&home, &fetch(&url, &["--rev", old.as_str().expect("rev"), "--ttl", "0"]), &[]);
+    let out = run_bin_in(&home, &fetch(&url, &["--rev", old.as_str().expect("rev"), "--ttl", "0"]), &[]);
     assert_eq!(ok_json(&out, "rev")["rev"], old);
     assert_eq!(server.pack_requests(), before, "known rev: no fetch");
     // With the server gone, a stale ref is served from the cache with a warning, as Nix goes on
     // with "the most recent version"; --refresh, which asks for the network, fails.
     drop(server);
-    let out = run(&home, &fetch(&url, &["--ref", "main", "--ttl", "0"]), &[]);
+    let out = run_bin_in(&home, &fetch(&url, &["--ref", "main", "--ttl", "0"]), &[]);
     assert_eq!(ok_json(&out, "offline")["rev"], new.as_str());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("could not update the cache of Git repository") && stderr.contains("continuing with the most recent version"), "{stderr}");
-    let out = run(&home, &fetch(&url, &["--ref", "main", "--refresh"]), &[]);
+    let out = run_bin_in(&home, &fetch(&url, &["--ref", "main", "--refresh"]), &[]);
     assert_eq!(out.status.code(), Some(2), "--refresh offline: {}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -126,7 +123,7 @@ fn injection_attempts_are_refused_before_anything_runs() {
         let url_arg = format!("--url={url}");
         let mut args = vec!["fetch", "--no-store", "-q", url_arg.as_str()];
         args.extend(extra.iter().map(String::as_str));
-        let out = run(&scratch.home(), &args, &[("GIT_SSH_COMMAND", &ssh)]);
+        let out = run_bin_in(&scratch.home(), &args, &[("GIT_SSH_COMMAND", &ssh)]);
         let err = err_line(&out, url);
         assert!(err.contains("refus") || err.contains("invalid") || err.contains("ext::"), "{url} {extra:?}: {err}");
     }
@@ -143,32 +140,32 @@ fn errors_are_one_line_and_keep_credentials_out() {
     let home = scratch.home();
     let base = format!("http://127.0.0.1:{}", server.port);
 
-    let err = err_line(&run(&home, &fetch(&format!("{base}/missing.git"), &[]), &[]), "not found");
+    let err = err_line(&run_bin_in(&home, &fetch(&format!("{base}/missing.git"), &[]), &[]), "not found");
     assert!(err.contains("not found"), "{err}");
 
     // Credentials over plain http are used as git and Nix use them (this server asks for none;
-    // tests/remote_credentials.rs has one that does); they must not reach a file name.
-    let out = run(&home, &fetch(&format!("http://user:s3cret@127.0.0.1:{}/repo.git", server.port), &[]), &[]);
+    // tests/remote/credentials.rs has one that does); they must not reach a file name.
+    let out = run_bin_in(&home, &fetch(&format!("http://user:s3cret@127.0.0.1:{}/repo.git", server.port), &[]), &[]);
     ok_json(&out, "credentials over plain http");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let err = err_line(&run(&home, &fetch(&format!("https://user:s3cret@127.0.0.1:{closed}/r.git"), &[]), &[]), "unreachable");
+    let err = err_line(&run_bin_in(&home, &fetch(&format!("https://user:s3cret@127.0.0.1:{closed}/r.git"), &[]), &[]), "unreachable");
     assert!(err.contains("cannot reach"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
 
     let url = format!("{base}/repo.git");
-    let err = err_line(&run(&home, &fetch(&url, &["--ref", "no-such-branch"]), &[]), "ref");
+    let err = err_line(&run_bin_in(&home, &fetch(&url, &["--ref", "no-such-branch"]), &[]), "ref");
     assert!(err.contains("ref 'refs/heads/no-such-branch' not found"), "{err}");
 
-    let err = err_line(&run(&home, &fetch(&url, &["--rev", &"0123456789".repeat(4)]), &[]), "rev");
+    let err = err_line(&run_bin_in(&home, &fetch(&url, &["--rev", &"0123456789".repeat(4)]), &[]), "rev");
     assert!(err.contains("--all-refs"), "{err}");
 
     for entry in walk(&home) {
         assert!(!entry.contains("s3cret"), "credential in a cache file name: {entry}");
     }
     // The cache is still usable after all these failures.
-    ok_json(&run(&home, &fetch(&url, &["--ref", "main"]), &[]), "fetch after errors");
+    ok_json(&run_bin_in(&home, &fetch(&url, &["--ref", "main"]), &[]), "fetch after errors");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
