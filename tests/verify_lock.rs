@@ -12,15 +12,13 @@
 //! in exactly the attributes that differ, with the cause the fixture was made for, and the
 //! values it prints as "would lock" must be the other release's own lock.
 
-mod common;
-#[path = "remote_support/mod.rs"]
-mod remote;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::*;
+use support::*;
 use serde_json::Value;
 
 /// Every recording the tests replay, oldest release first.
@@ -530,11 +528,11 @@ fn verify_list_follows_nixpkgs_fetchers() {
 /// once per input.
 #[test]
 fn bulk_inputs_of_one_remote_share_its_fetch() {
-    let scratch = remote::Scratch::new();
-    let bare = remote::make_fixture(&scratch, 30);
-    let server = remote::http_server(&scratch);
+    let scratch = support::Scratch::new();
+    let bare = support::make_fixture(&scratch, 30);
+    let server = support::http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
-    let revs: Vec<String> = remote::git(&bare, &["rev-list", "main"]).lines().map(str::to_owned).collect();
+    let revs: Vec<String> = support::git(&bare, &["rev-list", "main"]).lines().map(str::to_owned).collect();
     assert_eq!(revs.len(), 30);
     // The locked values, from the bare repository by path (the server is not involved).
     let other_home = scratch.dir.path().join("other-home");
@@ -542,8 +540,8 @@ fn bulk_inputs_of_one_remote_share_its_fetch() {
     let mut nodes = serde_json::Map::new();
     let mut root_inputs = serde_json::Map::new();
     for (index, rev) in revs.iter().enumerate() {
-        let out = remote::run(&other_home, &["fetch", "--url", &bare.display().to_string(), "--rev", rev, "--no-store", "--nix-version", "2.35.2"], &[]);
-        let attrs = remote::ok_json(&out, "fetch");
+        let out = run_bin_in(&other_home, &["fetch", "--url", &bare.display().to_string(), "--rev", rev, "--no-store", "--nix-version", "2.35.2"], &[]);
+        let attrs = support::ok_json(&out, "fetch");
         let name = format!("in{index:02}");
         let locked = serde_json::json!({"type": "git", "url": url, "ref": "refs/heads/main", "rev": rev, "narHash": attrs["narHash"], "lastModified": attrs["lastModified"], "revCount": attrs["revCount"]});
         nodes.insert(name.clone(), serde_json::json!({"flake": false, "locked": locked, "original": {"type": "git", "url": url, "ref": "main"}}));
@@ -552,7 +550,7 @@ fn bulk_inputs_of_one_remote_share_its_fetch() {
     nodes.insert("root".into(), serde_json::json!({"inputs": root_inputs}));
     let lock = scratch.dir.path().join("flake.lock");
     std::fs::write(&lock, serde_json::json!({"version": 7, "root": "root", "nodes": nodes}).to_string()).expect("write");
-    let out = remote::run(scratch.home().as_path(), &["verify-lock", &lock.display().to_string(), "--nix-version", "2.8.0", "--nix-version", "2.35.2", "--jobs", "2", "--format", "json"], &[]);
+    let out = run_bin_in(scratch.home().as_path(), &["verify-lock", &lock.display().to_string(), "--nix-version", "2.8.0", "--nix-version", "2.35.2", "--jobs", "2", "--format", "json"], &[]);
     let checks: Vec<Value> = String::from_utf8(out.stdout).expect("UTF-8").lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
     assert_eq!(out.status.code(), Some(0), "{}: {checks:#?}", String::from_utf8_lossy(&out.stderr));
     let order: Vec<(String, String)> = checks.iter().map(|c| (c["input"].as_str().expect("name").to_owned(), c["release"].as_str().expect("release").to_owned())).collect();

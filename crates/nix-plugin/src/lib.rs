@@ -6,7 +6,7 @@
 //! into C++: they become evaluation errors.
 //!
 //! Test hook: with `FETCHGIT_DATE_PLUGIN_TEST_PANIC` set in the evaluator's environment every
-//! call panics (tests/plugin_behaviour.rs checks that this is an evaluation error and Nix
+//! call panics (tests/plugin/behaviour.rs checks that this is an evaluation error and Nix
 //! lives on). Nothing else reads it.
 
 use std::ffi::{c_char, c_int, c_void};
