@@ -621,6 +621,7 @@ impl Fetcher {
                 Err(reason) => self.cache.discard(Table::Nar, &key, &reason),
             }
         }
+        self.complete_tree(commit)?;
         let mut lfs = self.lfs_fetcher(commit, options);
         let hooks = export_hooks(&self.repo, commit, lfs.as_mut(), superproject.as_ref())?;
         let (hash, size, _) = export::nar_hash_with(&self.repo, commit, options, hooks)?;
@@ -720,6 +721,9 @@ impl Fetcher {
         store: &nixstore::daemon::StoreUri,
     ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
         let path = build_ca_path(name, &fetched.nar_hash, store_dir);
+        if let Some(commit) = fetched.commit {
+            self.complete_tree(commit)?;
+        }
         let mut lfs = fetched.commit.and_then(|commit| self.lfs_fetcher(commit, export));
         let superproject = self.superproject(export);
         let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), superproject.as_ref(), out);
@@ -727,6 +731,15 @@ impl Fetcher {
         nixstore::daemon::ensure_ca_path_with_timeout(store, self.remote_options.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
         })
+    }
+
+    /// For a remote, makes the files of `commit` present in the cache repository: a full-history
+    /// fetch may have brought commits only ([`crate::partial_clone`]). Every export of a fetched
+    /// commit ([`write_nar`] too) needs this first; a no-op for a local repository.
+    pub fn complete_tree(&self, commit: ObjectId) -> Result<(), FetchError> {
+        let (Some(updated), Some(url)) = (&self.remote, &self.remote_url) else { return Ok(()) };
+        let Location::Remote(remote_url) = location::parse(url)? else { return Ok(()) };
+        Ok(crate::partial_clone::complete_tree(&remote_url, &updated.path, commit, &self.remote_options)?)
     }
 
     /// The Git LFS fetcher for exports of `commit` with `options`, when they ask for LFS.

@@ -33,6 +33,7 @@ pub mod nix_expr;
 pub mod no_exec;
 pub mod nix_version;
 pub mod ownership;
+pub mod partial_clone;
 pub mod progress;
 pub mod recheck;
 pub mod remote;

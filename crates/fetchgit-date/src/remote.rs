@@ -235,6 +235,11 @@ impl RemoteUrl {
         &self.redacted
     }
 
+    /// The URL gix is given: without a password (for http(s) without the user name too).
+    pub(crate) fn fetch_url(&self) -> &str {
+        &self.fetch_url
+    }
+
     /// The transport: `http`, `https`, `ssh` or `git`.
     pub fn scheme(&self) -> &str {
         &self.scheme
@@ -852,6 +857,7 @@ impl Session<'_> {
         }
         let started = std::time::Instant::now();
         let (transport, watch) = crate::transport::connect(&repo, gix_url.clone(), version, self.options.timeout).map_err(fail)?;
+        let (transport, filter) = crate::partial_clone::for_fetch(transport, self.options);
         let progress = crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted));
         // gix turns `refs/*` into a protocol-v2 `ref-prefix` the server matches no ref with, so
         // `all_refs` asks for the whole ref list and maps it here.
@@ -890,10 +896,14 @@ impl Session<'_> {
                 let _ = std::fs::remove_file(keep);
             }
             size = write_pack_bundle.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+            if let Some(pack) = write_pack_bundle.data_path.as_ref().filter(|_| filter.used()) {
+                crate::partial_clone::mark_promisor(self.dir, pack, url).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: e.to_string() })?;
+            }
             self.bytes += size;
         }
         if self.options.verbose {
-            eprintln!("fetchgit-date: received {size} bytes of pack from {} in {:.2?}", url.redacted, started.elapsed());
+            let commits_only = if filter.used() { " (commits only: filter tree:0)" } else { "" };
+            eprintln!("fetchgit-date: received {size} bytes of pack from {} in {:.2?}{commits_only}", url.redacted, started.elapsed());
         }
         Ok(outcome)
     }
@@ -905,7 +915,7 @@ impl Session<'_> {
 /// its user name. Never a prompt, neither on the terminal nor through `GIT_ASKPASS`: inside Nix
 /// evaluation nobody could answer it. A URL's own credentials are never handed to a helper to
 /// store.
-fn supply_credentials(
+pub(crate) fn supply_credentials(
     repo: &gix::Repository,
     url: &RemoteUrl,
     action: gix::credentials::helper::Action,
@@ -953,7 +963,7 @@ fn printable(text: &str) -> String {
 
 /// Sorts a transport failure into the error the user can act on. `reason` never holds
 /// credentials: gix is never given them in a URL.
-fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Stall>) -> RemoteError {
+pub(crate) fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Stall>) -> RemoteError {
     let reason = printable(&reason);
     let url = url.redacted.clone();
     if let Some(stall) = stall {
@@ -1000,7 +1010,7 @@ fn classify(url: &RemoteUrl, reason: String, stall: Option<crate::transport::Sta
 /// as for git), but no other `GIT_*` variable (`GIT_SHALLOW_FILE`, `GIT_NAMESPACE`, `GIT_DIR`,
 /// `GIT_CONFIG_COUNT`, `GIT_OBJECT_DIRECTORY`, ...) except the three that choose the ssh program
 /// (`GIT_SSH_COMMAND`, `GIT_SSH`, `GIT_SSH_VARIANT`), which are the user's as for git.
-fn open_cache(dir: &Path) -> gix::Result<gix::Repository> {
+pub(crate) fn open_cache(dir: &Path) -> gix::Result<gix::Repository> {
     use gix::sec::Permission;
     let mut permissions = gix::open::Permissions::default();
     permissions.env.git_prefix = Permission::Deny;
@@ -1076,10 +1086,10 @@ fn write_stamp(stamp: &Path) -> std::io::Result<()> {
 }
 
 /// A cache repository held under its lock.
-struct Held {
+pub(crate) struct Held {
     _lock: Option<Lock>,
     /// False when the cache cannot be written: it is only read.
-    writable: bool,
+    pub(crate) writable: bool,
 }
 
 /// Files of a bare repository that gix reads when it opens one; none may be anything but a
@@ -1095,7 +1105,7 @@ const REPOSITORY_FILES: &[&str] = &["HEAD", "config", "packed-refs", "shallow", 
 ///
 /// A cache that cannot be written (a read-only file system, another user's cache) is used for
 /// reading only: under a shared lock when its lock file exists, and never fetched into.
-fn hold(dir: &Path) -> Result<Held, RemoteError> {
+pub(crate) fn hold(dir: &Path) -> Result<Held, RemoteError> {
     let cache_err = |path: &Path, reason: String| RemoteError::Cache { path: path.to_owned(), reason: printable(&reason) };
     let root = dir.parent().expect("cache repositories live in the cache root");
     let lock_path = PathBuf::from(format!("{}.lock", dir.display()));

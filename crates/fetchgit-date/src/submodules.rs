@@ -366,6 +366,7 @@ impl Opener {
                     crate::remote::RemoteError::RevNotFound { .. } => missing_commit(commit, &shown),
                     err => crate::error_chain(&err),
                 })?;
+                crate::partial_clone::complete_tree(&remote_url, &updated.path, commit, &options).map_err(|err| crate::error_chain(&err))?;
                 updated.path
             }
         };

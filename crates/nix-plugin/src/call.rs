@@ -112,6 +112,9 @@ fn ensure_in_store(host: &HostCall<'_>, fetcher: &Fetcher, fetched: &Fetched, ex
         return Ok(());
     }
     let repo_path = fetcher.path().to_owned();
+    if let Some(commit) = fetched.commit {
+        fetcher.complete_tree(commit).map_err(|e| error_chain(&e))?;
+    }
     let mut lfs = fetched.commit.and_then(|commit| fetcher.lfs_fetcher(commit, export));
     let superproject = fetcher.superproject(export);
     // Nix pulls the NAR (a Source) while the exporter pushes it: the exporter runs on its own
