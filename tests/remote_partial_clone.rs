@@ -224,12 +224,18 @@ fn concurrent_and_killed_runs_leave_a_cache_the_next_run_completes() {
     let url = format!("http://127.0.0.1:{}/repo.git", slow.port);
     let daemon = git_daemon(&scratch);
     let (reference, _) = fetch(&fresh_home(&scratch, "reference"), &format!("git://127.0.0.1:{}/nofilter.git", daemon.port), &["--ref", "main"]);
+    // One cold run asks for the commits, the trees and the files.
+    let (single, _) = fetch(&fresh_home(&scratch, "single"), &url, &["--ref", "main"]);
+    assert_eq!(single, reference);
+    let one_run = slow.pack_requests();
+    assert_eq!(one_run, 3, "commits, trees, files");
     // Three runs at once on one cold cache: one fetches, the others wait and find it done.
     let home = fresh_home(&scratch, "concurrent");
     let children: Vec<_> = (0..3).map(|_| spawn_fetch(&home, &url)).collect();
     for child in children {
         assert_eq!(ok_json(&wait_bounded(child), "concurrent fetch"), reference);
     }
+    assert_eq!(slow.pack_requests(), 2 * one_run, "concurrent runs fetch each object once");
     assert_eq!(cache_repos(&home).len(), 1);
     // SIGKILL at different moments of a cold fetch (the commits, the tree, the blobs, over a
     // server that sends slowly); the next run gives the same attributes.

@@ -721,12 +721,19 @@ impl Fetcher {
         store: &nixstore::daemon::StoreUri,
     ) -> Result<nixstore::daemon::AddOutcome, FetchError> {
         let path = build_ca_path(name, &fetched.nar_hash, store_dir);
-        if let Some(commit) = fetched.commit {
+        // The LFS endpoint may come from the tree's `.lfsconfig`; otherwise the tree is needed
+        // only when the store does not have the path yet.
+        if let Some(commit) = fetched.commit.filter(|_| export.lfs) {
             self.complete_tree(commit)?;
         }
         let mut lfs = fetched.commit.and_then(|commit| self.lfs_fetcher(commit, export));
         let superproject = self.superproject(export);
-        let mut write_nar = |out: &mut dyn std::io::Write| write_nar(&self.repo, fetched, export, lfs.as_mut(), superproject.as_ref(), out);
+        let mut write_nar = |out: &mut dyn std::io::Write| {
+            if let Some(commit) = fetched.commit {
+                self.complete_tree(commit).map_err(|err| std::io::Error::other(error_chain(&err)))?;
+            }
+            write_nar(&self.repo, fetched, export, lfs.as_mut(), superproject.as_ref(), out)
+        };
         let (hash, size) = (&fetched.nar_hash, fetched.nar_size);
         nixstore::daemon::ensure_ca_path_with_timeout(store, self.remote_options.timeout, &path, store_dir, hash, size, &mut write_nar).map_err(|err| {
             FetchError::Store { path: path.to_absolute_path(store_dir), reason: error_chain(&err) }
