@@ -48,7 +48,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 PIDS+=($!)
 python3 "$ROOT/bench/smart-http.py" "$WORK/srv" "$WORK/http.log" >"$WORK/http.port" &
 PIDS+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 600); do
     [ -s "$WORK/http.port" ] && git ls-remote "git://127.0.0.1:$port/repo.git" HEAD >/dev/null 2>&1 && break
     sleep 0.1
 done
