@@ -17,6 +17,9 @@ fn fetch<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 fn eight_concurrent_processes_fetch_once() {
     let scratch = Scratch::new();
     make_fixture(&scratch, 30);
+    // Pack requests are counted: one per fetch without a partial clone (whose concurrent runs
+    // tests/remote/partial_clone.rs counts).
+    git(&scratch.repo(), &["config", "uploadpack.allowFilter", "false"]);
     let server = http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     let outputs: Vec<_> = std::thread::scope(|scope| {
@@ -68,6 +71,8 @@ fn killed_fetch_leaves_a_usable_cache() {
 fn freshness_follows_ttl_refresh_and_rev() {
     let scratch = Scratch::new();
     make_fixture(&scratch, 5);
+    // Pack requests are counted: one per fetch without a partial clone.
+    git(&scratch.repo(), &["config", "uploadpack.allowFilter", "false"]);
     let server = http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     let home = scratch.home();

@@ -5,6 +5,7 @@
 //! - `cache`: the remote cache (concurrency, recovery, freshness, injection, errors).
 //! - `credentials`: credentials used as git uses them, never leaked or cached across users.
 //! - `partial`: truncation over a partial history, equal to `git rev-list -1 --before`.
+//! - `partial_clone`: commits only from servers that allow filters, the exported tree after.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -12,4 +13,5 @@ mod support;
 mod cache;
 mod credentials;
 mod partial;
+mod partial_clone;
 mod transports;

@@ -610,6 +610,7 @@ impl Fetcher {
                 Err(reason) => self.cache.discard(Table::Nar, &key, &reason),
             }
         }
+        self.complete_tree(commit)?;
         let mut lfs = self.lfs_fetcher(commit, options);
         let hooks = export_hooks(&self.repo, commit, lfs.as_mut(), superproject.as_ref())?;
         let (hash, size, _) = export::nar_hash_with(&self.repo, commit, options, hooks)?;
@@ -696,6 +697,24 @@ impl Fetcher {
             nar_hash,
             nar_size,
         }))
+    }
+
+    /// For a remote, its cache repository, which may lack the trees and blobs of the commits it
+    /// has (a full-history fetch may have brought commits only: [`crate::remote::PartialCache`]);
+    /// `None` for a local repository, which has them.
+    pub fn partial_cache(&self) -> Option<crate::remote::PartialCache> {
+        let (updated, url) = (self.remote.as_ref()?, self.remote_url.as_ref()?);
+        let Ok(Location::Remote(remote_url)) = url::parse(url) else { return None };
+        Some(crate::remote::PartialCache::new(remote_url, updated.path.clone(), self.remote_options.clone()))
+    }
+
+    /// Makes the files of `commit` present in the repository (see [`Fetcher::partial_cache`]).
+    /// Every export of a fetched commit needs this first.
+    pub fn complete_tree(&self, commit: ObjectId) -> Result<(), FetchError> {
+        match self.partial_cache() {
+            Some(partial) => Ok(partial.complete_tree(commit)?),
+            None => Ok(()),
+        }
     }
 
     /// The Git LFS fetcher for exports of `commit` with `options`, when they ask for LFS.

@@ -8,7 +8,7 @@
 //! | stage | modules |
 //! |---|---|
 //! | request: the arguments, checked once, and the release to behave like | [`request`], [`nix_version`] (the `CHANGES` table: every release difference) |
-//! | locate: where the repository is, brought into the cache if remote | [`url`], [`remote`] (cache, transports, partial history) |
+//! | locate: where the repository is, brought into the cache if remote | [`url`], [`remote`] (cache, transports, partial history, partial clones) |
 //! | resolve: open it, refuse what git or libgit2 refuse, find the start commit | [`resolve`], [`repo_format`], [`ownership`], [`repo_files`] |
 //! | truncate: the last commit at or before the boundary, and `revCount` | [`history`], [`date`], [`commit`] |
 //! | export: the tree as the release writes it, as a NAR | [`export`], with [`repo_config`] and the hooks [`lfs`], [`submodules`]; [`dirty`] for a work tree read from disk; [`no_exec`] so that nothing configured runs |

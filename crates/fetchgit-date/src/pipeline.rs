@@ -121,10 +121,19 @@ pub fn run(request: &Request, fetcher: &Fetcher, store: &dyn Store) -> Result<Ou
     }
     let path = nixstore::store_path::build_ca_path(&name, &fetched.nar_hash, store.store_dir());
     let repo_path = fetcher.path().to_owned();
+    // A remote's cache may lack the commit's files (a partial clone): they are fetched only when
+    // the store lacks the path, except with LFS, whose endpoint may be in the tree's `.lfsconfig`.
+    let partial = fetcher.partial_cache();
+    if let (Some(partial), Some(commit)) = (&partial, fetched.commit.filter(|_| export.lfs)) {
+        partial.complete_tree(commit).map_err(FetchError::from)?;
+    }
     let mut lfs = fetched.commit.and_then(|commit| fetcher.lfs_fetcher(commit, export));
     let superproject = fetcher.superproject(export);
     let shared = &fetched;
     let mut write = |out: &mut dyn Write| {
+        if let (Some(partial), Some(commit)) = (&partial, shared.commit) {
+            partial.complete_tree(commit).map_err(|err| std::io::Error::other(crate::error_chain(&err)))?;
+        }
         let repo = crate::resolve::open(&repo_path).map_err(|err| std::io::Error::other(crate::error_chain(&err)))?;
         crate::fetch::write_nar(&repo, shared, export, lfs.as_mut(), superproject.as_ref(), out)
     };

@@ -365,6 +365,7 @@ impl Opener {
                     crate::remote::RemoteError::RevNotFound { .. } => missing_commit(commit, &shown),
                     err => crate::error_chain(&err),
                 })?;
+                crate::remote::PartialCache::new(remote_url, updated.path.clone(), options).complete_tree(commit).map_err(|err| crate::error_chain(&err))?;
                 updated.path
             }
         };

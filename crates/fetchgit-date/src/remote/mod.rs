@@ -32,7 +32,9 @@
 
 mod cache_dir;
 mod error;
+mod filter;
 mod full;
+mod missing;
 mod options;
 mod partial;
 mod session;
@@ -41,5 +43,6 @@ pub mod transport;
 pub use cache_dir::cache_root;
 pub use error::RemoteError;
 pub use full::update;
+pub use missing::PartialCache;
 pub use options::{Depth, RemoteOptions, Updated, Want, DEFAULT_TIMEOUT, REMOTE_HEAD_REF};
 pub use partial::{update_partial, Coverage};

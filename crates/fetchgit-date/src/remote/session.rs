@@ -123,6 +123,7 @@ impl Session<'_> {
         }
         let started = std::time::Instant::now();
         let (transport, watch) = super::transport::connect(&repo, gix_url.clone(), version, self.options.timeout).map_err(fail)?;
+        let (transport, filter) = super::filter::for_fetch(transport, self.options);
         let progress = crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted()));
         // gix turns `refs/*` into a protocol-v2 `ref-prefix` the server matches no ref with, so
         // `all_refs` asks for the whole ref list and maps it here.
@@ -161,10 +162,14 @@ impl Session<'_> {
                 let _ = std::fs::remove_file(keep);
             }
             size = write_pack_bundle.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+            if let Some(pack) = write_pack_bundle.data_path.as_ref().filter(|_| filter.used()) {
+                super::filter::mark_promisor(self.dir, pack, url).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: e.to_string() })?;
+            }
             self.bytes += size;
         }
         if self.options.verbose {
-            eprintln!("fetchgit-date: received {size} bytes of pack from {} in {:.2?}", url.redacted(), started.elapsed());
+            let commits_only = if filter.used() { " (commits only: filter tree:0)" } else { "" };
+            eprintln!("fetchgit-date: received {size} bytes of pack from {} in {:.2?}{commits_only}", url.redacted(), started.elapsed());
         }
         Ok(outcome)
     }
@@ -176,7 +181,7 @@ impl Session<'_> {
 /// its user name. Never a prompt, neither on the terminal nor through `GIT_ASKPASS`: inside Nix
 /// evaluation nobody could answer it. A URL's own credentials are never handed to a helper to
 /// store.
-fn supply_credentials(
+pub(super) fn supply_credentials(
     repo: &gix::Repository,
     url: &RemoteUrl,
     action: gix::credentials::helper::Action,
