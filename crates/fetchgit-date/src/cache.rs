@@ -140,7 +140,22 @@ impl Cache {
     fn believable(&self, path: &Path) -> bool {
         let Some(dir) = &self.dir else { return false };
         let top = dir.parent().unwrap_or(dir);
-        let Some(reason) = crate::cache_trust::untrusted_chain(top, path) else { return true };
+        // A directory found ours stays ours for the life of the process (only we, or root, could
+        // change its owner or mode): its chain is checked once, the entry itself every time.
+        static TRUSTED_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let parent = path.parent().filter(|parent| parent.starts_with(top));
+        let known = |dirs: &Vec<PathBuf>| parent.is_some_and(|parent| dirs.iter().any(|known| known == parent));
+        let trusted_dirs = || TRUSTED_DIRS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let untrusted = if known(&trusted_dirs()) {
+            crate::cache_trust::untrusted(path)
+        } else {
+            let chain = crate::cache_trust::untrusted_chain(top, path);
+            if let (None, Some(parent)) = (&chain, parent) {
+                trusted_dirs().push(parent.to_owned());
+            }
+            chain
+        };
+        let Some(reason) = untrusted else { return true };
         static WARNED: std::sync::Once = std::sync::Once::new();
         WARNED.call_once(|| eprintln!("fetchgit-date: warning: ignoring the cache {}: {reason}; {}", dir.display(), crate::cache_trust::HINT));
         false

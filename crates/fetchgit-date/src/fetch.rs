@@ -1,6 +1,8 @@
 //! The whole fetch: locate the repository, pick the commit (start, then truncation), export its
 //! tree, hash it, and describe the result with the attributes `builtins.fetchGit` returns.
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use gix::ObjectId;
@@ -10,7 +12,7 @@ use serde::Serialize;
 
 use crate::cache::{Cache, Table};
 use crate::export::{self, ExportError, ExportOptions};
-use crate::history::{History, HistoryError, TruncateTo, Truncated};
+use crate::history::{History, HistoryError, HistoryView, TruncateTo, Truncated};
 use crate::url::{self, Location, LocationError};
 use crate::nix_version::{Change, Generation, NixVersion};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
@@ -254,9 +256,16 @@ pub struct Fetcher {
     url: String,
     /// For a remote: the URL as given (credentials included), where Git LFS objects come from.
     remote_url: Option<String>,
-    /// How remotes are fetched (for submodules); its timeout is also the longest wait for the
-    /// Nix daemon in [`Fetcher::add_to_store`].
+    /// How remotes are fetched (for submodules).
     remote_options: RemoteOptions,
+    /// The repository's state that every call reads the same way, read at the first call that
+    /// needs it: what the walks see ([`HistoryView`]) and what export cache keys depend on
+    /// besides the commit, per export. A `Fetcher` lives for one CLI run or, in the plugin, one
+    /// evaluation: Nix too reads a repository once per evaluation.
+    view: OnceCell<HistoryView>,
+    key_suffixes: RefCell<HashMap<ExportOptions, String>>,
+    /// Whether a rev is on the history of these ref tips ([`Fetcher::rev_target`]).
+    revs_on_refs: RefCell<HashMap<(Vec<ObjectId>, ObjectId), bool>>,
 }
 
 /// The branch Nix takes from a repository it clones when no `ref` is given, for releases that do
@@ -295,6 +304,9 @@ impl Fetcher {
             cloned_by_nix,
             all_refs: options.all_refs,
             url: url.to_owned(),
+            view: OnceCell::new(),
+            key_suffixes: RefCell::default(),
+            revs_on_refs: RefCell::default(),
         };
         match url::parse(url)? {
             Location::Local(path) => {
@@ -419,14 +431,26 @@ impl Fetcher {
         if !self.repo.has_object(id) {
             return Err(not_on_ref());
         }
+        // Many calls of one evaluation ask about one rev on one ref: the walk is made once.
+        let memo_key = (tips.clone(), id);
+        if let Some(&on_ref) = self.revs_on_refs.borrow().get(&memo_key) {
+            return if on_ref { Ok(resolve::rev_commit(&self.repo, rev)?) } else { Err(not_on_ref()) };
+        }
         let walk = self.repo.rev_walk(tips).all().map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
+        let mut on_ref = false;
         for info in walk {
             let info = info.map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
             if info.id == id {
-                return Ok(resolve::rev_commit(&self.repo, rev)?);
+                on_ref = true;
+                break;
             }
         }
-        Err(not_on_ref())
+        self.revs_on_refs.borrow_mut().insert(memo_key, on_ref);
+        if on_ref {
+            Ok(resolve::rev_commit(&self.repo, rev)?)
+        } else {
+            Err(not_on_ref())
+        }
     }
 
     /// The commit `selector` names: its start (rev, or ref tip), truncated when asked.
@@ -442,7 +466,7 @@ impl Fetcher {
         let Some(truncate) = selector.truncate else {
             return Ok(Selection { start, commit: start, rev: target.object, truncation: None });
         };
-        let mut history = self.cloned_view(History::new(&self.repo));
+        let mut history = self.cloned_view(History::viewed(&self.repo, self.view(), true));
         let boundary = truncate.boundary(&mut history, start)?;
         let truncated = self.truncate(&mut history, start, boundary, selector.first_parent)?;
         if truncated.root_fallback && selector.refuse_root_fallback {
@@ -465,9 +489,9 @@ impl Fetcher {
         let mut key = format!("{start}_{boundary}_{}", u8::from(first_parent)).replace('-', "n");
         // The walk sees grafts, the shallow boundary and replace refs (git's view, as
         // `History::new`): a repository with other ones must not share the result.
-        if let Some(view) = crate::history::view_fingerprint(&self.repo, true) {
+        if let Some(view) = self.view().fingerprint(true) {
             key.push('_');
-            key.push_str(&view);
+            key.push_str(view);
         }
         if let Some(cached) = self.cache.get(Table::Truncation, &key) {
             match recheck::truncation_value(&cached).and_then(|t| recheck::truncation(history, start, boundary, first_parent, t).map(|()| t)) {
@@ -493,6 +517,22 @@ impl Fetcher {
             return Ok(None);
         }
         Ok(Some(resolve::head_commit(&self.repo)?))
+    }
+
+    /// What the walks see of the repository, read once.
+    fn view(&self) -> &HistoryView {
+        self.view.get_or_init(|| HistoryView::read(&self.repo))
+    }
+
+    /// What the cache key of an export with `options` depends on besides the commit, read once
+    /// per export ([`export::key_suffix`]).
+    fn key_suffix(&self, options: ExportOptions) -> Result<String, ExportError> {
+        if let Some(suffix) = self.key_suffixes.borrow().get(&options) {
+            return Ok(suffix.clone());
+        }
+        let suffix = export::key_suffix(&self.repo, options)?;
+        self.key_suffixes.borrow_mut().insert(options, suffix.clone());
+        Ok(suffix)
     }
 
     /// `history` as the repository Nix reads sees it: a repository Nix clones has no
@@ -530,7 +570,7 @@ impl Fetcher {
         let selection = self.select(selector)?;
         let commit = selection.commit;
         let verified = self.verify_signature(selector, commit)?;
-        let mut history = self.cloned_view(History::for_generation(&self.repo, export.generation));
+        let mut history = self.cloned_view(History::for_generation_viewed(&self.repo, self.view(), export.generation));
         let last_modified = history.last_modified(commit, export.generation)?;
         let rev_count = if self.shallow { 0 } else { self.rev_count(&mut history, commit, export.generation)? };
         let (nar_hash, nar_size) = self.nar_hash(commit, export)?;
@@ -578,7 +618,7 @@ impl Fetcher {
     fn rev_count(&self, history: &mut History<'_>, commit: ObjectId, generation: Generation) -> Result<u64, FetchError> {
         // The count depends on the parents the generation sees: grafts, the shallow boundary,
         // and replace refs where it honours them (libgit2, Nix >= 2.20, has none).
-        let key = match crate::history::view_fingerprint(&self.repo, generation.honours_replace_refs()) {
+        let key = match self.view().fingerprint(generation.honours_replace_refs()) {
             Some(view) => format!("{commit}_{view}"),
             None => commit.to_string(),
         };
@@ -595,7 +635,7 @@ impl Fetcher {
 
     /// NAR hash and size of `commit` exported with `options`, from the cache when known.
     pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
-        let mut key = export::cache_key(&self.repo, commit, options)?;
+        let mut key = export::cache_key_with(&self.repo, commit, options, &self.key_suffix(options)?)?;
         let superproject = self.superproject(options);
         if let Some(superproject) = &superproject {
             // Whether the submodules resolve (and Nix fails if not) depends on the URL they are
@@ -662,7 +702,7 @@ impl Fetcher {
             mount_submodules: libgit2 && export.submodules,
         };
         let (nar_hash, nar_size) = dirty::nar_hash(&self.repo, workdir, work_tree)?;
-        let mut history = self.cloned_view(History::for_generation(&self.repo, export.generation));
+        let mut history = self.cloned_view(History::for_generation_viewed(&self.repo, self.view(), export.generation));
         let last_modified = match head {
             Some(head) => history.last_modified(head, export.generation)?,
             None => 0,

@@ -14,6 +14,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use std::sync::Arc;
+
 use gix::commitgraph::Position;
 use gix::ObjectId;
 
@@ -98,7 +100,7 @@ pub struct History<'repo> {
     object_dirs: Vec<std::path::PathBuf>,
     /// Whether every commit read must be one libgit2 parses (the modern generation's count).
     libgit2_parses: bool,
-    graph: Option<gix::commitgraph::Graph>,
+    graph: Option<Arc<gix::commitgraph::Graph>>,
     /// `$GIT_DIR/info/grafts`: commit to its parents.
     grafts: gix::hashtable::HashMap<ObjectId, Vec<ObjectId>>,
     /// Shallow boundary commits (their parents are not in the repository).
@@ -201,10 +203,51 @@ impl Seen {
     }
 }
 
+/// What a repository's history looks like to the walks, besides the commits themselves:
+/// `info/grafts`, the shallow boundary, `refs/replace/`, the commit-graph and the object
+/// directories. Read once per opened repository ([`crate::fetch::Fetcher`]; in the plugin, once
+/// per evaluation, as Nix reads a repository once per evaluation), so that a thousand
+/// truncations do not read the same files a thousand times.
+pub struct HistoryView {
+    grafts: gix::hashtable::HashMap<ObjectId, Vec<ObjectId>>,
+    shallow: gix::hashtable::HashSet<ObjectId>,
+    /// `refs/replace/`, sorted.
+    replacements: Vec<(ObjectId, ObjectId)>,
+    /// The commit-graph, when the repository has one and no grafts (which it would contradict).
+    graph: Option<Arc<gix::commitgraph::Graph>>,
+    object_dirs: Vec<std::path::PathBuf>,
+    /// [`view_fingerprint`] without and with replace refs.
+    fingerprints: [Option<String>; 2],
+}
+
+impl HistoryView {
+    /// Reads the view of `repo`.
+    pub fn read(repo: &gix::Repository) -> HistoryView {
+        let grafts = read_grafts(repo);
+        let shallow = repo.shallow_commits().ok().flatten().map(|commits| commits.iter().copied().collect()).unwrap_or_default();
+        let mut replacements: Vec<(ObjectId, ObjectId)> = repo.objects.store_ref().replacements().collect();
+        replacements.sort_unstable();
+        let graph = if grafts.is_empty() { repo.commit_graph_if_enabled().ok().flatten().map(Arc::new) } else { None };
+        HistoryView {
+            grafts,
+            shallow,
+            replacements,
+            graph,
+            object_dirs: crate::export::blob::object_dirs(repo),
+            fingerprints: [view_fingerprint(repo, false), view_fingerprint(repo, true)],
+        }
+    }
+
+    /// [`view_fingerprint`] of the repository as read.
+    pub fn fingerprint(&self, replace: bool) -> Option<&str> {
+        self.fingerprints[usize::from(replace)].as_deref()
+    }
+}
+
 impl<'repo> History<'repo> {
     /// Prepares walks over `repo`'s history as git walks it (replace refs honoured).
     pub fn new(repo: &'repo gix::Repository) -> Self {
-        Self::with_replace_refs(repo, true)
+        Self::viewed(repo, &HistoryView::read(repo), true)
     }
 
     /// Prepares walks that read commits as `generation` does: git honours `refs/replace/`,
@@ -215,7 +258,12 @@ impl<'repo> History<'repo> {
     /// 2^63, say): for the modern generation every commit is read from its object and checked
     /// so, never from the commit-graph.
     pub fn for_generation(repo: &'repo gix::Repository, generation: Generation) -> Self {
-        let mut history = Self::with_replace_refs(repo, generation.honours_replace_refs());
+        Self::for_generation_viewed(repo, &HistoryView::read(repo), generation)
+    }
+
+    /// [`History::for_generation`], with the repository's view read before.
+    pub fn for_generation_viewed(repo: &'repo gix::Repository, view: &HistoryView, generation: Generation) -> Self {
+        let mut history = Self::viewed(repo, view, generation.honours_replace_refs());
         if generation == Generation::Modern {
             history.graph = None;
             history.shallow_positions.clear();
@@ -231,33 +279,24 @@ impl<'repo> History<'repo> {
         self
     }
 
-    fn with_replace_refs(repo: &'repo gix::Repository, replace: bool) -> Self {
+    /// [`History::new`] (`replace`: with replace refs), with the repository's view read before.
+    pub fn viewed(repo: &'repo gix::Repository, view: &HistoryView, replace: bool) -> Self {
         let mut objects = repo.objects.clone();
         objects.ignore_replacements = !replace;
-        let grafts = read_grafts(repo);
-        let replaced = replace && repo.objects.store_ref().replacements().next().is_some();
-        let graph = if grafts.is_empty() && !replaced { repo.commit_graph_if_enabled().ok().flatten() } else { None };
-        let shallow: gix::hashtable::HashSet<ObjectId> = repo
-            .shallow_commits()
-            .ok()
-            .flatten()
-            .map(|commits| commits.iter().copied().collect())
-            .unwrap_or_default();
+        let replacements = if replace { view.replacements.clone() } else { Vec::new() };
+        let graph = if replacements.is_empty() { view.graph.clone() } else { None };
         let mut shallow_positions: Vec<Position> =
-            graph.as_ref().map(|g| shallow.iter().filter_map(|id| g.lookup(id)).collect()).unwrap_or_default();
+            graph.as_ref().map(|g| view.shallow.iter().filter_map(|id| g.lookup(id)).collect()).unwrap_or_default();
         shallow_positions.sort_unstable_by_key(|p| p.0);
-        let mut replacements: Vec<(ObjectId, ObjectId)> = if replace { repo.objects.store_ref().replacements().collect() } else { Vec::new() };
-        replacements.sort_unstable();
-        let object_dirs = crate::export::blob::object_dirs(repo);
         History {
             _repo: std::marker::PhantomData,
             objects,
             replacements,
-            object_dirs,
+            object_dirs: view.object_dirs.clone(),
             libgit2_parses: false,
             graph,
-            grafts,
-            shallow,
+            grafts: view.grafts.clone(),
+            shallow: view.shallow.clone(),
             shallow_positions,
             buf: Vec::new(),
             parents: Vec::new(),
@@ -420,7 +459,7 @@ impl<'repo> History<'repo> {
     /// objects.
     pub fn last_before(&mut self, start: ObjectId, boundary: i64, first_parent: bool) -> Result<Truncated, HistoryError> {
         let mut queue = BinaryHeap::new();
-        let mut seen = Seen::new(self.graph.as_ref(), 1 << 12);
+        let mut seen = Seen::new(self.graph.as_deref(), 1 << 12);
         let mut sequence = 0u64;
         let mut first_root = None;
         let mut parents = std::mem::take(&mut self.scratch);
@@ -463,7 +502,7 @@ impl<'repo> History<'repo> {
     /// The number of commits reachable from `start`, itself included: `git rev-list --count START`.
     /// Fails with [`HistoryError::Shallow`] when the history is cut off, rather than undercount.
     pub fn count(&mut self, start: ObjectId) -> Result<u64, HistoryError> {
-        let mut seen = Seen::new(self.graph.as_ref(), 1 << 16);
+        let mut seen = Seen::new(self.graph.as_deref(), 1 << 16);
         let mut parents = std::mem::take(&mut self.scratch);
         let start_id = start;
         let start = self.key(&start);

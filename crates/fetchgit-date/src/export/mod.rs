@@ -103,34 +103,51 @@ fn replacements_suffix(repo: &gix::Repository) -> String {
     format!("_{}", &nixstore::hash::sha256(&bytes).to_hex()[..16])
 }
 
-/// A key that names the export of `commit` with `options` and nothing else, for the cache.
+/// A key that names the export of `commit` with `options` and nothing else, for the cache:
+/// [`cache_key_with`] and [`key_suffix`].
+pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<String, ExportError> {
+    cache_key_with(repo, commit, options, &key_suffix(repo, options)?)
+}
+
+/// [`cache_key`] from `suffix`, the part that does not depend on the commit ([`key_suffix`] of
+/// the same repository and options).
+pub fn cache_key_with(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, suffix: &str) -> Result<String, ExportError> {
+    let lfs = if options.lfs { "_lfs" } else { "" };
+    Ok(match (options.submodules, options.generation) {
+        (true, Generation::Legacy) => format!("legacy_submodules_{commit}{suffix}"),
+        (true, Generation::Modern) => format!("modern_submodules{lfs}_{}{suffix}", tree_of(repo, commit, Generation::Modern)?),
+        (false, Generation::Modern) if !options.export_ignore && !options.lfs => format!("modern_0_{}", tree_of(repo, commit, Generation::Modern)?),
+        (false, Generation::Modern) => format!("modern_{}{lfs}_{}{suffix}", u8::from(options.export_ignore), tree_of(repo, commit, Generation::Modern)?),
+        (false, Generation::Legacy) => format!("legacy_{commit}{suffix}"),
+    })
+}
+
+/// What an export's cache key depends on besides the commit: the repository's state that the
+/// export reads.
 ///
 /// A modern export depends on the tree (and `export_ignore`) and, in a work tree, on the
 /// attribute sources outside the commit (`info/attributes`, the index's and the work tree's
 /// tracked `.gitattributes`, the file `core.attributesFile` names). A legacy export depends on
 /// the commit (`export-subst`) and on the repository's configuration (with every file it
 /// includes), the file its `core.attributesFile` names, `info/attributes`, `.mailmap` and
-/// replace refs.
-pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<String, ExportError> {
+/// replace refs. Submodules are exported from a fresh checkout (legacy) or from the commit alone
+/// (modern), at the commits the tree records: nothing but the commit (and, legacy, replace refs)
+/// decides the files.
+pub fn key_suffix(repo: &gix::Repository, options: ExportOptions) -> Result<String, ExportError> {
     let workdir = workdir_of(repo);
     if options.submodules {
-        // Submodules are exported from a fresh checkout (legacy) or from the commit alone
-        // (modern), at the commits the tree records: nothing but the commit decides the files.
         return Ok(match options.generation {
-            Generation::Legacy => format!("legacy_submodules_{commit}{}", replacements_suffix(repo)),
-            Generation::Modern => format!("modern_submodules{}_{}", if options.lfs { "_lfs" } else { "" }, tree_of(repo, commit, Generation::Modern)?),
+            Generation::Legacy => replacements_suffix(repo),
+            Generation::Modern => String::new(),
         });
     }
     match options.generation {
         Generation::Modern => {
-            let tree = tree_of(repo, commit, Generation::Modern)?;
-            let lfs = if options.lfs { "_lfs" } else { "" };
-            let ignore = u8::from(options.export_ignore);
             if !options.export_ignore && !options.lfs {
-                return Ok(format!("modern_0_{tree}"));
+                return Ok(String::new());
             }
             let Some(workdir) = workdir else {
-                return Ok(format!("modern_{ignore}{lfs}_{tree}_bare"));
+                return Ok("_bare".to_owned());
             };
             let mut sources = Vec::new();
             let config = RepoConfig::load(repo, Reader::Libgit2).map_err(|err| ExportError::Config(crate::error_chain(&err)))?;
@@ -149,11 +166,11 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
                 }
             }
             let fingerprint = nixstore::hash::sha256(&sources).to_hex();
-            Ok(format!("modern_{ignore}{lfs}_{tree}_{}", &fingerprint[..16]))
+            Ok(format!("_{}", &fingerprint[..16]))
         }
         Generation::Legacy => {
             let Some(workdir) = workdir else {
-                return Ok(format!("legacy_{commit}_bare{}", replacements_suffix(repo)));
+                return Ok(format!("_bare{}", replacements_suffix(repo)));
             };
             // The configuration as git reads it (every included file) and the attributes file
             // its core.attributesFile names.
@@ -174,7 +191,7 @@ pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOption
                 sources.extend_from_slice(to.as_bytes());
             }
             let fingerprint = nixstore::hash::sha256(&sources).to_hex();
-            Ok(format!("legacy_{commit}_{}", &fingerprint[..16]))
+            Ok(format!("_{}", &fingerprint[..16]))
         }
     }
 }
