@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Output};
 
 use support::*;
 use serde_json::Value;
@@ -43,27 +41,10 @@ impl Drop for LfsServer {
 impl LfsServer {
     fn start(dir: &Path, mode: &str) -> LfsServer {
         let log = dir.join(format!("server-{mode}.log"));
-        let mut child = Command::new("python3")
-            .arg(project_root().join("tests/lfs_support/lfs_server.py"))
-            .arg(dir.join("lfs-objects"))
-            .arg(dir)
-            .arg(&log)
-            .arg(mode)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("the LFS server reports its port");
-        LfsServer { child, port: line.trim().parse().expect("a port"), log }
+        let mut cmd = Command::new("python3");
+        cmd.arg(project_root().join("tests/lfs_support/lfs_server.py")).arg(dir.join("lfs-objects")).arg(dir).arg(&log).arg(mode);
+        let (child, port) = spawn_server(&mut cmd, "the LFS server");
+        LfsServer { child, port, log }
     }
 
     fn downloads(&self) -> usize {

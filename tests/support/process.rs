@@ -60,3 +60,26 @@ fn wait_bounded(child: Child, limit: Duration) -> Result<Output, String> {
         }
     }
 }
+
+/// Starts `cmd`, a server that prints the port it listens on as its first line (the loopback
+/// servers in `support::remote` and `tests/lfs_support`), with git's configuration files out of
+/// its way; waits at most 20 s for the port.
+pub fn spawn_server(cmd: &mut Command, what: &str) -> (Child, u16) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("{what} does not start: {err}"));
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what} reports its port within 20 s"));
+    (child, line.trim().parse().unwrap_or_else(|_| panic!("{what} printed {line:?}, not a port")))
+}

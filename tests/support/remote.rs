@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::git::{commit_at, git};
 use super::isolation::isolate_in;
-use super::process::run_bounded;
+use super::process::{run_bounded, spawn_server};
 
 /// A scratch area: `root/srv/repo.git` (bare, served), `root/home` (the client's HOME).
 pub struct Scratch {
@@ -241,26 +241,7 @@ fn spawn_http_server(scratch: &Scratch, mode: &str, tls: Option<(&Path, &Path)>,
     if let Some(auth) = auth {
         cmd.env("FGD_AUTH", auth);
     }
-    let mut child = cmd
-        .arg(&script)
-        .arg(scratch.srv())
-        .arg(&log)
-        .arg(mode)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(20)).expect("the HTTP server reports its port within 20 s");
-    let port = line.trim().parse().expect("a port number");
+    let (child, port) = spawn_server(cmd.arg(&script).arg(scratch.srv()).arg(&log).arg(mode), "the HTTP server");
     Server { child, port, log }
 }
 
