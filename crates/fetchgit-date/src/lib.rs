@@ -21,6 +21,7 @@
 pub mod cache;
 pub mod cache_trust;
 pub mod commit;
+pub mod commits_only;
 pub mod date;
 pub mod dirty;
 pub mod export;

@@ -857,7 +857,7 @@ impl Session<'_> {
         }
         let started = std::time::Instant::now();
         let (transport, watch) = crate::transport::connect(&repo, gix_url.clone(), version, self.options.timeout).map_err(fail)?;
-        let (transport, filter) = crate::partial_clone::for_fetch(transport, self.options);
+        let (transport, filter) = crate::commits_only::for_fetch(transport, self.options.depth == Depth::Full);
         let progress = crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted));
         // gix turns `refs/*` into a protocol-v2 `ref-prefix` the server matches no ref with, so
         // `all_refs` asks for the whole ref list and maps it here.
@@ -897,7 +897,7 @@ impl Session<'_> {
             }
             size = write_pack_bundle.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
             if let Some(pack) = write_pack_bundle.data_path.as_ref().filter(|_| filter.used()) {
-                crate::partial_clone::mark_promisor(self.dir, pack, url).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: e.to_string() })?;
+                crate::commits_only::mark_promisor(self.dir, pack, url.redacted()).map_err(|e| RemoteError::Cache { path: self.dir.to_owned(), reason: e.to_string() })?;
             }
             self.bytes += size;
         }
