@@ -530,6 +530,9 @@ fn verify_list_follows_nixpkgs_fetchers() {
 fn bulk_inputs_of_one_remote_share_its_fetch() {
     let scratch = support::Scratch::new();
     let bare = support::make_fixture(&scratch, 30);
+    // Pack requests are counted: one per history fetch without a partial clone (which would add
+    // one request per exported tree; tests/remote/partial_clone.rs counts those).
+    support::git(&bare, &["config", "uploadpack.allowFilter", "false"]);
     let server = support::http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", server.port);
     let revs: Vec<String> = support::git(&bare, &["rev-list", "main"]).lines().map(str::to_owned).collect();
