@@ -4,8 +4,8 @@
 # Builds fetchgit-date's Nix plugin (the cdylib crate under crates/, e.g. crates/nix-plugin)
 # of WORKTREE (default: the worktree holding this script) against the shared-library
 # Nix 2.26 that build-shared-nix.sh installed in its trixie chroot (or, with --release
-# nix-2.35.2, the one build-shared-release.sh installed at /opt/RELEASE in its sid chroot
-# SID_DIR, default /var/tmp/fgd-sid-build), and runs the plugin's
+# nix-2.35.2 or lix-2.95.3, the one build-shared-release.sh installed at /opt/RELEASE in its
+# sid chroot SID_DIR, default /var/tmp/fgd-sid-build), and runs the plugin's
 # tests there with that Nix's binaries first on PATH and CI=true (a test needing Nix fails
 # instead of skipping). By default it runs:
 #   cargo build --locked -p PLUGIN
@@ -47,7 +47,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 worktree=$(cd "${worktree:-$here/../..}" && pwd -P)
 [ -f "$worktree/Cargo.toml" ] || { echo "test-plugin.sh: $worktree has no Cargo.toml" >&2; exit 2; }
 if [ -n "$release" ]; then
-  case $release in nix-[0-9]*) ;; *) echo "test-plugin.sh: --release takes a name like nix-2.35.2" >&2; exit 2 ;; esac
+  case $release in nix-[0-9]*|lix-[0-9]*) ;; *) echo "test-plugin.sh: --release takes a name like nix-2.35.2 or lix-2.95.3" >&2; exit 2 ;; esac
   dir=${SID_DIR:-/var/tmp/fgd-sid-build}
   prefix=/opt/$release
   builder="tests/modern-nix/build-shared-release.sh $release"
@@ -56,8 +56,10 @@ else
   prefix=/opt/nix-2.26
   builder=tests/modern-nix/build-shared-nix.sh
 fi
+# Lix's pkg-config name for its evaluator (build.rs looks for nix-expr, then lix-expr).
+case $release in lix-*) expr_pc=lix-expr ;; *) expr_pc=nix-expr ;; esac
 [ "$(id -u)" = 0 ] || { echo "test-plugin.sh: needs root (chroot, mount)" >&2; exit 2; }
-[ -x "$dir$prefix/bin/nix-instantiate" ] && [ -f "$dir$prefix/lib/pkgconfig/nix-expr.pc" ] \
+[ -x "$dir$prefix/bin/nix-instantiate" ] && [ -f "$dir$prefix/lib/pkgconfig/$expr_pc.pc" ] \
   || { echo "test-plugin.sh: no shared Nix at $dir$prefix: run $builder first" >&2; exit 2; }
 
 # The plugin crate: the crate under crates/ that builds a cdylib.
@@ -147,7 +149,7 @@ in_chroot() {
 }
 {
   echo "==> worktree $worktree ($(git -C "$worktree" rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout'))"
-  echo "    Nix: $(in_chroot nix-instantiate --version), nix-expr.pc $(in_chroot pkg-config --modversion nix-expr)"
+  echo "    Nix: $(in_chroot nix-instantiate --version), $expr_pc.pc $(in_chroot pkg-config --modversion $expr_pc)"
   echo "    Rust: $rust_version (host toolchain $toolchain, read-only)"
   echo "    CARGO_TARGET_DIR (in the chroot): $target"
 } | tee "$dir$log"
