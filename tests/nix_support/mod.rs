@@ -120,6 +120,19 @@ pub fn running_nix_version() -> String {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("builtins.nixVersion is not a string ({e}): {out}"))
 }
 
+/// The release the library is told when no `nixVersion` is given: [`running_nix_version`],
+/// except through the plugin in Lix, which passes Lix's own release (`2.95.3-lix`: the shim
+/// reads `nix::nixVersion`, which in Lix is its own number).
+pub fn backend_nix_version() -> String {
+    let running = running_nix_version();
+    if !(PLUGIN && running.ends_with("-lix")) {
+        return running;
+    }
+    let out = run_ok(Command::new("nix-instantiate").arg("--version"));
+    let first = out.lines().next().unwrap_or_default();
+    format!("{}-lix", first.split_whitespace().last().expect("Lix's release"))
+}
+
 /// The line of a Nix error that holds the message itself: the first for Nix 2.8, the last
 /// `error:` line for later releases, which print the trace above it.
 pub fn error_message_line(stderr: &str) -> &str {

@@ -141,6 +141,10 @@ pub enum Change {
     /// needed `user@`, and `host:/path` was taken for a local path (2.33 and 2.34 refuse it:
     /// "SCP-like URL ... is not supported").
     ScpUrlsWithoutUser,
+    /// Under restrict-eval fetchGit checks its input's URL (`git+file:///path`, `git+ssh://...`),
+    /// which no allowed path matches; before (Nix <= 2.18 and Lix: `fixURI`), it checks the URL
+    /// as given, an scp-style `user@host:path` as `user@host/path`, before any scheme is added.
+    RestrictEvalChecksInputUrl,
 }
 
 /// When a [`Change`] arrived in Lix.
@@ -196,6 +200,7 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::UnlockedWarningWording, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix e33cd5aa38 (#14299)" },
     ChangeRow { change: Change::PublicKeysDecoded, nix: Some((2, 34, 0)), lix: InLix::Never, source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)" },
     ChangeRow { change: Change::ScpUrlsWithoutUser, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 38878c2bf2 (#14863)" },
+    ChangeRow { change: Change::RestrictEvalChecksInputUrl, nix: Some((2, 26, 0)), lix: InLix::Never, source: "seen live: Nix 2.26.3 and 2.35.2 check git+file:// (tests/plugin_behaviour.rs), Nix 2.8.0 the path as given; lix-project/lix lix/libexpr/primops/fetchTree.cc fixURI at 2.95.3; 2.19 to 2.25 not verified" },
     ChangeRow { change: Change::LazyRevCount, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix e9336fa3a7 (#15772)" },
     ChangeRow { change: Change::NarHashMismatchSwapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)" },
 ];
@@ -456,6 +461,9 @@ mod tests {
             ("2.32.0", Change::NarHashMismatchSwapped, true),
             ("2.33.0", Change::GitPlusUrls, true),
             ("2.18.3-lix", Change::GitPlusUrls, false),
+            ("2.8.0", Change::RestrictEvalChecksInputUrl, false),
+            ("2.26.3", Change::RestrictEvalChecksInputUrl, true),
+            ("2.95.3-lix", Change::RestrictEvalChecksInputUrl, false),
             ("2.19.0", Change::SignatureChecks, true),
             ("2.18.3-lix", Change::DirtyRev, true),
             ("2.18.3-lix", Change::RemoteHeadIsDefaultRef, true),
