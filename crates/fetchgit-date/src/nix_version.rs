@@ -410,7 +410,7 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount, ScpUrlsWithoutUser] {
+        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount, ScpUrlsWithoutUser, RestrictEvalChecksInputUrl] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }
