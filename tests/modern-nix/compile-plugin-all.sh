@@ -172,22 +172,6 @@ meson_opts() { # NAME
   esac
   echo "${opts[*]}"
 }
-# Lix's lix-doc is Rust: meson wants its few crates (rnix, rowan, ...) as it would download
-# them from crates.io. The host's cargo fetches exactly those of Lix's Cargo.lock (checksums
-# included) into the host's registry, and they are handed to meson as its package cache
-# (<name>-<version>.tar.gz is what a .crate is): meson itself stays offline.
-lix_crates() { # NAME
-  local lock=$dir/src/$1/Cargo.lock crate found
-  [ -f "$lock" ] || return 0
-  (cd "$dir/src/$1" && cargo fetch --locked --quiet 9>&-)
-  mkdir -p "$dir$cache/meson-packagecache"
-  for crate in $(awk '/^\[\[package\]\]/ {n = ""; v = ""} /^name = / {gsub(/"/, "", $3); n = $3}
-      /^version = / {gsub(/"/, "", $3); v = $3} /^source = "registry\+/ {print n "-" v}' "$lock"); do
-    found=$(ls "$host_cargo_home"/registry/cache/*/"$crate.crate" 2>/dev/null | head -n1)
-    [ -n "$found" ] || { echo "compile-plugin-all.sh: cargo fetch left no $crate.crate in $host_cargo_home/registry/cache" >&2; return 1; }
-    cp "$found" "$dir$cache/meson-packagecache/$crate.tar.gz"
-  done
-}
 configure() { # NAME: unpack and meson setup, unless done for this tarball and these options
   local name=$1 tarball=$src_dir/$1.tar.xz sum opts
   sum=$(sha256sum "$tarball" | cut -d' ' -f1)
@@ -200,7 +184,7 @@ configure() { # NAME: unpack and meson setup, unless done for this tarball and t
   tar -xJf "$tarball" -C "$dir/src"
   [ -d "$dir/src/$name" ] || { echo "$tarball did not unpack into $name/" >&2; return 1; }
   opts=$(meson_opts "$name")
-  case $name in lix-*) lix_crates "$name" ;; esac
+  case $name in lix-*) "$here/lix-crates.sh" "$dir/src/$name" "$dir$cache/meson-packagecache" 9>&- ;; esac
   # Nix 2.24 was built with autotools; its top-level meson.build is, in its own words, "a stub
   # project to include all the others as subprojects for development shell purposes", tests,
   # docs and Perl bindings included (which want doxygen, libperl and a rapidcheck.pc that

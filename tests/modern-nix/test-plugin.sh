@@ -4,8 +4,8 @@
 # Builds fetchgit-date's Nix plugin (the cdylib crate under crates/, e.g. crates/nix-plugin)
 # of WORKTREE (default: the worktree holding this script) against the shared-library
 # Nix 2.26 that build-shared-nix.sh installed in its trixie chroot (or, with --release
-# nix-2.35.2, the one build-shared-release.sh installed at /opt/RELEASE in its sid chroot
-# SID_DIR, default /var/tmp/fgd-sid-build), and runs the plugin's
+# nix-2.35.2 or lix-2.95.3, the one build-shared-release.sh installed at /opt/RELEASE in its
+# sid chroot SID_DIR, default /var/tmp/fgd-sid-build), and runs the plugin's
 # tests there with that Nix's binaries first on PATH and CI=true (a test needing Nix fails
 # instead of skipping). By default it runs:
 #   cargo build --locked -p PLUGIN
@@ -47,7 +47,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 worktree=$(cd "${worktree:-$here/../..}" && pwd -P)
 [ -f "$worktree/Cargo.toml" ] || { echo "test-plugin.sh: $worktree has no Cargo.toml" >&2; exit 2; }
 if [ -n "$release" ]; then
-  case $release in nix-[0-9]*) ;; *) echo "test-plugin.sh: --release takes a name like nix-2.35.2" >&2; exit 2 ;; esac
+  case $release in nix-[0-9]*|lix-[0-9]*) ;; *) echo "test-plugin.sh: --release takes a name like nix-2.35.2 or lix-2.95.3" >&2; exit 2 ;; esac
   dir=${SID_DIR:-/var/tmp/fgd-sid-build}
   prefix=/opt/$release
   builder="tests/modern-nix/build-shared-release.sh $release"
@@ -56,8 +56,10 @@ else
   prefix=/opt/nix-2.26
   builder=tests/modern-nix/build-shared-nix.sh
 fi
+# Lix's pkg-config name for its evaluator (build.rs looks for nix-expr, then lix-expr).
+case $release in lix-*) expr_pc=lix-expr ;; *) expr_pc=nix-expr ;; esac
 [ "$(id -u)" = 0 ] || { echo "test-plugin.sh: needs root (chroot, mount)" >&2; exit 2; }
-[ -x "$dir$prefix/bin/nix-instantiate" ] && [ -f "$dir$prefix/lib/pkgconfig/nix-expr.pc" ] \
+[ -x "$dir$prefix/bin/nix-instantiate" ] && [ -f "$dir$prefix/lib/pkgconfig/$expr_pc.pc" ] \
   || { echo "test-plugin.sh: no shared Nix at $dir$prefix: run $builder first" >&2; exit 2; }
 
 # The plugin crate: the crate under crates/ that builds a cdylib.
@@ -147,7 +149,7 @@ in_chroot() {
 }
 {
   echo "==> worktree $worktree ($(git -C "$worktree" rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout'))"
-  echo "    Nix: $(in_chroot nix-instantiate --version), nix-expr.pc $(in_chroot pkg-config --modversion nix-expr)"
+  echo "    Nix: $(in_chroot nix-instantiate --version | head -n1), $expr_pc.pc $(in_chroot pkg-config --modversion $expr_pc)"
   echo "    Rust: $rust_version (host toolchain $toolchain, read-only)"
   echo "    CARGO_TARGET_DIR (in the chroot): $target"
 } | tee "$dir$log"
@@ -179,28 +181,45 @@ else
 fi
 # The ABI refusal across release lines (Value shrank from 24 to 16 bytes in 2.30, and more
 # changed since): every plugin compile-plugin-all.sh built for another Nix release, loaded
-# into this one, must register nothing, say so in one line, and leave Nix working.
+# into this one, must register nothing, say so in one line, and leave Nix working. Into Lix,
+# the plugins built for every other Nix and Lix release: each either refuses in its one line
+# ("built for Nix 2.24.15, but this is Nix 2.95.3": the plugin knows only the implementation it
+# was built for, and Lix's nix::nixVersion is its own release), or, when Lix lacks a symbol the
+# plugin needs at load, Lix itself skips it with its one-line warning ("could not dynamically
+# open plugin file ..., skipping it"). Nix instead stops with its own one-line error
+# ("could not dynamically open plugin file ...": seen for the plugins of 2.33 and later in
+# 2.31.5, whose vtables name nix::Source::skip), which is accepted and reported as such; a
+# Nix release is given only the Nix-built plugins.
 if [ -n "$release" ] && [ ${#cargo_args[@]} -eq 0 ]; then
-  running=${release#nix-}
+  running=${release#*-}
+  case $release in lix-*) others=("$dir$cache"/plugins/{nix,lix}-*/lib*.so) ;; *) others=("$dir$cache"/plugins/nix-*/lib*.so) ;; esac
   checked=0
-  for so in "$dir$cache"/plugins/nix-*/lib*.so; do
+  for so in "${others[@]}"; do
     [ -f "$so" ] || continue
-    built_for=$(basename "$(dirname "$so")"); built_for=${built_for#nix-}
-    [ "$built_for" != "$running" ] || continue
+    built=$(basename "$(dirname "$so")")
+    [ "$built" != "$release" ] || continue
+    built_for=${built#*-}
+    case $built in lix-*) impl=Lix ;; *) impl=Nix ;; esac
     checked=$((checked + 1))
-    expected="warning: fetchgit-date plugin: built for Nix $built_for, but this is Nix $running: builtins.fetchGitDate is not registered; rebuild the plugin against this Nix"
+    expected="warning: fetchgit-date plugin: built for $impl $built_for, but this is $impl $running: builtins.fetchGitDate is not registered; rebuild the plugin against this Nix"
+    skipped="warning: could not dynamically open plugin file '${so#"$dir"}', skipping it: "
+    refused="error: could not dynamically open plugin file '\"${so#"$dir"}\"': "
     out=$(in_chroot nix-instantiate --option substituters "" --option plugin-files "${so#"$dir"}" --eval -E 'builtins ? fetchGitDate' 2>"$dir/tmp/refusal.err") && rc=0 || rc=$?
     err=$(grep -v '^[[:space:]]*$' "$dir/tmp/refusal.err" || true)
     if [ $rc = 0 ] && [ "$out" = false ] && [ "$err" = "$expected" ]; then
-      echo "    ok: the plugin built for Nix $built_for refuses to register in Nix $running, in one line" | tee -a "$dir$log"
+      echo "    ok: the plugin built for $impl $built_for refuses to register in $release, in one line" | tee -a "$dir$log"
+    elif [[ $release == lix-* ]] && [ $rc = 0 ] && [ "$out" = false ] && [ "$(wc -l <<<"$err")" = 1 ] && [[ $err == "$skipped"* ]]; then
+      echo "    ok: the plugin built for $impl $built_for is skipped by $release at dlopen, in one line (${err#"$skipped"})" | tee -a "$dir$log"
+    elif [[ $release == nix-* ]] && [ $rc != 0 ] && [ -z "$out" ] && [ "$(wc -l <<<"$err")" = 1 ] && [[ $err == "$refused"* ]]; then
+      echo "    ok (Nix's own error, exit $rc): $release refuses the plugin built for $impl $built_for at dlopen, in one line (${err#"$refused"})" | tee -a "$dir$log"
     else
-      { echo "    FAILED: the plugin built for Nix $built_for, loaded into Nix $running: exit $rc, answer '$out', stderr:"
+      { echo "    FAILED: the plugin built for $impl $built_for, loaded into $release: exit $rc, answer '$out', stderr:"
         sed 's/^/      /' "$dir/tmp/refusal.err"; } | tee -a "$dir$log"
       status=1
     fi
   done
   if [ $checked = 0 ]; then
-    echo "    FAILED: no plugin built for another Nix release in $dir$cache/plugins (run compile-plugin-all.sh first)" | tee -a "$dir$log"
+    echo "    FAILED: no plugin built for another release in $dir$cache/plugins (run compile-plugin-all.sh first)" | tee -a "$dir$log"
     status=1
   fi
 fi

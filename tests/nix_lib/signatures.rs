@@ -39,7 +39,7 @@ fn fetch_git_date_checks_signatures_and_refuses_lfs_for_legacy() {
     // The running Nix decides when no nixVersion is given: Nix 2.8 (CI) has neither signature
     // checks nor lfs, and refuses them; 2.26 (tests/modern-nix) has the checks, not lfs; 2.27
     // and later have both (this repository has no LFS pointers: lfs changes nothing).
-    let running = running_nix_version();
+    let running = backend_nix_version();
     let unsigned = if running_nix() >= (2, 19) { "no public keys were given".to_owned() } else { format!("the builtins.fetchGit of Nix {running} has no signature checks") };
     let lfs = format!("rev = \"{rev}\"; lfs = true;");
     let mut refusals = Vec::new();

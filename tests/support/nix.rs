@@ -17,7 +17,7 @@ pub const NIX_OPTS: &[&str] = &["--option", "substituters", ""];
 /// Enables the new CLI and flakes on Nix 2.8.
 pub const FLAKES: &[&str] = &["--extra-experimental-features", "nix-command", "--extra-experimental-features", "flakes"];
 
-/// The running Nix's `(major, minor)` (`nix-instantiate --version`): the tests run against
+/// The running Nix's `(major, minor)` (of `builtins.nixVersion`; Lix: 2.18): the tests run against
 /// Debian's 2.8 in CI, and against a shared-library 2.26 by tests/modern-nix/test-plugin.sh.
 pub fn running_nix() -> (u32, u32) {
     let version = running_nix_version();
@@ -25,10 +25,12 @@ pub fn running_nix() -> (u32, u32) {
     (numbers.next().expect("major"), numbers.next().expect("minor"))
 }
 
-/// The running Nix's version, as `builtins.nixVersion` gives it (`2.8.0`).
+/// The running Nix's version, as `builtins.nixVersion` gives it (`2.8.0`; Lix: `2.18.3-lix`,
+/// the release whose fetchGit it keeps, where `nix-instantiate --version` says Lix's own
+/// `2.95.3`): what the library is told, so what the tests compare with.
 pub fn running_nix_version() -> String {
-    let out = run_ok(Command::new("nix-instantiate").arg("--version"));
-    out.split_whitespace().last().expect("a version").to_owned()
+    let out = run_ok(Command::new("nix-instantiate").args(NIX_OPTS).args(["--eval", "-E", "builtins.nixVersion"]));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("builtins.nixVersion is not a string ({e}): {out}"))
 }
 
 /// The line of a Nix error that holds the message itself: the first for Nix 2.8, the last

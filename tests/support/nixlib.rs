@@ -97,3 +97,16 @@ pub fn eval_json(home: &Path, expr: &str) -> serde_json::Value {
 /// (an attribute set with `outPath` serialises as that string) plus the path and its context.
 pub const PROJECT: &str =
     "(r: removeAttrs r [ \"outPath\" \"truncation\" ] // { path = r.outPath; context = builtins.getContext r.outPath; })";
+
+/// The release the library is told when no `nixVersion` is given: [`super::nix::running_nix_version`],
+/// except through the plugin in Lix, which passes Lix's own release (`2.95.3-lix`: the shim
+/// reads `nix::nixVersion`, which in Lix is its own number).
+pub fn backend_nix_version() -> String {
+    let running = super::nix::running_nix_version();
+    if !(PLUGIN && running.ends_with("-lix")) {
+        return running;
+    }
+    let out = run_ok(Command::new("nix-instantiate").arg("--version"));
+    let first = out.lines().next().unwrap_or_default();
+    format!("{}-lix", first.split_whitespace().last().expect("Lix's release"))
+}

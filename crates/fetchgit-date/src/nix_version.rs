@@ -178,8 +178,9 @@ pub enum Change {
     /// "SCP-like URL ... is not supported").
     ScpUrlsWithoutUser,
     /// Under restrict-eval, fetchGit checks its input's URL (`Input::toURLString`: `git+` in front
-    /// of every scheme but `git`, `ref` and `rev` as its query); before, the URL as given (after
-    /// `fixURIForGit`).
+    /// of every scheme but `git`), which no allowed path matches; before (and in Lix: `fixURI`), the
+    /// URL as given, an scp-style `user@host:path` as `user@host/path`, before any scheme is added
+    /// (seen live in Nix 2.8.0 and Lix 2.95.3; the new form in 2.26.3 and 2.35.2).
     RestrictEvalChecksInputUrl,
     /// `submodules = true` skips a `.gitmodules` entry whose path is no gitlink; before, the libgit2
     /// fetcher failed on it (and 2.20.0-2.20.6, 2.21.0-2.21.2 and 2.22.0 also left nested
@@ -537,6 +538,9 @@ mod tests {
             ("2.32.0", Change::NarHashMismatchSwapped, true),
             ("2.33.0", Change::GitPlusUrls, true),
             ("2.18.3-lix", Change::GitPlusUrls, false),
+            ("2.8.0", Change::RestrictEvalChecksInputUrl, false),
+            ("2.26.3", Change::RestrictEvalChecksInputUrl, true),
+            ("2.95.3-lix", Change::RestrictEvalChecksInputUrl, false),
             ("2.19.0", Change::SignatureChecks, true),
             ("2.18.3-lix", Change::DirtyRev, true),
             ("2.18.3-lix", Change::RemoteHeadIsDefaultRef, true),

@@ -550,27 +550,34 @@ impl Request {
     }
 
     /// The URL as this request's Nix release hands it to `EvalState::checkURI` under
-    /// restrict-eval: Nix's `fixURIForGit` (scp-style `user@host:path` becomes
-    /// `ssh://user@host/path`, anything else without `://` a `file://` URL), and with
-    /// [`Change::RestrictEvalChecksInputUrl`] with `git+` in front of every scheme but `git`
-    /// (`Input::toURLString`), which no allowed path matches.
+    /// restrict-eval. With [`Change::RestrictEvalChecksInputUrl`] its input's URL
+    /// (`Input::toURLString`): Nix's `fixURIForGit` (scp-style `user@host:path` becomes
+    /// `ssh://user@host/path`, anything else without `://` a `file://` URL) with `git+` in front
+    /// of every scheme but `git`, which no allowed path matches. Before, and in Lix, `fixURI`
+    /// checks the URL before it adds a scheme: as given, or, when it matches the scp rule,
+    /// rewritten to `user@host/path` (so `allowed-uris = file:///src` does not admit the path
+    /// `/src/repo`: seen in Nix 2.8.0 and Lix 2.95.3).
     pub fn uri_to_check(&self) -> String {
         let url = &self.url;
+        // std::regex_match("([^/]*)@(.*):(.*)") on a URL not starting with '/': greedy, so the
+        // last ':' splits host and path.
+        let scp = (!url.starts_with('/'))
+            .then(|| url.split_once('@'))
+            .flatten()
+            .filter(|(user, _)| !user.contains('/'))
+            .and_then(|(user, rest)| rest.rsplit_once(':').map(|(host, path)| (user, host, path)));
+        if !self.nix_version.has(Change::RestrictEvalChecksInputUrl) {
+            return scp.map_or_else(|| url.to_owned(), |(user, host, path)| format!("{user}@{host}/{path}"));
+        }
         let fixed = if url.contains("://") {
             url.to_owned()
         } else {
-            // std::regex_match("([^/]*)@(.*):(.*)"): greedy, so the last ':' splits host and path.
-            let scp = (!url.starts_with('/'))
-                .then(|| url.split_once('@'))
-                .flatten()
-                .filter(|(user, _)| !user.contains('/'))
-                .and_then(|(user, rest)| rest.rsplit_once(':').map(|(host, path)| format!("ssh://{user}@{host}/{path}")));
-            scp.unwrap_or_else(|| format!("file://{url}"))
+            scp.map_or_else(|| format!("file://{url}"), |(user, host, path)| format!("ssh://{user}@{host}/{path}"))
         };
-        if self.nix_version.has(Change::RestrictEvalChecksInputUrl) && !fixed.starts_with("git+") && !fixed.starts_with("git://") {
-            format!("git+{fixed}")
-        } else {
+        if fixed.starts_with("git+") || fixed.starts_with("git://") {
             fixed
+        } else {
+            format!("git+{fixed}")
         }
     }
 
@@ -752,10 +759,19 @@ mod tests {
             let ctx = Context::nix(version.parse().expect("valid"), "/nix/store", false);
             Request::from_nix(&s(url), &ctx).expect("valid").uri_to_check()
         };
-        assert_eq!(uri("/src/repo", "2.8.0"), "file:///src/repo");
-        assert_eq!(uri("git@example.org:me/repo.git", "2.8.0"), "ssh://git@example.org/me/repo.git");
-        assert_eq!(uri("https://example.org/r.git", "2.8.0"), "https://example.org/r.git");
+        // Nix 2.8.0 and Lix: the URL as given (Nix 2.8.0 under restrict-eval: "access to
+        // absolute path '/src/repo'", "access to URI 'git@example.org/me/repo.git'").
+        for legacy in ["2.8.0", "2.18.3-lix", "2.95.3-lix"] {
+            assert_eq!(uri("/src/repo", legacy), "/src/repo");
+            assert_eq!(uri("file:///src/repo", legacy), "file:///src/repo");
+            assert_eq!(uri("git@example.org:me/repo.git", legacy), "git@example.org/me/repo.git");
+            assert_eq!(uri("https://example.org/r.git", legacy), "https://example.org/r.git");
+        }
         assert_eq!(uri("/src/repo", "2.26.3"), "git+file:///src/repo");
+        assert_eq!(uri("git@example.org:me/repo.git", "2.35.2"), "git+ssh://git@example.org/me/repo.git");
+        assert_eq!(uri("git+https://example.org/r.git", "2.35.2"), "git+https://example.org/r.git");
+        // `Input::toURLString` keeps `git://` as it is (git.cc: only other schemes get `git+`).
+        assert_eq!(uri("git://example.org/r.git", "2.35.2"), "git://example.org/r.git");
     }
 
     #[test]

@@ -27,8 +27,16 @@ fn has_fetch_git_date(plugin: &PathBuf) -> (String, String) {
 
 #[test]
 fn a_plugin_built_for_another_nix_refuses_to_register() {
-    let running = Command::new("nix-instantiate").args(["--eval", "-E", "builtins.nixVersion"]).output().expect("nix-instantiate runs");
-    let running = String::from_utf8_lossy(&running.stdout).trim().trim_matches('"').to_owned();
+    // The plugin compares with nix::nixVersion: builtins.nixVersion in Nix; in Lix its own
+    // release (`nix-instantiate (Lix, like Nix) 2.95.3`), where builtins.nixVersion is 2.18.3-lix.
+    let version = Command::new("nix-instantiate").arg("--version").output().expect("nix-instantiate runs");
+    let version = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or_default().to_owned();
+    let (implementation, running) = if version.contains("(Lix") {
+        ("Lix", version.split_whitespace().last().expect("Lix's release").to_owned())
+    } else {
+        let running = Command::new("nix-instantiate").args(["--eval", "-E", "builtins.nixVersion"]).output().expect("nix-instantiate runs");
+        ("Nix", String::from_utf8_lossy(&running.stdout).trim().trim_matches('"').to_owned())
+    };
     let pretend = option_env!("FETCHGIT_DATE_NIX_PRETEND_VERSION").unwrap_or("2.7.99-pretend");
 
     let (answer, stderr) = has_fetch_git_date(&built("examples", "libpretend_nix_version.so"));
@@ -37,7 +45,7 @@ fn a_plugin_built_for_another_nix_refuses_to_register() {
     assert_eq!(lines.len(), 1, "one line: {stderr}");
     assert_eq!(
         lines[0],
-        format!("warning: fetchgit-date plugin: built for Nix {pretend}, but this is Nix {running}: builtins.fetchGitDate is not registered; rebuild the plugin against this Nix")
+        format!("warning: fetchgit-date plugin: built for {implementation} {pretend}, but this is {implementation} {running}: builtins.fetchGitDate is not registered; rebuild the plugin against this Nix")
     );
 
     let (answer, stderr) = has_fetch_git_date(&built("deps", "libfetchgit_date_nix_plugin.so"));
