@@ -12,18 +12,38 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::*;
 use fetchgit_date::export::attributes::{git as git_attributes, Value};
 use serde_json::Value as Json;
+use support::*;
 
 const DIRS: [&str; 6] = ["d/", "d/e/", "dir/", "tests/", "tests/u/", ".hidden/"];
-const FILES: [&str; 18] = ["a", "b.c", "a b", "sp ace", "sp\\", "\"q", "x", "neg", "k.txt", "K.TXT", "d/x.c", "d/e/y", "d/e/z.txt", "d/a", "dir/w", "tests/t", "tests/u/v.c", ".hidden"];
+const FILES: [&str; 18] = [
+    "a",
+    "b.c",
+    "a b",
+    "sp ace",
+    "sp\\",
+    "\"q",
+    "x",
+    "neg",
+    "k.txt",
+    "K.TXT",
+    "d/x.c",
+    "d/e/y",
+    "d/e/z.txt",
+    "d/a",
+    "dir/w",
+    "tests/t",
+    "tests/u/v.c",
+    ".hidden",
+];
 const NAMES: [&str; 3] = ["export-ignore", "text", "eol"];
 
 fn recording() -> &'static Json {
     static REC: OnceLock<Json> = OnceLock::new();
     REC.get_or_init(|| {
-        let text = std::fs::read_to_string(project_root().join("fixtures/attributes-modern.json")).expect("fixtures/attributes-modern.json: run fixtures/record-attributes-modern.sh");
+        let text = std::fs::read_to_string(project_root().join("fixtures/attributes-modern.json"))
+            .expect("fixtures/attributes-modern.json: run fixtures/record-attributes-modern.sh");
         serde_json::from_str(&text).expect("JSON")
     })
 }

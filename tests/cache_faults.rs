@@ -39,10 +39,7 @@ fn fixture() -> Fixture {
 }
 
 fn fetch_args(url: &str) -> Vec<String> {
-    ["fetch", "--no-store", "-q", "--compat", "legacy", "--ref", "main", "--date", &BOUNDARY.to_string(), "--url", url]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    ["fetch", "--no-store", "-q", "--compat", "legacy", "--ref", "main", "--date", &BOUNDARY.to_string(), "--url", url].iter().map(|s| s.to_string()).collect()
 }
 
 fn fetch(home: &Path, url: &str) -> std::process::Output {
@@ -149,10 +146,7 @@ fn check_recovers(f: &Fixture, expected: &serde_json::Value, table: &str, what: 
     let out = fetch(&home, &url);
     assert_eq!(&ok_json(&out, &format!("{table}: {what}")), expected, "{table}: {what}: wrong answer");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("warning: cache entry") && stderr.contains(&path.display().to_string()),
-        "{table}: {what}: no warning naming the entry: {stderr}"
-    );
+    assert!(stderr.contains("warning: cache entry") && stderr.contains(&path.display().to_string()), "{table}: {what}: no warning naming the entry: {stderr}");
     assert!(!stderr.chars().any(|c| c.is_control() && c != '\n'), "{table}: {what}: raw bytes in: {stderr:?}");
     let again = fetch(&home, &url);
     assert_eq!(&ok_json(&again, "after repair"), expected);
@@ -331,7 +325,10 @@ fn a_read_only_cache_is_read() {
     assert_eq!(ok_json(&out, "read-only, stale"), expected);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is read-only: using refs/heads/main"), "{}", String::from_utf8_lossy(&out.stderr));
     // `--compat legacy` is Nix 2.19.7, which fetches the ref a rev is on: main, cached.
-    let out = run_as_nobody(&home, &["fetch", "--no-store", "-q", "--compat", "legacy", "--ref", "main", "--url", &url, "--rev", expected["rev"].as_str().expect("rev")]);
+    let out = run_as_nobody(
+        &home,
+        &["fetch", "--no-store", "-q", "--compat", "legacy", "--ref", "main", "--url", &url, "--rev", expected["rev"].as_str().expect("rev")],
+    );
     assert_eq!(ok_json(&out, "read-only, known rev")["narHash"], expected["narHash"]);
 
     for extra in [&["--refresh"][..], &["--ref", "other"]] {

@@ -159,10 +159,7 @@ fn dirty_work_tree_matches_nix() {
     std::fs::remove_file(repo.join("sub/inner.txt")).expect("delete a tracked file");
     let ours = try_bin_json(&["fetch", "--no-store", "--compat", "legacy", "--url", path_str(&repo)]).expect("dirty fetch");
     let nix = nix_eval_json(
-        &format!(
-            "let r = builtins.fetchGit {{ url = {}; }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}",
-            nix_str(path_str(&repo))
-        ),
+        &format!("let r = builtins.fetchGit {{ url = {}; }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}", nix_str(path_str(&repo))),
         "dirty",
     );
     let mut diffs = Vec::new();

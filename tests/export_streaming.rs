@@ -48,7 +48,23 @@ fn large_blobs_loose_packed_and_deltified() {
     check("loose objects");
     // Packed: git keeps one version whole and stores the other as a delta against it.
     git(&repo, &["-c", "pack.window=10", "repack", "-a", "-d", "-f", "-q"]);
-    let verify = git(&repo, &["verify-pack", "-v", &format!("{}", std::fs::read_dir(repo.join(".git/objects/pack")).expect("pack dir").flatten().find(|e| e.path().extension().is_some_and(|x| x == "idx")).expect("an index").path().display())]);
+    let verify = git(
+        &repo,
+        &[
+            "verify-pack",
+            "-v",
+            &format!(
+                "{}",
+                std::fs::read_dir(repo.join(".git/objects/pack"))
+                    .expect("pack dir")
+                    .flatten()
+                    .find(|e| e.path().extension().is_some_and(|x| x == "idx"))
+                    .expect("an index")
+                    .path()
+                    .display()
+            ),
+        ],
+    );
     assert!(verify.lines().any(|l| l.contains(" blob ") && l.split_whitespace().count() > 5), "one blob is a delta: {verify}");
     check("packed, one whole and one deltified");
 }

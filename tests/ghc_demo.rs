@@ -15,9 +15,9 @@
 //! Under `CI=true` a chroot that cannot be set up fails the test; elsewhere (not root, no
 //! network) it is skipped with a message.
 
-mod support;
 #[path = "ghc_demo/chroot.rs"]
 mod chroot;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -161,11 +161,7 @@ fn compiling(line: &str) -> Option<Compiled> {
     }
     let rest = rest.trim_start().strip_prefix("Compiling ")?;
     let name = rest.split_whitespace().next()?.to_owned();
-    let reason = rest
-        .rsplit_once(") [")
-        .and_then(|(_, r)| r.strip_suffix(']'))
-        .unwrap_or_default()
-        .to_owned();
+    let reason = rest.rsplit_once(") [").and_then(|(_, r)| r.strip_suffix(']')).unwrap_or_default().to_owned();
     Some(Compiled { name, reason })
 }
 
@@ -177,11 +173,7 @@ fn names(modules: &[Compiled]) -> BTreeSet<String> {
 /// compiled once because its source changed.
 fn assert_only(compiled: &[Compiled], expected: &BTreeSet<String>, what: &str) {
     let library: Vec<&Compiled> = compiled.iter().filter(|m| m.name != "Paths_turtle").collect();
-    assert_eq!(
-        library.iter().map(|m| m.name.clone()).collect::<BTreeSet<_>>(),
-        *expected,
-        "{what}: {compiled:?}"
-    );
+    assert_eq!(library.iter().map(|m| m.name.clone()).collect::<BTreeSet<_>>(), *expected, "{what}: {compiled:?}");
     assert_eq!(library.len(), expected.len(), "{what}: each module once: {compiled:?}");
     for m in library {
         assert_eq!(m.reason, "Source file changed", "{what}: {compiled:?}");

@@ -7,48 +7,31 @@
 
 mod support;
 
-use support::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::*;
 
 fn nix_sri(path: &Path) -> String {
     let mut cmd = Command::new("nix");
-    isolate(&mut cmd)
-        .args([
-            "--extra-experimental-features",
-            "nix-command",
-            "hash",
-            "path",
-            "--type",
-            "sha256",
-        ])
-        .arg(path);
+    isolate(&mut cmd).args(["--extra-experimental-features", "nix-command", "hash", "path", "--type", "sha256"]).arg(path);
     run_ok(&mut cmd).trim().to_owned()
 }
 
 fn nix_base32(path: &Path) -> String {
     let mut cmd = Command::new("nix-hash");
-    isolate(&mut cmd)
-        .args(["--type", "sha256", "--base32"])
-        .arg(path);
+    isolate(&mut cmd).args(["--type", "sha256", "--base32"]).arg(path);
     run_ok(&mut cmd).trim().to_owned()
 }
 
 /// Compares `hash PATH` and `hash PATH --base32` with Nix.
 fn check(path: &Path, diffs: &mut Vec<String>) {
     let p = path.to_str().expect("scratch paths are UTF-8");
-    for (args, want) in [
-        (vec!["hash", p], nix_sri(path)),
-        (vec!["hash", p, "--base32"], nix_base32(path)),
-    ] {
+    for (args, want) in [(vec!["hash", p], nix_sri(path)), (vec!["hash", p, "--base32"], nix_base32(path))] {
         match try_bin(&args) {
             Err(e) => diffs.push(e),
             Ok(out) if out.trim_end_matches('\n') == want && out.ends_with('\n') => {}
-            Ok(out) => diffs.push(format!(
-                "`fetchgit-date {}` printed {out:?}, Nix says {want}",
-                args.join(" ")
-            )),
+            Ok(out) => diffs.push(format!("`fetchgit-date {}` printed {out:?}, Nix says {want}", args.join(" "))),
         }
     }
 }
@@ -57,10 +40,7 @@ fn check(path: &Path, diffs: &mut Vec<String>) {
 fn export(repo: &Path, rev: &str, dest: &Path) {
     std::fs::create_dir_all(dest).expect("create the export directory");
     let mut archive = Command::new("git");
-    isolate(&mut archive)
-        .arg("-C")
-        .arg(repo)
-        .args(["archive", "--format=tar", rev]);
+    isolate(&mut archive).arg("-C").arg(repo).args(["archive", "--format=tar", rev]);
     let tar = archive.output().expect("run git archive");
     assert!(tar.status.success(), "git archive {rev} failed");
     let tarfile = dest.with_extension("tar");
@@ -87,11 +67,7 @@ fn hash_of_exported_fixture_trees_matches_nix() {
             checked += 2;
         }
     }
-    assert_no_diffs(
-        "hash of exported trees vs nix hash path / nix-hash",
-        checked,
-        &diffs,
-    );
+    assert_no_diffs("hash of exported trees vs nix hash path / nix-hash", checked, &diffs);
 }
 
 #[test]
@@ -114,11 +90,7 @@ fn hash_of_single_files_and_empty_dir_matches_nix() {
     // only the owner's exec bit counts for Nix
     file("group-exec-only", b"x\n", 0o655);
     file("unpadded", b"12345678901", 0o644);
-    file(
-        "big",
-        &std::fs::read(fx.repo("files").join("big.txt")).expect("the big fixture file"),
-        0o644,
-    );
+    file("big", &std::fs::read(fx.repo("files").join("big.txt")).expect("the big fixture file"), 0o644);
     let empty_dir = dir.join("empty-dir");
     std::fs::create_dir_all(&empty_dir).expect("create an empty directory");
     paths.push(empty_dir);
@@ -126,9 +98,5 @@ fn hash_of_single_files_and_empty_dir_matches_nix() {
     for p in &paths {
         check(p, &mut diffs);
     }
-    assert_no_diffs(
-        "hash of single files / empty dir vs Nix",
-        paths.len() * 2,
-        &diffs,
-    );
+    assert_no_diffs("hash of single files / empty dir vs Nix", paths.len() * 2, &diffs);
 }

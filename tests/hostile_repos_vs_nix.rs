@@ -17,9 +17,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use serde_json::Value;
 use support::outcome::{compare, Declared, Deviation, Outcome};
 use support::*;
-use serde_json::Value;
 
 struct Case {
     repo: String,
@@ -140,7 +140,8 @@ fn nix_2_8(case: &Case, label: &str) -> Outcome {
 fn recorded(case: &Case) -> Option<Outcome> {
     static RECORDING: OnceLock<Value> = OnceLock::new();
     let rec = RECORDING.get_or_init(|| {
-        let text = std::fs::read_to_string(project_root().join("fixtures/hostile-repos-modern.json")).expect("fixtures/hostile-repos-modern.json: run fixtures/record-hostile-repos.sh");
+        let text = std::fs::read_to_string(project_root().join("fixtures/hostile-repos-modern.json"))
+            .expect("fixtures/hostile-repos-modern.json: run fixtures/record-hostile-repos.sh");
         serde_json::from_str(&text).expect("hostile-repos-modern.json is JSON")
     });
     let entry = &rec["cases"][case.key()];
@@ -216,7 +217,14 @@ fn cached_values_are_keyed_by_all_they_depend_on() {
         std::fs::write(g1.join("f"), text).expect("write");
         run_ok(isolate(Command::new("git").arg("-C").arg(&g1).args(["add", "f"])));
         let date = format!("@{} +0000", 1_600_000_000 + 100 * n);
-        run_ok(isolate(Command::new("git").arg("-C").arg(&g1).args(["-c", "user.name=a", "-c", "user.email=a@x", "commit", "-q", "-m", text]).env("GIT_COMMITTER_DATE", &date).env("GIT_AUTHOR_DATE", &date)));
+        run_ok(isolate(
+            Command::new("git")
+                .arg("-C")
+                .arg(&g1)
+                .args(["-c", "user.name=a", "-c", "user.email=a@x", "commit", "-q", "-m", text])
+                .env("GIT_COMMITTER_DATE", &date)
+                .env("GIT_AUTHOR_DATE", &date),
+        ));
     }
     let g2 = root.join("g2");
     run_ok(isolate(Command::new("git").args(["clone", "-q"]).arg(&g1).arg(&g2)));
@@ -229,7 +237,11 @@ fn cached_values_are_keyed_by_all_they_depend_on() {
     run_ok(isolate(Command::new("git").arg("-C").arg(&g3).args(["replace", "--graft", &parent, &root_commit])));
     let head = git(&g1, &["rev-parse", "HEAD"]).trim().to_owned();
     let revs = format!("g1 main {head}\ng2 main {head}\ng3 main {head}\n");
-    std::fs::OpenOptions::new().append(true).open(root.join("revs.txt")).and_then(|mut f| std::io::Write::write_all(&mut f, revs.as_bytes())).expect("append revs");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.join("revs.txt"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, revs.as_bytes()))
+        .expect("append revs");
     let case = |repo: &str| Case { repo: repo.into(), reference: "main".into(), submodules: false };
     for version in ["2.8.0", "2.34.8"] {
         warm_equals_cold(&root, &case("g1"), &case("g2"), version, &format!("grafts-{version}"));

@@ -12,9 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use serde_json::Value;
 use support::outcome::{compare, Declared, Deviation, Outcome};
 use support::*;
-use serde_json::Value;
 
 /// How a case is fetched.
 struct Case {
@@ -127,7 +127,8 @@ fn nix_2_8(case: &Case, label: &str) -> Outcome {
 fn recorded(case: &Case) -> Option<Outcome> {
     static RECORDING: OnceLock<Value> = OnceLock::new();
     let rec = RECORDING.get_or_init(|| {
-        let text = std::fs::read_to_string(project_root().join("fixtures/hostile-modern.json")).expect("fixtures/hostile-modern.json: run fixtures/record-hostile-modern.sh");
+        let text = std::fs::read_to_string(project_root().join("fixtures/hostile-modern.json"))
+            .expect("fixtures/hostile-modern.json: run fixtures/record-hostile-modern.sh");
         serde_json::from_str(&text).expect("hostile-modern.json is JSON")
     });
     let entry = &rec["cases"][case.key()];
@@ -146,7 +147,12 @@ fn recorded(case: &Case) -> Option<Outcome> {
 
 const DEVIATIONS: &[Declared] = &[
     ("modern", "modes path m40755", Deviation::OursRefuse, "a directory entry pointing at a blob: libgit2 casts it to a tree (undefined behaviour)"),
-    ("modern", "gitattributes path kind-dir-mode-blob", Deviation::OursRefuse, "a directory entry pointing at a blob: libgit2 casts it to a tree (undefined behaviour)"),
+    (
+        "modern",
+        "gitattributes path kind-dir-mode-blob",
+        Deviation::OursRefuse,
+        "a directory entry pointing at a blob: libgit2 casts it to a tree (undefined behaviour)",
+    ),
     ("modern", "deep path d1000", Deviation::OursExport, "Nix 2.26 corrupts its heap on trees a few hundred directories deep"),
     ("modern", "deep path d2040", Deviation::OursExport, "Nix 2.26 corrupts its heap on trees a few hundred directories deep"),
     ("modern", "deep path d20000", Deviation::OursExport, "Nix 2.26 crashes on trees a few hundred directories deep"),
@@ -156,8 +162,18 @@ const DEVIATIONS: &[Declared] = &[
     ("legacy", "kinds path name-slash", Deviation::OursRefuse, "git archive writes a name with '/' as a nested path; not reproduced"),
     ("legacy", "kinds path name-slash-dir", Deviation::OursRefuse, "git archive writes a name with '/' as a nested path; not reproduced"),
     ("legacy", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: the tar keeps the last; refused as corrupt"),
-    ("legacy", "encoding path main", Deviation::OursRefuse, "filter.upper.clean/smudge are configured: Nix 2.8 runs them (git diff, git archive), fetchgit-date never runs a repository's program (issue 19)"),
-    ("modern", "kinds path name-dup", Deviation::OursRefuse, "a duplicated name: Nix 2.26 reads freed memory for it (two recordings gave two hashes); refused as corrupt"),
+    (
+        "legacy",
+        "encoding path main",
+        Deviation::OursRefuse,
+        "filter.upper.clean/smudge are configured: Nix 2.8 runs them (git diff, git archive), fetchgit-date never runs a repository's program (issue 19)",
+    ),
+    (
+        "modern",
+        "kinds path name-dup",
+        Deviation::OursRefuse,
+        "a duplicated name: Nix 2.26 reads freed memory for it (two recordings gave two hashes); refused as corrupt",
+    ),
 ];
 
 #[test]
@@ -199,8 +215,9 @@ fn special_metadata_files_are_refused_quickly() {
     ] {
         let url = hostile().join(repo);
         for generation in ["modern", "legacy"] {
-            let out = run_with_timeout(bin().args(["fetch", "--no-store", "--compat", generation, "--url", url.to_str().expect("utf-8")]), Duration::from_secs(30))
-                .unwrap_or_else(|e| panic!("{repo}: {e}"));
+            let out =
+                run_with_timeout(bin().args(["fetch", "--no-store", "--compat", generation, "--url", url.to_str().expect("utf-8")]), Duration::from_secs(30))
+                    .unwrap_or_else(|e| panic!("{repo}: {e}"));
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{repo}: {stderr}");
             assert!(stderr.contains(file) && stderr.contains(what), "{repo}: the error names {file} and what it is: {stderr}");

@@ -4,33 +4,18 @@
 
 mod support;
 
-use support::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use support::*;
 
 /// Checks `fetch --compat legacy --no-store --url URL --rev R EXTRA_ARGS` against Nix for
 /// every rev; `nix_extra` is added to the fetchGit attributes.
-fn check_against_nix(
-    what: &str,
-    url: &str,
-    revs: &[String],
-    nix_extra: &str,
-    extra_args: &[&str],
-) -> (usize, Vec<String>) {
+fn check_against_nix(what: &str, url: &str, revs: &[String], nix_extra: &str, extra_args: &[&str]) -> (usize, Vec<String>) {
     let expected = nix_fetchgit_many(url, revs, nix_extra, what);
     let mut diffs = Vec::new();
     for rev in revs {
         let want = expected.get(rev).expect("Nix answered for every rev");
-        let mut args = vec![
-            "fetch",
-            "--compat",
-            "legacy",
-            "--no-store",
-            "--url",
-            url,
-            "--rev",
-            rev,
-        ];
+        let mut args = vec!["fetch", "--compat", "legacy", "--no-store", "--url", url, "--rev", rev];
         args.extend_from_slice(extra_args);
         match try_bin_json(&args) {
             Ok(ours) => diffs.extend(compare_fetch(&ours, want, false, &format!("{what} {rev}"))),
@@ -104,12 +89,7 @@ fn bare_repo_and_file_urls_match_nix_2_8() {
     let cases = [
         ("bare-path", bare.clone(), "allRefs = true;", &["--all-refs"][..]),
         ("bare-file-url", format!("file://{bare}"), "allRefs = true;", &["--all-refs"][..]),
-        (
-            "worktree-file-url",
-            format!("file://{}", work.display()),
-            "",
-            &[][..],
-        ),
+        ("worktree-file-url", format!("file://{}", work.display()), "", &[][..]),
     ];
     let (mut checked, mut diffs) = (0, Vec::new());
     for (label, url, nix_extra, our_extra) in cases {
@@ -117,11 +97,7 @@ fn bare_repo_and_file_urls_match_nix_2_8() {
         checked += n;
         diffs.extend(d);
     }
-    assert_no_diffs(
-        "legacy fetch of bare repo / file:// URLs vs Nix 2.8",
-        checked,
-        &diffs,
-    );
+    assert_no_diffs("legacy fetch of bare repo / file:// URLs vs Nix 2.8", checked, &diffs);
 }
 
 /// `fetch --date D` must give exactly what Nix gives for the commit git selects
@@ -149,33 +125,13 @@ fn truncated_fetch_matches_nix_for_the_git_selected_commit() {
                 sel = git(&path, &["rev-list", "--max-parents=0", "-1", rev]);
             }
             let sel = sel.trim();
-            let args = [
-                "fetch",
-                "--compat",
-                "legacy",
-                "--no-store",
-                "--url",
-                url,
-                "--rev",
-                rev,
-                "--date",
-                &d,
-            ];
+            let args = ["fetch", "--compat", "legacy", "--no-store", "--url", url, "--rev", rev, "--date", &d];
             checked += 1;
             match try_bin_json(&args) {
-                Ok(ours) => diffs.extend(compare_fetch(
-                    &ours,
-                    &expected[sel],
-                    true,
-                    &format!("history --rev {rev} --date {d} (git selects {sel})"),
-                )),
+                Ok(ours) => diffs.extend(compare_fetch(&ours, &expected[sel], true, &format!("history --rev {rev} --date {d} (git selects {sel})"))),
                 Err(e) => diffs.push(e),
             }
         }
     }
-    assert_no_diffs(
-        "legacy fetch --date vs Nix 2.8 of the selected commit",
-        checked,
-        &diffs,
-    );
+    assert_no_diffs("legacy fetch --date vs Nix 2.8 of the selected commit", checked, &diffs);
 }

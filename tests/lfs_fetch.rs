@@ -7,8 +7,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
-use support::*;
 use serde_json::Value;
+use support::*;
 
 fn recorded() -> Value {
     let text = std::fs::read_to_string(project_root().join("fixtures/lfs-modern.json")).expect("fixtures/lfs-modern.json");
@@ -67,7 +67,8 @@ fn fetch_as(cache: &Path, release: &str, args: &[&str]) -> Output {
 /// (`fixtures/lfs-nix-2.34.json`, recorded live by `fixtures/record-lfs.py`).
 #[test]
 fn remote_lfs_fetch_equals_recorded_nix_2_34() {
-    let text = std::fs::read_to_string(project_root().join("fixtures/lfs-nix-2.34.json")).expect("fixtures/lfs-nix-2.34.json: run fixtures/record-lfs.py with the Nix 2.34 oracle");
+    let text = std::fs::read_to_string(project_root().join("fixtures/lfs-nix-2.34.json"))
+        .expect("fixtures/lfs-nix-2.34.json: run fixtures/record-lfs.py with the Nix 2.34 oracle");
     let recorded: Value = serde_json::from_str(&text).expect("valid JSON");
     let header = &recorded["header"];
     let release = header["nix_version"].as_str().expect("nix_version").rsplit(' ').next().expect("X.Y.Z").to_owned();
@@ -92,7 +93,9 @@ fn remote_lfs_fetch_equals_recorded_nix_2_34() {
                 match (nix.get("result"), out.status.success()) {
                     (Some(result), true) => {
                         let ours: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-                        for (key, ours_key) in [("narHash", "narHash"), ("storePath", "outPath"), ("rev", "rev"), ("revCount", "revCount"), ("lastModified", "lastModified")] {
+                        for (key, ours_key) in
+                            [("narHash", "narHash"), ("storePath", "outPath"), ("rev", "rev"), ("revCount", "revCount"), ("lastModified", "lastModified")]
+                        {
                             if ours[ours_key] != result[key] {
                                 diffs.push(format!("{what}: {key}: ours {}, Nix {}", ours[ours_key], result[key]));
                             }
@@ -257,7 +260,9 @@ fn verify_says_which_hashes_need_lfs_contents() {
     let repo = repo.to_str().expect("utf-8");
     let hash = main["noExportIgnore"]["lfs"]["narHash"].as_str().expect("hash");
     let cache = dir.join("cache");
-    let verify = |extra: &[&str]| bin().env("XDG_CACHE_HOME", &cache).args(["verify", "--url", repo, "--rev", rev, "--nar-hash", hash]).args(extra).output().expect("run");
+    let verify = |extra: &[&str]| {
+        bin().env("XDG_CACHE_HOME", &cache).args(["verify", "--url", repo, "--rev", rev, "--nar-hash", hash]).args(extra).output().expect("run")
+    };
     let without = verify(&[]);
     let stdout = String::from_utf8_lossy(&without.stdout);
     assert_eq!(without.status.code(), Some(1), "{stdout}");
@@ -280,7 +285,11 @@ fn nix_2_26_has_no_lfs_attribute() {
     // Nor does --nix-version 2.26.3: --lfs is refused, naming the fix.
     let out = run_bin(&["fetch", "--url", "/nonexistent", "--lfs", "--nix-version", "2.26.3", "--no-store"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `nix-store --dump DIR | sha256sum`: Nix's own NAR of a directory, as hex.
@@ -305,7 +314,11 @@ fn submodules_get_their_lfs_contents_too_as_nix_2_27_passes_lfs_on() {
     let url = format!("http://127.0.0.1:{}/lfs.git", server.port);
     let cache = dir.join("cache");
     // The submodule alone, into the Nix store, with exportIgnore off as submodules have it.
-    let alone = bin().env("XDG_CACHE_HOME", &cache).args(["fetch", "--url", &url, "--rev", rev, "--ref", "main", "--lfs", "--no-export-ignore", "-q", "--nix-version", "2.27.0"]).output().expect("run");
+    let alone = bin()
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["fetch", "--url", &url, "--rev", rev, "--ref", "main", "--lfs", "--no-export-ignore", "-q", "--nix-version", "2.27.0"])
+        .output()
+        .expect("run");
     let alone = json(&alone, "the submodule alone");
     assert_eq!(alone["narHash"], main["noExportIgnore"]["lfs"]["narHash"]);
     // A superproject with it at sub/.

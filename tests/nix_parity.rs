@@ -388,12 +388,19 @@ fn recording_is_current() {
         assert!(header["command"].as_str().is_some_and(|c| c.contains("record-parity.sh")), "{file} names its command");
         let root = support::project_root();
         let mut stale = Vec::new();
-        for (key, script) in [("make_parity_sha256", "fixtures/make-parity.sh"), ("scenarios_sha256", "fixtures/parity-scenarios.txt"), ("refs_sha256", "fixtures/parity-refs.txt")] {
+        for (key, script) in [
+            ("make_parity_sha256", "fixtures/make-parity.sh"),
+            ("scenarios_sha256", "fixtures/parity-scenarios.txt"),
+            ("refs_sha256", "fixtures/parity-refs.txt"),
+        ] {
             if header[key].as_str() != Some(sha256_of(&root.join(script)).as_str()) {
                 stale.push(script);
             }
         }
-        assert!(stale.is_empty(), "{stale:?} changed since fixtures/{file} was recorded: rerun fixtures/record-parity.sh with the Nix {minor} oracle and commit it");
+        assert!(
+            stale.is_empty(),
+            "{stale:?} changed since fixtures/{file} was recorded: rerun fixtures/record-parity.sh with the Nix {minor} oracle and commit it"
+        );
         for scenario in scenarios() {
             assert!(rec["scenarios"][&scenario.name].is_object(), "scenario {} is not recorded in {file}", scenario.name);
         }
@@ -511,8 +518,16 @@ fn releases_without_an_oracle_follow_their_own_tests() {
 
     // Lix and Nix < 2.20 fetch only `ref`; Lix follows the remote HEAD, like Nix >= 2.9.
     let other_branch = r#"url = "@GIT@/git.git"; rev = "@devrev@";"#;
-    expect!("2.18.3-lix, rev not on ref", Value::Bool(matches!(run("2.18.3-lix", other_branch), Outcome::Failed(ref e) if e.contains("Cannot find Git revision"))), "true");
-    expect!("2.19.0, rev not on ref", Value::Bool(matches!(run("2.19.0", other_branch), Outcome::Failed(ref e) if e.contains("Cannot find Git revision"))), "true");
+    expect!(
+        "2.18.3-lix, rev not on ref",
+        Value::Bool(matches!(run("2.18.3-lix", other_branch), Outcome::Failed(ref e) if e.contains("Cannot find Git revision"))),
+        "true"
+    );
+    expect!(
+        "2.19.0, rev not on ref",
+        Value::Bool(matches!(run("2.19.0", other_branch), Outcome::Failed(ref e) if e.contains("Cannot find Git revision"))),
+        "true"
+    );
     let heads = r#"url = "@GIT@/heads.git";"#;
     expect!("2.18.3-lix default branch", attr(&run("2.18.3-lix", heads), "rev"), &world.revs["heads_main"]);
     expect!("2.9.0 default branch", attr(&run("2.9.0", heads), "rev"), &world.revs["heads_main"]);
@@ -560,12 +575,24 @@ fn nix_library_passes_the_release_and_input_checks_on() {
     let eval = |label: &str, expr: &str| {
         let home = world.home(&format!("lib-{label}"));
         let mut cmd = Command::new("nix-instantiate");
-        support::isolate_in(&mut cmd, &home)
-            .args(["--option", "allow-unsafe-native-code-during-evaluation", "true", "--eval", "--strict", "--json", "-E", expr]);
+        support::isolate_in(&mut cmd, &home).args([
+            "--option",
+            "allow-unsafe-native-code-during-evaluation",
+            "true",
+            "--eval",
+            "--strict",
+            "--json",
+            "-E",
+            expr,
+        ]);
         support::run_bounded(cmd, Duration::from_secs(300))
     };
     let mut diffs = Vec::new();
-    for (label, attrs) in [("dirty", r#"url = "@OUT@/dirty";"#), ("dirty-rev-count", r#"url = "@OUT@/dirty"; revCount = 7;"#), ("rev-last-modified", r#"url = "@OUT@/git"; rev = "@rev2@"; lastModified = @time_rev2@;"#)] {
+    for (label, attrs) in [
+        ("dirty", r#"url = "@OUT@/dirty";"#),
+        ("dirty-rev-count", r#"url = "@OUT@/dirty"; revCount = 7;"#),
+        ("rev-last-modified", r#"url = "@OUT@/git"; rev = "@rev2@"; lastModified = @time_rev2@;"#),
+    ] {
         let attrs = world.substitute(attrs);
         let nix = nix_2_8(&world, &format!("lib-{label}"), &attrs, &[]);
         let expr = format!("let r = {lib}.fetchGitDate {{ {attrs} nixVersion = \"2.8.0\"; }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}");
@@ -624,7 +651,9 @@ fn input_mismatches_add_nothing_to_the_store() {
             Outcome::Attrs(attrs) => panic!("{wrong} was accepted: {attrs:?}"),
         }
         let store_dir = root.join("nix/store");
-        let added: Vec<_> = std::fs::read_dir(&store_dir).map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().ends_with("-source")).collect()).unwrap_or_default();
+        let added: Vec<_> = std::fs::read_dir(&store_dir)
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().ends_with("-source")).collect())
+            .unwrap_or_default();
         assert!(added.is_empty(), "{wrong}: the store holds {added:?}");
     }
     let attrs = match run(good) {

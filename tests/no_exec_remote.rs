@@ -20,9 +20,7 @@ fn fetch_args<'a>(url: &'a str, version: &'a str, extra: &[&'a str]) -> Vec<&'a 
 
 /// The cache repositories under the scratch's cache (lock files aside).
 fn cache_repositories(scratch: &Scratch) -> Vec<PathBuf> {
-    std::fs::read_dir(scratch.cache_git())
-        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
-        .unwrap_or_default()
+    std::fs::read_dir(scratch.cache_git()).map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect()).unwrap_or_default()
 }
 
 fn plant(repo: &Path, key: &str, value: &str) {

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use support::*;
 use serde_json::Value;
+use support::*;
 
 struct Case {
     name: String,
@@ -70,7 +70,8 @@ fn head(repo: &Path) -> String {
 /// What fetchgit-date gave: its JSON, or its stderr (status 2).
 fn ours(case: &Case, out: &Path, nix_version: &str) -> Result<Value, String> {
     let repo = out.join(&case.name);
-    let mut args = vec!["fetch".to_owned(), "--no-store".into(), "-q".into(), "--nix-version".into(), nix_version.into(), "--url".into(), repo.display().to_string()];
+    let mut args =
+        vec!["fetch".to_owned(), "--no-store".into(), "-q".into(), "--nix-version".into(), nix_version.into(), "--url".into(), repo.display().to_string()];
     match case.fetch.as_str() {
         "worktree" => {}
         "rev" => args.extend(["--rev".to_owned(), head(&repo)]),
@@ -113,17 +114,21 @@ fn nix_2_8(case: &Case) -> Value {
         "submodules" => "submodules = true;".to_owned(),
         _ => String::new(),
     };
-    let expr = format!("let r = builtins.fetchGit {{ url = {}; {extra} }}; in {{ inherit (r) narHash lastModified revCount; }}", nix_str(&repo.display().to_string()));
+    let expr =
+        format!("let r = builtins.fetchGit {{ url = {}; {extra} }}; in {{ inherit (r) narHash lastModified revCount; }}", nix_str(&repo.display().to_string()));
     nix_eval_json(&expr, &format!("exec-{}", case.name))
 }
 
 fn recorded(case: &Case) -> Value {
     static FILE: OnceLock<Value> = OnceLock::new();
     let file = FILE.get_or_init(|| {
-        let text = std::fs::read_to_string(project_root().join("fixtures/hostile-exec-modern.json")).expect("fixtures/hostile-exec-modern.json: run fixtures/record-hostile-exec.sh");
+        let text = std::fs::read_to_string(project_root().join("fixtures/hostile-exec-modern.json"))
+            .expect("fixtures/hostile-exec-modern.json: run fixtures/record-hostile-exec.sh");
         serde_json::from_str(&text).expect("hostile-exec-modern.json is JSON")
     });
-    let entry = file["cases"].get(&case.name).unwrap_or_else(|| panic!("{}: not in fixtures/hostile-exec-modern.json; re-run fixtures/record-hostile-exec.sh", case.name));
+    let entry = file["cases"]
+        .get(&case.name)
+        .unwrap_or_else(|| panic!("{}: not in fixtures/hostile-exec-modern.json; re-run fixtures/record-hostile-exec.sh", case.name));
     assert_eq!(entry["fetch"].as_str(), Some(case.fetch.as_str()), "{}: recorded for another fetch; re-run fixtures/record-hostile-exec.sh", case.name);
     assert_eq!(entry["canaries"], Value::Array(Vec::new()), "{}: Nix 2.34.8 ran a configured program?", case.name);
     entry["result"].clone()
@@ -139,7 +144,12 @@ fn triggers_run_the_programs_through_plain_git() {
         assert_eq!(case.trigger[0], "git", "{}: triggers are git commands", case.name);
         let _ = cmd.status().expect("run git");
         let ran = canaries(&canary);
-        assert!(ran.iter().any(|c| c.starts_with(&format!("{}.", case.name))), "{}: `{}` did not run the configured program (canaries: {ran:?})", case.name, case.trigger.join(" "));
+        assert!(
+            ran.iter().any(|c| c.starts_with(&format!("{}.", case.name))),
+            "{}: `{}` did not run the configured program (canaries: {ran:?})",
+            case.name,
+            case.trigger.join(" ")
+        );
     }
 }
 

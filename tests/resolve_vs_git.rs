@@ -5,8 +5,8 @@
 
 mod support;
 
-use support::*;
 use std::path::Path;
+use support::*;
 use time::{macros::format_description, OffsetDateTime, UtcOffset};
 
 /// 2099-12-31T00:00:00Z. git's date parser rejects years >= 2100 (it reads
@@ -73,30 +73,18 @@ fn check(c: &Case) -> Option<String> {
     match run {
         Err(e) => Some(e),
         Ok(out) if out == format!("{want}\n") => None,
-        Ok(out) => Some(format!(
-            "{ctx}: printed {out:?}, git selects {want} (before={})",
-            c.before
-        )),
+        Ok(out) => Some(format!("{ctx}: printed {out:?}, git selects {want} (before={})", c.before)),
     }
 }
 
 /// Runs the cases on a few threads; returns (count, differences).
 fn run_cases(cases: Vec<Case>) -> (usize, Vec<String>) {
     let n = cases.len();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .min(4);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
     let chunk = n.div_ceil(threads).max(1);
     let diffs = std::thread::scope(|s| {
-        let handles: Vec<_> = cases
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().filter_map(check).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a worker thread panicked"))
-            .collect::<Vec<_>>()
+        let handles: Vec<_> = cases.chunks(chunk).map(|part| s.spawn(move || part.iter().filter_map(check).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a worker thread panicked")).collect::<Vec<_>>()
     });
     (n, diffs)
 }
@@ -152,12 +140,7 @@ fn iso(secs: i64, offset: Option<(i8, i8)>) -> String {
             let off = UtcOffset::from_hms(h, m, 0).expect("a valid offset");
             let local = utc.to_offset(off);
             let sign = if h < 0 || m < 0 { '-' } else { '+' };
-            format!(
-                "{}{sign}{:02}:{:02}",
-                local.format(fmt).expect("format a date"),
-                h.unsigned_abs(),
-                m.unsigned_abs()
-            )
+            format!("{}{sign}{:02}:{:02}", local.format(fmt).expect("format a date"), h.unsigned_abs(), m.unsigned_abs())
         }
     }
 }
@@ -171,11 +154,7 @@ fn iso_helper_agrees_with_git() {
         for off in [None, Some((2, 0)), Some((-5, -30))] {
             let s = iso(secs, off);
             let parsed = git(&repo, &["rev-parse", &format!("--since={s}")]);
-            assert_eq!(
-                parsed.trim(),
-                format!("--max-age={secs}"),
-                "git reads {s} as {secs}"
-            );
+            assert_eq!(parsed.trim(), format!("--max-age={secs}"), "git reads {s} as {secs}");
         }
     }
 }
@@ -203,20 +182,9 @@ fn spelled_cases(spell: impl Fn(i64) -> Vec<String>) -> Vec<Case> {
 
 #[test]
 fn resolve_date_spellings_match_git() {
-    let cases = spelled_cases(|d| {
-        vec![
-            format!("@{d}"),
-            iso(d, None),
-            iso(d, Some((2, 0))),
-            iso(d, Some((-5, -30))),
-        ]
-    });
+    let cases = spelled_cases(|d| vec![format!("@{d}"), iso(d, None), iso(d, Some((2, 0))), iso(d, Some((-5, -30)))]);
     let (n, diffs) = run_cases(cases);
-    assert_no_diffs(
-        "resolve --date (@N, ISO 8601 Z/offset) vs git rev-list",
-        n,
-        &diffs,
-    );
+    assert_no_diffs("resolve --date (@N, ISO 8601 Z/offset) vs git rev-list", n, &diffs);
 }
 
 /// `secs` written in git's calendar spellings that carry a time, each meaning exactly `secs`:
@@ -225,31 +193,13 @@ fn resolve_date_spellings_match_git() {
 fn calendar_spellings(secs: i64) -> Vec<String> {
     let utc = OffsetDateTime::from_unix_timestamp(secs).expect("a valid timestamp");
     let at = |hours: i8| utc.to_offset(UtcOffset::from_hms(hours, 0, 0).expect("a valid offset"));
-    let spell = |time: OffsetDateTime, fmt: &[time::format_description::FormatItem<'_>]| {
-        time.format(fmt).expect("format a date")
-    };
+    let spell = |time: OffsetDateTime, fmt: &[time::format_description::FormatItem<'_>]| time.format(fmt).expect("format a date");
     vec![
         spell(utc, format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")),
-        spell(
-            at(2),
-            format_description!(
-                "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] CEST [year]"
-            ),
-        ),
-        spell(
-            at(-5),
-            format_description!(
-                "[weekday repr:short] [month repr:short] [day padding:space] [hour repr:12]:[minute]:[second] [period] EST [year]"
-            ),
-        ),
-        spell(
-            utc,
-            format_description!("[weekday repr:short] [month repr:short] [day padding:none] [hour]:[minute]:[second] [year]"),
-        ),
-        spell(
-            at(9),
-            format_description!("[month repr:long] [day padding:none], [year] [hour]:[minute]:[second] +0900"),
-        ),
+        spell(at(2), format_description!("[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] CEST [year]")),
+        spell(at(-5), format_description!("[weekday repr:short] [month repr:short] [day padding:space] [hour repr:12]:[minute]:[second] [period] EST [year]")),
+        spell(utc, format_description!("[weekday repr:short] [month repr:short] [day padding:none] [hour]:[minute]:[second] [year]")),
+        spell(at(9), format_description!("[month repr:long] [day padding:none], [year] [hour]:[minute]:[second] +0900")),
         spell(utc, format_description!("[year][month][day][hour][minute][second]")),
     ]
 }
@@ -272,11 +222,7 @@ fn calendar_spellings_agree_with_git() {
 fn resolve_calendar_spellings_match_git() {
     let cases = spelled_cases(calendar_spellings);
     let (n, diffs) = run_cases(cases);
-    assert_no_diffs(
-        "resolve --date (zone names, date(1), git log, month names, lastModifiedDate) vs git rev-list",
-        n,
-        &diffs,
-    );
+    assert_no_diffs("resolve --date (zone names, date(1), git log, month names, lastModifiedDate) vs git rev-list", n, &diffs);
 }
 
 /// The `lastModifiedDate` that `fetch` prints for a commit, given back as `--date` from that
@@ -309,10 +255,9 @@ fn last_modified_date_from_fetch_selects_that_commit() {
             diffs.extend(check(&case));
             match try_bin_json(&["fetch", "--no-store", "--url", url, "--rev", &rev, "--date", &date]) {
                 Ok(again) if again["rev"] == rev.as_str() && again["lastModifiedDate"] == date.as_str() => {}
-                Ok(again) => diffs.push(format!(
-                    "{repo}: fetch --rev {rev} --date {date} printed rev {} lastModifiedDate {}",
-                    again["rev"], again["lastModifiedDate"]
-                )),
+                Ok(again) => {
+                    diffs.push(format!("{repo}: fetch --rev {rev} --date {date} printed rev {} lastModifiedDate {}", again["rev"], again["lastModifiedDate"]))
+                }
                 Err(e) => diffs.push(e),
             }
         }
@@ -328,10 +273,7 @@ fn relative_dates_warn_and_calendar_dates_do_not() {
     let url = repo.to_str().expect("fixture paths are UTF-8");
     let rev = git(&repo, &["rev-parse", "main"]);
     let rev = rev.trim();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("the clock is after 1970").as_secs() as i64;
     // (spelling, relative, the instant it means); the fixtures' commits are years old, so the
     // seconds between our clock and the binary's do not change what is selected
     let specs = [
@@ -358,16 +300,8 @@ fn relative_dates_warn_and_calendar_dates_do_not() {
 
 #[test]
 fn resolve_interval_matches_git() {
-    let intervals: [(&str, i64); 8] = [
-        ("1", 1),
-        ("60", 60),
-        ("3600", 3600),
-        ("86400", 86_400),
-        ("604800", 604_800),
-        ("1d", 86_400),
-        ("12h", 43_200),
-        ("90m", 5_400),
-    ];
+    let intervals: [(&str, i64); 8] =
+        [("1", 1), ("60", 60), ("3600", 3600), ("86400", 86_400), ("604800", 604_800), ("1d", 86_400), ("12h", 43_200), ("90m", 5_400)];
     let fx = fixtures();
     let mut cases = Vec::new();
     for repo in REPOS {
@@ -378,42 +312,20 @@ fn resolve_interval_matches_git() {
             for (spelling, secs) in intervals {
                 let boundary = t - t.rem_euclid(secs);
                 for fp in [false, true] {
-                    cases.push(rev_case(
-                        repo,
-                        &rev,
-                        &["--interval", spelling],
-                        boundary,
-                        fp,
-                    ));
+                    cases.push(rev_case(repo, &rev, &["--interval", spelling], boundary, fp));
                 }
             }
         }
     }
     let (n, diffs) = run_cases(cases);
-    assert_no_diffs(
-        "resolve --interval vs git rev-list at the boundary",
-        n,
-        &diffs,
-    );
+    assert_no_diffs("resolve --interval vs git rev-list at the boundary", n, &diffs);
 }
 
 #[test]
 fn resolve_from_refs_matches_git() {
     let fx = fixtures();
     let starts: [(&str, &[&str]); 2] = [
-        (
-            "history",
-            &[
-                "main",
-                "develop",
-                "refs/heads/main",
-                "refs/heads/side",
-                "refs/tags/v1.0",
-                "refs/tags/v2.0",
-                "refs/tags/nested",
-                "refs/tags/light",
-            ],
-        ),
+        ("history", &["main", "develop", "refs/heads/main", "refs/heads/side", "refs/tags/v1.0", "refs/tags/v2.0", "refs/tags/nested", "refs/tags/light"]),
         ("files", &["main", "refs/tags/v1", "refs/tags/light"]),
     ];
     let mut cases = Vec::new();
@@ -422,25 +334,12 @@ fn resolve_from_refs_matches_git() {
         let dates = date_spread(&path);
         for r in refs {
             // git's name for the start: a bare name means a branch
-            let git_start = if r.starts_with("refs/") {
-                (*r).to_owned()
-            } else {
-                format!("refs/heads/{r}")
-            };
+            let git_start = if r.starts_with("refs/") { (*r).to_owned() } else { format!("refs/heads/{r}") };
             let tip = git(&path, &["rev-parse", &format!("{git_start}^{{commit}}")]);
-            let tip_time: i64 = git(&path, &["log", "-1", "--format=%ct", tip.trim()])
-                .trim()
-                .parse()
-                .expect("%ct is a number");
-            let mut whens: Vec<(Vec<String>, i64)> = dates
-                .iter()
-                .map(|d| (vec!["--date".into(), d.to_string()], *d))
-                .collect();
+            let tip_time: i64 = git(&path, &["log", "-1", "--format=%ct", tip.trim()]).trim().parse().expect("%ct is a number");
+            let mut whens: Vec<(Vec<String>, i64)> = dates.iter().map(|d| (vec!["--date".into(), d.to_string()], *d)).collect();
             for secs in [60i64, 3600, 86_400] {
-                whens.push((
-                    vec!["--interval".into(), secs.to_string()],
-                    tip_time - tip_time % secs,
-                ));
+                whens.push((vec!["--interval".into(), secs.to_string()], tip_time - tip_time % secs));
             }
             for (when, before) in whens {
                 for fp in [false, true] {
@@ -473,47 +372,15 @@ fn resolve_errors_exit_2_with_one_line() {
     let head = head.trim();
     let cases: Vec<Vec<&str>> = vec![
         // a commit that does not exist
-        vec![
-            "resolve",
-            "--url",
-            url,
-            "--rev",
-            "0123456789abcdef0123456789abcdef01234567",
-            "--date",
-            "1600000000",
-        ],
+        vec!["resolve", "--url", url, "--rev", "0123456789abcdef0123456789abcdef01234567", "--date", "1600000000"],
         // an unparsable date
-        vec![
-            "resolve",
-            "--url",
-            url,
-            "--rev",
-            head,
-            "--date",
-            "not a date",
-        ],
+        vec!["resolve", "--url", url, "--rev", head, "--date", "not a date"],
         // a zero interval
         vec!["resolve", "--url", url, "--rev", head, "--interval", "0"],
         // a repository that does not exist
-        vec![
-            "resolve",
-            "--url",
-            missing,
-            "--rev",
-            head,
-            "--date",
-            "1600000000",
-        ],
+        vec!["resolve", "--url", missing, "--rev", head, "--date", "1600000000"],
         // a ref that does not exist
-        vec![
-            "resolve",
-            "--url",
-            url,
-            "--ref",
-            "no-such-branch",
-            "--date",
-            "1600000000",
-        ],
+        vec!["resolve", "--url", url, "--ref", "no-such-branch", "--date", "1600000000"],
     ];
     let mut diffs = Vec::new();
     for args in &cases {
@@ -527,10 +394,7 @@ fn resolve_errors_exit_2_with_one_line() {
             diffs.push(format!("`{ctx}`: stderr is not one line: {stderr:?}"));
         }
         if !out.stdout.is_empty() {
-            diffs.push(format!(
-                "`{ctx}`: printed on stdout: {:?}",
-                String::from_utf8_lossy(&out.stdout)
-            ));
+            diffs.push(format!("`{ctx}`: printed on stdout: {:?}", String::from_utf8_lossy(&out.stdout)));
         }
     }
     // a usage error (neither --date nor --interval): exit 2; the argument parser may
@@ -538,12 +402,7 @@ fn resolve_errors_exit_2_with_one_line() {
     let args = ["resolve", "--url", url, "--rev", head];
     let out = run_bin(&args);
     if out.status.code() != Some(2) || !out.stdout.is_empty() {
-        diffs.push(format!(
-            "`{}`: exit status {}, stdout {:?}; expected 2 and nothing",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout)
-        ));
+        diffs.push(format!("`{}`: exit status {}, stdout {:?}; expected 2 and nothing", args.join(" "), out.status, String::from_utf8_lossy(&out.stdout)));
     }
     assert_no_diffs("resolve errors", cases.len() + 1, &diffs);
 }
@@ -615,8 +474,7 @@ fn resolve_with_commit_graph_matches_git() {
     for name in &copies {
         let path = fx.repo(name);
         assert!(
-            path.join(".git/objects/info/commit-graph").exists()
-                || path.join(".git/objects/info/commit-graphs/commit-graph-chain").exists(),
+            path.join(".git/objects/info/commit-graph").exists() || path.join(".git/objects/info/commit-graphs/commit-graph-chain").exists(),
             "{name} has a commit-graph"
         );
         let dates = date_spread(&path);
@@ -657,12 +515,7 @@ fn resolve_with_commit_graph_matches_git() {
 fn try_bin_with_cache(args: &[&str], cache: &Path) -> Result<String, String> {
     let out = bin().env("XDG_CACHE_HOME", cache).args(args).output().expect("run the fetchgit-date binary");
     if !out.status.success() {
-        return Err(format!(
-            "`fetchgit-date {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(format!("`fetchgit-date {}` failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim()));
     }
     String::from_utf8(out.stdout).map_err(|e| format!("`fetchgit-date {}`: stdout is not UTF-8: {e}", args.join(" ")))
 }

@@ -12,18 +12,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::*;
 use fetchgit_date::cache::Cache;
 use fetchgit_date::export::ExportOptions;
-use fetchgit_date::nix_version::Generation;
 use fetchgit_date::fetch::{FetchError, Fetcher, Selector};
+use fetchgit_date::nix_version::Generation;
 use fetchgit_date::signature::{CommitVerification, KeyTypeRules, PublicKey, SignatureError};
 use serde_json::Value;
+use support::*;
 
 /// A recording and the release that made it (`2.34.8`, from its header's `nix --version`).
 fn recorded(file: &str) -> (Value, fetchgit_date::nix_version::NixVersion) {
     let path = project_root().join("fixtures").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-signatures.py with that release's oracle", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-signatures.py with that release's oracle", path.display()));
     let recorded: Value = serde_json::from_str(&text).expect("valid JSON");
     let line = recorded["header"]["nix_version"].as_str().expect("the recording names its Nix").to_owned();
     let release = line.rsplit(' ').next().expect("`nix (Nix) X.Y.Z`").parse().expect("a Nix version");
@@ -178,7 +179,14 @@ fn every_recorded_signature_case_matches(file: &str, minor: &str) {
                     }
                 }
                 // The CLI, with the same attributes as flags, agrees.
-                let mut args = vec!["fetch".to_owned(), "--url".to_owned(), repo.display().to_string(), "--no-store".to_owned(), "--nix-version".to_owned(), release.to_string()];
+                let mut args = vec![
+                    "fetch".to_owned(),
+                    "--url".to_owned(),
+                    repo.display().to_string(),
+                    "--no-store".to_owned(),
+                    "--nix-version".to_owned(),
+                    release.to_string(),
+                ];
                 if let Some(rev) = case["rev"].as_str() {
                     args.extend(["--rev".to_owned(), rev.to_owned()]);
                 }

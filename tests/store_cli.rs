@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
 use nixstore::hash::NixHash;
+use support::*;
 
 fn nix_store(store: &str, args: &[&str]) -> String {
     run_ok(Command::new("nix-store").arg("--store").arg(store).args(args))
@@ -23,10 +23,7 @@ fn fetch_into(store: &str, rev: &str, extra_env: &[(&str, &Path)]) -> (serde_jso
     for (key, value) in extra_env {
         cmd.env(key, value);
     }
-    let out = cmd
-        .args(["fetch", "--store", store, "--url", repo.to_str().expect("UTF-8"), "--rev", rev])
-        .output()
-        .expect("run fetchgit-date");
+    let out = cmd.args(["fetch", "--store", store, "--url", repo.to_str().expect("UTF-8"), "--rev", rev]).output().expect("run fetchgit-date");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "fetch into {store} failed: {stderr}");
     (serde_json::from_slice(&out.stdout).expect("JSON on stdout"), stderr)

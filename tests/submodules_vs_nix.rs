@@ -15,8 +15,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::*;
 use serde_json::Value;
+use support::*;
 
 /// The fixture in a fresh directory.
 fn make_fixture(name: &str) -> PathBuf {
@@ -78,7 +78,9 @@ fn legacy_equals_live_nix_2_8_from_a_work_tree_and_a_bare_repository() {
             let context = format!("{url} {rev}");
             match (nix_fetchgit(url, rev, &label), ours(url, rev, "2.8.0")) {
                 (Ok(nix), Ok(ours)) => diffs.extend(compare_fetch(&ours, &nix, false, &context)),
-                (Err(_), Err(err)) => assert!(err.contains("submodule 'libs/a'") || err.contains("submodule 'orphan'"), "{context}: the error names the submodule: {err}"),
+                (Err(_), Err(err)) => {
+                    assert!(err.contains("submodule 'libs/a'") || err.contains("submodule 'orphan'"), "{context}: the error names the submodule: {err}")
+                }
                 (nix, ours) => diffs.push(format!("{context}: Nix 2.8 gave {nix:?}, fetchgit-date {ours:?}")),
             }
             checked += 1;
@@ -91,7 +93,8 @@ fn legacy_equals_live_nix_2_8_from_a_work_tree_and_a_bare_repository() {
 /// A recording and the release that made it (`2.34.8`, from its header's `nix --version`).
 fn recorded(file: &str) -> (Value, String) {
     let path = project_root().join("fixtures").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-submodules.py with that release's oracle", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run fixtures/record-submodules.py with that release's oracle", path.display()));
     let record: Value = serde_json::from_str(&text).expect("valid JSON");
     let line = record["header"]["nix_version"].as_str().expect("the recording names its Nix").to_owned();
     (record, line.rsplit(' ').next().expect("`nix (Nix) X.Y.Z`").to_owned())
@@ -134,7 +137,8 @@ fn modern_equals_recording(file: &str, minor: &str) {
                     failures += 1;
                     let nix = case["error"].as_str().expect("an error is recorded");
                     // The same cause, in our words: a commit nobody has, or libgit2's lost slash.
-                    let same = (nix.contains("unexpected authority") && err.contains("drops a slash")) || (nix.contains("1234567890") && err.contains("1234567890"));
+                    let same =
+                        (nix.contains("unexpected authority") && err.contains("drops a slash")) || (nix.contains("1234567890") && err.contains("1234567890"));
                     assert!(same, "{context}: Nix {release} failed with {nix:?}, fetchgit-date with {err:?}");
                 }
                 (attrs, ours) => diffs.push(format!("{context}: Nix {release} gave {attrs} / {}, fetchgit-date {ours:?}", case["error"])),
@@ -154,7 +158,8 @@ fn truncation_picks_the_superproject_commit_and_its_recorded_submodules() {
     let main = revs(&fx, "main");
     // S5..S1 newest first: 2024-01-03T00:00Z lies between S2 (01-02 12:00) and S3.
     let s2 = &main[3];
-    let truncated = try_bin_json(&["fetch", "--url", &url, "--ref", "main", "--date", "2024-01-03T00:00:00Z", "--submodules", "--no-store"]).expect("truncated fetch");
+    let truncated =
+        try_bin_json(&["fetch", "--url", &url, "--ref", "main", "--date", "2024-01-03T00:00:00Z", "--submodules", "--no-store"]).expect("truncated fetch");
     assert_eq!(truncated["rev"].as_str(), Some(s2.as_str()));
     assert_eq!(truncated["truncation"]["start"].as_str(), Some(main[0].as_str()));
     assert_eq!(truncated["narHash"], record["cases"]["super"][s2]["attrs"]["narHash"], "S2 with A2 and its nested submodule, as Nix 2.26 has it");
@@ -241,7 +246,10 @@ fn legacy_work_trees_equal_nix_2_8_clean_and_dirty_with_submodules_checked_out_o
     let tree = fx.join("super");
     let url = tree.display().to_string();
     let compare = |what: &str| {
-        let expr = format!("let r = builtins.fetchGit {{ url = {}; submodules = true; }}; in {{ inherit (r) narHash rev revCount lastModified submodules; }}", nix_str(&url));
+        let expr = format!(
+            "let r = builtins.fetchGit {{ url = {}; submodules = true; }}; in {{ inherit (r) narHash rev revCount lastModified submodules; }}",
+            nix_str(&url)
+        );
         let nix = nix_eval(&expr, &format!("work-tree-{what}")).expect("Nix 2.8 fetches the work tree");
         let ours = try_bin_json(&["fetch", "--url", &url, "--submodules", "--nix-version", "2.8.0", "--no-store"]).expect("fetch");
         for key in ["narHash", "rev", "revCount", "lastModified", "submodules"] {
@@ -406,11 +414,7 @@ find "$tmp" -name .git -prune -exec rm -rf {} +
 nix-store --dump "$tmp" | sha256sum | cut -d' ' -f1
 "#;
     let mut cmd = Command::new("sh");
-    with_file_protocol(isolate(&mut cmd))
-        .args(["-c", script, "nix-2.19"])
-        .arg(work_tree)
-        .arg(rev)
-        .arg(scratch);
+    with_file_protocol(isolate(&mut cmd)).args(["-c", script, "nix-2.19"]).arg(work_tree).arg(rev).arg(scratch);
     let out = cmd.output().expect("sh runs");
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())

@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::*;
 use serde_json::Value;
+use support::*;
 
 /// Every recording the tests replay, oldest release first.
 const RECORDINGS: [&str; 2] = ["fixtures/verify-lock-modern.json", "fixtures/verify-lock-nix-2.34.json"];
@@ -116,7 +116,11 @@ fn setup(label: &str) -> Option<Setup> {
         let recorded = recording_at(path);
         let header = &recorded["header"];
         for (key, file) in [("make_verify_lock_sha256", "fixtures/make-verify-lock.sh"), ("flake_sha256", "fixtures/verify-lock-flake.nix")] {
-            assert_eq!(header[key].as_str(), Some(sha256_of(&project_root().join(file)).as_str()), "{file} changed since {path} was recorded: rerun fixtures/record-verify-lock.sh");
+            assert_eq!(
+                header[key].as_str(),
+                Some(sha256_of(&project_root().join(file)).as_str()),
+                "{file} changed since {path} was recorded: rerun fixtures/record-verify-lock.sh"
+            );
         }
         let release = release_of(header["nix_version"].as_str().expect("the header names the release"));
         let lock = base.join(format!("nix-{release}.lock"));
@@ -153,10 +157,7 @@ fn verify_lock(lock: &Path, releases: &[&str], mirrors: &[String]) -> (i32, Vec<
 }
 
 fn find<'a>(checks: &'a [Value], input: &str, release: &str) -> &'a Value {
-    checks
-        .iter()
-        .find(|c| c["input"] == input && c["release"] == release)
-        .unwrap_or_else(|| panic!("no result for input {input} under {release}: {checks:#?}"))
+    checks.iter().find(|c| c["input"] == input && c["release"] == release).unwrap_or_else(|| panic!("no result for input {input} under {release}: {checks:#?}"))
 }
 
 /// Checks `lock` (written by `own`) under `own` and `other`, whose lock is `other_lock`.
@@ -230,12 +231,7 @@ fn each_lock_reproduces_under_its_release_and_names_what_the_others_lock_instead
 fn table_errors_and_exit_codes() {
     let Some(setup) = setup("table") else { return };
     let theirs = locked_inputs(&setup.lock_234);
-    let out = bin()
-        .arg("verify-lock")
-        .arg(&setup.lock_28)
-        .args(["--nix-version", &setup.recorded_release])
-        .output()
-        .expect("run");
+    let out = bin().arg("verify-lock").arg(&setup.lock_28).args(["--nix-version", &setup.recorded_release]).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     let table = String::from_utf8(out.stdout).expect("UTF-8");
     for expected in ["cause export-subst", "cause export-ignore", "cause eol-or-filter", "cause tag-peeling", "cause submodules"] {
@@ -338,13 +334,22 @@ fn forge_tarballs_are_git_archive_unpacked_by_nix() {
         let tarball = &recorded["tarballs"][repo];
         assert_eq!(tarball["rev"].as_str(), Some(rev.as_str()), "{repo}: the fixture's commit is the recorded one");
         let archive = base.join(format!("{repo}.tar.gz"));
-        let out = Command::new("git").arg("-C").arg(fx.join(repo)).args(["archive", "--format=tar.gz", &format!("--prefix={repo}-{rev}/"), &rev]).output().expect("git archive");
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(fx.join(repo))
+            .args(["archive", "--format=tar.gz", &format!("--prefix={repo}-{rev}/"), &rev])
+            .output()
+            .expect("git archive");
         assert!(out.status.success());
         std::fs::write(&archive, out.stdout).expect("write the tarball");
         let live = to_sri(&nix(&["nix-prefetch-url", "--unpack", &format!("file://{}", archive.display())]));
         let recorded_unpack = to_sri(tarball["prefetchUrlUnpack"].as_str().expect("recorded"));
         let recorded_fetcher = tarball["flakePrefetch"]["locked"]["narHash"].as_str().expect("recorded").to_owned();
-        assert_eq!((&live, &recorded_unpack), (&recorded_fetcher, &recorded_fetcher), "{repo}: Nix {host_release} and {recorded_release} unpack the tarball to one tree");
+        assert_eq!(
+            (&live, &recorded_unpack),
+            (&recorded_fetcher, &recorded_fetcher),
+            "{repo}: Nix {host_release} and {recorded_release} unpack the tarball to one tree"
+        );
         for path in RECORDINGS {
             let other = &recording_at(path)["tarballs"][repo];
             let unpacked = to_sri(other["prefetchUrlUnpack"].as_str().expect("recorded"));
@@ -458,15 +463,24 @@ fn verify_list_follows_nixpkgs_fetchers() {
         mirrors.push(format!("github:fixtures/{repo}={}", path.display()));
         mirrors.push(format!("https://github.com/fixtures/{repo}.git={}", path.display()));
         if repo == "super" {
-            calls.push(serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": checkout, "fetchSubmodules": true}));
+            calls.push(
+                serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": checkout, "fetchSubmodules": true}),
+            );
         } else {
             let archive = base.join(format!("{repo}.tar.gz"));
-            let out = Command::new("git").arg("-C").arg(&path).args(["archive", "--format=tar.gz", &format!("--prefix={repo}-{rev}/"), &rev]).output().expect("git archive");
+            let out = Command::new("git")
+                .arg("-C")
+                .arg(&path)
+                .args(["archive", "--format=tar.gz", &format!("--prefix={repo}-{rev}/"), &rev])
+                .output()
+                .expect("git archive");
             assert!(out.status.success());
             std::fs::write(&archive, out.stdout).expect("write the tarball");
             let tarball = to_sri(&nix(&["nix-prefetch-url", "--unpack", &format!("file://{}", archive.display())]));
             calls.push(serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": tarball}));
-            calls.push(serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": checkout, "forceFetchGit": true}));
+            calls.push(
+                serde_json::json!({"fetcher": "fetchFromGitHub", "owner": "fixtures", "repo": repo, "rev": rev, "hash": checkout, "forceFetchGit": true}),
+            );
             tarballs.insert(repo, (rev.clone(), tarball));
         }
         checkouts.insert(repo, checkout);
@@ -553,10 +567,15 @@ fn bulk_inputs_of_one_remote_share_its_fetch() {
     nodes.insert("root".into(), serde_json::json!({"inputs": root_inputs}));
     let lock = scratch.dir.path().join("flake.lock");
     std::fs::write(&lock, serde_json::json!({"version": 7, "root": "root", "nodes": nodes}).to_string()).expect("write");
-    let out = run_bin_in(scratch.home().as_path(), &["verify-lock", &lock.display().to_string(), "--nix-version", "2.8.0", "--nix-version", "2.35.2", "--jobs", "2", "--format", "json"], &[]);
+    let out = run_bin_in(
+        scratch.home().as_path(),
+        &["verify-lock", &lock.display().to_string(), "--nix-version", "2.8.0", "--nix-version", "2.35.2", "--jobs", "2", "--format", "json"],
+        &[],
+    );
     let checks: Vec<Value> = String::from_utf8(out.stdout).expect("UTF-8").lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
     assert_eq!(out.status.code(), Some(0), "{}: {checks:#?}", String::from_utf8_lossy(&out.stderr));
-    let order: Vec<(String, String)> = checks.iter().map(|c| (c["input"].as_str().expect("name").to_owned(), c["release"].as_str().expect("release").to_owned())).collect();
+    let order: Vec<(String, String)> =
+        checks.iter().map(|c| (c["input"].as_str().expect("name").to_owned(), c["release"].as_str().expect("release").to_owned())).collect();
     let expected: Vec<(String, String)> = (0..revs.len()).flat_map(|i| ["2.8.0", "2.35.2"].map(|r| (format!("in{i:02}"), r.to_owned()))).collect();
     assert_eq!(order, expected, "one object per input and release, in lock order");
     assert!(checks.iter().all(|c| c["status"] == "reproduces"), "{checks:#?}");
@@ -605,8 +624,16 @@ fn lfs_inputs_by_release() {
     }
     let recorded = recording();
     let header = &recorded["header"];
-    for (key, file) in [("lfs_flake_sha256", "fixtures/verify-lock-lfs-flake.nix"), ("make_lfs_sha256", "fixtures/make-lfs.sh"), ("lfs_server_sha256", "tests/lfs_support/lfs_server.py")] {
-        assert_eq!(header[key].as_str(), Some(sha256_of(&project_root().join(file)).as_str()), "{file} changed since {RECORDING} was recorded: rerun fixtures/record-verify-lock.sh");
+    for (key, file) in [
+        ("lfs_flake_sha256", "fixtures/verify-lock-lfs-flake.nix"),
+        ("make_lfs_sha256", "fixtures/make-lfs.sh"),
+        ("lfs_server_sha256", "tests/lfs_support/lfs_server.py"),
+    ] {
+        assert_eq!(
+            header[key].as_str(),
+            Some(sha256_of(&project_root().join(file)).as_str()),
+            "{file} changed since {RECORDING} was recorded: rerun fixtures/record-verify-lock.sh"
+        );
     }
     let recorded_release = release_of(header["nix_version"].as_str().expect("release"));
     let base = fixtures().scratch("verify-lock-lfs");

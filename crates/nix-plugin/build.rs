@@ -53,7 +53,14 @@ const PRETEND_VERSION: &str = "2.7.99-pretend";
 const HOW_TO_GET_HEADERS: &str = "fetchgit-date-nix-plugin: Nix's C++ headers were not found: on Debian run `sudo tests/install-deps` (it installs those of the installed nix-bin in /usr/include/nix); with nixpkgs, build with nix.dev and pkg-config (`pkg-config nix-expr`); or set FETCHGIT_DATE_NIX_INCLUDE_DIR and FETCHGIT_DATE_NIX_VERSION";
 
 fn main() {
-    for var in ["FETCHGIT_DATE_NIX_INCLUDE_DIR", "FETCHGIT_DATE_NIX_VERSION", "FETCHGIT_DATE_NIX_LIB_DIR", "FETCHGIT_DATE_NIX_PRETEND_VERSION", "FETCHGIT_DATE_NIX_CXX", "PKG_CONFIG_PATH"] {
+    for var in [
+        "FETCHGIT_DATE_NIX_INCLUDE_DIR",
+        "FETCHGIT_DATE_NIX_VERSION",
+        "FETCHGIT_DATE_NIX_LIB_DIR",
+        "FETCHGIT_DATE_NIX_PRETEND_VERSION",
+        "FETCHGIT_DATE_NIX_CXX",
+        "PKG_CONFIG_PATH",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=src/shim.cc");
@@ -62,7 +69,8 @@ fn main() {
         Ok(nix) => nix,
         Err(problem) => fail(&format!("{HOW_TO_GET_HEADERS} ({problem})")),
     };
-    let (major, minor) = parse_version(&nix.version).unwrap_or_else(|| fail(&format!("fetchgit-date-nix-plugin: cannot read the Nix version '{}': expected MAJOR.MINOR[.PATCH]", nix.version)));
+    let (major, minor) = parse_version(&nix.version)
+        .unwrap_or_else(|| fail(&format!("fetchgit-date-nix-plugin: cannot read the Nix version '{}': expected MAJOR.MINOR[.PATCH]", nix.version)));
     let (implementation, compiled) = if nix.lix { ("Lix", COMPILED_LIX) } else { ("Nix", COMPILED_NIX) };
     if !compiled.contains(&(major, minor)) {
         let lines: Vec<String> = compiled.iter().map(|(a, b)| format!("{a}.{b}")).collect();
@@ -166,7 +174,8 @@ fn parse_version(version: &str) -> Option<(u32, u32)> {
 
 fn find_nix() -> Result<Nix, String> {
     if let Ok(dirs) = std::env::var("FETCHGIT_DATE_NIX_INCLUDE_DIR") {
-        let given = std::env::var("FETCHGIT_DATE_NIX_VERSION").map_err(|_| "FETCHGIT_DATE_NIX_INCLUDE_DIR is set but FETCHGIT_DATE_NIX_VERSION is not".to_string())?;
+        let given =
+            std::env::var("FETCHGIT_DATE_NIX_VERSION").map_err(|_| "FETCHGIT_DATE_NIX_INCLUDE_DIR is set but FETCHGIT_DATE_NIX_VERSION is not".to_string())?;
         let (lix, version) = match given.strip_prefix("lix-") {
             Some(lix_release) => (true, lix_release.to_owned()),
             None => (false, given),

@@ -86,9 +86,7 @@ impl Chroot {
     /// `program args` run in the chroot as root with a clean environment.
     pub fn cmd(&self, program: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new("chroot");
-        cmd.arg(&self.dir)
-            .args(["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8", program])
-            .args(args);
+        cmd.arg(&self.dir).args(["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8", program]).args(args);
         cmd
     }
 

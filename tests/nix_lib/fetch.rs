@@ -7,21 +7,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 /// For every rev: fetchGitDate's and fetchGit's attributes (projected, with contexts).
 fn compare_all(home: &Path, url: &str, revs: &[(String, String)], date_args: &str, extra: &str) {
-    let pairs: String = revs
-        .iter()
-        .map(|(start, expected)| {
-            format!(
-                "{{ start = {}; expected = {}; }} ",
-                nix_str(start),
-                nix_str(expected)
-            )
-        })
-        .collect();
+    let pairs: String = revs.iter().map(|(start, expected)| format!("{{ start = {}; expected = {}; }} ", nix_str(start), nix_str(expected))).collect();
     let expr = format!(
         "let lib = {lib}; project = {PROJECT}; url = {url}; in map (p: {{
            ours = project (lib.fetchGitDate ({{ inherit url; rev = p.start; {date_args} {extra} }}));
@@ -34,19 +25,10 @@ fn compare_all(home: &Path, url: &str, revs: &[(String, String)], date_args: &st
     let results = results.as_array().expect("a list");
     assert_eq!(results.len(), revs.len());
     for ((start, expected), result) in revs.iter().zip(results) {
-        assert_eq!(
-            result["ours"], result["nix"],
-            "fetchGitDate from {start} ({date_args}) vs fetchGit {expected} in {url}"
-        );
+        assert_eq!(result["ours"], result["nix"], "fetchGitDate from {start} ({date_args}) vs fetchGit {expected} in {url}");
         assert_eq!(result["nix"]["rev"], Value::String(expected.clone()));
-        let context = result["ours"]["context"]
-            .as_object()
-            .expect("context is an attribute set");
-        assert_eq!(
-            context.len(),
-            1,
-            "outPath carries exactly its own path as context: {result}"
-        );
+        let context = result["ours"]["context"].as_object().expect("context is an attribute set");
+        assert_eq!(context.len(), 1, "outPath carries exactly its own path as context: {result}");
     }
 }
 
@@ -57,18 +39,9 @@ fn every_commit_equals_fetchgit() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = make_repo(tmp.path());
-    let revs: Vec<_> = all_commits(&repo)
-        .into_iter()
-        .map(|r| (r.clone(), r))
-        .collect();
+    let revs: Vec<_> = all_commits(&repo).into_iter().map(|r| (r.clone(), r)).collect();
     assert_eq!(revs.len(), 7);
-    compare_all(
-        tmp.path(),
-        &repo.display().to_string(),
-        &revs,
-        "",
-        "allRefs = true;",
-    );
+    compare_all(tmp.path(), &repo.display().to_string(), &revs, "", "allRefs = true;");
 }
 
 #[test]
@@ -90,13 +63,7 @@ fn interval_truncation_equals_fetchgit_of_git_rev_list_before() {
             .collect();
         // The test repository is built so that truncation moves for most commits.
         assert!(revs.iter().filter(|(s, e)| s != e).count() >= 4, "{revs:?}");
-        compare_all(
-            tmp.path(),
-            &url,
-            &revs,
-            &format!("interval = 86400; firstParent = {first_parent};"),
-            "allRefs = true;",
-        );
+        compare_all(tmp.path(), &url, &revs, &format!("interval = 86400; firstParent = {first_parent};"), "allRefs = true;");
     }
 }
 
@@ -112,20 +79,8 @@ fn date_and_ref_tip_equal_fetchgit() {
     // An absolute date given as Unix seconds (an int) or as a string.
     let date = 1_699_920_000 + 86_400 + 15_000;
     let expected = git_truncate(&repo, &tip, date, false);
-    compare_all(
-        tmp.path(),
-        &url,
-        &[(tip.clone(), expected.clone())],
-        &format!("date = {date};"),
-        "",
-    );
-    compare_all(
-        tmp.path(),
-        &url,
-        &[(tip.clone(), expected)],
-        "date = \"2023-11-15T04:10:00Z\";",
-        "",
-    );
+    compare_all(tmp.path(), &url, &[(tip.clone(), expected.clone())], &format!("date = {date};"), "");
+    compare_all(tmp.path(), &url, &[(tip.clone(), expected)], "date = \"2023-11-15T04:10:00Z\";", "");
     // No rev: the current branch's tip, rolled back to its day's midnight (impure evaluation).
     let boundary = commit_time(&repo, &tip).div_euclid(86_400) * 86_400;
     let expected = git_truncate(&repo, &tip, boundary, false);
@@ -148,13 +103,7 @@ fn shallow_name_and_compat_follow_fetchgit() {
     let repo = make_repo(tmp.path());
     let url = repo.display().to_string();
     let tip = run_ok(git_cmd(&repo).args(["rev-parse", "main"]));
-    compare_all(
-        tmp.path(),
-        &url,
-        &[(tip.clone(), tip.clone())],
-        "",
-        "shallow = true; name = \"my-src\";",
-    );
+    compare_all(tmp.path(), &url, &[(tip.clone(), tip.clone())], "", "shallow = true; name = \"my-src\";");
     // The default generation is the running Nix's: legacy for 2.8 (so CRLF conversion and
     // export-ignore apply, as above); forcing modern gives another tree for this commit.
     let expr = format!(
@@ -194,47 +143,15 @@ fn derivation_with_src_builds_and_references_the_source() {
         ),
     )
     .expect("write nix file");
-    let out = run_ok(
-        nix_cmd("nix-build", tmp.path())
-            .args(EXEC_ON)
-            .arg("--no-out-link")
-            .arg(&file),
-    );
+    let out = run_ok(nix_cmd("nix-build", tmp.path()).args(EXEC_ON).arg("--no-out-link").arg(&file));
     // The tip's day starts with the commit made exactly at midnight.
-    assert_eq!(
-        std::fs::read_to_string(out.lines().last().expect("a path")).expect("read output"),
-        "on the boundary\n"
-    );
-    let drv = run_ok(
-        nix_cmd("nix-instantiate", tmp.path())
-            .args(EXEC_ON)
-            .arg(&file),
-    );
-    let expected_rev = git_truncate(
-        &repo,
-        &tip,
-        commit_time(&repo, &tip).div_euclid(86_400) * 86_400,
-        false,
-    );
-    let source = eval_json(
-        tmp.path(),
-        &format!(
-            "(builtins.fetchGit {{ url = {}; rev = {}; }}).outPath",
-            nix_str(&repo.display().to_string()),
-            nix_str(&expected_rev)
-        ),
-    );
-    let references = run_ok(
-        nix_cmd("nix-store", tmp.path())
-            .args(["-q", "--references"])
-            .arg(drv.lines().last().expect("a drv")),
-    );
-    assert!(
-        references
-            .lines()
-            .any(|r| r == source.as_str().expect("a string")),
-        "{source} not in the references of {drv}:\n{references}"
-    );
+    assert_eq!(std::fs::read_to_string(out.lines().last().expect("a path")).expect("read output"), "on the boundary\n");
+    let drv = run_ok(nix_cmd("nix-instantiate", tmp.path()).args(EXEC_ON).arg(&file));
+    let expected_rev = git_truncate(&repo, &tip, commit_time(&repo, &tip).div_euclid(86_400) * 86_400, false);
+    let source =
+        eval_json(tmp.path(), &format!("(builtins.fetchGit {{ url = {}; rev = {}; }}).outPath", nix_str(&repo.display().to_string()), nix_str(&expected_rev)));
+    let references = run_ok(nix_cmd("nix-store", tmp.path()).args(["-q", "--references"]).arg(drv.lines().last().expect("a drv")));
+    assert!(references.lines().any(|r| r == source.as_str().expect("a string")), "{source} not in the references of {drv}:\n{references}");
 }
 
 #[test]
@@ -253,31 +170,12 @@ fn clear_errors() {
         }
         let out = run(cmd.args(["--eval", "--strict", "-E", &expr]));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains(needle),
-            "{expr}\n expected an error with {needle:?}, got:\n{stderr}"
-        );
+        assert!(!out.status.success() && stderr.contains(needle), "{expr}\n expected an error with {needle:?}, got:\n{stderr}");
     };
-    check(
-        false,
-        format!("{lib}.fetchGitDate {{ url = {url}; }}"),
-        NO_BACKEND,
-    );
-    check(
-        true,
-        format!("{lib}.fetchGitDate {{ url = {url}; date = 1; interval = 1; }}"),
-        "give either date or interval, not both",
-    );
-    check(
-        true,
-        format!("{lib}.fetchGitDate {{ url = {url}; firstParent = true; }}"),
-        "firstParent only applies to truncation",
-    );
-    check(
-        true,
-        format!("{lib}.fetchGitDate {{ url = {url}; exportIgnore = false; compat = \"legacy\"; }}"),
-        "exportIgnore = false needs compat = \"modern\"",
-    );
+    check(false, format!("{lib}.fetchGitDate {{ url = {url}; }}"), NO_BACKEND);
+    check(true, format!("{lib}.fetchGitDate {{ url = {url}; date = 1; interval = 1; }}"), "give either date or interval, not both");
+    check(true, format!("{lib}.fetchGitDate {{ url = {url}; firstParent = true; }}"), "firstParent only applies to truncation");
+    check(true, format!("{lib}.fetchGitDate {{ url = {url}; exportIgnore = false; compat = \"legacy\"; }}"), "exportIgnore = false needs compat = \"modern\"");
     check(
         true,
         format!("{lib}.fetchGitDate {{ url = {url}; submodules = true; exportIgnore = true; }}"),
@@ -285,28 +183,14 @@ fn clear_errors() {
     );
     check(
         true,
-        format!(
-            "{lib}.fetchGitDate {{ url = \"/nix/store/00000000000000000000000000000000-x\"; }}"
-        ),
+        format!("{lib}.fetchGitDate {{ url = \"/nix/store/00000000000000000000000000000000-x\"; }}"),
         "is in the Nix store, where sources are copied without .git",
     );
-    check(
-        true,
-        format!("{lib}.fetchGitDate {{ url = {url}; colour = 1; }}"),
-        "unexpected argument 'colour'",
-    );
+    check(true, format!("{lib}.fetchGitDate {{ url = {url}; colour = 1; }}"), "unexpected argument 'colour'");
     // truncate's interface changed (the source is its second argument): old calls say how.
-    check(
-        true,
-        format!("{lib}.truncate {{ url = {url}; }}"),
-        "the source is now truncate's second argument",
-    );
+    check(true, format!("{lib}.truncate {{ url = {url}; }}"), "the source is now truncate's second argument");
     // The tool's own one-line error reaches the user, then Nix's.
-    check(
-        true,
-        format!("{lib}.fetchGitDate {{ url = {url}; rev = \"abc\"; }}"),
-        TOOL_ERROR,
-    );
+    check(true, format!("{lib}.fetchGitDate {{ url = {url}; rev = \"abc\"; }}"), TOOL_ERROR);
 }
 
 #[test]
@@ -345,28 +229,15 @@ fn fixture_repositories_equal_fetchgit() {
         return;
     }
     let script = project_root().join("fixtures/make-fixtures.sh");
-    assert!(
-        script.exists(),
-        "{} is missing: it comes with the fixtures branch",
-        script.display()
-    );
+    assert!(script.exists(), "{} is missing: it comes with the fixtures branch", script.display());
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("fx");
     run_ok(Command::new("sh").arg(&script).arg(&out));
     for name in ["files", "attributes", "history", "gitlinks", "history.git"] {
         let repo = out.join(name);
-        let revs: Vec<_> = all_commits(&repo)
-            .into_iter()
-            .map(|r| (r.clone(), r))
-            .collect();
+        let revs: Vec<_> = all_commits(&repo).into_iter().map(|r| (r.clone(), r)).collect();
         let home = tmp.path().join(format!("home-{name}"));
         std::fs::create_dir_all(&home).expect("mkdir home");
-        compare_all(
-            &home,
-            &repo.display().to_string(),
-            &revs,
-            "",
-            "allRefs = true;",
-        );
+        compare_all(&home, &repo.display().to_string(), &revs, "", "allRefs = true;");
     }
 }

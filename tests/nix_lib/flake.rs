@@ -12,29 +12,13 @@ fn flake_copy(dir: &Path) -> (String, String) {
     let root = project_root();
     let flake = dir.join("flake");
     std::fs::create_dir_all(flake.join("nix")).expect("mkdir");
-    for file in [
-        "flake.nix",
-        "Cargo.toml",
-        "Cargo.lock",
-        "nix/default.nix",
-        "nix/package.nix",
-        "nix/plugin.nix",
-        "nix/module.nix",
-    ] {
-        std::fs::copy(root.join(file), flake.join(file))
-            .unwrap_or_else(|e| panic!("copy {file}: {e}"));
+    for file in ["flake.nix", "Cargo.toml", "Cargo.lock", "nix/default.nix", "nix/package.nix", "nix/plugin.nix", "nix/module.nix"] {
+        std::fs::copy(root.join(file), flake.join(file)).unwrap_or_else(|e| panic!("copy {file}: {e}"));
     }
     let stub = dir.join("stub");
     std::fs::create_dir_all(&stub).expect("mkdir");
-    std::fs::copy(
-        root.join("tests/support/files/nixpkgs-stub.nix"),
-        stub.join("flake.nix"),
-    )
-    .expect("copy stub");
-    (
-        format!("path:{}", flake.display()),
-        format!("path:{}", stub.display()),
-    )
+    std::fs::copy(root.join("tests/support/files/nixpkgs-stub.nix"), stub.join("flake.nix")).expect("copy stub");
+    (format!("path:{}", flake.display()), format!("path:{}", stub.display()))
 }
 
 fn nix(home: &Path) -> Command {
@@ -50,12 +34,7 @@ fn flake_outputs_evaluate_offline() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (flake, stub) = flake_copy(tmp.path());
-    let over = [
-        "--override-input",
-        "nixpkgs",
-        stub.as_str(),
-        "--no-write-lock-file",
-    ];
+    let over = ["--override-input", "nixpkgs", stub.as_str(), "--no-write-lock-file"];
     let shown: serde_json::Value = serde_json::from_str(&run_ok(
         nix(tmp.path())
             .args(["flake", "show", "--json", &flake])
@@ -64,68 +43,30 @@ fn flake_outputs_evaluate_offline() {
             .args(over),
     ))
     .expect("JSON");
-    for system in [
-        "x86_64-linux",
-        "aarch64-linux",
-        "x86_64-darwin",
-        "aarch64-darwin",
-    ] {
-        assert_eq!(
-            shown["packages"][system]["default"]["name"], "fetchgit-date-0.1.0",
-            "{shown}"
-        );
-        assert_eq!(
-            shown["checks"][system]["lib-eval"]["type"], "derivation",
-            "{shown}"
-        );
-        assert_eq!(
-            shown["packages"][system]["plugin"]["name"], "fetchgit-date-nix-plugin-0.1.0",
-            "{shown}"
-        );
-        assert_eq!(
-            shown["packages"][system]["plugin-lix"]["name"], "fetchgit-date-nix-plugin-lix-0.1.0",
-            "{shown}"
-        );
-        assert_eq!(
-            shown["checks"][system]["plugin-eval"]["type"], "derivation",
-            "{shown}"
-        );
+    for system in ["x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin"] {
+        assert_eq!(shown["packages"][system]["default"]["name"], "fetchgit-date-0.1.0", "{shown}");
+        assert_eq!(shown["checks"][system]["lib-eval"]["type"], "derivation", "{shown}");
+        assert_eq!(shown["packages"][system]["plugin"]["name"], "fetchgit-date-nix-plugin-0.1.0", "{shown}");
+        assert_eq!(shown["packages"][system]["plugin-lix"]["name"], "fetchgit-date-nix-plugin-lix-0.1.0", "{shown}");
+        assert_eq!(shown["checks"][system]["plugin-eval"]["type"], "derivation", "{shown}");
     }
-    assert_eq!(
-        shown["overlays"]["default"]["type"], "nixpkgs-overlay",
-        "{shown}"
-    );
-    assert_eq!(
-        shown["nixosModules"]["default"]["type"], "nixos-module",
-        "{shown}"
-    );
+    assert_eq!(shown["overlays"]["default"]["type"], "nixpkgs-overlay", "{shown}");
+    assert_eq!(shown["nixosModules"]["default"]["type"], "nixos-module", "{shown}");
     // Evaluates every check (including the library's evaluation-time assertions) and the overlay.
-    run_ok(
-        nix(tmp.path())
-            .args(["flake", "check", "--no-build", &flake])
-            .args(over),
-    );
+    run_ok(nix(tmp.path()).args(["flake", "check", "--no-build", &flake]).args(over));
     // The overlay gives the package and the library using it.
     let program = run_ok(nix(tmp.path()).args(["eval", "--impure", "--raw", &format!("{flake}#overlays.default")]).args(over).args([
         "--apply",
         &format!("o: let pkgs = (builtins.getFlake {}).legacyPackages.x86_64-linux; r = o (pkgs // r) pkgs; in r.fetchgitDateLib.program", nix_str(&stub)),
     ]));
-    assert!(
-        program.starts_with("/nix/store/")
-            && program.ends_with("-fetchgit-date-0.1.0/bin/fetchgit-date"),
-        "{program}"
-    );
+    assert!(program.starts_with("/nix/store/") && program.ends_with("-fetchgit-date-0.1.0/bin/fetchgit-date"), "{program}");
 }
 
 /// A flake with no inputs that uses the flake's `lib` output from a path, evaluated purely.
 fn pure_flake(dir: &Path, repo: &Path, rev: &str) -> String {
     let flake = dir.join("user");
     std::fs::create_dir_all(flake.join("nix")).expect("mkdir");
-    std::fs::copy(
-        project_root().join("nix/default.nix"),
-        flake.join("nix/default.nix"),
-    )
-    .expect("copy lib");
+    std::fs::copy(project_root().join("nix/default.nix"), flake.join("nix/default.nix")).expect("copy lib");
     let url = nix_str(&repo.display().to_string());
     std::fs::write(
         flake.join("flake.nix"),
@@ -168,61 +109,28 @@ fn pure_evaluation_needs_rev_and_gives_context() {
     };
     let ok = |attr: &str, extra: &[&str]| -> serde_json::Value {
         let out = eval(attr, extra);
-        assert!(
-            out.status.success(),
-            "{attr}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{attr}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("JSON")
     };
     let fails = |attr: &str, extra: &[&str], needle: &str| {
         let out = eval(attr, extra);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains(needle),
-            "{attr}: expected {needle:?}, got:\n{stderr}"
-        );
+        assert!(!out.status.success() && stderr.contains(needle), "{attr}: expected {needle:?}, got:\n{stderr}");
     };
     assert_eq!(ok("pure", EXEC_ON), true);
     // With rev: works in pure mode, same as fetchGit (itself allowed with a rev), with context.
     let boundary = commit_time(&repo, &tip).div_euclid(86_400) * 86_400;
     let expected = git_truncate(&repo, &tip, boundary, false);
     let ours = ok("withRev", EXEC_ON);
-    let nix_attrs = eval_json(
-        tmp.path(),
-        &format!(
-            "builtins.fetchGit {{ url = {}; rev = {}; }}",
-            nix_str(&repo.display().to_string()),
-            nix_str(&expected)
-        ),
-    );
-    assert_eq!(
-        ours, nix_attrs,
-        "pure fetchGitDate vs fetchGit of {expected}"
-    );
+    let nix_attrs = eval_json(tmp.path(), &format!("builtins.fetchGit {{ url = {}; rev = {}; }}", nix_str(&repo.display().to_string()), nix_str(&expected)));
+    assert_eq!(ours, nix_attrs, "pure fetchGitDate vs fetchGit of {expected}");
     let context = ok("context", EXEC_ON);
-    assert_eq!(
-        context[nix_attrs.as_str().expect("outPath string")]["path"],
-        true,
-        "{context}"
-    );
+    assert_eq!(context[nix_attrs.as_str().expect("outPath string")]["path"], true, "{context}");
     // Without rev, or with a clock-dependent date: refused, like fetchGit's unlocked inputs.
-    fails(
-        "noRev",
-        EXEC_ON,
-        "in pure evaluation mode fetchGitDate needs a locked input: pass rev",
-    );
-    fails(
-        "relativeDate",
-        EXEC_ON,
-        "in pure evaluation mode date must be Unix seconds",
-    );
+    fails("noRev", EXEC_ON, "in pure evaluation mode fetchGitDate needs a locked input: pass rev");
+    fails("relativeDate", EXEC_ON, "in pure evaluation mode date must be Unix seconds");
     // ./. in a flake is the store copy of its source, which has no .git.
-    fails(
-        "selfUrl",
-        EXEC_ON,
-        "is in the Nix store, where sources are copied without .git",
-    );
+    fails("selfUrl", EXEC_ON, "is in the Nix store, where sources are copied without .git");
     // A narHash without rev locks the input from Nix 2.27 on (not before), and is checked. The
     // hash is 2.27's export of the commit (modern: the CRLF file as stored), which Nix 2.8 here
     // cannot make; what is tested is that a matching narHash locks and a wrong one fails.
@@ -236,9 +144,6 @@ fn pure_evaluation_needs_rev_and_gives_context() {
     // builtins.exec is off unless enabled, in pure mode too.
     fails("withRev", &[], NO_BACKEND);
     // --impure lifts the rev requirement: the current branch's tip, truncated.
-    let impure = ok(
-        "noRev.rev",
-        &["--impure", EXEC_ON[0], EXEC_ON[1], EXEC_ON[2]],
-    );
+    let impure = ok("noRev.rev", &["--impure", EXEC_ON[0], EXEC_ON[1], EXEC_ON[2]]);
     assert_eq!(impure, expected.as_str());
 }

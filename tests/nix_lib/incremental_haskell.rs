@@ -12,20 +12,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::incremental::*;
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 fn standin(ghc: &str) -> String {
-    format!(
-        "(import {} {{ ghcVersion = {}; }})",
-        nix_str(
-            &support_dir()
-                .join("haskell-standin.nix")
-                .display()
-                .to_string()
-        ),
-        nix_str(ghc)
-    )
+    format!("(import {} {{ ghcVersion = {}; }})", nix_str(&support_dir().join("haskell-standin.nix").display().to_string()), nix_str(ghc))
 }
 
 /// Commits a (day 0 10:00), b (day 1 01:00), c (day 1 05:00), d (day 2 03:00), each with the
@@ -34,18 +25,9 @@ fn make_turtle_repo(parent: &Path) -> (PathBuf, Vec<(&'static str, String)>) {
     let dir = parent.join("turtle");
     std::fs::create_dir_all(&dir).expect("mkdir");
     run_ok(git_cmd(&dir).args(["init", "-q", "-b", "main"]));
-    std::fs::copy(
-        support_dir().join("turtle-shape-default.nix"),
-        dir.join("default.nix"),
-    )
-    .expect("copy default.nix");
+    std::fs::copy(support_dir().join("turtle-shape-default.nix"), dir.join("default.nix")).expect("copy default.nix");
     let mut revs = Vec::new();
-    for (name, t) in [
-        ("a", DAY0 + 10 * 3600),
-        ("b", DAY0 + DAY + 3600),
-        ("c", DAY0 + DAY + 5 * 3600),
-        ("d", DAY0 + 2 * DAY + 3 * 3600),
-    ] {
+    for (name, t) in [("a", DAY0 + 10 * 3600), ("b", DAY0 + DAY + 3600), ("c", DAY0 + DAY + 5 * 3600), ("d", DAY0 + 2 * DAY + 3 * 3600)] {
         std::fs::write(dir.join("label"), name).expect("write label");
         commit_at(&dir, t, name);
         revs.push((name, run_ok(git_cmd(&dir).args(["rev-parse", "HEAD"]))));
@@ -56,11 +38,7 @@ fn make_turtle_repo(parent: &Path) -> (PathBuf, Vec<(&'static str, String)>) {
 /// What the turtle-shaped default.nix gives at the checked-out commit `rev` (`pin`: pass rev).
 fn turtle_facts(home: &Path, repo: &Path, rev: &str, pin: bool) -> Value {
     run_ok(git_cmd(repo).args(["checkout", "-q", rev]));
-    let rev_arg = if pin {
-        format!("rev = {};", nix_str(rev))
-    } else {
-        String::new()
-    };
+    let rev_arg = if pin { format!("rev = {};", nix_str(rev)) } else { String::new() };
     let expr = format!(
         "let
            lib = {lib};
@@ -91,16 +69,10 @@ fn turtle_facts(home: &Path, repo: &Path, rev: &str, pin: bool) -> Value {
         rev = nix_str(rev),
         standin = standin("9.4.8"),
     );
-    let out = run(nix_cmd("nix-instantiate", home)
-        .args(EXEC_ON)
-        .args(["--eval", "--strict", "--json", "-E", &expr]));
+    let out = run(nix_cmd("nix-instantiate", home).args(EXEC_ON).args(["--eval", "--strict", "--json", "-E", &expr]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        stderr.contains("is impure") || stderr.contains("the result is impure"),
-        !pin,
-        "only an unpinned source is traced as impure:\n{stderr}"
-    );
+    assert_eq!(stderr.contains("is impure") || stderr.contains("the result is impure"), !pin, "only an unpinned source is traced as impure:\n{stderr}");
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
@@ -111,16 +83,8 @@ fn previous_build_keeps_intermediates_and_the_build_restores_them() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (repo, revs) = make_turtle_repo(tmp.path());
-    let rev = |name: &str| {
-        revs.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, r)| r.clone())
-            .expect("a commit of the fixture")
-    };
-    let facts: Vec<(&str, Value)> = ["b", "c", "d"]
-        .into_iter()
-        .map(|n| (n, turtle_facts(tmp.path(), &repo, &rev(n), true)))
-        .collect();
+    let rev = |name: &str| revs.iter().find(|(n, _)| *n == name).map(|(_, r)| r.clone()).expect("a commit of the fixture");
+    let facts: Vec<(&str, Value)> = ["b", "c", "d"].into_iter().map(|n| (n, turtle_facts(tmp.path(), &repo, &rev(n), true))).collect();
     for (name, f) in &facts {
         let expected_previous = match *name {
             "b" | "c" => "a",
@@ -130,29 +94,13 @@ fn previous_build_keeps_intermediates_and_the_build_restores_them() {
         // that install intermediates into their own output.
         assert_eq!(f["previousLabel"], expected_previous, "{name}: {f}");
         assert_eq!(f["previousSrc"], f["truncatedSrc"], "{name}: {f}");
-        assert_eq!(
-            f["previousArgs"],
-            serde_json::json!({ "doInstallIntermediates": true, "enableSeparateIntermediatesOutput": true }),
-            "{name}"
-        );
-        assert_eq!(
-            f["previousOverrides"],
-            serde_json::json!([[
-                "doInstallIntermediates",
-                "enableSeparateIntermediatesOutput"
-            ]])
-        );
-        assert_eq!(
-            f["previousOutputs"],
-            serde_json::json!(["out", "intermediates"])
-        );
+        assert_eq!(f["previousArgs"], serde_json::json!({ "doInstallIntermediates": true, "enableSeparateIntermediatesOutput": true }), "{name}");
+        assert_eq!(f["previousOverrides"], serde_json::json!([["doInstallIntermediates", "enableSeparateIntermediatesOutput"]]));
+        assert_eq!(f["previousOutputs"], serde_json::json!(["out", "intermediates"]));
         // The build of the commit: its own source, given previousIntermediates (that output of
         // the previous build), nothing else changed.
         assert_eq!(f["currentLabel"], *name);
-        assert_eq!(
-            f["currentOverrides"],
-            serde_json::json!([["previousIntermediates"]])
-        );
+        assert_eq!(f["currentOverrides"], serde_json::json!([["previousIntermediates"]]));
         assert_eq!(f["currentOutputs"], serde_json::json!(["out"]));
         assert_eq!(f["currentInstallsIntermediates"], false);
         assert_eq!(f["previousIntermediates"], f["intermediatesOfPrevious"]);
@@ -176,11 +124,7 @@ fn clear_errors() {
     let (repo, revs) = make_turtle_repo(tmp.path());
     let home = tmp.path();
     let lib = lib_expr();
-    let src = format!(
-        "{{ url = {}; rev = {}; }}",
-        nix_str(&repo.display().to_string()),
-        nix_str(&revs[3].1)
-    );
+    let src = format!("{{ url = {}; rev = {}; }}", nix_str(&repo.display().to_string()), nix_str(&revs[3].1));
     let call = |ghc: &str, haskell_lib: &str, make: &str, pkg: &str| {
         format!(
             "let s = {standin}; mk = s.packages.mkDerivation; in ({lib}.haskellFor {haskell_lib}).incremental {{ interval = 86400; makePreviousBuild = {make}; }} {pkg}",
@@ -198,20 +142,9 @@ fn clear_errors() {
         "haskell.incremental: p-1 is built with GHC 9.2.8, but incremental builds need GHC >= 9.4",
     );
     // GHC 9.10 is newer than 9.4 (versions, not strings, are compared).
-    let ok = eval_json(
-        home,
-        &format!(
-            "({}).previousBuild.outputs",
-            call("9.10.1", "s.lib", &make, pkg)
-        ),
-    );
+    let ok = eval_json(home, &format!("({}).previousBuild.outputs", call("9.10.1", "s.lib", &make, pkg)));
     assert_eq!(ok, serde_json::json!(["out", "intermediates"]));
-    eval_fails(
-        home,
-        false,
-        &drv_path(call("9.4.8", "s.lib", &make, pkg)),
-        &format!("haskell.incremental: {NO_BACKEND}"),
-    );
+    eval_fails(home, false, &drv_path(call("9.4.8", "s.lib", &make, pkg)), &format!("haskell.incremental: {NO_BACKEND}"));
     eval_fails(
         home,
         true,
@@ -221,12 +154,7 @@ fn clear_errors() {
     eval_fails(
         home,
         true,
-        &drv_path(call(
-            "9.4.8",
-            "s.lib",
-            &make,
-            "(derivation { name = \"x\"; system = \"s\"; builder = \"b\"; })",
-        )),
+        &drv_path(call("9.4.8", "s.lib", &make, "(derivation { name = \"x\"; system = \"s\"; builder = \"b\"; })")),
         "haskell.incremental: cannot tell which GHC builds x",
     );
     eval_fails(
@@ -235,12 +163,7 @@ fn clear_errors() {
         &drv_path(call("9.4.8", "s.lib", "truncate: truncate", pkg)),
         "makePreviousBuild must return a derivation (the full build of the truncated source), but it returned a function",
     );
-    eval_fails(
-        home,
-        true,
-        &drv_path(call("9.4.8", "s.lib", &format!("truncate: {src}"), pkg)),
-        "but it returned an attribute set that is not a derivation",
-    );
+    eval_fails(home, true, &drv_path(call("9.4.8", "s.lib", &format!("truncate: {src}"), pkg)), "but it returned an attribute set that is not a derivation");
     eval_fails(
         home,
         true,
@@ -270,11 +193,7 @@ fn another_ghc_or_version_in_the_full_build_builds_from_scratch() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let (repo, revs) = make_turtle_repo(tmp.path());
-    let src = format!(
-        "{{ url = {}; rev = {}; }}",
-        nix_str(&repo.display().to_string()),
-        nix_str(&revs[3].1)
-    );
+    let src = format!("{{ url = {}; rev = {}; }}", nix_str(&repo.display().to_string()), nix_str(&revs[3].1));
     let facts = |previous_ghc: &str, previous_version: &str| {
         let expr = format!(
             "let now = {now}; old = {old};
@@ -289,9 +208,7 @@ fn another_ghc_or_version_in_the_full_build_builds_from_scratch() {
             lib = lib_expr(),
             v = nix_str(previous_version),
         );
-        let out = run(nix_cmd("nix-instantiate", tmp.path())
-            .args(EXEC_ON)
-            .args(["--eval", "--strict", "--json", "-E", &expr]));
+        let out = run(nix_cmd("nix-instantiate", tmp.path()).args(EXEC_ON).args(["--eval", "--strict", "--json", "-E", &expr]));
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
         let value: Value = serde_json::from_slice(&out.stdout).expect("JSON");

@@ -7,23 +7,15 @@
 use std::collections::BTreeMap;
 
 use crate::support::incremental::*;
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 /// For each commit name: the previous build of `incremental` applied to that commit's own
 /// build, in two spellings of makePreviousBuild: the turtle shape (`import (truncate ./.) { }`
 /// with the commit given as extraFetchGitArgs.rev) and an explicit { url; rev; } source.
-fn previous_builds(
-    home: &std::path::Path,
-    repo: &BranchRepo,
-    names: &[&str],
-    options: &str,
-) -> BTreeMap<String, Value> {
+fn previous_builds(home: &std::path::Path, repo: &BranchRepo, names: &[&str], options: &str) -> BTreeMap<String, Value> {
     let url = repo.dir.display().to_string();
-    let revs: String = names
-        .iter()
-        .map(|n| format!("{} ", nix_str(&repo.revs[*n])))
-        .collect();
+    let revs: String = names.iter().map(|n| format!("{} ", nix_str(&repo.revs[*n]))).collect();
     let expr = format!(
         "let lib = {lib}; url = {url}; in map (rev:
            let
@@ -48,11 +40,7 @@ fn previous_builds(
         url = nix_str(&url),
     );
     let results = eval_json(home, &expr);
-    names
-        .iter()
-        .zip(results.as_array().expect("a list"))
-        .map(|(n, r)| ((*n).to_owned(), r.clone()))
-        .collect()
+    names.iter().zip(results.as_array().expect("a list")).map(|(n, r)| ((*n).to_owned(), r.clone())).collect()
 }
 
 /// The default (firstParent = true): the commits of one day share one previous build, whatever
@@ -76,41 +64,23 @@ fn same_day_shares_one_previous_build_across_a_merge() {
         let rev = &repo.revs[*name];
         let truncated = r["truncated"].as_str().expect("a rev");
         let boundary = repo.times[*name].div_euclid(DAY) * DAY;
-        assert_eq!(
-            truncated,
-            git_truncate(&repo.dir, rev, boundary, true),
-            "{name}: truncate vs git rev-list -1 --first-parent --before"
-        );
+        assert_eq!(truncated, git_truncate(&repo.dir, rev, boundary, true), "{name}: truncate vs git rev-list -1 --first-parent --before");
         assert_eq!(repo.name_of(truncated), expected(name), "{name}");
         assert_eq!(r["previousLabel"], expected(name), "{name}: {r}");
         assert_eq!(r["currentLabel"], *name);
         assert_eq!(r["previous"], r["previousExplicit"], "{name}: {r}");
         assert_eq!(r["wired"], true, "{name}: {r}");
         assert!(is_ancestor(&repo.dir, truncated, rev), "{name}");
-        assert!(
-            first_parent_chain(&repo.dir, rev)
-                .iter()
-                .any(|c| c == truncated),
-            "{name}: the previous build's commit is on the branch's first-parent chain"
-        );
+        assert!(first_parent_chain(&repo.dir, rev).iter().any(|c| c == truncated), "{name}: the previous build's commit is on the branch's first-parent chain");
     }
     for a in &names {
         for b in &names {
             let same_day = repo.times[*a].div_euclid(DAY) == repo.times[*b].div_euclid(DAY);
-            assert_eq!(
-                results[*a]["previous"] == results[*b]["previous"],
-                same_day,
-                "{a} and {b}: {} vs {}",
-                results[*a]["previous"],
-                results[*b]["previous"]
-            );
+            assert_eq!(results[*a]["previous"] == results[*b]["previous"], same_day, "{a} and {b}: {} vs {}", results[*a]["previous"], results[*b]["previous"]);
         }
     }
     // The current builds themselves all differ (each commit's own source).
-    let drvs: std::collections::BTreeSet<_> = names
-        .iter()
-        .map(|n| results[*n]["drv"].to_string())
-        .collect();
+    let drvs: std::collections::BTreeSet<_> = names.iter().map(|n| results[*n]["drv"].to_string()).collect();
     assert_eq!(drvs.len(), names.len());
 }
 
@@ -161,12 +131,7 @@ fn incremental_build_receives_the_previous_intermediates() {
         ),
     )
     .expect("write");
-    let out = run_ok(
-        nix_cmd("nix-build", tmp.path())
-            .args(EXEC_ON)
-            .args(["--no-out-link", "-A", "out"])
-            .arg(&file),
-    );
+    let out = run_ok(nix_cmd("nix-build", tmp.path()).args(EXEC_ON).args(["--no-out-link", "-A", "out"]).arg(&file));
     let built = std::fs::read_to_string(out.lines().last().expect("a path")).expect("read");
     assert_eq!(built, "m4 reusing m2\n");
 }
@@ -203,20 +168,11 @@ fn source_forms_and_purity() {
         tip = nix_str(tip),
         m3_expected = nix_str(&repo.revs["m2"]),
     );
-    let out = run(nix_cmd("nix-instantiate", tmp.path())
-        .args(EXEC_ON)
-        .args(["--eval", "--strict", "--json", "-E", &expr]));
+    let out = run(nix_cmd("nix-instantiate", tmp.path()).args(EXEC_ON).args(["--eval", "--strict", "--json", "-E", &expr]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let day = |name: &str| {
-        git_truncate(
-            &repo.dir,
-            &repo.revs[name],
-            repo.times[name].div_euclid(DAY) * DAY,
-            true,
-        )
-    };
+    let day = |name: &str| git_truncate(&repo.dir, &repo.revs[name], repo.times[name].div_euclid(DAY) * DAY, true);
     assert_eq!(r["path"], day("m6").as_str(), "{r}");
     assert_eq!(r["string"], day("m6").as_str());
     assert_eq!(r["pathPure"], false);
@@ -225,10 +181,7 @@ fn source_forms_and_purity() {
     assert_eq!(r["ref"], day("s2").as_str());
     assert_eq!(r["fetchgitStyle"], repo.revs["m2"].as_str());
     let three_day_boundary = repo.times["m6"].div_euclid(3 * DAY) * 3 * DAY;
-    assert_eq!(
-        r["threeDays"],
-        git_truncate(&repo.dir, tip, three_day_boundary, true).as_str()
-    );
+    assert_eq!(r["threeDays"], git_truncate(&repo.dir, tip, three_day_boundary, true).as_str());
     assert_eq!(r["context"].as_array().map(Vec::len), Some(1), "{r}");
     assert_eq!(r["sameAsFetchGit"], true);
     assert!(
@@ -242,11 +195,7 @@ fn source_forms_and_purity() {
     // store outPath and no url: the url is added, the rest of self is ignored.
     let flake = tmp.path().join("pure-flake");
     std::fs::create_dir_all(flake.join("nix")).expect("mkdir");
-    std::fs::copy(
-        project_root().join("nix/default.nix"),
-        flake.join("nix/default.nix"),
-    )
-    .expect("copy the library");
+    std::fs::copy(project_root().join("nix/default.nix"), flake.join("nix/default.nix")).expect("copy the library");
     std::fs::write(
         flake.join("flake.nix"),
         format!(
@@ -271,27 +220,17 @@ fn source_forms_and_purity() {
     };
     let ok = |attr: &str| -> Value {
         let out = eval(attr);
-        assert!(
-            out.status.success(),
-            "{attr}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{attr}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("JSON")
     };
     let fails = |attr: &str, needle: &str| {
         let out = eval(attr);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains(needle),
-            "{attr}: expected {needle:?}, got:\n{stderr}"
-        );
+        assert!(!out.status.success() && stderr.contains(needle), "{attr}: expected {needle:?}, got:\n{stderr}");
     };
     assert_eq!(ok("pure"), true);
     assert_eq!(ok("selfWithUrl"), repo.revs["m2"].as_str());
-    fails(
-        "noRev",
-        "truncate: src has no rev, and pure evaluation mode forbids walking from the tip of the current branch",
-    );
+    fails("noRev", "truncate: src has no rev, and pure evaluation mode forbids walking from the tip of the current branch");
     fails("selfAlone", "is a store path, which has no git history");
 }
 
@@ -308,63 +247,30 @@ fn clear_errors() {
     let rev = nix_str(&repo.revs["m4"]);
     let src = format!("{{ url = {url}; rev = {rev}; }}");
     let drv = "(derivation { name = \"d\"; system = builtins.currentSystem; builder = \"/bin/sh\"; args = [ \"-c\" \"echo > $out\" ]; })";
-    let incremental = |extra: &str, make: &str| {
-        format!(
-            "({lib}.incremental {{ interval = 86400; makePreviousBuild = {make}; {extra} }} {drv}).drvPath"
-        )
-    };
+    let incremental = |extra: &str, make: &str| format!("({lib}.incremental {{ interval = 86400; makePreviousBuild = {make}; {extra} }} {drv}).drvPath");
     let good_make = format!("truncate: (import (truncate {src}) {{ }}).build");
 
     // interval <= 0, in truncate and incremental
     for interval in ["0", "(-86400)", "\"0d\"", "\"-1d\"", "1.5"] {
-        eval_fails(
-            home,
-            true,
-            &format!("({lib}.truncate {{ interval = {interval}; }} {src}).rev"),
-            "truncate: interval must be positive",
-        );
+        eval_fails(home, true, &format!("({lib}.truncate {{ interval = {interval}; }} {src}).rev"), "truncate: interval must be positive");
     }
     eval_fails(
         home,
         true,
-        &format!(
-            "({lib}.incremental {{ interval = 0; makePreviousBuild = {good_make}; }} {drv}).drvPath"
-        ),
+        &format!("({lib}.incremental {{ interval = 0; makePreviousBuild = {good_make}; }} {drv}).drvPath"),
         "incremental: interval must be positive",
     );
     // A source without git history: a plain store path, a flake-self-like set.
-    let copy = format!(
-        "(builtins.path {{ path = {url}; name = \"plain-copy\"; filter = p: t: baseNameOf p != \".git\"; }})"
-    );
+    let copy = format!("(builtins.path {{ path = {url}; name = \"plain-copy\"; filter = p: t: baseNameOf p != \".git\"; }})");
+    eval_fails(home, true, &format!("({lib}.truncate {{ interval = 86400; }} {copy}).rev"), "is a store path, which has no git history");
     eval_fails(
         home,
         true,
-        &format!("({lib}.truncate {{ interval = 86400; }} {copy}).rev"),
+        &format!("({lib}.truncate {{ interval = 86400; }} {{ outPath = {copy}; rev = {rev}; }}).rev"),
         "is a store path, which has no git history",
     );
-    eval_fails(
-        home,
-        true,
-        &format!(
-            "({lib}.truncate {{ interval = 86400; }} {{ outPath = {copy}; rev = {rev}; }}).rev"
-        ),
-        "is a store path, which has no git history",
-    );
-    eval_fails(
-        home,
-        true,
-        &incremental(
-            "",
-            &format!("truncate: (import (truncate {copy}) {{ }}).build"),
-        ),
-        "is a store path, which has no git history",
-    );
-    eval_fails(
-        home,
-        true,
-        &format!("({lib}.truncate {{ interval = 86400; }} 42).rev"),
-        "src must be a path, a URL or a fetchGit-style attribute set",
-    );
+    eval_fails(home, true, &incremental("", &format!("truncate: (import (truncate {copy}) {{ }}).build")), "is a store path, which has no git history");
+    eval_fails(home, true, &format!("({lib}.truncate {{ interval = 86400; }} 42).rev"), "src must be a path, a URL or a fetchGit-style attribute set");
     // makePreviousBuild returning something else than a derivation, or no intermediates.
     eval_fails(
         home,
@@ -378,27 +284,9 @@ fn clear_errors() {
         &incremental("", &format!("truncate: {{ src = truncate {src}; }}")),
         "but it returned an attribute set that is not a derivation (attributes: src)",
     );
-    eval_fails(
-        home,
-        true,
-        &incremental("", "truncate: truncate"),
-        "but it returned a function",
-    );
-    eval_fails(
-        home,
-        true,
-        &incremental(
-            "",
-            &format!("truncate: builtins.seq (truncate {src}) {drv}"),
-        ),
-        "has no output \"intermediates\" (its outputs: out)",
-    );
-    eval_fails(
-        home,
-        true,
-        &incremental("", "42"),
-        "makePreviousBuild must be a function from truncate to the full build",
-    );
+    eval_fails(home, true, &incremental("", "truncate: truncate"), "but it returned a function");
+    eval_fails(home, true, &incremental("", &format!("truncate: builtins.seq (truncate {src}) {drv}")), "has no output \"intermediates\" (its outputs: out)");
+    eval_fails(home, true, &incremental("", "42"), "makePreviousBuild must be a function from truncate to the full build");
     eval_fails(
         home,
         true,
@@ -406,35 +294,10 @@ fn clear_errors() {
         "the last argument must be the derivation to build incrementally",
     );
     // The old truncate interface, unknown options, a missing interval.
-    eval_fails(
-        home,
-        true,
-        &format!("({lib}.truncate {{ url = {url}; rev = {rev}; }}).rev"),
-        "the source is now truncate's second argument",
-    );
-    eval_fails(
-        home,
-        true,
-        &format!("({lib}.truncate {{ interval = 1; colour = 2; }} {src}).rev"),
-        "truncate: unknown option colour",
-    );
-    eval_fails(
-        home,
-        true,
-        &format!("({lib}.truncate {{ }} {src}).rev"),
-        "truncate: interval is required",
-    );
+    eval_fails(home, true, &format!("({lib}.truncate {{ url = {url}; rev = {rev}; }}).rev"), "the source is now truncate's second argument");
+    eval_fails(home, true, &format!("({lib}.truncate {{ interval = 1; colour = 2; }} {src}).rev"), "truncate: unknown option colour");
+    eval_fails(home, true, &format!("({lib}.truncate {{ }} {src}).rev"), "truncate: interval is required");
     // No way to reach fetchgit-date (no builtins.exec, no plugin): said at once, for any Nix version.
-    eval_fails(
-        home,
-        false,
-        &incremental("", &good_make),
-        &format!("incremental: {NO_BACKEND}"),
-    );
-    eval_fails(
-        home,
-        false,
-        &format!("({lib}.truncate {{ interval = 86400; }} {src}).rev"),
-        NO_BACKEND,
-    );
+    eval_fails(home, false, &incremental("", &good_make), &format!("incremental: {NO_BACKEND}"));
+    eval_fails(home, false, &format!("({lib}.truncate {{ interval = 86400; }} {src}).rev"), NO_BACKEND);
 }

@@ -34,13 +34,18 @@ fn fetch_git_date_checks_signatures_and_refuses_lfs_for_legacy() {
     assert_eq!(value, case["result"]["narHash"]);
     // The tip of main is signed by a key nobody lists: with truncation the truncated commit
     // (RSA-signed) is checked instead, and passes.
-    let truncated = format!("nixVersion = \"2.26.3\"; ref = \"main\"; interval = \"1d\"; publicKey = \"{}\"; keytype = \"ssh-rsa\";", keys["rsa"].as_str().expect("key"));
+    let truncated =
+        format!("nixVersion = \"2.26.3\"; ref = \"main\"; interval = \"1d\"; publicKey = \"{}\"; keytype = \"ssh-rsa\";", keys["rsa"].as_str().expect("key"));
     assert_eq!(eval_json(&home, &format!("({}).rev", call(&truncated))), recorded["cases"]["rsa"]["rev"]);
     // The running Nix decides when no nixVersion is given: Nix 2.8 (CI) has neither signature
     // checks nor lfs, and refuses them; 2.26 (tests/modern-nix) has the checks, not lfs; 2.27
     // and later have both (this repository has no LFS pointers: lfs changes nothing).
     let running = backend_nix_version();
-    let unsigned = if running_nix() >= (2, 19) { "no public keys were given".to_owned() } else { format!("the builtins.fetchGit of Nix {running} has no signature checks") };
+    let unsigned = if running_nix() >= (2, 19) {
+        "no public keys were given".to_owned()
+    } else {
+        format!("the builtins.fetchGit of Nix {running} has no signature checks")
+    };
     let lfs = format!("rev = \"{rev}\"; lfs = true;");
     let mut refusals = Vec::new();
     if running_nix() >= (2, 27) {
@@ -50,7 +55,10 @@ fn fetch_git_date_checks_signatures_and_refuses_lfs_for_legacy() {
         refusals.push((lfs, format!("the builtins.fetchGit of Nix {running} has no lfs")));
     }
     for (attrs, message) in [
-        (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; publicKey = \"{}\";", keys["stranger"].as_str().expect("key")), "not among the public keys".to_owned()),
+        (
+            format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; publicKey = \"{}\";", keys["stranger"].as_str().expect("key")),
+            "not among the public keys".to_owned(),
+        ),
         (format!("nixVersion = \"2.26.3\"; rev = \"{rev}\"; verifyCommit = true;"), "no public keys were given".to_owned()),
         // compat names a release of its generation: legacy ones have no lfs, and one that
         // contradicts nixVersion is refused.

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 /// `nix-instantiate` with the plugin, builtins.exec off (the plugin target: see support::nixlib).
 fn instantiate(home: &Path) -> Command {
@@ -241,8 +241,12 @@ fn derivations_build_in_the_default_store_through_a_daemon_with_the_plugin_and_i
     let uri = format!("unix://{}", socket.display());
     build_and_check_references(tmp.path(), &repo, &tip, &["--store", &uri], false);
     // The path the plugin added through the daemon is valid in the daemon's store.
-    let path = eval_json_with(tmp.path(), &["--store", &uri], &format!("(builtins.fetchGitDate {{ url = {}; rev = {}; }}).outPath", nix_str(&repo.display().to_string()), nix_str(&tip)))
-        .expect("through the daemon");
+    let path = eval_json_with(
+        tmp.path(),
+        &["--store", &uri],
+        &format!("(builtins.fetchGitDate {{ url = {}; rev = {}; }}).outPath", nix_str(&repo.display().to_string()), nix_str(&tip)),
+    )
+    .expect("through the daemon");
     run_ok(nix_cmd("nix-store", tmp.path()).args(["--store", &uri, "--check-validity"]).arg(path.as_str().expect("a path")));
 
     // A chroot store given on the command line.
@@ -290,12 +294,18 @@ fn pure_and_restricted_evaluation_follow_fetchgit() {
     // The messages say why, as fetchGit's do.
     let err = eval_json_with(tmp.path(), &pure, &unlocked("builtins.fetchGitDate")).expect_err("unlocked");
     assert!(err.contains("in pure evaluation mode fetchGitDate needs a locked input"), "{err}");
-    let err = eval_json_with(tmp.path(), &pure, &format!("(builtins.fetchGitDate {{ url = {url}; rev = {}; date = \"yesterday\"; }}).rev", nix_str(&tip))).expect_err("string date");
+    let err = eval_json_with(tmp.path(), &pure, &format!("(builtins.fetchGitDate {{ url = {url}; rev = {}; date = \"yesterday\"; }}).rev", nix_str(&tip)))
+        .expect_err("string date");
     assert!(err.contains("in pure evaluation mode date must be Unix seconds"), "{err}");
     let err = eval_json_with(tmp.path(), &restricted, &locked("builtins.fetchGitDate")).expect_err("restricted");
     assert!(err.contains("forbidden in restricted mode"), "{err}");
     // A locked call in pure mode still has fetchGit's context.
-    let context = eval_json_with(tmp.path(), &pure, &format!("builtins.getContext (builtins.fetchGitDate {{ url = {url}; rev = {}; interval = 86400; }}).outPath", nix_str(&tip))).expect("pure");
+    let context = eval_json_with(
+        tmp.path(),
+        &pure,
+        &format!("builtins.getContext (builtins.fetchGitDate {{ url = {url}; rev = {}; interval = 86400; }}).outPath", nix_str(&tip)),
+    )
+    .expect("pure");
     assert_eq!(context.as_object().map(|o| o.len()), Some(1), "{context}");
 }
 
@@ -316,7 +326,11 @@ fn bad_arguments_fail_at_the_call_with_the_clis_message() {
         (format!("{{ url = {url}; date = 1; interval = 1; }}"), "give either date or interval, not both", None),
         (format!("{{ url = {url}; interval = \"1x\"; }}"), "invalid interval '1x'", Some(vec!["--interval", "1x"])),
         (format!("{{ url = {url}; date = \"garbage\"; }}"), "invalid date 'garbage'", Some(vec!["--date", "garbage"])),
-        ("{ url = \"ext::sh -c touch% /tmp/pwned\"; }".to_owned(), "the ext:: transport runs arbitrary commands", Some(vec!["--url", "ext::sh -c touch% /tmp/pwned"])),
+        (
+            "{ url = \"ext::sh -c touch% /tmp/pwned\"; }".to_owned(),
+            "the ext:: transport runs arbitrary commands",
+            Some(vec!["--url", "ext::sh -c touch% /tmp/pwned"]),
+        ),
         ("{ url = \"-oProxyCommand=touch /tmp/pwned\"; }".to_owned(), "could be taken as an option", Some(vec!["--url=-oProxyCommand=touch /tmp/pwned"])),
         (format!("{{ url = {url}; rev = \"abc\"; }}"), "rev 'abc' is abbreviated", Some(vec!["--rev", "abc"])),
         (format!("{{ url = {url}; ref = \"no-such-branch\"; }}"), "unknown ref 'no-such-branch'", Some(vec!["--ref", "no-such-branch"])),
@@ -359,7 +373,10 @@ fn an_injected_panic_is_an_evaluation_error_and_nix_lives_on() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Exit 1 is an evaluation error; a panic crossing into C++ would abort (signal 6).
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("error: fetchGitDate: internal error (a bug in fetchgit-date, please report it): panic injected by FETCHGIT_DATE_PLUGIN_TEST_PANIC"), "{stderr}");
+    assert!(
+        stderr.contains("error: fetchGitDate: internal error (a bug in fetchgit-date, please report it): panic injected by FETCHGIT_DATE_PLUGIN_TEST_PANIC"),
+        "{stderr}"
+    );
     assert!(stderr.contains("«string»:1:2"), "at the call: {stderr}");
     // Without the hook the same process setup works.
     let out = run(instantiate(tmp.path()).args(["--eval", "-E", &expr]));
@@ -418,7 +435,16 @@ fn two_cold_evaluations_at_once_agree_and_report_progress_through_nix() {
     let (ja, jb): (Value, Value) = (serde_json::from_slice(&a.stdout).expect("JSON"), serde_json::from_slice(&b.stdout).expect("JSON"));
     assert_eq!(ja, jb);
     // And both equal what fetchGit says of the commit the truncation picked.
-    let nix = eval_json_with(scratch.dir.path(), &[], &format!("let r = builtins.fetchGit {{ url = {}; ref = \"main\"; rev = {}; }}; in {{ inherit (r) narHash rev revCount; path = r.outPath; }}", nix_str(&url), ja["rev"])).expect("fetchGit");
+    let nix = eval_json_with(
+        scratch.dir.path(),
+        &[],
+        &format!(
+            "let r = builtins.fetchGit {{ url = {}; ref = \"main\"; rev = {}; }}; in {{ inherit (r) narHash rev revCount; path = r.outPath; }}",
+            nix_str(&url),
+            ja["rev"]
+        ),
+    )
+    .expect("fetchGit");
     assert_eq!(ja, nix);
     // Progress went through Nix's logger (an activity: its text), not our stderr line.
     let stderr = format!("{}{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));

@@ -173,7 +173,11 @@ fn partial_resolve_over_http_equals_git_for_every_commit_and_boundary() {
     let tip = git(&repo, &["rev-parse", "main"]);
     let t: i64 = git(&repo, &["log", "-1", "--format=%ct", "main"]).parse().expect("time");
     assert_eq!(resolve(&home, &url, &["--ref", "main", "--date", &(t - 1).to_string()]), git_truncate(&repo, &tip, t - 1, false));
-    let partial = std::fs::read_dir(home.join(".cache/fetchgit-date/v1/git")).expect("cache").flatten().find(|e| e.file_name().to_string_lossy().ends_with("-partial")).expect("a partial cache");
+    let partial = std::fs::read_dir(home.join(".cache/fetchgit-date/v1/git"))
+        .expect("cache")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with("-partial"))
+        .expect("a partial cache");
     assert!(partial.path().join("shallow").is_file(), "the partial cache is shallow");
     let have: usize = git(&partial.path(), &["rev-list", "--count", "--all"]).parse().expect("count");
     let all: usize = git(&repo, &["rev-list", "--count", "main"]).parse().expect("count");
@@ -186,11 +190,7 @@ fn partial_resolve_over_git_daemon_protocol_v0_and_file_equals_git() {
     let repo = serve_history_fixture(&scratch);
     let daemon = git_daemon(&scratch);
     let v0 = http_server_mode(&scratch, "v0", None);
-    let urls = [
-        format!("git://127.0.0.1:{}/repo.git", daemon.port),
-        format!("http://127.0.0.1:{}/repo.git", v0.port),
-        format!("file://{}", repo.display()),
-    ];
+    let urls = [format!("git://127.0.0.1:{}/repo.git", daemon.port), format!("http://127.0.0.1:{}/repo.git", v0.port), format!("file://{}", repo.display())];
     let all = cases(&repo);
     let mut failures = Vec::new();
     let mut n = 0;
@@ -337,7 +337,14 @@ fn servers_without_shallow_support_get_a_full_fetch() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), git_truncate(&repo, "main", 1_600_001_000, false));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not support shallow fetches: fetching the whole history instead"), "{err}");
-    let full = scratch.cache_git().join(std::fs::read_dir(scratch.cache_git()).expect("cache").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).find(|n| n.len() == 64).expect("a full cache"));
+    let full = scratch.cache_git().join(
+        std::fs::read_dir(scratch.cache_git())
+            .expect("cache")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.len() == 64)
+            .expect("a full cache"),
+    );
     assert!(!full.join("shallow").exists(), "the full cache is complete");
     let out = run_bin_in(&home, &["fetch", "--no-store", "-q", "--shallow", "--refresh", "--url", &url, "--ref", "side"], &[]);
     assert_eq!(ok_json(&out, "fetch --shallow")["revCount"], 0);
@@ -367,7 +374,8 @@ fn dumb_http_is_refused_in_one_line_naming_the_fix() {
 /// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl CLI.
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).stdin(Stdio::null()).output().expect("the openssl CLI is installed (.ci/run installs it)");
+        let out =
+            Command::new("openssl").args(args).current_dir(dir).stdin(Stdio::null()).output().expect("the openssl CLI is installed (.ci/run installs it)");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
     std::fs::create_dir_all(dir).expect("dir");

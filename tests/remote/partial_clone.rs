@@ -47,7 +47,11 @@ fn cache_repos(home: &Path) -> Vec<PathBuf> {
 }
 
 fn promisor_packs(repo: &Path) -> usize {
-    std::fs::read_dir(repo.join("objects/pack")).expect("pack dir").filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "promisor")).count()
+    std::fs::read_dir(repo.join("objects/pack"))
+        .expect("pack dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "promisor"))
+        .count()
 }
 
 /// How many objects of `kind` the repository holds, as git counts them, without fetching.
@@ -71,7 +75,9 @@ fn selections(scratch: &Scratch) -> Vec<Vec<String>> {
     let day3 = git(&scratch.repo(), &["rev-parse", "main~26"]);
     let mut all = Vec::new();
     for version in ["2.8.0", "2.26.3"] {
-        for extra in [vec!["--ref", "main"], vec!["--ref", "main", "--date", "@1601000000"], vec!["--rev", day3.as_str(), "--ref", "main"], vec!["--ref", "other"]] {
+        for extra in
+            [vec!["--ref", "main"], vec!["--ref", "main", "--date", "@1601000000"], vec!["--rev", day3.as_str(), "--ref", "main"], vec!["--ref", "other"]]
+        {
             let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
             args.extend(["--nix-version".to_owned(), version.to_owned()]);
             all.push(args);
@@ -87,7 +93,11 @@ fn commits_only_gives_the_full_fetchs_attributes_over_git_and_http_v2_and_v0() {
     let daemon = git_daemon(&scratch);
     let http = http_server(&scratch);
     let http_v0 = http_server_mode(&scratch, "v0", None);
-    let servers = [("git", format!("git://127.0.0.1:{}", daemon.port)), ("http", format!("http://127.0.0.1:{}", http.port)), ("http-v0", format!("http://127.0.0.1:{}", http_v0.port))];
+    let servers = [
+        ("git", format!("git://127.0.0.1:{}", daemon.port)),
+        ("http", format!("http://127.0.0.1:{}", http.port)),
+        ("http-v0", format!("http://127.0.0.1:{}", http_v0.port)),
+    ];
     for (i, extra) in selections(&scratch).iter().enumerate() {
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let mut reference = None;
@@ -119,7 +129,9 @@ fn commits_only_over_http_matches_nix_2_8() {
     let http = http_server(&scratch);
     let url = format!("http://127.0.0.1:{}/repo.git", http.port);
     let day3 = git(&scratch.repo(), &["rev-parse", "main~26"]);
-    for (extra, nix_extra) in [(vec!["--ref", "main"], "ref = \"main\";".to_owned()), (vec!["--ref", "main", "--rev", &day3], format!("ref = \"main\"; rev = \"{day3}\";"))] {
+    for (extra, nix_extra) in
+        [(vec!["--ref", "main"], "ref = \"main\";".to_owned()), (vec!["--ref", "main", "--rev", &day3], format!("ref = \"main\"; rev = \"{day3}\";"))]
+    {
         let home = fresh_home(&scratch, &format!("nix-{}", extra.len()));
         let mut args = extra.clone();
         args.extend(["--nix-version", "2.8.0"]);

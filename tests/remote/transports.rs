@@ -62,7 +62,10 @@ fn git_daemon_matches_local() {
     assert_eq!(ours, local(&scratch, &["--ref", "main"]));
     // Nix drops `git+` from fetchGit's url from 2.33 on (Change::GitPlusUrls); before, it fails.
     let modern = ["--compat", "modern"];
-    let ours = ok_json(&run_bin_in(&scratch.home(), &["fetch", "--no-store", "-q", "--url", &format!("git+{url}"), "--compat", "modern"], &[]), "git+git:// fetch of HEAD");
+    let ours = ok_json(
+        &run_bin_in(&scratch.home(), &["fetch", "--no-store", "-q", "--url", &format!("git+{url}"), "--compat", "modern"], &[]),
+        "git+git:// fetch of HEAD",
+    );
     let path = scratch.repo().display().to_string();
     assert_eq!(ours, ok_json(&run_bin_in(&scratch.home(), &["fetch", "--no-store", "-q", "--url", &path, modern[0], modern[1]], &[]), "local fetch"));
     let err = err_line(&run_bin_in(&scratch.home(), &fetch_args(&format!("git+{url}"), &[]), &[]), "git+ as Nix 2.19.7");

@@ -38,12 +38,7 @@ pub fn run_bin_in(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
 pub fn try_bin(args: &[&str]) -> Result<String, String> {
     let out = run_bin(args);
     if !out.status.success() {
-        return Err(format!(
-            "`fetchgit-date {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(format!("`fetchgit-date {}` failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim()));
     }
     String::from_utf8(out.stdout).map_err(|e| format!("`fetchgit-date {}`: stdout is not UTF-8: {e}", args.join(" ")))
 }
@@ -56,12 +51,7 @@ pub fn try_bin_json(args: &[&str]) -> Result<Value, String> {
 
 /// The JSON a successful run printed.
 pub fn ok_json(out: &Output, what: &str) -> Value {
-    assert!(
-        out.status.success(),
-        "{what}: exit {:?}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{what}: exit {:?}\nstderr: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 

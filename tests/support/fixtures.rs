@@ -47,18 +47,8 @@ pub fn fixtures() -> &'static Fixtures {
     FIXTURES.get_or_init(|| {
         let root = process_dir();
         let script = project_root().join("fixtures/make-fixtures.sh");
-        let out = Command::new("sh")
-            .arg(&script)
-            .arg(root.join("repos"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run fixtures/make-fixtures.sh");
-        assert!(
-            out.status.success(),
-            "fixtures/make-fixtures.sh failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new("sh").arg(&script).arg(root.join("repos")).stdin(Stdio::null()).output().expect("run fixtures/make-fixtures.sh");
+        assert!(out.status.success(), "fixtures/make-fixtures.sh failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
         Fixtures { repos: root.join("repos"), base: root.to_owned(), home: home() }
     })
 }

@@ -30,12 +30,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 pub fn commit_at(dir: &Path, t: i64, msg: &str) {
     git(dir, &["add", "-A"]);
     let date = format!("@{t} +0000");
-    run_ok(
-        git_cmd(dir)
-            .args(["commit", "-q", "--allow-empty", "-m", msg])
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date),
-    );
+    run_ok(git_cmd(dir).args(["commit", "-q", "--allow-empty", "-m", msg]).env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date));
 }
 
 /// Every commit reachable from any ref (`git rev-list --all`); there is at least one.
@@ -112,12 +107,7 @@ pub fn make_repo(parent: &Path) -> PathBuf {
     write("main.txt", "from main\n");
     commit_at(&dir, day + 86_400 + 20_000, "main, next day");
     let date = format!("@{} +0000", day + 2 * 86_400 + 5);
-    run_ok(
-        git_cmd(&dir)
-            .args(["merge", "-q", "--no-ff", "-m", "merge side", "side"])
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date),
-    );
+    run_ok(git_cmd(&dir).args(["merge", "-q", "--no-ff", "-m", "merge side", "side"]).env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date));
     // Exactly on a day boundary: `--before` is inclusive.
     write("README", "on the boundary\n");
     commit_at(&dir, day + 3 * 86_400, "at midnight");

@@ -37,11 +37,7 @@ pub fn eval_fails(home: &Path, exec: bool, expr: &str, needle: &str) {
     }
     let out = run(cmd.args(["--eval", "--strict", "-E", expr]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains(needle),
-        "{expr}\n expected an evaluation error with {needle:?}, got (exit {}):\n{stderr}",
-        out.status
-    );
+    assert!(!out.status.success() && stderr.contains(needle), "{expr}\n expected an evaluation error with {needle:?}, got (exit {}):\n{stderr}", out.status);
 }
 
 /// A branch into which another branch with newer commit dates was merged, each commit holding
@@ -65,11 +61,7 @@ pub struct BranchRepo {
 
 impl BranchRepo {
     pub fn name_of(&self, rev: &str) -> &str {
-        self.revs
-            .iter()
-            .find(|(_, r)| r.as_str() == rev)
-            .map(|(n, _)| n.as_str())
-            .unwrap_or_else(|| panic!("{rev} is no commit of the fixture"))
+        self.revs.iter().find(|(_, r)| r.as_str() == rev).map(|(n, _)| n.as_str()).unwrap_or_else(|| panic!("{rev} is no commit of the fixture"))
     }
     /// The branch's commits, oldest first (first-parent chain of main).
     pub fn main_commits(&self) -> Vec<&str> {
@@ -97,16 +89,9 @@ pub fn make_branch_repo(parent: &Path) -> BranchRepo {
     std::fs::create_dir_all(&dir).expect("mkdir");
     run_ok(git_cmd(&dir).args(["init", "-q", "-b", "main"]));
     std::fs::write(dir.join("default.nix"), DEMO_DEFAULT_NIX).expect("write default.nix");
-    let mut repo = BranchRepo {
-        dir: dir.clone(),
-        revs: BTreeMap::new(),
-        times: BTreeMap::new(),
-    };
+    let mut repo = BranchRepo { dir: dir.clone(), revs: BTreeMap::new(), times: BTreeMap::new() };
     let record = |repo: &mut BranchRepo, name: &str, t: i64| {
-        repo.revs.insert(
-            name.to_owned(),
-            run_ok(git_cmd(&dir).args(["rev-parse", "HEAD"])),
-        );
+        repo.revs.insert(name.to_owned(), run_ok(git_cmd(&dir).args(["rev-parse", "HEAD"])));
         repo.times.insert(name.to_owned(), t);
     };
     let commit = |repo: &mut BranchRepo, name: &str, t: i64| {
@@ -124,20 +109,10 @@ pub fn make_branch_repo(parent: &Path) -> BranchRepo {
     // The merge keeps main's tree ("-s ours": both branches only change `label`), then says M.
     let t = DAY0 + DAY + 6 * 3600;
     let date = format!("@{t} +0000");
-    run_ok(
-        git_cmd(&dir)
-            .args(["merge", "-q", "--no-ff", "-s", "ours", "-m", "M", "side"])
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date),
-    );
+    run_ok(git_cmd(&dir).args(["merge", "-q", "--no-ff", "-s", "ours", "-m", "M", "side"]).env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date));
     std::fs::write(dir.join("label"), "M").expect("write label");
     run_ok(git_cmd(&dir).args(["add", "-A"]));
-    run_ok(
-        git_cmd(&dir)
-            .args(["commit", "-q", "--amend", "--no-edit"])
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date),
-    );
+    run_ok(git_cmd(&dir).args(["commit", "-q", "--amend", "--no-edit"]).env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date));
     record(&mut repo, "M", t);
     commit(&mut repo, "m4", DAY0 + DAY + 8 * 3600);
     commit(&mut repo, "m5", DAY0 + 2 * DAY + 4 * 3600);
@@ -147,17 +122,12 @@ pub fn make_branch_repo(parent: &Path) -> BranchRepo {
 
 /// Whether `a` is an ancestor of (or equal to) `b`.
 pub fn is_ancestor(repo: &Path, a: &str, b: &str) -> bool {
-    run(git_cmd(repo).args(["merge-base", "--is-ancestor", a, b]))
-        .status
-        .success()
+    run(git_cmd(repo).args(["merge-base", "--is-ancestor", a, b])).status.success()
 }
 
 /// The first-parent chain from `rev`.
 pub fn first_parent_chain(repo: &Path, rev: &str) -> Vec<String> {
-    run_ok(git_cmd(repo).args(["rev-list", "--first-parent", rev]))
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    run_ok(git_cmd(repo).args(["rev-list", "--first-parent", rev])).lines().map(str::to_owned).collect()
 }
 
 /// Whether /usr/bin/ccache runs (the C build test needs it), by the one policy of
@@ -170,12 +140,7 @@ pub fn require_ccache(test: &str) -> bool {
 /// one source changed). Returns (repo, full rev, change rev).
 pub fn make_cproject(parent: &Path, files: usize) -> (PathBuf, String, String) {
     let dir = parent.join("cproject");
-    run_ok(
-        Command::new("sh")
-            .arg(support_dir().join("make-cproject.sh"))
-            .arg(&dir)
-            .arg(files.to_string()),
-    );
+    run_ok(Command::new("sh").arg(support_dir().join("make-cproject.sh")).arg(&dir).arg(files.to_string()));
     let full = run_ok(git_cmd(&dir).args(["rev-parse", "HEAD~1"]));
     let change = run_ok(git_cmd(&dir).args(["rev-parse", "HEAD"]));
     (dir, full, change)

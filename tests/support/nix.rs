@@ -56,8 +56,7 @@ pub fn nix_str(s: &str) -> String {
 }
 
 /// The attributes `builtins.fetchGit` returns (for a clean, non-shallow fetch).
-pub const FETCHGIT_ATTRS: [&str; 8] =
-    ["outPath", "narHash", "rev", "shortRev", "revCount", "lastModified", "lastModifiedDate", "submodules"];
+pub const FETCHGIT_ATTRS: [&str; 8] = ["outPath", "narHash", "rev", "shortRev", "revCount", "lastModified", "lastModifiedDate", "submodules"];
 
 /// Evaluates `expr` with `nix-instantiate --eval --strict --json`, with a fresh HOME
 /// (so Nix's fetcher cache, keyed by rev and name only, cannot answer from an earlier

@@ -95,8 +95,7 @@ pub fn eval_json(home: &Path, expr: &str) -> serde_json::Value {
 
 /// Nix code turning a fetch result into JSON-able data: the attributes without `outPath`
 /// (an attribute set with `outPath` serialises as that string) plus the path and its context.
-pub const PROJECT: &str =
-    "(r: removeAttrs r [ \"outPath\" \"truncation\" ] // { path = r.outPath; context = builtins.getContext r.outPath; })";
+pub const PROJECT: &str = "(r: removeAttrs r [ \"outPath\" \"truncation\" ] // { path = r.outPath; context = builtins.getContext r.outPath; })";
 
 /// The release the library is told when no `nixVersion` is given: [`super::nix::running_nix_version`],
 /// except through the plugin in Lix, which passes Lix's own release (`2.95.3-lix`: the shim

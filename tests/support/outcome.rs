@@ -31,11 +31,8 @@ pub fn compare(generation: &str, key: &str, declared: &[Declared], ours: &Outcom
     let deviation = declared.iter().find(|(g, k, _, _)| *g == generation && *k == key);
     let actual = match (ours, nix) {
         (Outcome::Attrs(a), Outcome::Attrs(b)) => {
-            let diffs: Vec<String> = COMPARED
-                .iter()
-                .filter(|k| !b[**k].is_null() && a[**k] != b[**k])
-                .map(|k| format!("{k}: ours {} vs Nix {}", a[*k], b[*k]))
-                .collect();
+            let diffs: Vec<String> =
+                COMPARED.iter().filter(|k| !b[**k].is_null() && a[**k] != b[**k]).map(|k| format!("{k}: ours {} vs Nix {}", a[*k], b[*k])).collect();
             if diffs.is_empty() {
                 None
             } else {
@@ -49,6 +46,8 @@ pub fn compare(generation: &str, key: &str, declared: &[Declared], ours: &Outcom
     match (actual, deviation) {
         (None, None) => None,
         (Some(d), Some((_, _, declared, _))) if d == *declared => None,
-        (actual, declared) => Some(format!("{generation} {key}: ours {ours:?}, Nix {nix:?} (declared deviation: {:?}, actual: {actual:?})", declared.map(|d| d.2))),
+        (actual, declared) => {
+            Some(format!("{generation} {key}: ours {ours:?}, Nix {nix:?} (declared deviation: {:?}, actual: {actual:?})", declared.map(|d| d.2)))
+        }
     }
 }

@@ -19,10 +19,7 @@ pub fn require(test: &str, what: &str, found: Result<(), String>) -> bool {
     let why = why.lines().next().unwrap_or_default();
     // Written to stderr itself, not with eprintln!, which the test harness captures and shows
     // only for failing tests: the skip is seen next to the test's "ok".
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: {test}: {what} is missing ({why}); nothing was checked. Under CI=true this fails."
-    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {what} is missing ({why}); nothing was checked. Under CI=true this fails.");
     false
 }
 

@@ -327,9 +327,7 @@ pub fn auth_requests(server: &Server, outcome: &str) -> usize {
 pub fn nix_fetchgit(scratch: &Scratch, url: &str, extra: &str) -> serde_json::Value {
     let home = scratch.dir.path().join("nix-home");
     std::fs::create_dir_all(&home).expect("nix home");
-    let expr = format!(
-        "let r = builtins.fetchGit {{ url = \"{url}\"; {extra} }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}"
-    );
+    let expr = format!("let r = builtins.fetchGit {{ url = \"{url}\"; {extra} }}; in removeAttrs r [\"outPath\"] // {{ storePath = r.outPath; }}");
     let mut cmd = Command::new("nix-instantiate");
     isolate_in(&mut cmd, &home).args(["--eval", "--strict", "--json", "-E", &expr]);
     let out = run_bounded(cmd, Duration::from_secs(300));

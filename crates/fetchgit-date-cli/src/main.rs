@@ -426,8 +426,7 @@ fn resolve(args: ResolveArgs, out: &mut impl Write) -> Result<ExitCode, Failure>
 }
 
 fn hash(args: HashArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let (hash, _) = nixstore::nar::hash_path(&args.path)
-        .map_err(|err| Failure(format!("cannot hash '{}': {}", args.path.display(), error_chain(&err))))?;
+    let (hash, _) = nixstore::nar::hash_path(&args.path).map_err(|err| Failure(format!("cannot hash '{}': {}", args.path.display(), error_chain(&err))))?;
     let text = if args.base32 { hash.to_nix_base32() } else { hash.to_sri() };
     writeln!(out, "{text}")?;
     Ok(ExitCode::SUCCESS)

@@ -68,7 +68,11 @@ pub struct VerifyListArgs {
 pub fn verify_lock(args: VerifyLockArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let lock = verify_lock::lock::read(&args.lock)?;
     for (name, kind) in &lock.skipped {
-        eprintln!("fetchgit-date: input '{}' of type '{}' is not checked (only git, github, gitlab and sourcehut inputs are)", printable(name), printable(kind));
+        eprintln!(
+            "fetchgit-date: input '{}' of type '{}' is not checked (only git, github, gitlab and sourcehut inputs are)",
+            printable(name),
+            printable(kind)
+        );
     }
     run(&lock.inputs, &args.flags, out)
 }
@@ -87,7 +91,10 @@ fn run(inputs: &[LockedInput], flags: &CheckFlags, out: &mut impl Write) -> Resu
     let mut mirrors = BTreeMap::new();
     for mirror in &flags.mirrors {
         // A URL may hold '=' (a query), a path rarely does: the last '=' separates them.
-        let (url, path) = mirror.rsplit_once('=').filter(|(url, path)| !url.is_empty() && !path.is_empty()).ok_or_else(|| Failure(format!("--mirror '{mirror}': expected URL=PATH")))?;
+        let (url, path) = mirror
+            .rsplit_once('=')
+            .filter(|(url, path)| !url.is_empty() && !path.is_empty())
+            .ok_or_else(|| Failure(format!("--mirror '{mirror}': expected URL=PATH")))?;
         if path.contains("://") {
             // Another URL (a mirror server): checked when it is opened, as any URL.
             mirrors.insert(url.to_owned(), path.to_owned());
@@ -135,7 +142,12 @@ fn table(checks: &[Vec<ReleaseCheck>], out: &mut impl Write) -> std::io::Result<
     for input in checks {
         let Some(first) = input.first() else { continue };
         writeln!(out, "{} ({} {})", printable(&first.input), first.r#type, printable(&first.source))?;
-        writeln!(out, "  locked: narHash {}, rev {}", printable(first.locked.nar_hash.as_deref().unwrap_or("-")), printable(first.locked.rev.as_deref().unwrap_or("-")))?;
+        writeln!(
+            out,
+            "  locked: narHash {}, rev {}",
+            printable(first.locked.nar_hash.as_deref().unwrap_or("-")),
+            printable(first.locked.rev.as_deref().unwrap_or("-"))
+        )?;
         for check in input {
             let status = match check.status {
                 Status::Reproduces => "reproduces".to_owned(),

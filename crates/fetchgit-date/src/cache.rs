@@ -284,10 +284,8 @@ fn read_entry(path: &Path, secret: &Secret, table: Table, key: &str) -> Result<O
         Err(err) => return Err(err.to_string()),
     };
     let text = std::str::from_utf8(&bytes).map_err(|_| "it is not UTF-8".to_owned())?;
-    let (value, sum) = text
-        .strip_suffix('\n')
-        .and_then(|body| body.split_once('\n'))
-        .ok_or_else(|| "it is not a value line followed by a checksum line".to_owned())?;
+    let (value, sum) =
+        text.strip_suffix('\n').and_then(|body| body.split_once('\n')).ok_or_else(|| "it is not a value line followed by a checksum line".to_owned())?;
     if sum.starts_with("sha256:") && sum.len() == "sha256:".len() + 64 {
         // The previous, unkeyed format: anyone could have written it. Recomputed (and
         // overwritten) without a warning, since every cache had them.

@@ -40,12 +40,7 @@ pub(crate) fn trusted_uid(uid: u32) -> bool {
 pub fn untrusted(path: &Path) -> Option<String> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !(trusted_uid(meta.uid()) || meta.uid() == 0) {
-        return Some(format!(
-            "'{}' is owned by uid {}, not by the current user (uid {})",
-            path.display(),
-            meta.uid(),
-            current_uid()
-        ));
+        return Some(format!("'{}' is owned by uid {}, not by the current user (uid {})", path.display(), meta.uid(), current_uid()));
     }
     if meta.is_dir() && meta.mode() & 0o002 != 0 {
         return Some(format!("'{}' is writable by every user (mode {:o})", path.display(), meta.mode() & 0o7777));

@@ -162,20 +162,12 @@ pub fn parse_date(spec: &str, now: SystemTime) -> Result<ParsedDate, DateError> 
         return Err(DateError::Empty);
     }
     // One line of ASCII: git stops reading at a newline, and reads other bytes as separators.
-    if !input
-        .bytes()
-        .all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
-    {
+    if !input.bytes().all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t') {
         return Err(DateError::Unrecognized { input: spec.into() });
     }
     let out_of_range = || DateError::OutOfRange { input: spec.into() };
     let absolute = |unix_seconds: i64| {
-        time::OffsetDateTime::from_unix_timestamp(unix_seconds)
-            .map(|_| ParsedDate {
-                unix_seconds,
-                clock_dependent: false,
-            })
-            .map_err(|_| out_of_range())
+        time::OffsetDateTime::from_unix_timestamp(unix_seconds).map(|_| ParsedDate { unix_seconds, clock_dependent: false }).map_err(|_| out_of_range())
     };
     if let Some(seconds) = unix_seconds(spec, input)? {
         return absolute(seconds);
@@ -184,22 +176,14 @@ pub fn parse_date(spec: &str, now: SystemTime) -> Result<ParsedDate, DateError> 
         Relative::Yes => {
             let now = utc(now).ok_or_else(out_of_range)?;
             let time = gix::date::parse(input, Some(now)).map_err(|_| out_of_range())?;
-            Ok(ParsedDate {
-                clock_dependent: true,
-                ..absolute(time.seconds)?
-            })
+            Ok(ParsedDate { clock_dependent: true, ..absolute(time.seconds)? })
         }
         Relative::CountTooLarge => Err(out_of_range()),
         Relative::No => match calendar::parse(input) {
             Ok(date) => absolute(date.unix_seconds),
-            Err(calendar::Refusal::Unrecognized) => {
-                Err(DateError::Unrecognized { input: spec.into() })
-            }
+            Err(calendar::Refusal::Unrecognized) => Err(DateError::Unrecognized { input: spec.into() }),
             Err(calendar::Refusal::OutOfRange) => Err(out_of_range()),
-            Err(calendar::Refusal::Problem(problem)) => Err(DateError::Calendar {
-                input: spec.into(),
-                problem,
-            }),
+            Err(calendar::Refusal::Problem(problem)) => Err(DateError::Calendar { input: spec.into(), problem }),
         },
     }
 }
@@ -217,27 +201,14 @@ fn unix_seconds(spec: &str, input: &str) -> Result<Option<i64>, DateError> {
     let offset = words.next();
     let is_offset = |o: &str| {
         let digits = o.strip_prefix(['+', '-']).unwrap_or_default();
-        digits.len() == 4
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && digits[..2] < *"24"
-            && digits[2..] < *"60"
+        digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) && digits[..2] < *"24" && digits[2..] < *"60"
     };
-    if body.starts_with([' ', '\t'])
-        || words.next().is_some()
-        || !is_integer(number)
-        || !offset.is_none_or(is_offset)
-    {
+    if body.starts_with([' ', '\t']) || words.next().is_some() || !is_integer(number) || !offset.is_none_or(is_offset) {
         return Ok(None);
     }
-    let ambiguous = || DateError::AmbiguousNumber {
-        input: spec.into(),
-        number: number.trim_start_matches('+').into(),
-    };
+    let ambiguous = || DateError::AmbiguousNumber { input: spec.into(), number: number.trim_start_matches('+').into() };
     if explicit {
-        return number
-            .parse()
-            .map(Some)
-            .map_err(|_| DateError::OutOfRange { input: spec.into() });
+        return number.parse().map(Some).map_err(|_| DateError::OutOfRange { input: spec.into() });
     }
     if number.starts_with(['+', '-']) {
         return Err(ambiguous());
@@ -272,15 +243,9 @@ enum Relative {
 /// parser is laxer (any unknown unit before `ago` counts as seconds), so it only computes
 /// what this admits.
 fn relative_form(input: &str) -> Relative {
-    let words: Vec<&str> = input
-        .split([' ', '\t', '.'])
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = input.split([' ', '\t', '.']).filter(|w| !w.is_empty()).collect();
     if let [word] = words.as_slice() {
-        if ["now", "today", "yesterday"]
-            .iter()
-            .any(|w| word.eq_ignore_ascii_case(w))
-        {
+        if ["now", "today", "yesterday"].iter().any(|w| word.eq_ignore_ascii_case(w)) {
             return Relative::Yes;
         }
     }
@@ -295,14 +260,8 @@ fn relative_form(input: &str) -> Relative {
     for pair in pairs.chunks_exact(2) {
         let (count, unit) = (pair[0], pair[1]);
         let unit = unit.strip_suffix(['s', 'S']).unwrap_or(unit);
-        let known_unit = ["second", "minute", "hour", "day", "week", "month", "year"]
-            .iter()
-            .any(|u| unit.eq_ignore_ascii_case(u));
-        let named_count = [
-            "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "last",
-        ]
-        .iter()
-        .any(|n| count.eq_ignore_ascii_case(n));
+        let known_unit = ["second", "minute", "hour", "day", "week", "month", "year"].iter().any(|u| unit.eq_ignore_ascii_case(u));
+        let named_count = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "last"].iter().any(|n| count.eq_ignore_ascii_case(n));
         let digits = !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit());
         if !known_unit || !(named_count || digits) {
             return Relative::No;
@@ -319,15 +278,11 @@ fn relative_form(input: &str) -> Relative {
 /// `now` in UTC, truncated to whole seconds as git's clock is. `None` if out of jiff's range.
 fn utc(now: SystemTime) -> Option<Zoned> {
     match now.duration_since(UNIX_EPOCH) {
-        Ok(after) => Zoned::UNIX_EPOCH
-            .checked_add(Duration::from_secs(after.as_secs()))
-            .ok(),
+        Ok(after) => Zoned::UNIX_EPOCH.checked_add(Duration::from_secs(after.as_secs())).ok(),
         Err(before) => {
             let before = before.duration();
             let secs = before.as_secs() + u64::from(before.subsec_nanos() > 0);
-            Zoned::UNIX_EPOCH
-                .checked_sub(Duration::from_secs(secs))
-                .ok()
+            Zoned::UNIX_EPOCH.checked_sub(Duration::from_secs(secs)).ok()
         }
     }
 }
@@ -373,18 +328,11 @@ pub enum IntervalError {
 }
 
 /// The forms [`Interval`] accepts, as listed in [`IntervalError`]s.
-const ACCEPTED_INTERVAL_FORMS: &str =
-    "use seconds (86400) or a number with a unit s, m, h, d or w (30s, 90m, 12h, 1d, 1w)";
+const ACCEPTED_INTERVAL_FORMS: &str = "use seconds (86400) or a number with a unit s, m, h, d or w (30s, 90m, 12h, 1d, 1w)";
 
 /// Units of an [`Interval`], largest first, so that [`Display`](fmt::Display) picks the largest
 /// one that divides the length.
-const INTERVAL_UNITS: [(char, u64); 5] = [
-    ('w', 7 * 86400),
-    ('d', 86400),
-    ('h', 3600),
-    ('m', 60),
-    ('s', 1),
-];
+const INTERVAL_UNITS: [(char, u64); 5] = [('w', 7 * 86400), ('d', 86400), ('h', 3600), ('m', 60), ('s', 1)];
 
 impl FromStr for Interval {
     type Err = IntervalError;
@@ -410,9 +358,7 @@ impl FromStr for Interval {
             .and_then(|n| n.checked_mul(factor))
             .filter(|&n| i64::try_from(n).is_ok())
             .ok_or_else(|| IntervalError::Overflow { input: input() })?;
-        NonZeroU64::new(seconds)
-            .map(Interval)
-            .ok_or_else(|| IntervalError::Zero { input: input() })
+        NonZeroU64::new(seconds).map(Interval).ok_or_else(|| IntervalError::Zero { input: input() })
     }
 }
 
@@ -428,8 +374,7 @@ impl Interval {
     /// epoch: `1d` gives UTC midnight. When `t` is so close to `i64::MIN` that this multiple
     /// is not representable, the result is `i64::MIN`, still at or before `t`.
     pub fn boundary(&self, t: i64) -> i64 {
-        let interval =
-            i64::try_from(self.seconds()).expect("parsing keeps an interval within i64::MAX");
+        let interval = i64::try_from(self.seconds()).expect("parsing keeps an interval within i64::MAX");
         t.checked_sub(t.rem_euclid(interval)).unwrap_or(i64::MIN)
     }
 }
@@ -439,10 +384,7 @@ impl fmt::Display for Interval {
     /// The result parses back to the same interval.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.seconds();
-        let (unit, factor) = INTERVAL_UNITS
-            .into_iter()
-            .find(|(_, factor)| seconds.is_multiple_of(*factor))
-            .expect("every length is a multiple of one second");
+        let (unit, factor) = INTERVAL_UNITS.into_iter().find(|(_, factor)| seconds.is_multiple_of(*factor)).expect("every length is a multiple of one second");
         write!(f, "{}{unit}", seconds / factor)
     }
 }

@@ -193,20 +193,13 @@ fn git_diff_is_dirty(repo: &gix::Repository, ignore_submodules: bool) -> Result<
     if ignore_submodules {
         cmd.arg("--ignore-submodules");
     }
-    let output = cmd
-        .arg("--")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|err| DirtyError::Status(format!("cannot run git: {err}")))?;
+    let output = cmd.arg("--").stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|err| DirtyError::Status(format!("cannot run git: {err}")))?;
     match output.status.code() {
         Some(0) => Ok(false),
         Some(1) => Ok(true),
-        _ => Err(DirtyError::Status(format!(
-            "git diff HEAD failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim().replace('\n', "; ")
-        ))),
+        _ => {
+            Err(DirtyError::Status(format!("git diff HEAD failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim().replace('\n', "; "))))
+        }
     }
 }
 
@@ -305,7 +298,13 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, workdir: &Path, export: WorkT
 }
 
 /// Writes the directory node of the work tree `workdir` into `nar`, `mounts` in place.
-fn write_tree<W: Write>(nar: &mut flat::Writer<W>, repo: &gix::Repository, workdir: &Path, export: WorkTreeExport, mounts: &[WorkTreeSubmodule]) -> Result<(), DirtyError> {
+fn write_tree<W: Write>(
+    nar: &mut flat::Writer<W>,
+    repo: &gix::Repository,
+    workdir: &Path,
+    export: WorkTreeExport,
+    mounts: &[WorkTreeSubmodule],
+) -> Result<(), DirtyError> {
     let index = repo.index_or_empty().map_err(|err| DirtyError::Index(error_chain(&err)))?;
     let mut tracked = BTreeSet::new();
     let mut submodules = BTreeSet::new();

@@ -13,11 +13,11 @@ use serde::Serialize;
 use crate::cache::{Cache, Table};
 use crate::export::{self, ExportError, ExportOptions};
 use crate::history::{History, HistoryError, HistoryView, TruncateTo, Truncated};
-use crate::url::{self, Location, LocationError};
 use crate::nix_version::{Change, Generation, NixVersion};
 use crate::remote::{Coverage, Depth, RemoteError, RemoteOptions};
 use crate::resolve::{self, OpenError, RefLookup, RefTarget, ResolveError};
 use crate::signature::{CommitVerification, KeyTypeRules, SignatureError, Verified};
+use crate::url::{self, Location, LocationError};
 use crate::{dirty, error_chain, recheck};
 
 /// Which commit to start from and how to truncate.
@@ -75,7 +75,10 @@ impl TruncationInfo {
     /// `commit`, when it did.
     pub fn warn_if_root_fallback(&self, commit: &str) {
         if self.root_fallback {
-            crate::progress::warn(&format!("no commit reachable from {} is at or before {}; falling back to the root commit {commit}", self.start, self.boundary));
+            crate::progress::warn(&format!(
+                "no commit reachable from {} is at or before {}; falling back to the root commit {commit}",
+                self.start, self.boundary
+            ));
         }
     }
 }
@@ -209,7 +212,9 @@ pub enum FetchError {
     #[error("resolving Git reference 'HEAD' fails in Nix {0} for a repository it clones (fixed in 2.32.5 and 2.33): leave out --ref to fetch the remote's HEAD, or pass a newer --nix-version")]
     RemoteHeadRef(NixVersion),
     /// Nix 2.20 fails on a work tree without commits unless something is staged.
-    #[error("'{0}' has no commit and nothing staged, which Nix {1} cannot fetch (fixed in Nix 2.20.4): commit or stage something, or pass a newer --nix-version")]
+    #[error(
+        "'{0}' has no commit and nothing staged, which Nix {1} cannot fetch (fixed in Nix 2.20.4): commit or stage something, or pass a newer --nix-version"
+    )]
     EmptyWorkTree(String, NixVersion),
     /// The commit's signature does not satisfy `verifyCommit`/`publicKey(s)`.
     #[error(transparent)]
@@ -773,7 +778,8 @@ impl Fetcher {
         let generation = options.generation;
         let absolute = || std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()).display().to_string();
         // Nix 2.14 to 2.19 and Lix copy a local work tree's configuration into their clone.
-        let config = (generation == Generation::Legacy && !self.cloned_by_nix && self.nix.has(Change::LegacySubmodulesUseRepoConfig)).then(|| self.path.join(".git"));
+        let config =
+            (generation == Generation::Legacy && !self.cloned_by_nix && self.nix.has(Change::LegacySubmodulesUseRepoConfig)).then(|| self.path.join(".git"));
         let base = match (self.remote.is_some(), generation) {
             (true, Generation::Legacy) => self.url.clone(),
             (true, Generation::Modern) => crate::submodules::fix_git_url(&self.url),

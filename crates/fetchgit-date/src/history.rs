@@ -19,9 +19,9 @@ use std::sync::Arc;
 use gix::commitgraph::Position;
 use gix::ObjectId;
 
+use crate::date::Interval;
 use crate::error_chain;
 use crate::nix_version::Generation;
-use crate::date::Interval;
 
 /// Where to roll history back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,10 +179,7 @@ impl Seen {
         let positions = graph.map_or(0, |g| g.num_commits() as usize);
         // Without a graph every commit is an id; with one, only the few newer than the graph.
         let ids = if graph.is_some() { 64 } else { expected_ids };
-        Seen {
-            bits: vec![0; positions.div_ceil(64)],
-            ids: gix::hashtable::HashSet::with_capacity_and_hasher(ids, Default::default()),
-        }
+        Seen { bits: vec![0; positions.div_ceil(64)], ids: gix::hashtable::HashSet::with_capacity_and_hasher(ids, Default::default()) }
     }
 
     /// Marks `key`; true when it was not marked before.
@@ -285,8 +282,7 @@ impl<'repo> History<'repo> {
         objects.ignore_replacements = !replace;
         let replacements = if replace { view.replacements.clone() } else { Vec::new() };
         let graph = if replacements.is_empty() { view.graph.clone() } else { None };
-        let mut shallow_positions: Vec<Position> =
-            graph.as_ref().map(|g| view.shallow.iter().filter_map(|id| g.lookup(id)).collect()).unwrap_or_default();
+        let mut shallow_positions: Vec<Position> = graph.as_ref().map(|g| view.shallow.iter().filter_map(|id| g.lookup(id)).collect()).unwrap_or_default();
         shallow_positions.sort_unstable_by_key(|p| p.0);
         History {
             _repo: std::marker::PhantomData,
@@ -399,7 +395,11 @@ impl<'repo> History<'repo> {
                 let data = self.commit_data(id)?;
                 let parsed = crate::commit::Parsed::new(data);
                 if libgit2_parses {
-                    parsed.libgit2_check().map_err(|reason| HistoryError::NoCommitterTime { id, generation: Generation::Modern, reason: format!("libgit2: {reason}") })?;
+                    parsed.libgit2_check().map_err(|reason| HistoryError::NoCommitterTime {
+                        id,
+                        generation: Generation::Modern,
+                        reason: format!("libgit2: {reason}"),
+                    })?;
                 }
                 let time = parsed.git_date();
                 let parents = match graft {
@@ -432,8 +432,7 @@ impl<'repo> History<'repo> {
                 }
                 let graph = self.graph.as_ref().expect("graph keys come from the graph");
                 for parent in graph.commit_at(pos).iter_parents() {
-                    let parent = parent
-                        .map_err(|err| HistoryError::Corrupt { id: graph.id_at(pos).to_owned(), reason: error_chain(&err) })?;
+                    let parent = parent.map_err(|err| HistoryError::Corrupt { id: graph.id_at(pos).to_owned(), reason: error_chain(&err) })?;
                     out.push(Key::Graph(parent));
                 }
             }
@@ -535,7 +534,9 @@ impl<'repo> History<'repo> {
         let time = crate::commit::Parsed::new(data).git_date();
         i64::try_from(time).map_err(|_| HistoryError::Corrupt {
             id: id.to_owned(),
-            reason: format!("its committer time reads as {time} (git's unsigned timestamp), which no interval can be rounded from; truncate to a --date instead"),
+            reason: format!(
+                "its committer time reads as {time} (git's unsigned timestamp), which no interval can be rounded from; truncate to a --date instead"
+            ),
         })
     }
 

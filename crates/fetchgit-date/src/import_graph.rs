@@ -153,9 +153,7 @@ fn parse_tree(code: &str, at: &mut usize, prefix: Vec<String>, out: &mut Vec<Vec
 /// The modules each module uses, by module path.
 fn graph(modules: &[Module]) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     let known: BTreeSet<&Vec<String>> = modules.iter().map(|m| &m.path).collect();
-    let resolve = |path: Vec<String>| -> Option<Vec<String>> {
-        (0..=path.len()).rev().map(|n| path[..n].to_vec()).find(|candidate| known.contains(candidate))
-    };
+    let resolve = |path: Vec<String>| -> Option<Vec<String>> { (0..=path.len()).rev().map(|n| path[..n].to_vec()).find(|candidate| known.contains(candidate)) };
     let mut edges = BTreeMap::new();
     for module in modules {
         let mut used = BTreeSet::new();
@@ -259,9 +257,11 @@ fn no_module_uses_one_that_uses_it_back() {
 
 #[test]
 fn the_reader_sees_use_groups_and_ignores_comments_and_strings() {
-    let code = code_only("use crate::{a, b::{c, d::E}};\n// crate::comment\nlet s = \"crate::string\";\nlet c = '\"'; let q = '\''; let b = '\\'; super::f::g();\n");
+    let code =
+        code_only("use crate::{a, b::{c, d::E}};\n// crate::comment\nlet s = \"crate::string\";\nlet c = '\"'; let q = '\''; let b = '\\'; super::f::g();\n");
     assert_eq!(paths_after(&code, "crate::"), vec![vec!["a"], vec!["b", "c"], vec!["b", "d", "E"]]);
     assert_eq!(paths_after(&code, "super::"), vec![vec!["f", "g"]]);
-    let edges = BTreeMap::from([(vec!["a".to_owned()], BTreeSet::from([vec!["b".to_owned()]])), (vec!["b".to_owned()], BTreeSet::from([vec!["a".to_owned()]]))]);
+    let edges =
+        BTreeMap::from([(vec!["a".to_owned()], BTreeSet::from([vec!["b".to_owned()]])), (vec!["b".to_owned()], BTreeSet::from([vec!["a".to_owned()]]))]);
     assert_eq!(cycles(&edges).len(), 1, "a two-module cycle is found");
 }

@@ -192,7 +192,9 @@ pub fn check_url_parses(url: &str, nix: &NixVersion) -> Result<(), String> {
             continue;
         }
         if !(byte.is_ascii_alphanumeric() || b"-._~!$&'\"()*+,;=:@/".contains(&byte)) {
-            return Err(format!("'{full}' is not a valid URL (Nix {nix} takes no such character in a path: pass --nix-version 2.18.0 or later, or move the repository)"));
+            return Err(format!(
+                "'{full}' is not a valid URL (Nix {nix} takes no such character in a path: pass --nix-version 2.18.0 or later, or move the repository)"
+            ));
         }
         i += 1;
     }
@@ -301,22 +303,43 @@ mod tests {
         let v26: NixVersion = "2.26.3".parse().expect("valid");
         let v28: NixVersion = "2.8.0".parse().expect("valid");
         let none = CommitVerification::default();
-        assert_eq!(describe_input("/r", Some("main"), Some("abc"), InputFlags { export_ignore: true, ..Default::default() }, &none, &v26), "git+file:///r?exportIgnore=1&ref=main&rev=abc");
-        assert_eq!(describe_input("/r", None, None, InputFlags { shallow: true, submodules: true, export_ignore: true, lfs: true }, &none, &v28), "git+file:///r?shallow=1");
-        assert_eq!(describe_input("/r", None, Some("abc"), InputFlags { submodules: true, ..Default::default() }, &none, &v26), "git+file:///r?rev=abc&submodules=1");
+        assert_eq!(
+            describe_input("/r", Some("main"), Some("abc"), InputFlags { export_ignore: true, ..Default::default() }, &none, &v26),
+            "git+file:///r?exportIgnore=1&ref=main&rev=abc"
+        );
+        assert_eq!(
+            describe_input("/r", None, None, InputFlags { shallow: true, submodules: true, export_ignore: true, lfs: true }, &none, &v28),
+            "git+file:///r?shallow=1"
+        );
+        assert_eq!(
+            describe_input("/r", None, Some("abc"), InputFlags { submodules: true, ..Default::default() }, &none, &v26),
+            "git+file:///r?rev=abc&submodules=1"
+        );
         let v27: NixVersion = "2.27.0".parse().expect("valid");
-        assert_eq!(describe_input("/r", None, None, InputFlags { export_ignore: true, lfs: true, ..Default::default() }, &none, &v27), "git+file:///r?exportIgnore=1&lfs=1");
+        assert_eq!(
+            describe_input("/r", None, None, InputFlags { export_ignore: true, lfs: true, ..Default::default() }, &none, &v27),
+            "git+file:///r?exportIgnore=1&lfs=1"
+        );
         assert_eq!(describe_input("git://h/r", None, None, InputFlags::default(), &none, &v28), "git://h/r");
         assert_eq!(describe_input("https://h/r", None, None, InputFlags::default(), &none, &v28), "git+https://h/r");
         // Measured with Nix 2.26.3 (nix-modern-oracle): "git+file:///repos/my%20dir/super?exportIgnore=1&ref=a%2Bb".
-        assert_eq!(describe_input("/repos/my dir/super", Some("a+b"), None, InputFlags { export_ignore: true, ..Default::default() }, &none, &v26), "git+file:///repos/my%20dir/super?exportIgnore=1&ref=a%2Bb");
+        assert_eq!(
+            describe_input("/repos/my dir/super", Some("a+b"), None, InputFlags { export_ignore: true, ..Default::default() }, &none, &v26),
+            "git+file:///repos/my%20dir/super?exportIgnore=1&ref=a%2Bb"
+        );
         // From the sources: 2.8 keeps sub-delimiters and prints the path raw; 2.14 to 2.18
         // sign-extend bytes above 0x7f.
         assert_eq!(describe_input("/r", Some("a+b"), None, InputFlags::default(), &none, &v28), "git+file:///r?ref=a+b");
         let v18: NixVersion = "2.18.0".parse().expect("valid");
         assert_eq!(describe_input("/r/\u{e9}", Some("a#b"), None, InputFlags::default(), &none, &v18), "git+file:///r/%FFFFFFC3%FFFFFFA9?ref=a%23b");
-        let signed = CommitVerification { verify_commit: Some(true), public_keys: vec![crate::signature::PublicKey { key_type: "ssh-ed25519".into(), key: "AA+/=".into() }] };
-        assert_eq!(describe_input("/r", None, None, InputFlags::default(), &signed, &v26), "git+file:///r?keytype=ssh-ed25519&publicKey=AA%2B/%3D&verifyCommit=1");
+        let signed = CommitVerification {
+            verify_commit: Some(true),
+            public_keys: vec![crate::signature::PublicKey { key_type: "ssh-ed25519".into(), key: "AA+/=".into() }],
+        };
+        assert_eq!(
+            describe_input("/r", None, None, InputFlags::default(), &signed, &v26),
+            "git+file:///r?keytype=ssh-ed25519&publicKey=AA%2B/%3D&verifyCommit=1"
+        );
     }
 
     #[test]

@@ -288,13 +288,7 @@ impl LfsFetcher {
     /// A fetcher for objects of the repository whose endpoint `source` gives (an error is
     /// reported only if an object is needed), caching them under `cache`'s directory.
     pub fn new(source: Result<EndpointSource, LfsError>, cache: &crate::cache::Cache) -> LfsFetcher {
-        LfsFetcher {
-            source: source.map_err(|err| err.to_string()),
-            api: None,
-            cache_dir: cache.dir().map(|dir| dir.join("lfs")),
-            client: None,
-            downloaded: 0,
-        }
+        LfsFetcher { source: source.map_err(|err| err.to_string()), api: None, cache_dir: cache.dir().map(|dir| dir.join("lfs")), client: None, downloaded: 0 }
     }
 
     fn client(&mut self) -> Result<reqwest::blocking::Client, LfsError> {
@@ -368,10 +362,11 @@ impl LfsFetcher {
         }
         let response = send(request, "Git LFS batch request to", &batch_url)?;
         let mut text = String::new();
-        response
-            .take(1 << 20)
-            .read_to_string(&mut text)
-            .map_err(|err| LfsError::Http { what: "cannot read the batch response of", url: batch_url.clone(), reason: err.to_string() })?;
+        response.take(1 << 20).read_to_string(&mut text).map_err(|err| LfsError::Http {
+            what: "cannot read the batch response of",
+            url: batch_url.clone(),
+            reason: err.to_string(),
+        })?;
         let action = download_action(&text, pointer).map_err(|reason| match reason {
             ActionError::Mismatched(err) => err,
             ActionError::Bad(reason) => LfsError::BadResponse { url: batch_url.clone(), reason },
@@ -658,12 +653,7 @@ fn download_action(text: &str, pointer: &Pointer) -> Result<Action, ActionError>
     let got_oid = object.get("oid").and_then(|o| o.as_str()).ok_or_else(|| bad("an object without 'oid'"))?;
     let got_size = object.get("size").and_then(|s| s.as_u64()).ok_or_else(|| bad("an object without 'size'"))?;
     if got_oid != pointer.oid || got_size != pointer.size {
-        return Err(ActionError::Mismatched(LfsError::Mismatched {
-            oid: pointer.oid.clone(),
-            size: pointer.size,
-            got_oid: got_oid.to_owned(),
-            got_size,
-        }));
+        return Err(ActionError::Mismatched(LfsError::Mismatched { oid: pointer.oid.clone(), size: pointer.size, got_oid: got_oid.to_owned(), got_size }));
     }
     let download = object.pointer("/actions/download").ok_or_else(|| bad("no download action for the object"))?;
     let href = download.get("href").and_then(|h| h.as_str()).ok_or_else(|| bad("a download action without 'href'"))?;
@@ -671,10 +661,7 @@ fn download_action(text: &str, pointer: &Pointer) -> Result<Action, ActionError>
 }
 
 fn string_map(value: Option<&serde_json::Value>) -> Vec<(String, String)> {
-    value
-        .and_then(|h| h.as_object())
-        .map(|map| map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-        .unwrap_or_default()
+    value.and_then(|h| h.as_object()).map(|map| map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]

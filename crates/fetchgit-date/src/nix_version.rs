@@ -15,7 +15,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-
 /// Which Nix's export to reproduce: the generation a release belongs to ([`NixVersion::generation`],
 /// from [`Change::Libgit2`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -234,15 +233,40 @@ pub struct ChangeRow {
 pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::RemoteHeadIsDefaultRef, nix: Some((2, 9, 0)), lix: InLix::Always, source: "NixOS/nix 401e60f289 (#4638)" },
     ChangeRow { change: Change::DirtyRev, nix: Some((2, 17, 0)), lix: InLix::Always, source: "NixOS/nix a7b49086c7 (#5385)" },
-    ChangeRow { change: Change::Libgit2, nix: Some((2, 20, 0)), lix: InLix::Never, source: "NixOS/nix #9240 (libgit2), e4066c0444 (#9410: fetch revs by themselves)" },
-    ChangeRow { change: Change::Libgit2EmptyRepositories, nix: Some((2, 20, 4)), lix: InLix::Never, source: "NixOS/nix 9e762454cf (#10044), backported to 2.20.4 as 15c0a7b2ce" },
+    ChangeRow {
+        change: Change::Libgit2,
+        nix: Some((2, 20, 0)),
+        lix: InLix::Never,
+        source: "NixOS/nix #9240 (libgit2), e4066c0444 (#9410: fetch revs by themselves)",
+    },
+    ChangeRow {
+        change: Change::Libgit2EmptyRepositories,
+        nix: Some((2, 20, 4)),
+        lix: InLix::Never,
+        source: "NixOS/nix 9e762454cf (#10044), backported to 2.20.4 as 15c0a7b2ce",
+    },
     ChangeRow { change: Change::NarHashMismatchWording, nix: Some((2, 21, 0)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.21.0" },
     ChangeRow { change: Change::LastModifiedMismatchGot, nix: Some((2, 25, 0)), lix: InLix::Never, source: "NixOS/nix src/libfetchers/fetchers.cc at 2.25.0" },
     ChangeRow { change: Change::NarHashLocksInPureEval, nix: Some((2, 27, 0)), lix: InLix::Never, source: "NixOS/nix 5dec1dc086 (#12376)" },
-    ChangeRow { change: Change::RemoteHeadRefFails, nix: Some((2, 26, 2)), lix: InLix::Never, source: "NixOS/nix ee9fa0d360 (#12386), backported to 2.26.2 as 1fe33c13d9" },
-    ChangeRow { change: Change::RemoteHeadRefFixed, nix: Some((2, 32, 5)), lix: InLix::Never, source: "NixOS/nix 18f3598d57 (#14672), backported to 2.32.5 as 1d1d553083" },
+    ChangeRow {
+        change: Change::RemoteHeadRefFails,
+        nix: Some((2, 26, 2)),
+        lix: InLix::Never,
+        source: "NixOS/nix ee9fa0d360 (#12386), backported to 2.26.2 as 1fe33c13d9",
+    },
+    ChangeRow {
+        change: Change::RemoteHeadRefFixed,
+        nix: Some((2, 32, 5)),
+        lix: InLix::Never,
+        source: "NixOS/nix 18f3598d57 (#14672), backported to 2.32.5 as 1d1d553083",
+    },
     ChangeRow { change: Change::PeelsTags, nix: Some((2, 31, 0)), lix: InLix::Never, source: "NixOS/nix 33ceea6099 (#13521)" },
-    ChangeRow { change: Change::KeepsGivenRevCountAndLastModified, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 87baf29d6a, 8f32f28ebd (#14596)" },
+    ChangeRow {
+        change: Change::KeepsGivenRevCountAndLastModified,
+        nix: Some((2, 35, 0)),
+        lix: InLix::Never,
+        source: "NixOS/nix 87baf29d6a, 8f32f28ebd (#14596)",
+    },
     ChangeRow { change: Change::LixUnfetchedSubmoduleDirectories, nix: None, lix: InLix::Since(2, 91), source: "lix-project/lix aa00a5a8c" },
     ChangeRow { change: Change::LixPeelsRemoteTags, nix: None, lix: InLix::Since(2, 95), source: "lix-project/lix 6bf187537" },
     ChangeRow { change: Change::LegacySubmodulesUseRepoConfig, nix: Some((2, 14, 0)), lix: InLix::Always, source: "NixOS/nix 2edd5cf618, d88106df24" },
@@ -250,18 +274,43 @@ pub const CHANGES: &[ChangeRow] = &[
     ChangeRow { change: Change::UrlPathsDecoded, nix: Some((2, 18, 0)), lix: InLix::Always, source: "NixOS/nix 73696ec716" },
     ChangeRow { change: Change::UrlBytesMasked, nix: Some((2, 19, 0)), lix: InLix::Always, source: "NixOS/nix 50e61f579c" },
     ChangeRow { change: Change::SignatureChecks, nix: Some((2, 19, 0)), lix: InLix::Never, source: "NixOS/nix 6df32889a5 (#8848)" },
-    ChangeRow { change: Change::UnknownKeyTypeRefused, nix: Some((2, 20, 0)), lix: InLix::Never, source: "NixOS/nix #9240 (src/libfetchers/git-utils.cc at 2.20.0: GitRepoImpl::verifyCommit)" },
+    ChangeRow {
+        change: Change::UnknownKeyTypeRefused,
+        nix: Some((2, 20, 0)),
+        lix: InLix::Never,
+        source: "NixOS/nix #9240 (src/libfetchers/git-utils.cc at 2.20.0: GitRepoImpl::verifyCommit)",
+    },
     ChangeRow { change: Change::SkKeyTypesMapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 671c21db9f (#13885)" },
     ChangeRow { change: Change::Lfs, nix: Some((2, 27, 0)), lix: InLix::Never, source: "NixOS/nix 693a38ae2e (#10153)" },
     ChangeRow { change: Change::ShallowWorkTreeHasNoRevCount, nix: Some((2, 30, 0)), lix: InLix::Never, source: "NixOS/nix 0479db934c (#13265)" },
     ChangeRow { change: Change::GitPlusUrls, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix 40f600644d (#14492)" },
     ChangeRow { change: Change::UnlockedWarningWording, nix: Some((2, 33, 0)), lix: InLix::Never, source: "NixOS/nix e33cd5aa38 (#14299)" },
-    ChangeRow { change: Change::PublicKeysDecoded, nix: Some((2, 34, 0)), lix: InLix::Never, source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)" },
+    ChangeRow {
+        change: Change::PublicKeysDecoded,
+        nix: Some((2, 34, 0)),
+        lix: InLix::Never,
+        source: "NixOS/nix 19a2493132 (src/libfetchers/git-utils.cc: the missing re-throw)",
+    },
     ChangeRow { change: Change::ScpUrlsWithoutUser, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix 38878c2bf2 (#14863)" },
     ChangeRow { change: Change::LazyRevCount, nix: Some((2, 35, 0)), lix: InLix::Never, source: "NixOS/nix e9336fa3a7 (#15772)" },
-    ChangeRow { change: Change::RestrictEvalChecksInputUrl, nix: Some((2, 19, 0)), lix: InLix::Never, source: "NixOS/nix 856fe13533 (fetchTree cleanup: checkURI(input.toURLString()))" },
-    ChangeRow { change: Change::SubmodulesSkipNonGitlinkEntries, nix: Some((2, 24, 7)), lix: InLix::Never, source: "NixOS/nix 9d24080090, in 2.25.0 and backported to 2.24.7" },
-    ChangeRow { change: Change::NarHashMismatchSwapped, nix: Some((2, 32, 0)), lix: InLix::Never, source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)" },
+    ChangeRow {
+        change: Change::RestrictEvalChecksInputUrl,
+        nix: Some((2, 19, 0)),
+        lix: InLix::Never,
+        source: "NixOS/nix 856fe13533 (fetchTree cleanup: checkURI(input.toURLString()))",
+    },
+    ChangeRow {
+        change: Change::SubmodulesSkipNonGitlinkEntries,
+        nix: Some((2, 24, 7)),
+        lix: InLix::Never,
+        source: "NixOS/nix 9d24080090, in 2.25.0 and backported to 2.24.7",
+    },
+    ChangeRow {
+        change: Change::NarHashMismatchSwapped,
+        nix: Some((2, 32, 0)),
+        lix: InLix::Never,
+        source: "NixOS/nix 1d130492d7 (#14050: src/libexpr/paths.cc)",
+    },
 ];
 
 impl NixVersion {
@@ -487,7 +536,38 @@ mod tests {
     #[test]
     fn every_change_has_exactly_one_row() {
         use Change::*;
-        for change in [RemoteHeadIsDefaultRef, DirtyRev, Libgit2, Libgit2EmptyRepositories, NarHashMismatchWording, LastModifiedMismatchGot, NarHashLocksInPureEval, PeelsTags, RemoteHeadRefFails, RemoteHeadRefFixed, KeepsGivenRevCountAndLastModified, LixUnfetchedSubmoduleDirectories, LixPeelsRemoteTags, LegacySubmodulesUseRepoConfig, UrlPathsEncoded, UrlPathsDecoded, UrlBytesMasked, SignatureChecks, UnknownKeyTypeRefused, SkKeyTypesMapped, Lfs, ShallowWorkTreeHasNoRevCount, GitPlusUrls, UnlockedWarningWording, NarHashMismatchSwapped, PublicKeysDecoded, LazyRevCount, ScpUrlsWithoutUser, RestrictEvalChecksInputUrl, SubmodulesSkipNonGitlinkEntries] {
+        for change in [
+            RemoteHeadIsDefaultRef,
+            DirtyRev,
+            Libgit2,
+            Libgit2EmptyRepositories,
+            NarHashMismatchWording,
+            LastModifiedMismatchGot,
+            NarHashLocksInPureEval,
+            PeelsTags,
+            RemoteHeadRefFails,
+            RemoteHeadRefFixed,
+            KeepsGivenRevCountAndLastModified,
+            LixUnfetchedSubmoduleDirectories,
+            LixPeelsRemoteTags,
+            LegacySubmodulesUseRepoConfig,
+            UrlPathsEncoded,
+            UrlPathsDecoded,
+            UrlBytesMasked,
+            SignatureChecks,
+            UnknownKeyTypeRefused,
+            SkKeyTypesMapped,
+            Lfs,
+            ShallowWorkTreeHasNoRevCount,
+            GitPlusUrls,
+            UnlockedWarningWording,
+            NarHashMismatchSwapped,
+            PublicKeysDecoded,
+            LazyRevCount,
+            ScpUrlsWithoutUser,
+            RestrictEvalChecksInputUrl,
+            SubmodulesSkipNonGitlinkEntries,
+        ] {
             assert_eq!(CHANGES.iter().filter(|row| row.change == change).count(), 1, "{change:?}");
         }
     }
@@ -557,9 +637,11 @@ mod tests {
         for (version, change, expected) in cases {
             assert_eq!(v(version).has(*change), *expected, "{version} {change:?}");
         }
-        let empty_fails: Vec<bool> = ["2.8.0", "2.19.7", "2.20.0", "2.20.3", "2.20.4", "2.21.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_clean_empty_work_tree()).collect();
+        let empty_fails: Vec<bool> =
+            ["2.8.0", "2.19.7", "2.20.0", "2.20.3", "2.20.4", "2.21.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_clean_empty_work_tree()).collect();
         assert_eq!(empty_fails, [false, false, true, true, false, false, false]);
-        let head_fails: Vec<bool> = ["2.26.1", "2.26.2", "2.26.3", "2.30.0", "2.32.4", "2.32.5", "2.33.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_remote_head_ref()).collect();
+        let head_fails: Vec<bool> =
+            ["2.26.1", "2.26.2", "2.26.3", "2.30.0", "2.32.4", "2.32.5", "2.33.0", "2.18.3-lix"].iter().map(|t| v(t).fails_on_remote_head_ref()).collect();
         assert_eq!(head_fails, [false, true, true, true, true, false, false, false]);
     }
 }

@@ -48,7 +48,8 @@ const SAFE_DIRECTORY: (&str, &str) = ("safe.directory", "*");
 const PROGRAM_SECTIONS: &[&str] = &["filter", "diff", "credential", "merge"];
 
 /// Keys outside those sections that name a program.
-const PROGRAM_KEYS: &[(&str, &str)] = &[("core", "fsmonitor"), ("core", "sshcommand"), ("core", "askpass"), ("core", "hookspath"), ("core", "gitproxy"), ("core", "alternaterefscommand")];
+const PROGRAM_KEYS: &[(&str, &str)] =
+    &[("core", "fsmonitor"), ("core", "sshcommand"), ("core", "askpass"), ("core", "hookspath"), ("core", "gitproxy"), ("core", "alternaterefscommand")];
 
 /// `repo` as gix may use it: the same repository with every configuration section or key that
 /// names a program removed (see the module documentation). Values that feed a hash
@@ -382,7 +383,8 @@ mod tests {
 
     #[test]
     fn gix_sees_no_program_keys() {
-        let dir = repo_with_config("gix", "[filter \"x\"]\n\tclean = c\n[core]\n\tfsmonitor = f\n\tautocrlf = true\n\tsshCommand = s\n[credential]\n\thelper = h\n");
+        let dir =
+            repo_with_config("gix", "[filter \"x\"]\n\tclean = c\n[core]\n\tfsmonitor = f\n\tautocrlf = true\n\tsshCommand = s\n[credential]\n\thelper = h\n");
         let repo = crate::resolve::open(&dir).expect("open");
         let stripped = without_programs(&repo);
         let config = stripped.config_snapshot();

@@ -110,9 +110,7 @@ impl Shared {
     /// (objects, bytes) received so far.
     fn counts(&self) -> (usize, usize) {
         let tasks = self.tasks.lock().expect("progress lock");
-        let count = |names: &[&str]| {
-            tasks.iter().filter(|t| names.contains(&t.name.as_str())).map(|t| t.counter.load(Ordering::Relaxed)).max().unwrap_or(0)
-        };
+        let count = |names: &[&str]| tasks.iter().filter(|t| names.contains(&t.name.as_str())).map(|t| t.counter.load(Ordering::Relaxed)).max().unwrap_or(0);
         // gix names its tasks: "read pack" counts received bytes, "indexing" received objects.
         let bytes = count(&["read pack"]).max(tasks.iter().filter(|t| t.bytes).map(|t| t.counter.load(Ordering::Relaxed)).max().unwrap_or(0));
         (count(&["indexing", "Resolving"]), bytes)

@@ -129,12 +129,7 @@ impl RepoConfig {
             let head = head.trim_end();
             head.strip_prefix(b"ref: ").and_then(|r| r.trim_start().strip_prefix(b"refs/heads/")).map(BString::from)
         });
-        let context = Context {
-            reader,
-            git_dir,
-            git_dir_real: std::fs::canonicalize(git_dir).unwrap_or_else(|_| git_dir.to_owned()),
-            branch,
-        };
+        let context = Context { reader, git_dir, git_dir_real: std::fs::canonicalize(git_dir).unwrap_or_else(|_| git_dir.to_owned()), branch };
         let mut config = RepoConfig::default();
         let main = common_dir.join("config");
         if let Some(bytes) = read_regular(&main, METADATA_LIMIT) {
@@ -281,11 +276,7 @@ impl RepoConfig {
 
     /// The last value of `section.key` (no subsection): `Some(None)` for a key without `=`.
     pub fn last(&self, section: &str, key: &str) -> Option<Option<&BStr>> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| e.subsection.is_none() && e.section == section && e.key == key)
-            .map(|e| e.value.as_ref().map(|v| v.as_bstr()))
+        self.entries.iter().rev().find(|e| e.subsection.is_none() && e.section == section && e.key == key).map(|e| e.value.as_ref().map(|v| v.as_bstr()))
     }
 
     /// The last value given with `=` of `section.subsection.key` (`subsection` compared exactly).
@@ -488,7 +479,10 @@ mod tests {
 
     #[test]
     fn subsection_values_come_through_includes() {
-        let files = [("config", "[remote \"origin\"]\n\turl = first\n[include]\n\tpath = remote.inc\n"), ("remote.inc", "[remote \"origin\"]\n\turl = included\n[remote \"Origin\"]\n\turl = other\n")];
+        let files = [
+            ("config", "[remote \"origin\"]\n\turl = first\n[include]\n\tpath = remote.inc\n"),
+            ("remote.inc", "[remote \"origin\"]\n\turl = included\n[remote \"Origin\"]\n\turl = other\n"),
+        ];
         let config = load(&files, Reader::Libgit2).expect("loads");
         assert_eq!(config.string("remote", Some("origin"), "url").map(|v| v.to_string()).as_deref(), Some("included"));
         assert_eq!(config.string("remote", Some("Origin"), "url").map(|v| v.to_string()).as_deref(), Some("other"), "subsections are case-sensitive");

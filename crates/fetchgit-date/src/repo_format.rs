@@ -158,10 +158,16 @@ pub fn check(path: &Path, nix: &NixVersion, fetches_work_tree: bool) -> Result<(
     if let Some(bytes) = read_regular(&packed_refs, u64::MAX) {
         if bytes.find(b"\r\n").is_some() {
             if !libgit2 {
-                return Err(FormatError::PackedRefsCrlf { path: packed_refs, consequence: "git (Nix <= 2.19) dies reading it (\"unexpected line in packed-refs\")" });
+                return Err(FormatError::PackedRefsCrlf {
+                    path: packed_refs,
+                    consequence: "git (Nix <= 2.19) dies reading it (\"unexpected line in packed-refs\")",
+                });
             }
             if fetches_work_tree {
-                return Err(FormatError::PackedRefsCrlf { path: packed_refs, consequence: "libgit2 (Nix >= 2.20) reads the CR as part of every ref name and finds none of them, so HEAD does not resolve" });
+                return Err(FormatError::PackedRefsCrlf {
+                    path: packed_refs,
+                    consequence: "libgit2 (Nix >= 2.20) reads the CR as part of every ref name and finds none of them, so HEAD does not resolve",
+                });
             }
         }
     }
@@ -201,7 +207,10 @@ fn check_format(config_path: &Path, config: &[u8], libgit2: bool, reader: &'stat
     for (key, good) in [("objectformat", "sha1"), ("refstorage", "files")] {
         if let Some(Some(value)) = last_value(config, "extensions", key) {
             if !value.eq_ignore_ascii_case(good.as_bytes()) && version >= 1 {
-                return Err(extension(format!("{key} = {}", value.as_bstr()), "fetchgit-date reads only SHA-1 repositories with files refs, as Nix's libgit2 does"));
+                return Err(extension(
+                    format!("{key} = {}", value.as_bstr()),
+                    "fetchgit-date reads only SHA-1 repositories with files refs, as Nix's libgit2 does",
+                ));
             }
         }
     }

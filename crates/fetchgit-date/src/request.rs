@@ -23,10 +23,10 @@ use nixstore::store_path::StorePathName;
 
 use crate::date::{parse_date, Interval};
 use crate::export::ExportOptions;
-use crate::nix_version::Generation;
 use crate::fetch::Selector;
 use crate::history::TruncateTo;
 use crate::input_check::{self, Expected};
+use crate::nix_version::Generation;
 use crate::nix_version::{Change, NixVersion};
 use crate::remote::{Depth, RemoteOptions};
 use crate::signature::{CommitVerification, PublicKey, DEFAULT_KEY_TYPE};
@@ -309,7 +309,11 @@ pub const ATTRIBUTES: &[Attribute] = &[
                                 other => return Err(RequestError(format!("{n}: unexpected attribute '{other}': a key is {{ type ? \"ssh-ed25519\"; key; }}"))),
                             }
                         }
-                        if has_key { Ok(key) } else { Err(RequestError(format!("{n}: a key has no 'key' attribute"))) }
+                        if has_key {
+                            Ok(key)
+                        } else {
+                            Err(RequestError(format!("{n}: a key has no 'key' attribute")))
+                        }
                     })
                     .collect::<Result<_, _>>()?,
                 other => return Err(wrong_type(n, expected, other)),
@@ -447,7 +451,10 @@ impl Request {
                 }
                 let date = parse_date(&spec, context.now).map_err(|e| RequestError(e.to_string()))?;
                 if date.clock_dependent {
-                    warnings.push(format!("{} '{spec}' depends on the clock, so the result is impure; pass an absolute date to make it reproducible", name("date")));
+                    warnings.push(format!(
+                        "{} '{spec}' depends on the clock, so the result is impure; pass an absolute date to make it reproducible",
+                        name("date")
+                    ));
                 }
                 Some(TruncateTo::Date(date.unix_seconds))
             }
@@ -470,14 +477,20 @@ impl Request {
         }
         let signs = given.verify_commit == Some(true) || given.public_key.is_some() || given.keytype.is_some() || given.public_keys.is_some();
         if signs && release.key_type_rules().is_none() {
-            let (args, version) = if nix { ("verifyCommit, publicKey, keytype and publicKeys", "nixVersion") } else { ("--verify-commit, --public-key, --keytype and --public-keys", "--nix-version") };
+            let (args, version) = if nix {
+                ("verifyCommit, publicKey, keytype and publicKeys", "nixVersion")
+            } else {
+                ("--verify-commit, --public-key, --keytype and --public-keys", "--nix-version")
+            };
             return fail(format!("{args} need Nix >= 2.19 (not Lix): the builtins.fetchGit of Nix {release} has no signature checks; pass {version} 2.19.0 or later to behave like a release that has them"));
         }
         if submodules {
             let (on, ignore) = if nix { ("submodules = true", "exportIgnore = true") } else { ("--submodules", "--export-ignore") };
             if given.export_ignore == Some(true) {
                 // Nix >= 2.20's own words; no release applies export-ignore with submodules.
-                return fail(format!("exportIgnore and submodules are not supported together yet ({ignore} with {on}): with submodules no Nix release applies export-ignore"));
+                return fail(format!(
+                    "exportIgnore and submodules are not supported together yet ({ignore} with {on}): with submodules no Nix release applies export-ignore"
+                ));
             }
             if generation == Generation::Modern {
                 if let Err(why) = release.reproduces_submodules() {
@@ -497,7 +510,9 @@ impl Request {
             // From Nix 2.27 a narHash locks an input in pure evaluation too, with a warning.
             let nar_hash_locks = expected.nar_hash.is_some() && release.has(Change::NarHashLocksInPureEval);
             if !nar_hash_locks {
-                return fail("in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure".into());
+                return fail(
+                    "in pure evaluation mode fetchGitDate needs a locked input: pass rev (e.g. rev = self.rev in a flake), or evaluate with --impure".into(),
+                );
             }
             warnings.push(if release.has(Change::UnlockedWarningWording) {
                 format!("Input '{url}' is unlocked (e.g. lacks a Git revision) but is checked by NAR hash. This is not reproducible and will break after garbage collection or when shared.")
@@ -668,13 +683,24 @@ mod tests {
         assert_eq!(release(&[("url", s("/r"))], &cli), (Generation::Modern, DEFAULT_NIX_VERSION.to_owned()));
         assert_eq!(release(&[("url", s("/r")), ("compat", s("legacy"))], &cli), (Generation::Legacy, NEWEST_LEGACY_NIX_VERSION.to_owned()));
         assert_eq!(release(&[("url", s("/r")), ("compat", s("legacy")), ("nixVersion", s("2.18.3-lix"))], &cli), (Generation::Legacy, "2.18.3-lix".to_owned()));
-        refused(attrs(&[("url", s("/r")), ("nixVersion", s("2.20.0")), ("compat", s("legacy"))]), &nix(false), "compat = \"legacy\" contradicts nixVersion = \"2.20.0\", a modern release (Nix >= 2.20)");
-        refused(attrs(&[("url", s("/r")), ("nixVersion", s("2.8.0")), ("compat", s("modern"))]), &cli, "--compat modern contradicts --nix-version 2.8.0, a legacy release");
+        refused(
+            attrs(&[("url", s("/r")), ("nixVersion", s("2.20.0")), ("compat", s("legacy"))]),
+            &nix(false),
+            "compat = \"legacy\" contradicts nixVersion = \"2.20.0\", a modern release (Nix >= 2.20)",
+        );
+        refused(
+            attrs(&[("url", s("/r")), ("nixVersion", s("2.8.0")), ("compat", s("modern"))]),
+            &cli,
+            "--compat modern contradicts --nix-version 2.8.0, a legacy release",
+        );
         // null is absent; equal requests compare equal whatever the attribute order.
         let a = Request::from_nix(&attrs(&[("url", s("/r")), ("rev", s(REV)), ("ref", Value::Null)]), &nix(true)).expect("valid");
         let b = Request::from_nix(&attrs(&[("name", s("source")), ("rev", s(REV)), ("url", Value::Path("/r".into()))]), &nix(true)).expect("valid");
         assert_eq!(a, b);
-        assert_eq!(Request::from_nix(&attrs(&[("url", s("/r")), ("interval", s("1d"))]), &nix(false)).expect("valid").truncate, Some(TruncateTo::Interval("86400".parse().expect("valid"))));
+        assert_eq!(
+            Request::from_nix(&attrs(&[("url", s("/r")), ("interval", s("1d"))]), &nix(false)).expect("valid").truncate,
+            Some(TruncateTo::Interval("86400".parse().expect("valid")))
+        );
     }
 
     #[test]
@@ -690,8 +716,16 @@ mod tests {
         refused(attrs(&[("url", s("/r")), ("interval", Value::Other("float".into()))]), &ctx, "interval must be seconds");
         refused(attrs(&[("url", s("/r")), ("date", s("garbage"))]), &ctx, "invalid date 'garbage'");
         refused(attrs(&[("url", s("/r")), ("compat", s("new"))]), &ctx, "compat must be \"modern\" or \"legacy\", not the string \"new\"");
-        refused(attrs(&[("url", s("/r")), ("exportIgnore", Value::Bool(false)), ("compat", s("legacy"))]), &ctx, "exportIgnore = false needs compat = \"modern\"");
-        refused(attrs(&[("url", s("/r")), ("submodules", Value::Bool(true)), ("exportIgnore", Value::Bool(true)), ("nixVersion", s("2.26.3"))]), &ctx, "exportIgnore and submodules are not supported together yet");
+        refused(
+            attrs(&[("url", s("/r")), ("exportIgnore", Value::Bool(false)), ("compat", s("legacy"))]),
+            &ctx,
+            "exportIgnore = false needs compat = \"modern\"",
+        );
+        refused(
+            attrs(&[("url", s("/r")), ("submodules", Value::Bool(true)), ("exportIgnore", Value::Bool(true)), ("nixVersion", s("2.26.3"))]),
+            &ctx,
+            "exportIgnore and submodules are not supported together yet",
+        );
         refused(attrs(&[("url", s("/r")), ("submodules", Value::Bool(true)), ("nixVersion", s("2.22.0"))]), &ctx, "is not reproduced for Nix 2.22.0");
         refused(attrs(&[("url", s("/r")), ("name", s("bad name"))]), &ctx, "bad name");
         refused(attrs(&[("url", s("/r")), ("nixVersion", s("two"))]), &ctx, "nixVersion: invalid Nix version 'two'");
@@ -712,35 +746,62 @@ mod tests {
 
     #[test]
     fn signature_and_lfs_arguments_become_the_selection() {
-        let keys = Value::List(vec![
-            Value::Set(vec![("key".into(), s("AAAA"))]),
-            Value::Set(vec![("type".into(), s("ssh-rsa")), ("key".into(), s("BBBB"))]),
-        ]);
+        let keys = Value::List(vec![Value::Set(vec![("key".into(), s("AAAA"))]), Value::Set(vec![("type".into(), s("ssh-rsa")), ("key".into(), s("BBBB"))])]);
         let modern = Context::nix("2.27.0".parse().expect("valid"), "/nix/store", false);
-        let r = Request::from_nix(&attrs(&[("url", s("/r")), ("publicKeys", keys), ("publicKey", s("CCCC")), ("lfs", Value::Bool(true))]), &modern).expect("valid");
+        let r =
+            Request::from_nix(&attrs(&[("url", s("/r")), ("publicKeys", keys), ("publicKey", s("CCCC")), ("lfs", Value::Bool(true))]), &modern).expect("valid");
         let types: Vec<_> = r.verification.public_keys.iter().map(|k| (k.key_type.as_str(), k.key.as_str())).collect();
         assert_eq!(types, [("ssh-ed25519", "AAAA"), ("ssh-rsa", "BBBB"), ("ssh-ed25519", "CCCC")]);
         assert!(r.selector().verification.required() && r.export_options().lfs);
         // A release without the attribute refuses it; with it, legacy exports still cannot.
-        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &nix(false), "lfs = true needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no lfs");
-        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("compat", s("legacy"))]), &modern, "lfs = true needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.19.7 has no lfs");
-        refused(attrs(&[("url", s("/r")), ("verifyCommit", Value::Bool(true))]), &nix(false), "need Nix >= 2.19 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no signature checks");
-        refused(attrs(&[("url", s("/r")), ("publicKey", s("AAAA")), ("nixVersion", s("2.18.3-lix"))]), &modern, "the builtins.fetchGit of Nix 2.18.3-lix has no signature checks");
+        refused(
+            attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]),
+            &nix(false),
+            "lfs = true needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no lfs",
+        );
+        refused(
+            attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("compat", s("legacy"))]),
+            &modern,
+            "lfs = true needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.19.7 has no lfs",
+        );
+        refused(
+            attrs(&[("url", s("/r")), ("verifyCommit", Value::Bool(true))]),
+            &nix(false),
+            "need Nix >= 2.19 (not Lix): the builtins.fetchGit of Nix 2.8.0 has no signature checks",
+        );
+        refused(
+            attrs(&[("url", s("/r")), ("publicKey", s("AAAA")), ("nixVersion", s("2.18.3-lix"))]),
+            &modern,
+            "the builtins.fetchGit of Nix 2.18.3-lix has no signature checks",
+        );
         let cli = Context::cli("/nix/store");
-        refused(attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("nixVersion", s("2.26.3"))]), &cli, "--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs; pass --nix-version 2.27.0 or later");
+        refused(
+            attrs(&[("url", s("/r")), ("lfs", Value::Bool(true)), ("nixVersion", s("2.26.3"))]),
+            &cli,
+            "--lfs needs Nix >= 2.27 (not Lix): the builtins.fetchGit of Nix 2.26.3 has no lfs; pass --nix-version 2.27.0 or later",
+        );
         assert!(Request::from_nix(&attrs(&[("url", s("/r")), ("lfs", Value::Bool(true))]), &cli).expect("the default release has lfs").lfs);
-        refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![s("AAAA")]))]), &nix(false), "publicKeys must be a list of { type ? \"ssh-ed25519\"; key; } sets");
+        refused(
+            attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![s("AAAA")]))]),
+            &nix(false),
+            "publicKeys must be a list of { type ? \"ssh-ed25519\"; key; } sets",
+        );
         refused(attrs(&[("url", s("/r")), ("publicKeys", Value::List(vec![Value::Set(vec![])]))]), &nix(false), "publicKeys: a key has no 'key' attribute");
     }
 
     #[test]
     fn input_checks_are_arguments_and_a_nar_hash_locks_from_2_27() {
         let hash = "sha256-pQpattmS9VmO3ZIQUFn66az8GSmB4IvYhTTCFn6SUmo=";
-        let r = Request::from_nix(&attrs(&[("url", s("/r")), ("narHash", s(hash)), ("lastModified", Value::Int(7)), ("revCount", Value::Int(3))]), &nix(false)).expect("valid");
+        let r = Request::from_nix(&attrs(&[("url", s("/r")), ("narHash", s(hash)), ("lastModified", Value::Int(7)), ("revCount", Value::Int(3))]), &nix(false))
+            .expect("valid");
         assert_eq!(r.expected.nar_hash.map(|h| h.to_sri()).as_deref(), Some(hash));
         assert_eq!((r.expected.last_modified, r.expected.rev_count), (Some(7), Some(3)));
         refused(attrs(&[("url", s("/r")), ("narHash", s("md5-abc"))]), &nix(false), "invalid narHash");
-        refused(attrs(&[("url", s("/r")), ("revCount", Value::Int(-1))]), &nix(false), "revCount must be a commit count (a non-negative integer), not the integer -1");
+        refused(
+            attrs(&[("url", s("/r")), ("revCount", Value::Int(-1))]),
+            &nix(false),
+            "revCount must be a commit count (a non-negative integer), not the integer -1",
+        );
         refused(attrs(&[("url", s("/r")), ("lastModified", s("today"))]), &nix(false), "lastModified must be Unix seconds");
         // Pure evaluation: a narHash without rev locks only from Nix 2.27 on, with Nix's warning.
         refused(attrs(&[("url", s("/r")), ("narHash", s(hash))]), &nix(true), "needs a locked input");

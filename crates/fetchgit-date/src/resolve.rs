@@ -37,10 +37,7 @@ pub fn open(path: &Path) -> Result<gix::Repository, OpenError> {
     // memory (gix's pack delta-base cache still applies). Isolated: only the repository's own
     // configuration is read, never the user's, the system's or the environment's, so that
     // nothing outside the repository changes a result.
-    gix::open_opts(path, gix::open::Options::isolated()).map_err(|err| OpenError::NotARepository {
-        path: path.to_owned(),
-        reason: error_chain(&err),
-    })
+    gix::open_opts(path, gix::open::Options::isolated()).map_err(|err| OpenError::NotARepository { path: path.to_owned(), reason: error_chain(&err) })
 }
 
 /// The git directory of the work tree or bare repository at `path` (following a `.git` file).
@@ -138,10 +135,7 @@ pub fn parse_rev(rev: &str) -> Result<ObjectId, ResolveError> {
 /// Parses and checks `rev`: a full 40-hex hash of a commit present in `repo`.
 pub fn rev_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, ResolveError> {
     let id = parse_rev(rev)?;
-    let header = repo
-        .try_find_header(id)
-        .map_err(|err| ResolveError::Corrupt { id, reason: error_chain(&err) })?
-        .ok_or(ResolveError::RevNotFound(id))?;
+    let header = repo.try_find_header(id).map_err(|err| ResolveError::Corrupt { id, reason: error_chain(&err) })?.ok_or(ResolveError::RevNotFound(id))?;
     match header.kind() {
         gix::objs::Kind::Commit => Ok(id),
         kind => Err(ResolveError::NotACommit { id, kind }),
@@ -174,16 +168,10 @@ fn check_ref(name: &str) -> Result<(), ResolveError> {
 /// and names starting with `refs/` as they are, anything else as a branch (`refs/heads/<ref>`).
 pub fn full_ref_name(name: &str) -> Result<String, ResolveError> {
     check_ref(name)?;
-    let full = if name == "HEAD" || name.starts_with("refs/") {
-        name.to_owned()
-    } else {
-        format!("refs/heads/{name}")
-    };
+    let full = if name == "HEAD" || name.starts_with("refs/") { name.to_owned() } else { format!("refs/heads/{name}") };
     if full != "HEAD" {
-        gix::validate::reference::name(full.as_bytes().into()).map_err(|err| ResolveError::InvalidRefName {
-            name: name.to_owned(),
-            reason: error_chain(&err),
-        })?;
+        gix::validate::reference::name(full.as_bytes().into())
+            .map_err(|err| ResolveError::InvalidRefName { name: name.to_owned(), reason: error_chain(&err) })?;
     }
     Ok(full)
 }
@@ -226,10 +214,7 @@ pub fn lookup_ref(repo: &gix::Repository, name: &str, lookup: RefLookup) -> Resu
         let commit = head_commit(repo)?;
         return Ok(RefTarget { object: commit, commit });
     }
-    let found = repo.try_find_reference(full.as_str()).map_err(|err| ResolveError::InvalidRefName {
-        name: name.to_owned(),
-        reason: error_chain(&err),
-    })?;
+    let found = repo.try_find_reference(full.as_str()).map_err(|err| ResolveError::InvalidRefName { name: name.to_owned(), reason: error_chain(&err) })?;
     let Some(mut reference) = found else {
         let hint = if lookup == RefLookup::Fetched
             && !name.starts_with("refs/")
@@ -264,11 +249,60 @@ mod tests {
     /// The names of Nix's own tests/functional/fetchGitRefs.sh (master, a superset of 2.8.0's).
     #[test]
     fn ref_names_follow_nix_fetch_git_refs_test() {
-        let valid = ["foox", "1337", "foo.baz", "foo/bar/baz", "foo./bar", "heads/foo@bar", "heads/fu\u{df}", "foo-bar-baz", "$1", "foo.locke", "A/b", "AaA/b", "FOO/BAR/BAZ", "branch#"];
+        let valid = [
+            "foox",
+            "1337",
+            "foo.baz",
+            "foo/bar/baz",
+            "foo./bar",
+            "heads/foo@bar",
+            "heads/fu\u{df}",
+            "foo-bar-baz",
+            "$1",
+            "foo.locke",
+            "A/b",
+            "AaA/b",
+            "FOO/BAR/BAZ",
+            "branch#",
+        ];
         let invalid = [
-            "refs///heads/foo", "heads/foo/", "///heads/foo", ".foo", "./foo", "./foo/bar", "foo/./bar", "foo/bar/.", "foo bar", "foo?bar", "foo^bar", "foo~bar", "foo:bar", "foo[bar",
-            ".refs/foo", "refs/heads/foo.", "heads/foo..bar", "heads/foo?bar", "heads/foo.lock", "heads///foo.lock", "foo.lock/bar", "foo.lock///bar", "heads/v@{ation", "heads/foo\\.ar",
-            "heads/foo\\bar", "heads/foo\t", "heads/foo\x7f", "heads/foo\x1f", "@", "foo/*", "*/foo", "foo/*/bar", "*", "foo/*/*", "*/foo/*", "/foo", "",
+            "refs///heads/foo",
+            "heads/foo/",
+            "///heads/foo",
+            ".foo",
+            "./foo",
+            "./foo/bar",
+            "foo/./bar",
+            "foo/bar/.",
+            "foo bar",
+            "foo?bar",
+            "foo^bar",
+            "foo~bar",
+            "foo:bar",
+            "foo[bar",
+            ".refs/foo",
+            "refs/heads/foo.",
+            "heads/foo..bar",
+            "heads/foo?bar",
+            "heads/foo.lock",
+            "heads///foo.lock",
+            "foo.lock/bar",
+            "foo.lock///bar",
+            "heads/v@{ation",
+            "heads/foo\\.ar",
+            "heads/foo\\bar",
+            "heads/foo\t",
+            "heads/foo\x7f",
+            "heads/foo\x1f",
+            "@",
+            "foo/*",
+            "*/foo",
+            "foo/*/bar",
+            "*",
+            "foo/*/*",
+            "*/foo/*",
+            "/foo",
+            "",
         ];
         for name in valid {
             assert!(!nix_refuses_ref(name), "{name:?} is valid for Nix");

@@ -149,7 +149,9 @@ pub enum SignatureError {
         expected: String,
     },
     /// An OpenPGP or X.509 signature, or a header git cannot classify.
-    #[error("Commit signature verification on commit {commit} failed: the commit has {kind}, and Nix verifies only SSH signatures (-----BEGIN SSH SIGNATURE-----)")]
+    #[error(
+        "Commit signature verification on commit {commit} failed: the commit has {kind}, and Nix verifies only SSH signatures (-----BEGIN SSH SIGNATURE-----)"
+    )]
     NotSsh {
         /// The commit.
         commit: ObjectId,
@@ -173,7 +175,9 @@ pub enum SignatureError {
         signer: String,
     },
     /// Signed by a key that is not in the list (or whose line OpenSSH cannot read).
-    #[error("Commit signature verification on commit {commit} failed: signed by key {signer}, which is not among the public keys ({listed}): No principal matched")]
+    #[error(
+        "Commit signature verification on commit {commit} failed: signed by key {signer}, which is not among the public keys ({listed}): No principal matched"
+    )]
     NotListed {
         /// The commit.
         commit: ObjectId,

@@ -29,8 +29,8 @@ use gix::ObjectId;
 
 use crate::export::{self, Submodule};
 use crate::nix_version::Generation;
-use crate::url::{self, Location};
 use crate::remote::{Depth, RemoteOptions, Want};
+use crate::url::{self, Location};
 
 use crate::repo_files::MAX_SUBMODULE_DEPTH as MAX_DEPTH;
 
@@ -318,8 +318,12 @@ impl Opener {
     fn resolve_url(&self, path: &BStr, entry: &Entry) -> Result<String, String> {
         let Some(url) = entry.url.as_ref().filter(|url| !url.is_empty()) else {
             return match self.context.generation {
-                Generation::Legacy => Err(format!("No url found for submodule path '{path}' in .gitmodules (git submodule update fails on it, and so does Nix <= 2.19)")),
-                Generation::Modern => Err(format!("its .gitmodules entry '{}' has no url (Nix >= 2.20 fails too: \"resolving Git submodule URL ''\")", entry.name)),
+                Generation::Legacy => {
+                    Err(format!("No url found for submodule path '{path}' in .gitmodules (git submodule update fails on it, and so does Nix <= 2.19)"))
+                }
+                Generation::Modern => {
+                    Err(format!("its .gitmodules entry '{}' has no url (Nix >= 2.20 fails too: \"resolving Git submodule URL ''\")", entry.name))
+                }
             };
         };
         let url = url.to_str().map_err(|_| format!("its url '{}' is not UTF-8", url.to_str_lossy()))?;
@@ -527,7 +531,9 @@ impl export::Submodules for Opener {
         let generation = self.context.generation;
         let Some(entry) = self.gitmodules.for_path(path, generation).cloned() else {
             return match generation {
-                Generation::Legacy => Err(format!("No url found for submodule path '{path}' in .gitmodules (git submodule update fails on it, and so does Nix <= 2.19)")),
+                Generation::Legacy => {
+                    Err(format!("No url found for submodule path '{path}' in .gitmodules (git submodule update fails on it, and so does Nix <= 2.19)"))
+                }
                 Generation::Modern => Ok(None),
             };
         };

@@ -15,7 +15,6 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-
 /// A repository location that this version can open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -442,7 +441,11 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
-        assert_eq!(without.cache_key(), data_encoding::HEXLOWER.encode(&Sha256::digest(b"https://example.org/r.git")), "caches without credentials keep their names");
+        assert_eq!(
+            without.cache_key(),
+            data_encoding::HEXLOWER.encode(&Sha256::digest(b"https://example.org/r.git")),
+            "caches without credentials keep their names"
+        );
         // ssh keeps its user for ssh, never a password; git:// has no authentication.
         let ssh = RemoteUrl::new("ssh", "git@example.org/r.git").expect("valid");
         assert_eq!((ssh.fetch_url.as_str(), ssh.redacted()), ("ssh://git@example.org/r.git", "ssh://example.org/r.git"));

@@ -117,7 +117,9 @@ pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: 
     if lfs {
         for (label, options) in lfs_variants() {
             let mut smudge = fetcher.lfs_fetcher(commit, options).expect("LFS variants ask for LFS");
-            let result = export::nar_hash_with(repo, commit, options, export::Hooks { smudge: Some(&mut smudge), submodules: None }).map(|(hash, _, stats)| (hash, stats)).map_err(|err| crate::error_chain(&err));
+            let result = export::nar_hash_with(repo, commit, options, export::Hooks { smudge: Some(&mut smudge), submodules: None })
+                .map(|(hash, _, stats)| (hash, stats))
+                .map_err(|err| crate::error_chain(&err));
             verdict.variants.push(Variant { label, options, result });
         }
     } else if verdict.matching().is_none() {

@@ -33,12 +33,9 @@ fn value(encoded: Encoded) -> Result<Value, String> {
                 .map(|(name, v)| Ok((name, value(serde_json::from_value(v).map_err(|_| malformed("attribute"))?)?)))
                 .collect::<Result<_, String>>()?,
         ),
-        ("list", serde_json::Value::Array(items)) => Value::List(
-            items
-                .into_iter()
-                .map(|v| value(serde_json::from_value(v).map_err(|_| malformed("list element"))?))
-                .collect::<Result<_, String>>()?,
-        ),
+        ("list", serde_json::Value::Array(items)) => {
+            Value::List(items.into_iter().map(|v| value(serde_json::from_value(v).map_err(|_| malformed("list element"))?)).collect::<Result<_, String>>()?)
+        }
         (t @ ("string" | "path" | "int" | "bool"), _) => return Err(malformed(t)),
         (other, _) => Value::Other(other.to_owned()),
     })

@@ -11,7 +11,8 @@ pub type SetString = unsafe extern "C" fn(target: *mut c_void, data: *const c_ch
 /// `FgdReadFn`.
 pub type ReadFn = unsafe extern "C" fn(reader: *mut c_void, buf: *mut c_char, len: usize) -> isize;
 type Status = unsafe extern "C" fn(ctx: *mut c_void, text: *const c_char, len: usize, set: SetString, out: *mut c_void) -> c_int;
-type AddNar = unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char, len: usize, read: ReadFn, reader: *mut c_void, set: SetString, out: *mut c_void) -> c_int;
+type AddNar =
+    unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char, len: usize, read: ReadFn, reader: *mut c_void, set: SetString, out: *mut c_void) -> c_int;
 
 /// `FgdHost`: what one call may use of the evaluator.
 #[repr(C)]

@@ -36,7 +36,13 @@ pub extern "C" fn nix_plugin_entry() {
 
 /// Installs Nix's logger as the library's progress reporter (shim.cc, once, at registration).
 #[no_mangle]
-pub extern "C" fn fgd_plugin_loaded(start: host::ActivityStart, progress: host::ActivityProgress, stop: host::ActivityStop, warn: host::Warn, debug: host::Warn) {
+pub extern "C" fn fgd_plugin_loaded(
+    start: host::ActivityStart,
+    progress: host::ActivityProgress,
+    stop: host::ActivityStop,
+    warn: host::Warn,
+    debug: host::Warn,
+) {
     let _ = catch_unwind(|| {
         host::set_debug(debug);
         fetchgit_date::progress::set_reporter(Box::new(host::Logger { start, progress, stop, warn }))

@@ -10,7 +10,11 @@ fn built(dir: &str, file: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
     let path = profile_dir.join(dir).join(file);
-    assert!(path.exists(), "{} is missing: run the tests with cargo test -p fetchgit-date-nix-plugin (which builds the package's examples first)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with cargo test -p fetchgit-date-nix-plugin (which builds the package's examples first)",
+        path.display()
+    );
     path
 }
 

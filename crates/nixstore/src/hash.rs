@@ -154,18 +154,11 @@ fn check_algorithm(input: &str, algorithm: &str) -> Result<(), ParseHashError> {
     if algorithm == "sha256" {
         Ok(())
     } else {
-        Err(ParseHashError::UnsupportedAlgorithm {
-            input: input.to_owned(),
-            algorithm: algorithm.to_owned(),
-        })
+        Err(ParseHashError::UnsupportedAlgorithm { input: input.to_owned(), algorithm: algorithm.to_owned() })
     }
 }
 
-fn to_array(
-    input: &str,
-    encoding: &'static str,
-    bytes: Vec<u8>,
-) -> Result<NixHash, ParseHashError> {
+fn to_array(input: &str, encoding: &'static str, bytes: Vec<u8>) -> Result<NixHash, ParseHashError> {
     let len = bytes.len();
     let array: [u8; 32] = bytes.try_into().map_err(|_| ParseHashError::BadEncoding {
         input: input.to_owned(),
@@ -177,50 +170,21 @@ fn to_array(
 
 fn decode_base64(input: &str, digest: &str) -> Result<NixHash, ParseHashError> {
     if digest.len() != SHA256_BASE64_LEN {
-        return Err(ParseHashError::BadLength {
-            input: input.to_owned(),
-            len: digest.chars().count(),
-        });
+        return Err(ParseHashError::BadLength { input: input.to_owned(), len: digest.chars().count() });
     }
-    let bytes = BASE64
-        .decode(digest.as_bytes())
-        .map_err(|e| ParseHashError::BadEncoding {
-            input: input.to_owned(),
-            encoding: "base64",
-            reason: e.to_string(),
-        })?;
+    let bytes =
+        BASE64.decode(digest.as_bytes()).map_err(|e| ParseHashError::BadEncoding { input: input.to_owned(), encoding: "base64", reason: e.to_string() })?;
     to_array(input, "base64", bytes)
 }
 
-fn decode_by_length(
-    input: &str,
-    digest: &str,
-    allow_base64: bool,
-) -> Result<NixHash, ParseHashError> {
+fn decode_by_length(input: &str, digest: &str, allow_base64: bool) -> Result<NixHash, ParseHashError> {
     let (encoding, decoded) = match digest.len() {
-        52 => (
-            "nix-base32",
-            nixbase32::decode(digest).map_err(|e| e.to_string()),
-        ),
-        64 => (
-            "hex",
-            HEXLOWER_PERMISSIVE
-                .decode(digest.as_bytes())
-                .map_err(|e| e.to_string()),
-        ),
+        52 => ("nix-base32", nixbase32::decode(digest).map_err(|e| e.to_string())),
+        64 => ("hex", HEXLOWER_PERMISSIVE.decode(digest.as_bytes()).map_err(|e| e.to_string())),
         SHA256_BASE64_LEN if allow_base64 => return decode_base64(input, digest),
-        _ => {
-            return Err(ParseHashError::BadLength {
-                input: input.to_owned(),
-                len: digest.chars().count(),
-            })
-        }
+        _ => return Err(ParseHashError::BadLength { input: input.to_owned(), len: digest.chars().count() }),
     };
-    let bytes = decoded.map_err(|reason| ParseHashError::BadEncoding {
-        input: input.to_owned(),
-        encoding,
-        reason,
-    })?;
+    let bytes = decoded.map_err(|reason| ParseHashError::BadEncoding { input: input.to_owned(), encoding, reason })?;
     to_array(input, encoding, bytes)
 }
 
@@ -255,21 +219,13 @@ pub struct HashingWriter<W> {
 impl<W: Write> HashingWriter<W> {
     /// Wrap `inner`.
     pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        HashingWriter { inner, hasher: Sha256::new(), count: 0 }
     }
 
     /// The hash and number of bytes written so far, and the inner writer.
     /// Does not flush `inner`.
     pub fn finish(self) -> (NixHash, u64, W) {
-        (
-            NixHash::Sha256(self.hasher.finalize().into()),
-            self.count,
-            self.inner,
-        )
+        (NixHash::Sha256(self.hasher.finalize().into()), self.count, self.inner)
     }
 }
 
@@ -314,10 +270,7 @@ mod tests {
             assert_eq!(NixHash::parse(&form), Ok(h), "{form}");
             assert_eq!(form.parse::<NixHash>(), Ok(h), "{form}");
         }
-        assert_eq!(
-            h.digest(),
-            &BASE64.decode(base64.as_bytes()).expect("valid base64")[..]
-        );
+        assert_eq!(h.digest(), &BASE64.decode(base64.as_bytes()).expect("valid base64")[..]);
     }
 
     /// The two narHash values of Nix's tests/fetchGit.sh (2.8.0 and master): non-canonical
@@ -325,7 +278,11 @@ mod tests {
     #[test]
     fn sri_is_read_as_nix_reads_it() {
         let canonical = NixHash::parse("sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8=").expect("canonical");
-        for form in ["sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG9=", "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8", "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8=ignored"] {
+        for form in [
+            "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG9=",
+            "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8",
+            "sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG8=ignored",
+        ] {
             assert_eq!(NixHash::parse_sri_as_nix(form), Ok(canonical), "{form}");
         }
         assert!(NixHash::parse("sha256-Hr8g6AqANb3xqX28eu1XnjK/3ab8Gv6TJSnkb1LezG9=").is_err(), "the strict parser refuses it");
@@ -338,10 +295,7 @@ mod tests {
 
     #[test]
     fn sha256_matches_known_digest() {
-        assert_eq!(
-            sha256(b"abc").to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256(b"abc").to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -349,60 +303,16 @@ mod tests {
         let h = sha256(b"x");
         type Check = fn(&ParseHashError) -> bool;
         let cases: Vec<(String, Check)> = vec![
-            (
-                format!("md5:{}", h.to_hex()),
-                |e| matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "md5"),
-            ),
-            (
-                format!("sha1-{}", BASE64.encode(h.digest())),
-                |e| matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "sha1"),
-            ),
-            ("abc".to_owned(), |e| {
-                matches!(e, ParseHashError::BadLength { len: 3, .. })
-            }),
-            (BASE64.encode(h.digest()), |e| {
-                matches!(e, ParseHashError::BadLength { len: 44, .. })
-            }),
-            ("sha256-AAAA".to_owned(), |e| {
-                matches!(e, ParseHashError::BadLength { len: 4, .. })
-            }),
-            (format!("sha256:{}", "g".repeat(64)), |e| {
-                matches!(
-                    e,
-                    ParseHashError::BadEncoding {
-                        encoding: "hex",
-                        ..
-                    }
-                )
-            }),
-            (format!("sha256:{}", "e".repeat(52)), |e| {
-                matches!(
-                    e,
-                    ParseHashError::BadEncoding {
-                        encoding: "nix-base32",
-                        ..
-                    }
-                )
-            }),
-            (format!("sha256-{}", "!".repeat(44)), |e| {
-                matches!(
-                    e,
-                    ParseHashError::BadEncoding {
-                        encoding: "base64",
-                        ..
-                    }
-                )
-            }),
+            (format!("md5:{}", h.to_hex()), |e| matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "md5")),
+            (format!("sha1-{}", BASE64.encode(h.digest())), |e| matches!(e, ParseHashError::UnsupportedAlgorithm { algorithm, .. } if algorithm == "sha1")),
+            ("abc".to_owned(), |e| matches!(e, ParseHashError::BadLength { len: 3, .. })),
+            (BASE64.encode(h.digest()), |e| matches!(e, ParseHashError::BadLength { len: 44, .. })),
+            ("sha256-AAAA".to_owned(), |e| matches!(e, ParseHashError::BadLength { len: 4, .. })),
+            (format!("sha256:{}", "g".repeat(64)), |e| matches!(e, ParseHashError::BadEncoding { encoding: "hex", .. })),
+            (format!("sha256:{}", "e".repeat(52)), |e| matches!(e, ParseHashError::BadEncoding { encoding: "nix-base32", .. })),
+            (format!("sha256-{}", "!".repeat(44)), |e| matches!(e, ParseHashError::BadEncoding { encoding: "base64", .. })),
             // 33 bytes in base64 is 44 chars without padding: right length, wrong size.
-            (format!("sha256:{}", BASE64.encode(&[7u8; 33])), |e| {
-                matches!(
-                    e,
-                    ParseHashError::BadEncoding {
-                        encoding: "base64",
-                        ..
-                    }
-                )
-            }),
+            (format!("sha256:{}", BASE64.encode(&[7u8; 33])), |e| matches!(e, ParseHashError::BadEncoding { encoding: "base64", .. })),
         ];
         for (input, check) in cases {
             let err = NixHash::parse(&input).expect_err(&input);

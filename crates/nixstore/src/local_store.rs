@@ -62,10 +62,7 @@ impl DefaultLocalStore {
         if config_files(&env).iter().any(|file| !config_keeps_default_store(file)) {
             return None;
         }
-        Some(DefaultLocalStore {
-            store_dir: DEFAULT_STORE_DIR.to_owned(),
-            db_dir: Path::new(DEFAULT_STATE_DIR).join("db"),
-        })
+        Some(DefaultLocalStore { store_dir: DEFAULT_STORE_DIR.to_owned(), db_dir: Path::new(DEFAULT_STATE_DIR).join("db") })
     }
 
     /// The store directory (`/nix/store`).
@@ -97,10 +94,7 @@ fn query_valid(db: &Path, path: &str) -> Option<bool> {
     // (the database is in WAL mode; a reader never blocks them).
     let conn = rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).ok()?;
     conn.busy_timeout(Duration::from_secs(2)).ok()?;
-    let row = conn
-        .query_row("SELECT 1 FROM ValidPaths WHERE path = ?1", [path], |_| Ok(()))
-        .optional()
-        .ok()?;
+    let row = conn.query_row("SELECT 1 FROM ValidPaths WHERE path = ?1", [path], |_| Ok(())).optional().ok()?;
     Some(row.is_some())
 }
 
@@ -114,9 +108,7 @@ fn config_files(env: &impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
     if let Some(list) = nonempty("NIX_USER_CONF_FILES") {
         files.extend(std::env::split_paths(&list));
     } else {
-        let home_config = nonempty("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .or_else(|| nonempty("HOME").map(|home| Path::new(&home).join(".config")));
+        let home_config = nonempty("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| nonempty("HOME").map(|home| Path::new(&home).join(".config")));
         let dirs = nonempty("XDG_CONFIG_DIRS").unwrap_or_else(|| OsString::from("/etc/xdg"));
         for dir in home_config.into_iter().chain(std::env::split_paths(&dirs)) {
             files.push(dir.join("nix/nix.conf"));

@@ -74,10 +74,7 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 fn digit_value(c: u8) -> Option<u8> {
-    ALPHABET
-        .iter()
-        .position(|&a| a == c)
-        .map(|p| u8::try_from(p).expect("alphabet has 32 entries"))
+    ALPHABET.iter().position(|&a| a == c).map(|p| u8::try_from(p).expect("alphabet has 32 entries"))
 }
 
 /// Decode a Nix base-32 string. Rejects characters outside the alphabet, lengths that no
@@ -86,22 +83,13 @@ fn digit_value(c: u8) -> Option<u8> {
 pub fn decode(s: &str) -> Result<Vec<u8>, DecodeError> {
     let mut digits = Vec::with_capacity(s.len());
     for (position, character) in s.chars().enumerate() {
-        let value = u8::try_from(character)
-            .ok()
-            .and_then(digit_value)
-            .ok_or_else(|| DecodeError::InvalidCharacter {
-                input: s.to_owned(),
-                character,
-                position,
-            })?;
+        let value =
+            u8::try_from(character).ok().and_then(digit_value).ok_or_else(|| DecodeError::InvalidCharacter { input: s.to_owned(), character, position })?;
         digits.push(value);
     }
     let byte_len = digits.len() * 5 / 8;
     if encoded_len(byte_len) != digits.len() {
-        return Err(DecodeError::InvalidLength {
-            input: s.to_owned(),
-            len: digits.len(),
-        });
+        return Err(DecodeError::InvalidLength { input: s.to_owned(), len: digits.len() });
     }
     let mut out = vec![0u8; byte_len];
     for (n, &digit) in digits.iter().rev().enumerate() {
@@ -113,11 +101,7 @@ pub fn decode(s: &str) -> Result<Vec<u8>, DecodeError> {
         if i + 1 < byte_len {
             out[i + 1] |= carry as u8;
         } else if carry != 0 {
-            return Err(DecodeError::NonCanonical {
-                input: s.to_owned(),
-                character: char::from(s.as_bytes()[0]),
-                byte_len,
-            });
+            return Err(DecodeError::NonCanonical { input: s.to_owned(), character: char::from(s.as_bytes()[0]), byte_len });
         }
     }
     Ok(out)
@@ -145,10 +129,7 @@ mod tests {
         // `nix-hash --type sha256 --to-base32 00..01` (Nix 2.8) printed this.
         let mut bytes = [0u8; 32];
         bytes[31] = 1;
-        assert_eq!(
-            encode(&bytes),
-            "0080000000000000000000000000000000000000000000000000"
-        );
+        assert_eq!(encode(&bytes), "0080000000000000000000000000000000000000000000000000");
     }
 
     #[test]
@@ -163,11 +144,7 @@ mod tests {
                 .collect();
             let text = encode(&bytes);
             assert!(text.bytes().all(|c| ALPHABET.contains(&c)));
-            assert_eq!(
-                decode(&text).expect("own encoding decodes"),
-                bytes,
-                "{text}"
-            );
+            assert_eq!(decode(&text).expect("own encoding decodes"), bytes, "{text}");
         }
     }
 
@@ -178,20 +155,14 @@ mod tests {
             s[7] = bad;
             let s: String = s.into_iter().collect();
             match decode(&s) {
-                Err(DecodeError::InvalidCharacter {
-                    character,
-                    position,
-                    ..
-                }) => {
+                Err(DecodeError::InvalidCharacter { character, position, .. }) => {
                     assert_eq!(character, bad);
                     assert_eq!(position, 7);
                 }
                 other => panic!("{s}: {other:?}"),
             }
         }
-        let msg = decode("0e")
-            .expect_err("e is not in the alphabet")
-            .to_string();
+        let msg = decode("0e").expect_err("e is not in the alphabet").to_string();
         assert!(msg.contains("'e'") && msg.contains("position 1"), "{msg}");
     }
 
@@ -199,10 +170,7 @@ mod tests {
     fn rejects_impossible_lengths() {
         for len in [1, 3, 6, 33, 51] {
             let s = "0".repeat(len);
-            assert!(
-                matches!(decode(&s), Err(DecodeError::InvalidLength { len: l, .. }) if l == len),
-                "{len}"
-            );
+            assert!(matches!(decode(&s), Err(DecodeError::InvalidLength { len: l, .. }) if l == len), "{len}");
         }
     }
 
@@ -210,11 +178,7 @@ mod tests {
     fn accepts_exactly_the_encoded_lengths() {
         let valid: Vec<usize> = (0..40).map(encoded_len).collect();
         for len in 0..60 {
-            assert_eq!(
-                decode(&"0".repeat(len)).is_ok(),
-                valid.contains(&len),
-                "{len}"
-            );
+            assert_eq!(decode(&"0".repeat(len)).is_ok(), valid.contains(&len), "{len}");
         }
     }
 
@@ -224,9 +188,6 @@ mod tests {
         let mut s = "1".to_owned() + &"0".repeat(51);
         assert!(decode(&s).is_ok());
         s.replace_range(0..1, "g"); // value 16
-        assert!(matches!(
-            decode(&s),
-            Err(DecodeError::NonCanonical { byte_len: 32, .. })
-        ));
+        assert!(matches!(decode(&s), Err(DecodeError::NonCanonical { byte_len: 32, .. })));
     }
 }

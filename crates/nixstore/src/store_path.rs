@@ -74,22 +74,11 @@ impl StorePathName {
         if s.is_empty() {
             return Err(NameError::Empty);
         }
-        if let Some((position, character)) = s
-            .chars()
-            .enumerate()
-            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || "+-._?=".contains(c)))
-        {
-            return Err(NameError::InvalidCharacter {
-                name: s.to_owned(),
-                character,
-                position,
-            });
+        if let Some((position, character)) = s.chars().enumerate().find(|&(_, c)| !(c.is_ascii_alphanumeric() || "+-._?=".contains(c))) {
+            return Err(NameError::InvalidCharacter { name: s.to_owned(), character, position });
         }
         if s.len() > MAX_NAME_LEN {
-            return Err(NameError::TooLong {
-                name: s.to_owned(),
-                len: s.len(),
-            });
+            return Err(NameError::TooLong { name: s.to_owned(), len: s.len() });
         }
         Ok(StorePathName(s.to_owned()))
     }
@@ -101,10 +90,7 @@ impl StorePathName {
         let name = self.0.as_bytes();
         let refuse = |component: Option<&str>| match component {
             None => Err(format!("store path name '{}' is not valid for Nix >= 2.20 (name '{}' is not valid)", self.0, self.0)),
-            Some(c) => Err(format!(
-                "store path name '{}' is not valid for Nix >= 2.20 (first dash-separated component must not be '{c}')",
-                self.0
-            )),
+            Some(c) => Err(format!("store path name '{}' is not valid for Nix >= 2.20 (first dash-separated component must not be '{c}')", self.0)),
         };
         match name {
             [b'.'] | [b'.', b'.'] => refuse(None),
@@ -165,9 +151,7 @@ pub enum ParseStorePathError {
         source: nixbase32::DecodeError,
     },
     /// The 33rd character is not `-`.
-    #[error(
-        "store path base name {base_name:?} has {found:?} after the digest where `-` is expected"
-    )]
+    #[error("store path base name {base_name:?} has {found:?} after the digest where `-` is expected")]
     MissingDash {
         /// The offending base name.
         base_name: String,
@@ -217,57 +201,27 @@ impl StorePath {
     /// ### Deviation
     /// Nix 2.8 does not check that the 33rd character is `-`; we require it.
     pub fn from_base_name(base_name: &str) -> Result<StorePath, ParseStorePathError> {
-        let too_short = || ParseStorePathError::TooShort {
-            base_name: base_name.to_owned(),
-        };
+        let too_short = || ParseStorePathError::TooShort { base_name: base_name.to_owned() };
         // Split after 32 characters (not bytes) so a non-ASCII character is reported by the
         // digest decoder with its position.
-        let split = base_name
-            .char_indices()
-            .nth(DIGEST_BASE32_LEN)
-            .map(|(i, _)| i)
-            .ok_or_else(too_short)?;
+        let split = base_name.char_indices().nth(DIGEST_BASE32_LEN).map(|(i, _)| i).ok_or_else(too_short)?;
         let (digest_part, rest) = base_name.split_at(split);
-        let digest =
-            nixbase32::decode(digest_part).map_err(|source| ParseStorePathError::BadDigest {
-                base_name: base_name.to_owned(),
-                source,
-            })?;
-        let digest: [u8; 20] = digest
-            .try_into()
-            .expect("32 nix-base32 characters decode to 20 bytes");
+        let digest = nixbase32::decode(digest_part).map_err(|source| ParseStorePathError::BadDigest { base_name: base_name.to_owned(), source })?;
+        let digest: [u8; 20] = digest.try_into().expect("32 nix-base32 characters decode to 20 bytes");
         let mut chars = rest.chars();
         match chars.next() {
             Some('-') => {}
-            Some(found) => {
-                return Err(ParseStorePathError::MissingDash {
-                    base_name: base_name.to_owned(),
-                    found,
-                })
-            }
+            Some(found) => return Err(ParseStorePathError::MissingDash { base_name: base_name.to_owned(), found }),
             None => return Err(too_short()),
         }
-        let name =
-            StorePathName::new(chars.as_str()).map_err(|source| ParseStorePathError::BadName {
-                base_name: base_name.to_owned(),
-                source,
-            })?;
+        let name = StorePathName::new(chars.as_str()).map_err(|source| ParseStorePathError::BadName { base_name: base_name.to_owned(), source })?;
         Ok(StorePath { digest, name })
     }
 
     /// Parse `<store_dir>/<32 nix-base32>-<name>`. Paths below a store path are refused.
-    pub fn from_absolute_path(
-        path: &str,
-        store_dir: &str,
-    ) -> Result<StorePath, ParseStorePathError> {
-        let not_in_store = || ParseStorePathError::NotInStore {
-            path: path.to_owned(),
-            store_dir: store_dir.to_owned(),
-        };
-        let base_name = path
-            .strip_prefix(store_dir)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .ok_or_else(not_in_store)?;
+    pub fn from_absolute_path(path: &str, store_dir: &str) -> Result<StorePath, ParseStorePathError> {
+        let not_in_store = || ParseStorePathError::NotInStore { path: path.to_owned(), store_dir: store_dir.to_owned() };
+        let base_name = path.strip_prefix(store_dir).and_then(|rest| rest.strip_prefix('/')).ok_or_else(not_in_store)?;
         if base_name.contains('/') {
             return Err(not_in_store());
         }
@@ -304,17 +258,8 @@ fn compress<const N: usize>(hash: &[u8]) -> [u8; N] {
 /// fingerprint `source:sha256:<hex nar hash>:<store_dir>:<name>`, SHA-256 of it, folded to
 /// 20 bytes.
 pub fn build_ca_path(name: &StorePathName, nar_hash: &NixHash, store_dir: &str) -> StorePath {
-    let fingerprint = format!(
-        "source:{}:{}:{}:{}",
-        nar_hash.algorithm(),
-        nar_hash.to_hex(),
-        store_dir,
-        name
-    );
-    StorePath {
-        digest: compress(sha256(fingerprint.as_bytes()).digest()),
-        name: name.clone(),
-    }
+    let fingerprint = format!("source:{}:{}:{}:{}", nar_hash.algorithm(), nar_hash.to_hex(), store_dir, name);
+    StorePath { digest: compress(sha256(fingerprint.as_bytes()).digest()), name: name.clone() }
 }
 
 #[cfg(test)]
@@ -323,14 +268,8 @@ mod tests {
 
     /// Reference doc vectors (from Nix): NAR hash of a directory and its `source` store path.
     const VECTORS: [(&str, &str); 2] = [
-        (
-            "sha256-pQpattmS9VmO3ZIQUFn66az8GSmB4IvYhTTCFn6SUmo=",
-            "/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-source",
-        ),
-        (
-            "sha256-wzlAGjxKxpaWdqVhlq55q5Gxo4Bf860+kLeEa/v02As=",
-            "/nix/store/7llxbmi9y8sldnhf5asnzf17p6i52icx-source",
-        ),
+        ("sha256-pQpattmS9VmO3ZIQUFn66az8GSmB4IvYhTTCFn6SUmo=", "/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-source"),
+        ("sha256-wzlAGjxKxpaWdqVhlq55q5Gxo4Bf860+kLeEa/v02As=", "/nix/store/7llxbmi9y8sldnhf5asnzf17p6i52icx-source"),
     ];
 
     fn source() -> StorePathName {
@@ -343,10 +282,7 @@ mod tests {
             let hash = NixHash::parse(hash).expect("vector parses");
             let built = build_ca_path(&source(), &hash, DEFAULT_STORE_DIR);
             assert_eq!(built.to_absolute_path(DEFAULT_STORE_DIR), path);
-            assert_eq!(
-                StorePath::from_absolute_path(path, DEFAULT_STORE_DIR),
-                Ok(built.clone())
-            );
+            assert_eq!(StorePath::from_absolute_path(path, DEFAULT_STORE_DIR), Ok(built.clone()));
             assert_eq!(format!("{DEFAULT_STORE_DIR}/{built}"), path);
             assert_eq!(built.to_string().parse::<StorePath>(), Ok(built.clone()));
             assert_eq!(built.name().as_str(), "source");
@@ -359,32 +295,16 @@ mod tests {
         let hash = NixHash::parse(VECTORS[0].0).expect("vector parses");
         let a = build_ca_path(&source(), &hash, DEFAULT_STORE_DIR);
         let b = build_ca_path(&source(), &hash, "/other/store");
-        let c = build_ca_path(
-            &StorePathName::new("source2").expect("valid"),
-            &hash,
-            DEFAULT_STORE_DIR,
-        );
+        let c = build_ca_path(&StorePathName::new("source2").expect("valid"), &hash, DEFAULT_STORE_DIR);
         assert_ne!(a.digest(), b.digest());
         assert_ne!(a.digest(), c.digest());
-        assert_eq!(
-            StorePath::from_absolute_path(&b.to_absolute_path("/other/store"), "/other/store"),
-            Ok(b)
-        );
+        assert_eq!(StorePath::from_absolute_path(&b.to_absolute_path("/other/store"), "/other/store"), Ok(b));
     }
 
     #[test]
     fn valid_names() {
         let long = "a".repeat(211);
-        for name in [
-            "a",
-            "source",
-            ".",
-            "..",
-            ".foo",
-            "-foo",
-            "A-Z_0.9+?=",
-            long.as_str(),
-        ] {
+        for name in ["a", "source", ".", "..", ".foo", "-foo", "A-Z_0.9+?=", long.as_str()] {
             assert_eq!(StorePathName::new(name).expect(name).as_str(), name);
         }
     }
@@ -393,31 +313,11 @@ mod tests {
     fn invalid_names_say_where() {
         assert_eq!(StorePathName::new(""), Err(NameError::Empty));
         let long = "a".repeat(212);
-        assert!(matches!(
-            StorePathName::new(&long),
-            Err(NameError::TooLong { len: 212, .. })
-        ));
-        for (name, character, position) in [
-            ("a b", ' ', 1),
-            ("foo/bar", '/', 3),
-            ("é", 'é', 0),
-            ("x~", '~', 1),
-            ("nul\0", '\0', 3),
-            ("$x", '$', 0),
-        ] {
+        assert!(matches!(StorePathName::new(&long), Err(NameError::TooLong { len: 212, .. })));
+        for (name, character, position) in [("a b", ' ', 1), ("foo/bar", '/', 3), ("é", 'é', 0), ("x~", '~', 1), ("nul\0", '\0', 3), ("$x", '$', 0)] {
             let err = StorePathName::new(name).expect_err(name);
-            assert_eq!(
-                err,
-                NameError::InvalidCharacter {
-                    name: name.to_owned(),
-                    character,
-                    position
-                }
-            );
-            assert!(
-                err.to_string().contains(&format!("position {position}")),
-                "{err}"
-            );
+            assert_eq!(err, NameError::InvalidCharacter { name: name.to_owned(), character, position });
+            assert!(err.to_string().contains(&format!("position {position}")), "{err}");
         }
     }
 
@@ -427,60 +327,20 @@ mod tests {
         let check = |path: &str, ok: fn(&ParseStorePathError) -> bool| {
             let err = StorePath::from_absolute_path(path, DEFAULT_STORE_DIR).expect_err(path);
             assert!(ok(&err), "{path}: {err:?}");
-            assert!(
-                err.to_string()
-                    .contains(path.trim_start_matches("/nix/store/")),
-                "{err}"
-            );
+            assert!(err.to_string().contains(path.trim_start_matches("/nix/store/")), "{err}");
         };
-        check("/nix/storex/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-source", |e| {
-            matches!(e, ParseStorePathError::NotInStore { .. })
-        });
-        check(&format!("{good}/sub"), |e| {
-            matches!(e, ParseStorePathError::NotInStore { .. })
-        });
-        check("source", |e| {
-            matches!(e, ParseStorePathError::NotInStore { .. })
-        });
-        check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8", |e| {
-            matches!(e, ParseStorePathError::TooShort { .. })
-        });
-        check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-", |e| {
-            matches!(
-                e,
-                ParseStorePathError::BadName {
-                    source: NameError::Empty,
-                    ..
-                }
-            )
-        });
-        check("/nix/store/eccnxa25whszw7mgbgyzdm4nqc0zwnm8-source", |e| {
-            matches!(e, ParseStorePathError::BadDigest { .. })
-        });
-        check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8_source", |e| {
-            matches!(e, ParseStorePathError::MissingDash { found: '_', .. })
-        });
+        check("/nix/storex/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-source", |e| matches!(e, ParseStorePathError::NotInStore { .. }));
+        check(&format!("{good}/sub"), |e| matches!(e, ParseStorePathError::NotInStore { .. }));
+        check("source", |e| matches!(e, ParseStorePathError::NotInStore { .. }));
+        check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8", |e| matches!(e, ParseStorePathError::TooShort { .. }));
+        check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-", |e| matches!(e, ParseStorePathError::BadName { source: NameError::Empty, .. }));
+        check("/nix/store/eccnxa25whszw7mgbgyzdm4nqc0zwnm8-source", |e| matches!(e, ParseStorePathError::BadDigest { .. }));
+        check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8_source", |e| matches!(e, ParseStorePathError::MissingDash { found: '_', .. }));
         check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnm8-so urce", |e| {
-            matches!(
-                e,
-                ParseStorePathError::BadName {
-                    source: NameError::InvalidCharacter { position: 2, .. },
-                    ..
-                }
-            )
+            matches!(e, ParseStorePathError::BadName { source: NameError::InvalidCharacter { position: 2, .. }, .. })
         });
         check("/nix/store/0ccnxa25whszw7mgbgyzdm4nqc0zwnmé-source", |e| {
-            matches!(
-                e,
-                ParseStorePathError::BadDigest {
-                    source: nixbase32::DecodeError::InvalidCharacter {
-                        character: 'é',
-                        position: 31,
-                        ..
-                    },
-                    ..
-                }
-            )
+            matches!(e, ParseStorePathError::BadDigest { source: nixbase32::DecodeError::InvalidCharacter { character: 'é', position: 31, .. }, .. })
         });
     }
 }

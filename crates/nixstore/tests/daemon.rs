@@ -26,24 +26,14 @@ use prerequisite::{require_nix, require_privilege};
 
 /// Run a program (arguments passed directly, never through a shell).
 fn run(program: &str, args: &[&OsStr]) -> std::process::Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+    Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
 /// Run and require success; stdout as a trimmed string.
 fn run_ok(program: &str, args: &[&OsStr]) -> String {
     let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("UTF-8 output")
-        .trim_end()
-        .to_owned()
+    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8 output").trim_end().to_owned()
 }
 
 /// A tree with a file, an executable, a symlink and a subdirectory, its contents unique to
@@ -84,33 +74,14 @@ fn local_store(root: &Path) -> String {
 
 /// `nix-store --store STORE --check-validity PATH` succeeds.
 fn nix_says_valid(store: &str, path: &str) -> bool {
-    run(
-        "nix-store",
-        &[
-            "--store".as_ref(),
-            store.as_ref(),
-            "--check-validity".as_ref(),
-            path.as_ref(),
-        ],
-    )
-    .status
-    .success()
+    run("nix-store", &["--store".as_ref(), store.as_ref(), "--check-validity".as_ref(), path.as_ref()]).status.success()
 }
 
 /// Everything Nix records about an added path matches what we sent.
 fn assert_added(store: &str, root: &Path, src: &Path, hash: &NixHash, path: &StorePath) {
     let abs = path.to_absolute_path(DEFAULT_STORE_DIR);
     assert!(nix_says_valid(store, &abs), "{abs} is not valid in {store}");
-    let printed = run_ok(
-        "nix-store",
-        &[
-            "--store".as_ref(),
-            store.as_ref(),
-            "-q".as_ref(),
-            "--hash".as_ref(),
-            abs.as_ref(),
-        ],
-    );
+    let printed = run_ok("nix-store", &["--store".as_ref(), store.as_ref(), "-q".as_ref(), "--hash".as_ref(), abs.as_ref()]);
     assert_eq!(printed, hash.to_typed_base32());
     let info = run_ok(
         "nix",
@@ -132,18 +103,11 @@ fn assert_added(store: &str, root: &Path, src: &Path, hash: &NixHash, path: &Sto
     assert!(stored.status.success(), "nix-store --dump {real:?}");
     let mut ours = Vec::new();
     dump_path(src, &mut ours).expect("dump_path");
-    assert!(
-        stored.stdout == ours,
-        "the files in {real:?} are not the tree"
-    );
+    assert!(stored.stdout == ours, "the files in {real:?} are not the tree");
 }
 
 fn nix_daemon_version() -> String {
-    run_ok("nix-daemon", &["--version".as_ref()])
-        .rsplit(' ')
-        .next()
-        .expect("a version word")
-        .to_owned()
+    run_ok("nix-daemon", &["--version".as_ref()]).rsplit(' ').next().expect("a version word").to_owned()
 }
 
 #[test]
@@ -160,17 +124,11 @@ fn adds_to_throwaway_store_once() {
 
     let conn = DaemonConnection::connect(&uri).expect("connect");
     assert_eq!(conn.protocol_version(), (1, 34), "Nix 2.8 speaks 1.34");
-    assert_eq!(
-        conn.daemon_nix_version(),
-        Some(nix_daemon_version().as_str())
-    );
+    assert_eq!(conn.daemon_nix_version(), Some(nix_daemon_version().as_str()));
     assert_eq!(conn.trusted(), None, "1.34 has no trust field");
     drop(conn);
 
-    let first = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
-    .expect("first add");
+    let first = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect("first add");
     assert!(first.sent);
     assert_added(&store, &root, &src, &hash, &path);
 
@@ -196,37 +154,11 @@ fn adds_to_default_store_via_stdio() {
     let src = make_tree(tmp.path(), &unique, 0);
     let (hash, size, path) = describe(&src);
     let abs = path.to_absolute_path(DEFAULT_STORE_DIR);
-    let outcome = ensure_ca_path(
-        &StoreUri::Auto,
-        &path,
-        DEFAULT_STORE_DIR,
-        &hash,
-        size,
-        &mut |w| dump_path(&src, w),
-    )
-    .expect("add to the default store");
+    let outcome = ensure_ca_path(&StoreUri::Auto, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect("add to the default store");
     assert!(outcome.sent);
-    let info = run_ok(
-        "nix",
-        &[
-            "--extra-experimental-features".as_ref(),
-            "nix-command".as_ref(),
-            "path-info".as_ref(),
-            "--json".as_ref(),
-            abs.as_ref(),
-        ],
-    );
-    let ok = nix_says_valid("auto", &abs)
-        && info.contains(&format!("\"ca\":\"fixed:r:{}\"", hash.to_typed_base32()));
-    let again = ensure_ca_path(
-        &StoreUri::Auto,
-        &path,
-        DEFAULT_STORE_DIR,
-        &hash,
-        size,
-        &mut |w| dump_path(&src, w),
-    )
-    .expect("second add");
+    let info = run_ok("nix", &["--extra-experimental-features".as_ref(), "nix-command".as_ref(), "path-info".as_ref(), "--json".as_ref(), abs.as_ref()]);
+    let ok = nix_says_valid("auto", &abs) && info.contains(&format!("\"ca\":\"fixed:r:{}\"", hash.to_typed_base32()));
+    let again = ensure_ca_path(&StoreUri::Auto, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect("second add");
     let _ = run("nix-store", &["--delete".as_ref(), abs.as_ref()]);
     assert!(ok, "{abs} not valid with the right ca: {info}");
     assert!(!again.sent);
@@ -294,16 +226,10 @@ impl RunningDaemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nix-daemon");
-        let daemon = RunningDaemon {
-            child,
-            socket: socket.to_owned(),
-        };
+        let daemon = RunningDaemon { child, socket: socket.to_owned() };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(socket).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nix-daemon did not listen on {socket:?}"
-            );
+            assert!(Instant::now() < deadline, "nix-daemon did not listen on {socket:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
         daemon
@@ -331,26 +257,18 @@ fn adds_through_running_daemon_socket() {
     let daemon = RunningDaemon::start(&store, &tmp.path().join("sock/socket"));
     let src = make_tree(tmp.path(), "socket", 200 * 1024);
     let (hash, size, path) = describe(&src);
-    let uri: StoreUri = format!("unix://{}", daemon.socket.display())
-        .parse()
-        .expect("unix URI");
+    let uri: StoreUri = format!("unix://{}", daemon.socket.display()).parse().expect("unix URI");
     assert_eq!(uri, StoreUri::Socket(daemon.socket.clone()));
 
     let mut conn = DaemonConnection::connect(&uri).expect("connect to the socket");
     assert_eq!(conn.protocol_version(), (1, 34));
     let abs = path.to_absolute_path(DEFAULT_STORE_DIR);
     assert!(!conn.is_valid_path(&abs).expect("is_valid_path"));
-    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
-    .expect("add through the socket");
+    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect("add through the socket");
     assert!(conn.is_valid_path(&abs).expect("is_valid_path"));
     drop(conn);
     assert_added(&store, &root, &src, &hash, &path);
-    let again = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
-    .expect("second add");
+    let again = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect("second add");
     assert!(!again.sent);
 }
 
@@ -382,48 +300,32 @@ fn wrong_hash_is_rejected_and_leaves_nothing() {
     let name = StorePathName::new("source").expect("valid name");
     let wrong_path = build_ca_path(&name, &wrong, DEFAULT_STORE_DIR);
     let wrong_abs = wrong_path.to_absolute_path(DEFAULT_STORE_DIR);
-    let err = conn
-        .add_ca_nar(&wrong_path, DEFAULT_STORE_DIR, &wrong, size, &mut |w| {
-            dump_path(&src, w)
-        })
-        .expect_err("a NAR that does not match its hash is rejected");
+    let err =
+        conn.add_ca_nar(&wrong_path, DEFAULT_STORE_DIR, &wrong, size, &mut |w| dump_path(&src, w)).expect_err("a NAR that does not match its hash is rejected");
     let DaemonError::Daemon { message, .. } = &err else {
         panic!("expected the daemon's refusal, got {err:?}");
     };
     assert!(message.contains("hash mismatch"), "{message}");
-    assert!(
-        message.contains(&hash.to_nix_base32()),
-        "the hash it got: {message}"
-    );
+    assert!(message.contains(&hash.to_nix_base32()), "the hash it got: {message}");
     assert_one_line(&err.to_string());
     eprintln!("wrong hash: {err}");
     // The connection survives a refusal; the path is not valid.
-    assert!(!conn
-        .is_valid_path(&wrong_abs)
-        .expect("is_valid_path after refusal"));
+    assert!(!conn.is_valid_path(&wrong_abs).expect("is_valid_path after refusal"));
     assert!(!nix_says_valid(&store, &wrong_abs));
 
     // The right path with a wrong hash: its ca does not match the path, so it is neither
     // content-addressed nor signed.
-    let err = conn
-        .add_ca_nar(&path, DEFAULT_STORE_DIR, &wrong, size, &mut |w| {
-            dump_path(&src, w)
-        })
-        .expect_err("a hash that does not match the path is rejected");
+    let err =
+        conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &wrong, size, &mut |w| dump_path(&src, w)).expect_err("a hash that does not match the path is rejected");
     let DaemonError::Daemon { message, .. } = &err else {
         panic!("expected the daemon's refusal, got {err:?}");
     };
     assert!(message.contains("lacks a valid signature"), "{message}");
     assert_one_line(&err.to_string());
-    assert!(!conn
-        .is_valid_path(&abs)
-        .expect("is_valid_path after refusal"));
+    assert!(!conn.is_valid_path(&abs).expect("is_valid_path after refusal"));
     assert!(!nix_says_valid(&store, &abs));
 
-    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
-    .expect("retry with the right hash");
+    conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect("retry with the right hash");
     drop(conn);
     assert_added(&store, &root, &src, &hash, &path);
 }
@@ -456,20 +358,11 @@ fn failing_producer_aborts_and_leaves_nothing() {
     assert!(matches!(err, DaemonError::Producer { .. }), "{err:?}");
     assert!(err.to_string().contains("simulated read failure"), "{err}");
     assert_one_line(&err.to_string());
-    assert!(
-        matches!(conn.is_valid_path(&abs), Err(DaemonError::Broken { .. })),
-        "an aborted connection is not reused"
-    );
+    assert!(matches!(conn.is_valid_path(&abs), Err(DaemonError::Broken { .. })), "an aborted connection is not reused");
     drop(conn);
-    assert!(
-        !nix_says_valid(&store, &abs),
-        "aborted add left {abs} valid"
-    );
+    assert!(!nix_says_valid(&store, &abs), "aborted add left {abs} valid");
 
-    let outcome = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        w.write_all(&nar)
-    })
-    .expect("retry");
+    let outcome = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| w.write_all(&nar)).expect("retry");
     assert!(outcome.sent);
     assert_added(&store, &root, &src, &hash, &path);
 }
@@ -490,15 +383,8 @@ fn producer_writing_the_wrong_size_aborts() {
 
     for (announced, expect_more) in [(size - 8, true), (size + 8, false)] {
         let mut conn = DaemonConnection::connect(&uri).expect("connect");
-        let err = conn
-            .add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, announced, &mut |w| {
-                w.write_all(&nar)
-            })
-            .expect_err("wrong size");
-        assert!(
-            matches!(err, DaemonError::SizeMismatch { more, .. } if more == expect_more),
-            "{err:?}"
-        );
+        let err = conn.add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, announced, &mut |w| w.write_all(&nar)).expect_err("wrong size");
+        assert!(matches!(err, DaemonError::SizeMismatch { more, .. } if more == expect_more), "{err:?}");
         drop(conn);
         assert!(!nix_says_valid(&store, &abs));
     }
@@ -509,11 +395,7 @@ fn my_nix_daemons() -> Vec<String> {
     let children = fs::read_to_string("/proc/thread-self/children").unwrap_or_default();
     children
         .split_whitespace()
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("nix-daemon"))
-                .unwrap_or(false)
-        })
+        .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).contains("nix-daemon")).unwrap_or(false))
         .map(str::to_owned)
         .collect()
 }
@@ -558,10 +440,7 @@ fn daemon_killed_mid_transfer() {
     drop(conn);
     assert!(!nix_says_valid(&store, &abs));
 
-    let outcome = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
-    .expect("retry after the kill");
+    let outcome = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect("retry after the kill");
     assert!(outcome.sent);
     assert_added(&store, &root, &src, &hash, &path);
 }
@@ -603,20 +482,14 @@ fn unwritable_store_gives_one_line_error() {
     }
     let src = make_tree(tmp.path(), "unwritable", 0);
     let (hash, size, path) = describe(&src);
-    let err = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
-    .expect_err("the store is unwritable");
+    let err = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect_err("the store is unwritable");
     let text = err.to_string();
     eprintln!("unwritable: {text}");
     assert!(text.contains("Operation not permitted"), "{text}");
     assert!(text.contains(&path.to_string()), "{text}");
     assert_one_line(&text);
     drop(guard);
-    assert!(!nix_says_valid(
-        &store,
-        &path.to_absolute_path(DEFAULT_STORE_DIR)
-    ));
+    assert!(!nix_says_valid(&store, &path.to_absolute_path(DEFAULT_STORE_DIR)));
 }
 
 /// `umount` on drop.
@@ -637,17 +510,7 @@ fn full_disk_gives_one_line_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("store");
     fs::create_dir(&root).expect("mkdir");
-    let mounted = status_result(
-        "mount",
-        &[
-            "-t".as_ref(),
-            "tmpfs".as_ref(),
-            "-o".as_ref(),
-            "size=1m".as_ref(),
-            "tmpfs".as_ref(),
-            root.as_os_str(),
-        ],
-    );
+    let mounted = status_result("mount", &["-t".as_ref(), "tmpfs".as_ref(), "-o".as_ref(), "size=1m".as_ref(), "tmpfs".as_ref(), root.as_os_str()]);
     let guard = Mounted(root.clone());
     if !require_privilege("full_disk_gives_one_line_error", "mount -t tmpfs", mounted) {
         return;
@@ -656,17 +519,11 @@ fn full_disk_gives_one_line_error() {
     let uri = StoreUri::Local(store.clone());
     let src = make_tree(tmp.path(), "full", 3 << 20);
     let (hash, size, path) = describe(&src);
-    let err = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| {
-        dump_path(&src, w)
-    })
-    .expect_err("the disk is full");
+    let err = ensure_ca_path(&uri, &path, DEFAULT_STORE_DIR, &hash, size, &mut |w| dump_path(&src, w)).expect_err("the disk is full");
     let text = err.to_string();
     eprintln!("full: {text}");
     assert!(text.contains("No space left on device"), "{text}");
     assert_one_line(&text);
-    assert!(!nix_says_valid(
-        &store,
-        &path.to_absolute_path(DEFAULT_STORE_DIR)
-    ));
+    assert!(!nix_says_valid(&store, &path.to_absolute_path(DEFAULT_STORE_DIR)));
     drop(guard);
 }

@@ -23,23 +23,13 @@ use prerequisite::require_nix;
 
 /// Run a Nix command (arguments passed directly, never through a shell) and return stdout.
 fn nix(program: &str, args: &[&OsStr]) -> Vec<u8> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 
 fn nix_line(program: &str, args: &[&OsStr]) -> String {
-    String::from_utf8(nix(program, args))
-        .expect("Nix prints UTF-8 here")
-        .trim_end()
-        .to_owned()
+    String::from_utf8(nix(program, args)).expect("Nix prints UTF-8 here").trim_end().to_owned()
 }
 
 fn write(path: &Path, contents: &[u8], mode: u32) {
@@ -69,11 +59,7 @@ fn build_tree(root: &Path) -> PathBuf {
     write(&src.join("UPPER"), b"upper sorts before lower", 0o644);
     write(&src.join(".hidden"), b"dotfile", 0o644);
     write(&src.join("line\nbreak"), b"newline in name", 0o644);
-    write(
-        &src.join(OsStr::from_bytes(b"not-utf8-\xff\xfe")),
-        b"bytes",
-        0o644,
-    );
+    write(&src.join(OsStr::from_bytes(b"not-utf8-\xff\xfe")), b"bytes", 0o644);
     for len in 1..=9 {
         write(&src.join(format!("pad{len}")), &vec![b'p'; len], 0o644);
     }
@@ -108,26 +94,14 @@ fn dump_path_matches_nix_store_dump() {
     let mut ours = Vec::new();
     dump_path(&src, &mut ours).expect("dump_path");
     assert!(ours.len() > 3 << 19, "the tree holds a big file");
-    assert!(
-        ours == expected,
-        "NAR differs from `nix-store --dump` ({} vs {} bytes)",
-        ours.len(),
-        expected.len()
-    );
+    assert!(ours == expected, "NAR differs from `nix-store --dump` ({} vs {} bytes)", ours.len(), expected.len());
 
     // A regular file and a symlink at the root as well.
-    for single in [
-        src.join("exec.sh"),
-        src.join("big.bin"),
-        src.join("dangling"),
-    ] {
+    for single in [src.join("exec.sh"), src.join("big.bin"), src.join("dangling")] {
         let expected = nix("nix-store", &["--dump".as_ref(), single.as_os_str()]);
         let mut ours = Vec::new();
         dump_path(&single, &mut ours).expect("dump_path");
-        assert!(
-            ours == expected,
-            "NAR of {single:?} differs from `nix-store --dump`"
-        );
+        assert!(ours == expected, "NAR of {single:?} differs from `nix-store --dump`");
     }
 }
 
@@ -139,19 +113,8 @@ fn hash_path_matches_nix_hash() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = build_tree(tmp.path());
     let (hash, size) = hash_path(&src).expect("hash_path");
-    let base32 = nix_line(
-        "nix-hash",
-        &[
-            "--type".as_ref(),
-            "sha256".as_ref(),
-            "--base32".as_ref(),
-            src.as_os_str(),
-        ],
-    );
-    let hex = nix_line(
-        "nix-hash",
-        &["--type".as_ref(), "sha256".as_ref(), src.as_os_str()],
-    );
+    let base32 = nix_line("nix-hash", &["--type".as_ref(), "sha256".as_ref(), "--base32".as_ref(), src.as_os_str()]);
+    let hex = nix_line("nix-hash", &["--type".as_ref(), "sha256".as_ref(), src.as_os_str()]);
     assert_eq!(hash.to_nix_base32(), base32);
     assert_eq!(hash.to_hex(), hex);
     assert_eq!(NixHash::parse(&base32), Ok(hash));
@@ -174,23 +137,12 @@ fn build_ca_path_matches_nix_store_add_fixed() {
     fs::create_dir_all(&with_x).expect("mkdir");
     fs::write(with_x.join("x"), "foo\n").expect("write");
     for dir in [src, empty, with_x] {
-        let printed = nix_line(
-            "nix-store",
-            &[
-                "--add-fixed".as_ref(),
-                "--recursive".as_ref(),
-                "sha256".as_ref(),
-                dir.as_os_str(),
-            ],
-        );
+        let printed = nix_line("nix-store", &["--add-fixed".as_ref(), "--recursive".as_ref(), "sha256".as_ref(), dir.as_os_str()]);
         let (hash, _) = hash_path(&dir).expect("hash_path");
         let name = StorePathName::new("source").expect("valid name");
         let ours = build_ca_path(&name, &hash, DEFAULT_STORE_DIR);
         assert_eq!(ours.to_absolute_path(DEFAULT_STORE_DIR), printed, "{dir:?}");
-        assert_eq!(
-            StorePath::from_absolute_path(&printed, DEFAULT_STORE_DIR),
-            Ok(ours)
-        );
+        assert_eq!(StorePath::from_absolute_path(&printed, DEFAULT_STORE_DIR), Ok(ours));
     }
 }
 
@@ -204,17 +156,12 @@ fn nixbase32_matches_nix_hash_to_base32() {
     for _ in 0..6 {
         let mut d = [0u8; 32];
         for b in &mut d {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             *b = (state >> 56) as u8;
         }
         digests.push(d);
     }
-    let hexes: Vec<String> = digests
-        .iter()
-        .map(|d| NixHash::Sha256(*d).to_hex())
-        .collect();
+    let hexes: Vec<String> = digests.iter().map(|d| NixHash::Sha256(*d).to_hex()).collect();
     let mut args: Vec<&OsStr> = vec!["--type".as_ref(), "sha256".as_ref(), "--to-base32".as_ref()];
     args.extend(hexes.iter().map(OsStr::new));
     let printed = String::from_utf8(nix("nix-hash", &args)).expect("UTF-8");
@@ -256,28 +203,19 @@ fn store_path_names_match_nix() {
         long_bad.as_str(),
     ];
     for name in names {
-        let out = Command::new("nix-instantiate")
-            .args(["--eval", "--expr"])
-            .arg(format!("builtins.toFile \"{name}\" \"x\""))
-            .output()
-            .expect("run nix-instantiate");
+        let out =
+            Command::new("nix-instantiate").args(["--eval", "--expr"]).arg(format!("builtins.toFile \"{name}\" \"x\"")).output().expect("run nix-instantiate");
         let nix_accepts = out.status.success();
         assert_eq!(
             StorePathName::new(name).is_ok(),
             nix_accepts,
             "name {name:?}: Nix says {}",
-            String::from_utf8_lossy(if nix_accepts {
-                &out.stdout
-            } else {
-                &out.stderr
-            })
-            .trim()
+            String::from_utf8_lossy(if nix_accepts { &out.stdout } else { &out.stderr }).trim()
         );
         if nix_accepts {
             let printed = String::from_utf8(out.stdout).expect("UTF-8");
             let path = printed.trim().trim_matches('"');
-            let parsed =
-                StorePath::from_absolute_path(path, DEFAULT_STORE_DIR).expect("Nix's path parses");
+            let parsed = StorePath::from_absolute_path(path, DEFAULT_STORE_DIR).expect("Nix's path parses");
             assert_eq!(parsed.name().as_str(), name);
             assert_eq!(parsed.to_absolute_path(DEFAULT_STORE_DIR), path);
         }

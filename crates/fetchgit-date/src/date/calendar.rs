@@ -183,56 +183,23 @@ pub(super) const AMBIGUOUS_ZONE_NAMES: [(&str, &str, &str); 7] = [
 
 /// As in git's `date.c`: a word names a month or weekday when it is at least three letters long
 /// and a prefix of one of these, in any case.
-const MONTH_NAMES: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAY_NAMES: [&str; 7] = [
-    "Sundays",
-    "Mondays",
-    "Tuesdays",
-    "Wednesdays",
-    "Thursdays",
-    "Fridays",
-    "Saturdays",
-];
+const MONTH_NAMES: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const WEEKDAY_NAMES: [&str; 7] = ["Sundays", "Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays"];
 
 /// Read `input` (trimmed, ASCII) as a calendar date.
 pub(super) fn parse(input: &str) -> Result<CalendarDate, Refusal> {
     if input.len() == 14 && input.bytes().all(|b| b.is_ascii_digit()) {
         return last_modified_date(input);
     }
-    let mut reader = Reader {
-        s: input.as_bytes(),
-        pos: 0,
-        fields: Fields::default(),
-        previous: Previous::Other,
-        adjacent: false,
-        items: 0,
-        unknown: false,
-        problem: None,
-    };
+    let mut reader =
+        Reader { s: input.as_bytes(), pos: 0, fields: Fields::default(), previous: Previous::Other, adjacent: false, items: 0, unknown: false, problem: None };
     reader.read_all();
     reader.finish()
 }
 
 /// Nix's `lastModifiedDate`, `YYYYMMDDHHMMSS` in UTC.
 fn last_modified_date(digits: &str) -> Result<CalendarDate, Refusal> {
-    let field = |range: std::ops::Range<usize>| -> u32 {
-        digits[range]
-            .parse()
-            .expect("the caller checked for 14 ASCII digits")
-    };
+    let field = |range: std::ops::Range<usize>| -> u32 { digits[range].parse().expect("the caller checked for 14 ASCII digits") };
     let fields = Fields {
         year: Some(field(0..4)),
         month: Some(field(4..6)),
@@ -240,19 +207,10 @@ fn last_modified_date(digits: &str) -> Result<CalendarDate, Refusal> {
         time: Some((field(8..10), field(10..12), field(12..14))),
         ..Fields::default()
     };
-    fields
-        .instant()
-        .map(|unix_seconds| CalendarDate {
-            unix_seconds,
-            time_of_day: TimeOfDay::Written,
-        })
-        .map_err(|problem| match problem {
-            DateProblem::Nonexistent { what } => DateProblem::Nonexistent {
-                what: format!("{what}: 14 digits are Nix's lastModifiedDate, YYYYMMDDHHMMSS"),
-            }
-            .into(),
-            other => other.into(),
-        })
+    fields.instant().map(|unix_seconds| CalendarDate { unix_seconds, time_of_day: TimeOfDay::Written }).map_err(|problem| match problem {
+        DateProblem::Nonexistent { what } => DateProblem::Nonexistent { what: format!("{what}: 14 digits are Nix's lastModifiedDate, YYYYMMDDHHMMSS") }.into(),
+        other => other.into(),
+    })
 }
 
 /// What has been read so far.
@@ -284,10 +242,7 @@ impl Fields {
         let (Some(year), Some(month), Some(day)) = (self.year, self.month, self.day) else {
             return Err(DateProblem::IncompleteDate);
         };
-        let Some(month) = u8::try_from(month)
-            .ok()
-            .and_then(|m| Month::try_from(m).ok())
-        else {
+        let Some(month) = u8::try_from(month).ok().and_then(|m| Month::try_from(m).ok()) else {
             return nonexistent(format!("month {month}"));
         };
         let year = i32::try_from(year).expect("years have at most 4 digits");
@@ -305,22 +260,12 @@ impl Fields {
         };
         let field = |n: u32, max: u32, what: &str| match u8::try_from(n) {
             Ok(n) if u32::from(n) <= max => Ok(n),
-            _ => Err(DateProblem::Nonexistent {
-                what: format!("{what} {n}"),
-            }),
+            _ => Err(DateProblem::Nonexistent { what: format!("{what} {n}") }),
         };
-        let time = Time::from_hms(
-            field(hour, 23, "hour")?,
-            field(minute, 59, "minute")?,
-            field(second, 59, "second")?,
-        )
-        .expect("fields in range make a time");
+        let time = Time::from_hms(field(hour, 23, "hour")?, field(minute, 59, "minute")?, field(second, 59, "second")?).expect("fields in range make a time");
         let offset = self.zone.as_ref().map_or(0, |(offset, _)| *offset);
-        let offset =
-            UtcOffset::from_whole_seconds(offset).expect("offset() keeps offsets within ±23:59");
-        Ok(PrimitiveDateTime::new(date, time)
-            .assume_offset(offset)
-            .unix_timestamp())
+        let offset = UtcOffset::from_whole_seconds(offset).expect("offset() keeps offsets within ±23:59");
+        Ok(PrimitiveDateTime::new(date, time).assume_offset(offset).unix_timestamp())
     }
 }
 
@@ -388,12 +333,7 @@ impl Reader<'_> {
                 self.word()
             } else if matches!(c, b'+' | b'-') && next_is_digit {
                 self.offset()
-            } else if c == b'.'
-                && next_is_digit
-                && self.adjacent
-                && self.previous == (Previous::Time { seconds: true })
-                && self.fields.date_known()
-            {
+            } else if c == b'.' && next_is_digit && self.adjacent && self.previous == (Previous::Time { seconds: true }) && self.fields.date_known() {
                 // Fractions of a second are dropped, as git drops them after a full date.
                 self.pos += 1;
                 self.digits();
@@ -418,11 +358,7 @@ impl Reader<'_> {
         let mut separator = None;
         while numbers.len() < 3 {
             match (self.peek(0), self.peek(1)) {
-                (Some(sep), Some(d))
-                    if separators.contains(&sep)
-                        && d.is_ascii_digit()
-                        && separator.is_none_or(|s| s == sep) =>
-                {
+                (Some(sep), Some(d)) if separators.contains(&sep) && d.is_ascii_digit() && separator.is_none_or(|s| s == sep) => {
                     separator = Some(sep);
                     self.pos += 1;
                     numbers.push(self.digits());
@@ -447,27 +383,18 @@ impl Reader<'_> {
 
     /// `HH:MM` or `HH:MM:SS`.
     fn time(&mut self, numbers: &[String]) -> Previous {
-        let well_formed =
-            (1..=2).contains(&numbers[0].len()) && numbers[1..].iter().all(|n| n.len() == 2);
+        let well_formed = (1..=2).contains(&numbers[0].len()) && numbers[1..].iter().all(|n| n.len() == 2);
         if !well_formed {
             return self.unknown();
         }
-        let n = |i: usize| {
-            numbers
-                .get(i)
-                .map_or(0, |s| s.parse().expect("1 or 2 digits"))
-        };
+        let n = |i: usize| numbers.get(i).map_or(0, |s| s.parse().expect("1 or 2 digits"));
         self.set_time((n(0), n(1), n(2)));
-        Previous::Time {
-            seconds: numbers.len() == 3,
-        }
+        Previous::Time { seconds: numbers.len() == 3 }
     }
 
     fn set_time(&mut self, time: (u32, u32, u32)) {
         if self.fields.time.is_some() {
-            self.problem(DateProblem::Twice {
-                what: "the time of day",
-            });
+            self.problem(DateProblem::Twice { what: "the time of day" });
         }
         self.fields.time = Some(time);
     }
@@ -492,9 +419,7 @@ impl Reader<'_> {
                 Previous::Other
             }
             [_, _, _] if numbers.iter().all(short) => {
-                self.problem(DateProblem::DayMonthOrder {
-                    suggestion: "YYYY-MM-DD, with all four digits of the year".into(),
-                });
+                self.problem(DateProblem::DayMonthOrder { suggestion: "YYYY-MM-DD, with all four digits of the year".into() });
                 Previous::Other
             }
             [_, _] if numbers.iter().all(|n| n.len() <= 4) => {
@@ -518,8 +443,7 @@ impl Reader<'_> {
     /// A number on its own: a compact date, a year or a day of the month.
     fn lone_number(&mut self, digits: &str) -> Previous {
         let n = || digits.parse::<u32>().expect("at most 8 digits");
-        let t_follows =
-            self.peek(0) == Some(b'T') && self.peek(1).is_some_and(|b| b.is_ascii_digit());
+        let t_follows = self.peek(0) == Some(b'T') && self.peek(1).is_some_and(|b| b.is_ascii_digit());
         match digits.len() {
             8 if t_follows => {
                 let value = n();
@@ -536,9 +460,7 @@ impl Reader<'_> {
             1 | 2 => {
                 match (self.fields.day, self.fields.year) {
                     (Some(_), None) => self.problem(DateProblem::ShortYear),
-                    (Some(_), Some(_)) => self.problem(DateProblem::Twice {
-                        what: "the day of the month",
-                    }),
+                    (Some(_), Some(_)) => self.problem(DateProblem::Twice { what: "the day of the month" }),
                     (None, _) => {}
                 }
                 self.fields.day = Some(n());
@@ -567,15 +489,11 @@ impl Reader<'_> {
             2 => (hours_digits, "00".to_owned()),
             _ => return self.unknown(),
         };
-        let written = std::str::from_utf8(&self.s[start..self.pos])
-            .expect("the input is ASCII")
-            .to_owned();
+        let written = std::str::from_utf8(&self.s[start..self.pos]).expect("the input is ASCII").to_owned();
         let hours: i32 = hours.parse().expect("2 digits");
         let minutes: i32 = minutes.parse().expect("2 digits");
         if hours > 23 || minutes > 59 {
-            self.problem(DateProblem::Nonexistent {
-                what: format!("offset {written}: git reads offsets up to ±23:59"),
-            });
+            self.problem(DateProblem::Nonexistent { what: format!("offset {written}: git reads offsets up to ±23:59") });
         } else {
             self.set_zone(sign * (hours * 3600 + minutes * 60), written);
         }
@@ -598,13 +516,8 @@ impl Reader<'_> {
         if word == "T" && follows_date && digit_follows {
             return Previous::T;
         }
-        let names = |names: &[&str]| {
-            names.iter().position(|name| {
-                word.len() >= 3
-                    && name.len() >= word.len()
-                    && name[..word.len()].eq_ignore_ascii_case(&word)
-            })
-        };
+        let names =
+            |names: &[&str]| names.iter().position(|name| word.len() >= 3 && name.len() >= word.len() && name[..word.len()].eq_ignore_ascii_case(&word));
         if let Some(month) = names(&MONTH_NAMES) {
             if self.fields.month.is_some() {
                 self.problem(DateProblem::Twice { what: "the month" });
@@ -613,38 +526,20 @@ impl Reader<'_> {
         } else if names(&WEEKDAY_NAMES).is_some() {
             let first = self.items == 0;
             if self.fields.weekday.is_some() {
-                self.problem(DateProblem::Twice {
-                    what: "the weekday",
-                });
+                self.problem(DateProblem::Twice { what: "the weekday" });
             }
             self.fields.weekday.get_or_insert((word, first));
-        } else if let Some(&(_, hours)) = GIT_ZONE_NAMES
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(&word))
-        {
-            if let Some(&(_, git_offset, other_offsets)) = AMBIGUOUS_ZONE_NAMES
-                .iter()
-                .find(|(name, _, _)| name.eq_ignore_ascii_case(&word))
-            {
-                self.problem(DateProblem::AmbiguousZone {
-                    name: word.clone(),
-                    git_offset,
-                    other_offsets,
-                });
+        } else if let Some(&(_, hours)) = GIT_ZONE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(&word)) {
+            if let Some(&(_, git_offset, other_offsets)) = AMBIGUOUS_ZONE_NAMES.iter().find(|(name, _, _)| name.eq_ignore_ascii_case(&word)) {
+                self.problem(DateProblem::AmbiguousZone { name: word.clone(), git_offset, other_offsets });
             }
             self.set_zone(i32::from(hours) * 3600, word);
         } else if word.eq_ignore_ascii_case("noon") || word.eq_ignore_ascii_case("midnight") {
             if self.fields.special.is_some() {
-                self.problem(DateProblem::Twice {
-                    what: "the time of day",
-                });
+                self.problem(DateProblem::Twice { what: "the time of day" });
             }
             let noon = word.eq_ignore_ascii_case("noon");
-            self.fields.special = Some(if noon {
-                TimeOfDay::Noon
-            } else {
-                TimeOfDay::Midnight
-            });
+            self.fields.special = Some(if noon { TimeOfDay::Noon } else { TimeOfDay::Midnight });
         } else if word.eq_ignore_ascii_case("am") || word.eq_ignore_ascii_case("pm") {
             self.meridiem(word);
         } else {
@@ -673,13 +568,7 @@ impl Reader<'_> {
     fn finish(self) -> Result<CalendarDate, Refusal> {
         let f = &self.fields;
         let date_known = f.date_known();
-        let weekday = || DateProblem::Weekday {
-            word: f
-                .weekday
-                .as_ref()
-                .map(|(w, _)| w.clone())
-                .unwrap_or_default(),
-        };
+        let weekday = || DateProblem::Weekday { word: f.weekday.as_ref().map(|(w, _)| w.clone()).unwrap_or_default() };
         if self.unknown {
             return Err(match () {
                 () if !date_known && f.weekday.is_some() => weekday().into(),
@@ -693,9 +582,7 @@ impl Reader<'_> {
         if !date_known {
             return Err(match () {
                 () if f.weekday.is_some() => weekday().into(),
-                () if f.year.is_some() || f.month.is_some() || f.day.is_some() => {
-                    DateProblem::IncompleteDate.into()
-                }
+                () if f.year.is_some() || f.month.is_some() || f.day.is_some() => DateProblem::IncompleteDate.into(),
                 () if f.special.is_some() || f.time.is_some() => no_date(f).into(),
                 () => Refusal::Unrecognized,
             });
@@ -704,10 +591,7 @@ impl Reader<'_> {
             return Err(DateProblem::WeekdayPlacement.into());
         }
         if f.special.is_some() && f.time.is_some() {
-            return Err(DateProblem::Twice {
-                what: "the time of day",
-            }
-            .into());
+            return Err(DateProblem::Twice { what: "the time of day" }.into());
         }
         if let (Some((_, zone)), None) = (&f.zone, f.time) {
             return Err(DateProblem::ZoneWithoutTime { zone: zone.clone() }.into());
@@ -718,10 +602,7 @@ impl Reader<'_> {
             (None, Some(special)) => special,
             (None, None) => TimeOfDay::Unwritten,
         };
-        Ok(CalendarDate {
-            unix_seconds,
-            time_of_day,
-        })
+        Ok(CalendarDate { unix_seconds, time_of_day })
     }
 }
 
@@ -743,10 +624,7 @@ fn day_month_readings(year: u32, a: u32, b: u32) -> String {
         Date::from_calendar_date(i32::try_from(year).ok()?, name, day_u8).ok()?;
         Some(format!("{year:04}-{month:02}-{day:02} for {name} {day}"))
     };
-    let mut readings: Vec<String> = [reading(a, b), reading(b, a)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut readings: Vec<String> = [reading(a, b), reading(b, a)].into_iter().flatten().collect();
     readings.dedup();
     match readings.as_slice() {
         [] => "YYYY-MM-DD".into(),

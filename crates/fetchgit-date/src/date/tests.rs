@@ -18,10 +18,7 @@ fn at(unix_seconds: i64) -> SystemTime {
 
 fn absolute(spec: &str) -> i64 {
     let parsed = parse_date(spec, at(INSTANT)).unwrap_or_else(|err| panic!("{spec:?}: {err}"));
-    assert!(
-        !parsed.clock_dependent,
-        "{spec:?} does not depend on the clock"
-    );
+    assert!(!parsed.clock_dependent, "{spec:?} does not depend on the clock");
     parsed.unix_seconds
 }
 
@@ -45,19 +42,11 @@ mod parse_date {
     fn unix_seconds() {
         assert_eq!(absolute("1671388622"), INSTANT);
         assert_eq!(absolute("@1671388622"), INSTANT);
-        assert_eq!(
-            absolute("100000000"),
-            100_000_000,
-            "the smallest bare number git reads as seconds"
-        );
+        assert_eq!(absolute("100000000"), 100_000_000, "the smallest bare number git reads as seconds");
         assert_eq!(absolute("@0"), 0, "after @ any number is seconds");
         assert_eq!(absolute("@-86400"), -86400);
         assert_eq!(absolute("@99999999"), 99_999_999);
-        assert_eq!(
-            absolute("1671388622 +0200"),
-            INSTANT,
-            "commit header form, the offset is only a zone"
-        );
+        assert_eq!(absolute("1671388622 +0200"), INSTANT, "commit header form, the offset is only a zone");
         assert_eq!(absolute("@1671388622 +0200"), INSTANT);
     }
 
@@ -83,16 +72,8 @@ mod parse_date {
     fn iso8601_without_zone_is_utc() {
         assert_eq!(absolute("2022-12-18T18:37:02"), INSTANT);
         assert_eq!(absolute("2022-12-18 18:37:02"), INSTANT);
-        assert_eq!(
-            absolute("2022-12-18"),
-            datetime!(2022-12-18 00:00:00 UTC).unix_timestamp(),
-            "a bare date is UTC midnight, whatever the clock says"
-        );
-        assert_eq!(
-            parse_date("2022-12-18", at(0)),
-            parse_date("2022-12-18", at(INSTANT + 12345)),
-            "a bare date does not depend on the time of day"
-        );
+        assert_eq!(absolute("2022-12-18"), datetime!(2022-12-18 00:00:00 UTC).unix_timestamp(), "a bare date is UTC midnight, whatever the clock says");
+        assert_eq!(parse_date("2022-12-18", at(0)), parse_date("2022-12-18", at(INSTANT + 12345)), "a bare date does not depend on the time of day");
         assert_eq!(absolute("1969-12-31"), -86400);
     }
 
@@ -101,16 +82,8 @@ mod parse_date {
         assert_eq!(absolute("Sun, 18 Dec 2022 18:37:02 +0000"), INSTANT);
         assert_eq!(absolute("Sun, 18 Dec 2022 20:37:02 +0200"), INSTANT);
         assert_eq!(absolute("Sun, 18 Dec 2022 18:37:02 GMT"), INSTANT);
-        assert_eq!(
-            absolute("Mon, 18 Dec 2022 18:37:02 +0000"),
-            INSTANT,
-            "a wrong weekday is ignored, as by git"
-        );
-        assert_eq!(
-            absolute("Sun Dec 18 18:37:02 2022 +0000"),
-            INSTANT,
-            "git's default format"
-        );
+        assert_eq!(absolute("Mon, 18 Dec 2022 18:37:02 +0000"), INSTANT, "a wrong weekday is ignored, as by git");
+        assert_eq!(absolute("Sun Dec 18 18:37:02 2022 +0000"), INSTANT, "git's default format");
     }
 
     #[test]
@@ -121,11 +94,7 @@ mod parse_date {
         assert_eq!(relative("yesterday", now), now - 86400);
         assert_eq!(relative("3 days ago", now), now - 3 * 86400);
         assert_eq!(relative("3 DAYS AGO", now), now - 3 * 86400);
-        assert_eq!(
-            relative("3 days", now),
-            now - 3 * 86400,
-            "ago is optional, as in git"
-        );
+        assert_eq!(relative("3 days", now), now - 3 * 86400, "ago is optional, as in git");
         assert_eq!(relative("  3   days  ago ", now), now - 3 * 86400);
         assert_eq!(relative("1 day ago", now), now - 86400);
         assert_eq!(relative("2 weeks ago", now), now - 14 * 86400);
@@ -135,31 +104,16 @@ mod parse_date {
         assert_eq!(relative("90 minutes ago", now), now - 5400);
         assert_eq!(relative("1 day 12 hours ago", now), now - 36 * 3600);
         assert_eq!(relative("0 days ago", now), now);
+        assert_eq!(relative("1 month ago", now), datetime!(2022-11-18 18:37:02 UTC).unix_timestamp(), "months step the calendar");
         assert_eq!(
-            relative("1 month ago", now),
-            datetime!(2022-11-18 18:37:02 UTC).unix_timestamp(),
-            "months step the calendar"
-        );
-        assert_eq!(
-            relative(
-                "1 month ago",
-                datetime!(2023-03-31 12:00:00 UTC).unix_timestamp()
-            ),
+            relative("1 month ago", datetime!(2023-03-31 12:00:00 UTC).unix_timestamp()),
             datetime!(2023-03-03 12:00:00 UTC).unix_timestamp(),
             "February 31st rolls over into March, as in git"
         );
-        assert_eq!(
-            relative(
-                "2 years ago",
-                datetime!(2024-02-29 06:00:00 UTC).unix_timestamp()
-            ),
-            datetime!(2022-03-01 06:00:00 UTC).unix_timestamp()
-        );
+        assert_eq!(relative("2 years ago", datetime!(2024-02-29 06:00:00 UTC).unix_timestamp()), datetime!(2022-03-01 06:00:00 UTC).unix_timestamp());
         assert_eq!(
             relative("now", INSTANT) + 1,
-            parse_date("now", at(INSTANT) + Duration::from_millis(1999))
-                .expect("valid")
-                .unix_seconds,
+            parse_date("now", at(INSTANT) + Duration::from_millis(1999)).expect("valid").unix_seconds,
             "the clock is truncated to whole seconds, as git's"
         );
     }
@@ -168,9 +122,7 @@ mod parse_date {
     fn empty() {
         assert_eq!(error(""), DateError::Empty);
         assert_eq!(error(" \t "), DateError::Empty);
-        assert!(error("")
-            .to_string()
-            .starts_with("empty date: use Unix seconds"));
+        assert!(error("").to_string().starts_with("empty date: use Unix seconds"));
     }
 
     #[test]
@@ -219,21 +171,14 @@ mod parse_date {
             "1671388622 +02",
             "1671388622 +2400",
         ] {
-            assert_eq!(
-                error(spec),
-                DateError::Unrecognized { input: spec.into() },
-                "{spec:?}"
-            );
+            assert_eq!(error(spec), DateError::Unrecognized { input: spec.into() }, "{spec:?}");
         }
     }
 
     #[test]
     fn unrecognized_message_stays_on_one_line() {
         let message = error("a\nb").to_string();
-        assert!(
-            message.starts_with(r"invalid date 'a\nb': use Unix seconds"),
-            "{message}"
-        );
+        assert!(message.starts_with(r"invalid date 'a\nb': use Unix seconds"), "{message}");
     }
 
     #[test]
@@ -249,14 +194,7 @@ mod parse_date {
             ("+1671388622", "1671388622"),
             ("12345 +0000", "12345"),
         ] {
-            assert_eq!(
-                error(spec),
-                DateError::AmbiguousNumber {
-                    input: spec.into(),
-                    number: number.into()
-                },
-                "{spec:?}"
-            );
+            assert_eq!(error(spec), DateError::AmbiguousNumber { input: spec.into(), number: number.into() }, "{spec:?}");
         }
         assert_eq!(
             error("20221218").to_string(),
@@ -283,36 +221,21 @@ mod parse_date {
             "99999 years ago",
             "9999999999999999 weeks ago",
         ] {
-            assert_eq!(
-                error(spec),
-                DateError::OutOfRange { input: spec.into() },
-                "{spec:?}"
-            );
+            assert_eq!(error(spec), DateError::OutOfRange { input: spec.into() }, "{spec:?}");
         }
-        assert!(error("99999999999999999999")
-            .to_string()
-            .starts_with("invalid date '99999999999999999999': out of range"));
+        assert!(error("99999999999999999999").to_string().starts_with("invalid date '99999999999999999999': out of range"));
     }
 
     #[test]
     fn relative_forms_need_a_clock_in_range() {
         let far_future = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
-        assert_eq!(
-            parse_date("now", far_future),
-            Err(DateError::OutOfRange {
-                input: "now".into()
-            })
-        );
+        assert_eq!(parse_date("now", far_future), Err(DateError::OutOfRange { input: "now".into() }));
         assert_eq!(
             parse_date("2022-12-18", far_future).map(|d| d.unix_seconds),
             Ok(datetime!(2022-12-18 00:00:00 UTC).unix_timestamp()),
             "absolute forms ignore the clock"
         );
-        assert_eq!(
-            relative("yesterday", -1),
-            -1 - 86400,
-            "a clock before 1970 works"
-        );
+        assert_eq!(relative("yesterday", -1), -1 - 86400, "a clock before 1970 works");
     }
 }
 
@@ -387,10 +310,7 @@ mod calendar_forms {
             ("Mon Dec 19 01:30:00 PM UTC 2022", NOON + 5400),
             ("Mon Dec 19 12:30:00 AM UTC 2022", MIDNIGHT + 1800),
             ("Mon Dec 19 11:59:59 am UTC 2022", NOON - 1),
-            (
-                "Mon Dec  5 12:00:00 UTC 2022",
-                datetime!(2022-12-05 12:00:00 UTC).unix_timestamp(),
-            ),
+            ("Mon Dec  5 12:00:00 UTC 2022", datetime!(2022-12-05 12:00:00 UTC).unix_timestamp()),
             ("Mon Dec 19 12:00:00 2022", NOON),
             ("Mon Dec 19 12:00:00 2022 +0000", NOON),
             ("Mon Dec 19 13:00:00 2022 +0100", NOON),
@@ -418,33 +338,16 @@ mod calendar_forms {
         ] {
             assert_eq!(absolute(spec), MIDNIGHT, "{spec:?}");
         }
-        assert_eq!(
-            absolute("Sept 5 2022"),
-            datetime!(2022-09-05 00:00:00 UTC).unix_timestamp()
-        );
+        assert_eq!(absolute("Sept 5 2022"), datetime!(2022-09-05 00:00:00 UTC).unix_timestamp());
         assert_eq!(absolute("December 19, 2022 12:00"), NOON);
         assert_eq!(absolute("19 Dec 2022 13:00 +0100"), NOON);
-        assert_eq!(
-            parse_date("Dec 19 2022", at(0)),
-            parse_date("Dec 19 2022", at(INSTANT + 12345)),
-            "a date alone does not depend on the time of day"
-        );
+        assert_eq!(parse_date("Dec 19 2022", at(0)), parse_date("Dec 19 2022", at(INSTANT + 12345)), "a date alone does not depend on the time of day");
     }
 
     #[test]
     fn year_first_numeric_dates() {
-        for spec in [
-            "2022-12-19",
-            "2022.12.19",
-            "2022/12/19",
-            "2022-12-19 00:00",
-            "2022-1-5",
-        ] {
-            let expected = if spec == "2022-1-5" {
-                datetime!(2022-01-05 00:00:00 UTC).unix_timestamp()
-            } else {
-                MIDNIGHT
-            };
+        for spec in ["2022-12-19", "2022.12.19", "2022/12/19", "2022-12-19 00:00", "2022-1-5"] {
+            let expected = if spec == "2022-1-5" { datetime!(2022-01-05 00:00:00 UTC).unix_timestamp() } else { MIDNIGHT };
             assert_eq!(absolute(spec), expected, "{spec:?}");
         }
     }
@@ -470,14 +373,8 @@ mod calendar_forms {
         assert_eq!(absolute("19700101000000"), 0);
         assert_eq!(absolute("19691231235959"), -1);
         assert_eq!(absolute("20000229235959"), 951868799);
-        assert_eq!(
-            absolute("99991231235959"),
-            datetime!(9999-12-31 23:59:59 UTC).unix_timestamp()
-        );
-        assert_eq!(
-            absolute("00000101000000"),
-            datetime!(0000-01-01 00:00:00 UTC).unix_timestamp()
-        );
+        assert_eq!(absolute("99991231235959"), datetime!(9999-12-31 23:59:59 UTC).unix_timestamp());
+        assert_eq!(absolute("00000101000000"), datetime!(0000-01-01 00:00:00 UTC).unix_timestamp());
         for (spec, what) in [
             ("20221318183702", "month 13"),
             ("20220018183702", "month 0"),
@@ -490,13 +387,7 @@ mod calendar_forms {
             ("20221218183760", "second 60"),
         ] {
             let problem = calendar_problem(spec);
-            assert_eq!(
-                problem,
-                DateProblem::Nonexistent {
-                    what: format!("{what}: 14 digits are Nix's lastModifiedDate, YYYYMMDDHHMMSS")
-                },
-                "{spec:?}"
-            );
+            assert_eq!(problem, DateProblem::Nonexistent { what: format!("{what}: 14 digits are Nix's lastModifiedDate, YYYYMMDDHHMMSS") }, "{spec:?}");
         }
     }
 
@@ -521,59 +412,24 @@ mod calendar_forms {
     fn refusals_say_what_to_write() {
         use DateProblem::*;
         let weekday = |word: &str| Weekday { word: word.into() };
-        let order = |suggestion: &str| DayMonthOrder {
-            suggestion: suggestion.into(),
-        };
+        let order = |suggestion: &str| DayMonthOrder { suggestion: suggestion.into() };
         for (spec, expected) in [
             ("last friday", weekday("friday")),
             ("friday", weekday("friday")),
             ("next Fri", weekday("Fri")),
             ("2 fridays ago", weekday("fridays")),
             ("friday noon", weekday("friday")),
-            (
-                "yesterday noon",
-                NoDate {
-                    what: "'noon'".into(),
-                    example: "noon",
-                },
-            ),
-            (
-                "noon",
-                NoDate {
-                    what: "'noon'".into(),
-                    example: "noon",
-                },
-            ),
-            (
-                "midnight",
-                NoDate {
-                    what: "'midnight'".into(),
-                    example: "midnight",
-                },
-            ),
-            (
-                "12:00",
-                NoDate {
-                    what: "a time of day".into(),
-                    example: "12:00",
-                },
-            ),
-            (
-                "06/05/2009",
-                order("2009-06-05 for June 5 or 2009-05-06 for May 6"),
-            ),
-            (
-                "06.05.2009",
-                order("2009-06-05 for June 5 or 2009-05-06 for May 6"),
-            ),
+            ("yesterday noon", NoDate { what: "'noon'".into(), example: "noon" }),
+            ("noon", NoDate { what: "'noon'".into(), example: "noon" }),
+            ("midnight", NoDate { what: "'midnight'".into(), example: "midnight" }),
+            ("12:00", NoDate { what: "a time of day".into(), example: "12:00" }),
+            ("06/05/2009", order("2009-06-05 for June 5 or 2009-05-06 for May 6")),
+            ("06.05.2009", order("2009-06-05 for June 5 or 2009-05-06 for May 6")),
             ("18/12/2022", order("2022-12-18 for December 18")),
             ("12-18-2022", order("2022-12-18 for December 18")),
             ("05/05/2009 12:00", order("2009-05-05 for May 5")),
             ("31/02/2022", order("YYYY-MM-DD")),
-            (
-                "06/05/09",
-                order("YYYY-MM-DD, with all four digits of the year"),
-            ),
+            ("06/05/09", order("YYYY-MM-DD, with all four digits of the year")),
             ("12/18", IncompleteDate),
             ("Dec 19", IncompleteDate),
             ("Dec 2022", IncompleteDate),
@@ -583,138 +439,42 @@ mod calendar_forms {
             ("2022-12-19 12:00 Monday", WeekdayPlacement),
             ("Dec 19 Mon 2022", WeekdayPlacement),
             ("2022-12-19 UTC", ZoneWithoutTime { zone: "UTC".into() }),
-            (
-                "2022-12-19 +0200",
-                ZoneWithoutTime {
-                    zone: "+0200".into(),
-                },
-            ),
-            (
-                "2022-12-19 noon UTC",
-                ZoneWithoutTime { zone: "UTC".into() },
-            ),
+            ("2022-12-19 +0200", ZoneWithoutTime { zone: "+0200".into() }),
+            ("2022-12-19 noon UTC", ZoneWithoutTime { zone: "UTC".into() }),
             ("2022-12-19 13:00 PM", Meridiem { word: "PM".into() }),
             ("2022-12-19 0:30 AM", Meridiem { word: "AM".into() }),
             ("2022-12-19 PM", Meridiem { word: "PM".into() }),
             ("PM 2022-12-19 12:00", Meridiem { word: "PM".into() }),
             ("2022-12-19 12:00 PM PM", Meridiem { word: "PM".into() }),
-            (
-                "2022-12-19 12:00 noon",
-                Twice {
-                    what: "the time of day",
-                },
-            ),
-            (
-                "noon midnight 2022-12-19",
-                Twice {
-                    what: "the time of day",
-                },
-            ),
-            (
-                "2022-12-19 12:00 13:00",
-                Twice {
-                    what: "the time of day",
-                },
-            ),
+            ("2022-12-19 12:00 noon", Twice { what: "the time of day" }),
+            ("noon midnight 2022-12-19", Twice { what: "the time of day" }),
+            ("2022-12-19 12:00 13:00", Twice { what: "the time of day" }),
             ("2022-12-19 2022-12-20", Twice { what: "the date" }),
             ("Dec 2022-12-19", Twice { what: "the date" }),
             ("2022-12-19 12:00 +0100 CET", Twice { what: "the zone" }),
             ("2022-12-19 12:00 UTC GMT", Twice { what: "the zone" }),
             ("Dec December 19 2022", Twice { what: "the month" }),
             ("2022 Dec 19 2023", Twice { what: "the year" }),
-            (
-                "2022-12-19 19",
-                Twice {
-                    what: "the day of the month",
-                },
-            ),
-            (
-                "Mon Tue Dec 19 2022",
-                Twice {
-                    what: "the weekday",
-                },
-            ),
-            (
-                "2022-02-30",
-                Nonexistent {
-                    what: "day 30 in February 2022".into(),
-                },
-            ),
-            (
-                "Feb 29 2023 12:00",
-                Nonexistent {
-                    what: "day 29 in February 2023".into(),
-                },
-            ),
-            (
-                "2022-13-18",
-                Nonexistent {
-                    what: "month 13".into(),
-                },
-            ),
-            (
-                "2022-00-18",
-                Nonexistent {
-                    what: "month 0".into(),
-                },
-            ),
-            (
-                "2022-12-32T00:00:00Z",
-                Nonexistent {
-                    what: "day 32".into(),
-                },
-            ),
-            (
-                "Dec 0 2022",
-                Nonexistent {
-                    what: "day 0".into(),
-                },
-            ),
-            (
-                "2022-12-18T24:00:00Z",
-                Nonexistent {
-                    what: "hour 24".into(),
-                },
-            ),
-            (
-                "2022-12-18 23:60",
-                Nonexistent {
-                    what: "minute 60".into(),
-                },
-            ),
-            (
-                "2022-12-18 23:59:60 UTC",
-                Nonexistent {
-                    what: "second 60".into(),
-                },
-            ),
-            (
-                "2022-12-18T18:37:02+25:00",
-                Nonexistent {
-                    what: "offset +25:00: git reads offsets up to ±23:59".into(),
-                },
-            ),
-            (
-                "2022-12-18 18:37:02 -0060",
-                Nonexistent {
-                    what: "offset -0060: git reads offsets up to ±23:59".into(),
-                },
-            ),
+            ("2022-12-19 19", Twice { what: "the day of the month" }),
+            ("Mon Tue Dec 19 2022", Twice { what: "the weekday" }),
+            ("2022-02-30", Nonexistent { what: "day 30 in February 2022".into() }),
+            ("Feb 29 2023 12:00", Nonexistent { what: "day 29 in February 2023".into() }),
+            ("2022-13-18", Nonexistent { what: "month 13".into() }),
+            ("2022-00-18", Nonexistent { what: "month 0".into() }),
+            ("2022-12-32T00:00:00Z", Nonexistent { what: "day 32".into() }),
+            ("Dec 0 2022", Nonexistent { what: "day 0".into() }),
+            ("2022-12-18T24:00:00Z", Nonexistent { what: "hour 24".into() }),
+            ("2022-12-18 23:60", Nonexistent { what: "minute 60".into() }),
+            ("2022-12-18 23:59:60 UTC", Nonexistent { what: "second 60".into() }),
+            ("2022-12-18T18:37:02+25:00", Nonexistent { what: "offset +25:00: git reads offsets up to ±23:59".into() }),
+            ("2022-12-18 18:37:02 -0060", Nonexistent { what: "offset -0060: git reads offsets up to ±23:59".into() }),
         ] {
             assert_eq!(calendar_problem(spec), expected, "{spec:?}");
         }
         for (name, git_offset, other_offsets) in calendar::AMBIGUOUS_ZONE_NAMES {
             for spelling in [name.to_owned(), name.to_lowercase()] {
                 let spec = format!("2022-12-19 12:00:00 {spelling}");
-                assert_eq!(
-                    calendar_problem(&spec),
-                    AmbiguousZone {
-                        name: spelling.clone(),
-                        git_offset,
-                        other_offsets
-                    },
-                    "{spec:?}"
-                );
+                assert_eq!(calendar_problem(&spec), AmbiguousZone { name: spelling.clone(), git_offset, other_offsets }, "{spec:?}");
             }
         }
         for (spec, expected) in [
@@ -782,28 +542,15 @@ mod calendar_forms {
             (many_months.as_str(), false),
         ] {
             let err = error(spec);
-            assert_eq!(
-                matches!(err, DateError::Unrecognized { .. }),
-                unrecognized,
-                "{spec:.60?}: {err:.200}"
-            );
+            assert_eq!(matches!(err, DateError::Unrecognized { .. }), unrecognized, "{spec:.60?}: {err:.200}");
         }
         for (spec, expected) in [
             ("@-1", -1),
-            (
-                "@-377705116800",
-                datetime!(-9999-01-01 00:00:00 UTC).unix_timestamp(),
-            ),
-            (
-                "@253402300799",
-                datetime!(9999-12-31 23:59:59 UTC).unix_timestamp(),
-            ),
+            ("@-377705116800", datetime!(-9999-01-01 00:00:00 UTC).unix_timestamp()),
+            ("@253402300799", datetime!(9999-12-31 23:59:59 UTC).unix_timestamp()),
             ("1969-12-31 23:59:59 UTC", -1),
             ("1969-12-31T23:59:59-01:00", 3599),
-            (
-                "0000-01-01 00:00:00 +2359",
-                datetime!(-0001-12-31 00:01:00 UTC).unix_timestamp(),
-            ),
+            ("0000-01-01 00:00:00 +2359", datetime!(-0001-12-31 00:01:00 UTC).unix_timestamp()),
             ("\t 2022-12-19 \t 12:00:00\tUTC \n", NOON),
             ("\u{a0}2022-12-19 12:00:00 UTC\u{a0}", NOON),
         ] {
@@ -861,10 +608,7 @@ mod calendar_forms {
             let len = 1 + rng.below(8);
             let spec: String = (0..len).map(|_| *rng.pick(&pieces)).collect();
             match parse_date(&spec, at(INSTANT)) {
-                Ok(date) => assert!(
-                    time::OffsetDateTime::from_unix_timestamp(date.unix_seconds).is_ok(),
-                    "{spec:?}"
-                ),
+                Ok(date) => assert!(time::OffsetDateTime::from_unix_timestamp(date.unix_seconds).is_ok(), "{spec:?}"),
                 Err(err) => assert!(!err.to_string().contains('\n'), "{spec:?}: {err}"),
             }
         }
@@ -912,12 +656,7 @@ mod interval {
     #[test]
     fn negative() {
         assert_eq!(error("-5"), IntervalError::Negative { input: "-5".into() });
-        assert_eq!(
-            error("-1d"),
-            IntervalError::Negative {
-                input: "-1d".into()
-            }
-        );
+        assert_eq!(error("-1d"), IntervalError::Negative { input: "-1d".into() });
         assert_eq!(
             error("-5").to_string(),
             "invalid interval '-5': it must be positive; \
@@ -932,51 +671,23 @@ mod interval {
 
     #[test]
     fn garbage() {
-        for s in [
-            "1x", "x", "d", "1.5h", "1 d", " 1d", "1d ", "1D", "+5", "1dd", "1d1h", "1e3", "٣d",
-            "1\nd",
-        ] {
-            assert_eq!(
-                error(s),
-                IntervalError::Invalid { input: s.into() },
-                "{s:?}"
-            );
+        for s in ["1x", "x", "d", "1.5h", "1 d", " 1d", "1d ", "1D", "+5", "1dd", "1d1h", "1e3", "٣d", "1\nd"] {
+            assert_eq!(error(s), IntervalError::Invalid { input: s.into() }, "{s:?}");
         }
-        assert_eq!(
-            error("1x").to_string(),
-            "invalid interval '1x': use seconds (86400) or a number with a unit s, m, h, d or w (30s, 90m, 12h, 1d, 1w)"
-        );
-        assert_eq!(
-            error("1\nd").to_string(),
-            r"invalid interval '1\nd': use seconds (86400) or a number with a unit s, m, h, d or w (30s, 90m, 12h, 1d, 1w)"
-        );
+        assert_eq!(error("1x").to_string(), "invalid interval '1x': use seconds (86400) or a number with a unit s, m, h, d or w (30s, 90m, 12h, 1d, 1w)");
+        assert_eq!(error("1\nd").to_string(), r"invalid interval '1\nd': use seconds (86400) or a number with a unit s, m, h, d or w (30s, 90m, 12h, 1d, 1w)");
     }
 
     #[test]
     fn overflow() {
-        for s in [
-            "99999999999999999999w",
-            "99999999999999999999",
-            "9223372036854775808",
-            "18446744073709551615",
-            "15250284452472w",
-            "2562047788015216h",
-        ] {
-            assert_eq!(
-                error(s),
-                IntervalError::Overflow { input: s.into() },
-                "{s:?}"
-            );
+        for s in ["99999999999999999999w", "99999999999999999999", "9223372036854775808", "18446744073709551615", "15250284452472w", "2562047788015216h"] {
+            assert_eq!(error(s), IntervalError::Overflow { input: s.into() }, "{s:?}");
         }
         assert_eq!(
             error("99999999999999999999w").to_string(),
             "invalid interval '99999999999999999999w': longer than the maximum of 9223372036854775807 seconds"
         );
-        assert_eq!(
-            interval("15250284452471w").seconds(),
-            15250284452471 * 604800,
-            "the largest whole week count"
-        );
+        assert_eq!(interval("15250284452471w").seconds(), 15250284452471 * 604800, "the largest whole week count");
     }
 
     #[test]
@@ -1001,45 +712,19 @@ mod interval {
     #[test]
     fn boundary() {
         let day = interval("1d");
-        assert_eq!(
-            day.boundary(INSTANT),
-            datetime!(2022-12-18 00:00:00 UTC).unix_timestamp()
-        );
-        assert_eq!(
-            day.boundary(1671321600),
-            1671321600,
-            "a boundary is its own boundary"
-        );
+        assert_eq!(day.boundary(INSTANT), datetime!(2022-12-18 00:00:00 UTC).unix_timestamp());
+        assert_eq!(day.boundary(1671321600), 1671321600, "a boundary is its own boundary");
         assert_eq!(day.boundary(1671321599), 1671321600 - 86400);
         assert_eq!(day.boundary(0), 0);
-        assert_eq!(
-            day.boundary(-1),
-            -86400,
-            "floors, not truncates, before 1970"
-        );
+        assert_eq!(day.boundary(-1), -86400, "floors, not truncates, before 1970");
         assert_eq!(day.boundary(-86400), -86400);
         assert_eq!(day.boundary(-86401), -2 * 86400);
-        assert_eq!(
-            interval("1w").boundary(INSTANT),
-            datetime!(2022-12-15 00:00:00 UTC).unix_timestamp(),
-            "weeks start on Thursdays, like the epoch"
-        );
-        assert_eq!(
-            interval("12h").boundary(INSTANT),
-            datetime!(2022-12-18 12:00:00 UTC).unix_timestamp()
-        );
+        assert_eq!(interval("1w").boundary(INSTANT), datetime!(2022-12-15 00:00:00 UTC).unix_timestamp(), "weeks start on Thursdays, like the epoch");
+        assert_eq!(interval("12h").boundary(INSTANT), datetime!(2022-12-18 12:00:00 UTC).unix_timestamp());
         assert_eq!(interval("1").boundary(-7), -7);
         assert_eq!(interval("10").boundary(i64::MAX), i64::MAX - 7);
-        assert_eq!(
-            interval("10").boundary(i64::MIN + 8),
-            i64::MIN + 8,
-            "-9223372036854775800 is a multiple of 10"
-        );
-        assert_eq!(
-            interval("10").boundary(i64::MIN + 7),
-            i64::MIN,
-            "the boundary below is not representable"
-        );
+        assert_eq!(interval("10").boundary(i64::MIN + 8), i64::MIN + 8, "-9223372036854775800 is a multiple of 10");
+        assert_eq!(interval("10").boundary(i64::MIN + 7), i64::MIN, "the boundary below is not representable");
         let longest = interval("9223372036854775807");
         assert_eq!(longest.boundary(i64::MAX), i64::MAX);
         assert_eq!(longest.boundary(i64::MAX - 1), 0);
@@ -1078,11 +763,7 @@ mod git_baseline {
         fn new() -> Self {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let git = Git { dir };
-            let status = git
-                .command("UTC")
-                .args(["init", "-q"])
-                .status()
-                .expect("git is installed");
+            let status = git.command("UTC").args(["init", "-q"]).status().expect("git is installed");
             assert!(status.success(), "git init");
             git
         }
@@ -1112,11 +793,7 @@ mod git_baseline {
                 cmd.env("GIT_TEST_DATE_NOW", now.to_string());
             }
             let out = cmd.output().expect("git runs");
-            assert!(
-                out.status.success(),
-                "git rev-parse --before={spec:?} in {:?}: {out:?}",
-                self.path()
-            );
+            assert!(out.status.success(), "git rev-parse --before={spec:?} in {:?}: {out:?}", self.path());
             let stdout = String::from_utf8(out.stdout).expect("git prints ASCII");
             stdout
                 .trim_end()
@@ -1129,11 +806,7 @@ mod git_baseline {
         /// Git's reading of `spec` with its clock set to `now`, checking first that git honours
         /// the fake clock at all.
         fn before_at(&self, spec: &str, now: i64) -> i64 {
-            assert_eq!(
-                self.before("now", "UTC", Some(now)),
-                now,
-                "git honours GIT_TEST_DATE_NOW"
-            );
+            assert_eq!(self.before("now", "UTC", Some(now)), now, "git honours GIT_TEST_DATE_NOW");
             self.before(spec, "UTC", Some(now))
         }
     }
@@ -1144,25 +817,19 @@ mod git_baseline {
     /// Git's readings of `specs` in zone `tz` with its clock at `now`: one `git rev-parse` per
     /// thousand specs, which prints one `--min-age=N` line per `--before`.
     fn before_all(git: &Git, specs: &[String], tz: &str, now: i64) -> Vec<i64> {
-        assert_eq!(
-            git.before("now", tz, Some(now)),
-            now,
-            "git honours GIT_TEST_DATE_NOW"
-        );
+        assert_eq!(git.before("now", tz, Some(now)), now, "git honours GIT_TEST_DATE_NOW");
         let mut readings = Vec::with_capacity(specs.len());
         for chunk in specs.chunks(1000) {
             let mut cmd = git.command(tz);
-            cmd.arg("rev-parse")
-                .args(chunk.iter().map(|spec| format!("--before={spec}")))
-                .env("GIT_TEST_DATE_NOW", now.to_string());
+            cmd.arg("rev-parse").args(chunk.iter().map(|spec| format!("--before={spec}"))).env("GIT_TEST_DATE_NOW", now.to_string());
             let out = cmd.output().expect("git runs");
             assert!(out.status.success(), "git rev-parse: {out:?}");
             let stdout = String::from_utf8(out.stdout).expect("git prints ASCII");
-            readings.extend(stdout.lines().map(|line| {
-                line.strip_prefix("--min-age=")
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .unwrap_or_else(|| panic!("git rev-parse printed {line:?}"))
-            }));
+            readings.extend(
+                stdout.lines().map(|line| {
+                    line.strip_prefix("--min-age=").and_then(|n| n.parse::<i64>().ok()).unwrap_or_else(|| panic!("git rev-parse printed {line:?}"))
+                }),
+            );
         }
         assert_eq!(readings.len(), specs.len(), "one line per --before");
         readings
@@ -1183,11 +850,7 @@ mod git_baseline {
         assert!(
             diffs.is_empty(),
             "TZ={tz}, clock {now}: {} of {} differ:\n{}",
-            cases
-                .iter()
-                .zip(&theirs)
-                .filter(|((_, w), g)| w != *g)
-                .count(),
+            cases.iter().zip(&theirs).filter(|((_, w), g)| w != *g).count(),
             cases.len(),
             diffs.join("\n")
         );
@@ -1244,17 +907,10 @@ mod git_baseline {
         .map(|(offset, spelling)| (offset, spelling.to_owned()))
         .collect();
         for (i, (name, hours)) in calendar::GIT_ZONE_NAMES.iter().enumerate() {
-            if calendar::AMBIGUOUS_ZONE_NAMES
-                .iter()
-                .any(|(n, _, _)| n == name)
-            {
+            if calendar::AMBIGUOUS_ZONE_NAMES.iter().any(|(n, _, _)| n == name) {
                 continue;
             }
-            let spelling = if i % 2 == 0 {
-                name.to_lowercase()
-            } else {
-                (*name).to_owned()
-            };
+            let spelling = if i % 2 == 0 { name.to_lowercase() } else { (*name).to_owned() };
             zones.push((i32::from(*hours) * 3600, spelling));
         }
         zones
@@ -1276,9 +932,7 @@ mod git_baseline {
 
     fn fields(t: i64, offset: i32) -> Fields {
         let offset = time::UtcOffset::from_whole_seconds(offset).expect("a valid offset");
-        let local = time::OffsetDateTime::from_unix_timestamp(t)
-            .expect("in range")
-            .to_offset(offset);
+        let local = time::OffsetDateTime::from_unix_timestamp(t).expect("in range").to_offset(offset);
         let month = local.month().to_string();
         let weekday = local.weekday().to_string();
         Fields {
@@ -1297,72 +951,25 @@ mod git_baseline {
 
     /// Spellings of instant `t` with a time of day and a zone, each with the instant it denotes.
     fn zoned_spellings(t: i64, offset: i32, zone: &str) -> Vec<(String, i64)> {
-        let Fields {
-            y,
-            mo,
-            d,
-            h,
-            mi,
-            s,
-            month,
-            mon,
-            wdy,
-            ..
-        } = fields(t, offset);
+        let Fields { y, mo, d, h, mi, s, month, mon, wdy, .. } = fields(t, offset);
         let h12 = if h % 12 == 0 { 12 } else { h % 12 };
         let meridiem = if h < 12 { "AM" } else { "PM" };
         let mut spellings = vec![
-            (
-                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
-                t,
-            ),
-            (
-                format!("{y:04}.{mo:02}.{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
-                t,
-            ),
-            (
-                format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02} {zone}"),
-                t,
-            ),
-            (
-                format!("{wdy}, {d} {mon} {y} {h:02}:{mi:02}:{s:02} {zone}"),
-                t,
-            ),
-            (
-                format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y} {zone}"),
-                t,
-            ),
-            (
-                format!("{wdy} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {zone} {y}"),
-                t,
-            ),
-            (
-                format!("{wdy} {mon} {d:>2} {h12:02}:{mi:02}:{s:02} {meridiem} {zone} {y}"),
-                t,
-            ),
-            (
-                format!("{month} {d}, {y} {h:02}:{mi:02} {zone}"),
-                t - i64::from(s),
-            ),
+            (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{y:04}.{mo:02}.{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{wdy}, {d} {mon} {y} {h:02}:{mi:02}:{s:02} {zone}"), t),
+            (format!("{wdy} {mon} {d} {h:02}:{mi:02}:{s:02} {y} {zone}"), t),
+            (format!("{wdy} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {zone} {y}"), t),
+            (format!("{wdy} {mon} {d:>2} {h12:02}:{mi:02}:{s:02} {meridiem} {zone} {y}"), t),
+            (format!("{month} {d}, {y} {h:02}:{mi:02} {zone}"), t - i64::from(s)),
             (format!("{d} {month} {y} {h}:{mi:02}:{s:02} {zone}"), t),
-            (
-                format!("{zone} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"),
-                t,
-            ),
+            (format!("{zone} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"), t),
         ];
         if zone.starts_with(['+', '-']) || zone.eq_ignore_ascii_case("z") {
             spellings.extend([
-                (
-                    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}"),
-                    t,
-                ),
-                (
-                    format!(
-                        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}{zone}",
-                        t.rem_euclid(997)
-                    ),
-                    t,
-                ),
+                (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}"), t),
+                (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}{zone}", t.rem_euclid(997)), t),
                 (format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{zone}"), t),
             ]);
         }
@@ -1371,18 +978,7 @@ mod git_baseline {
 
     /// Spellings of `t` with a time of day and no zone: UTC.
     fn zoneless_spellings(t: i64) -> Vec<(String, i64)> {
-        let Fields {
-            y,
-            mo,
-            d,
-            h,
-            mi,
-            s,
-            month,
-            mon,
-            wdy,
-            ..
-        } = fields(t, 0);
+        let Fields { y, mo, d, h, mi, s, month, mon, wdy, .. } = fields(t, 0);
         vec![
             (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"), t),
             (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}"), t),
@@ -1394,16 +990,7 @@ mod git_baseline {
 
     /// Spellings of the UTC day of `t` without a time: UTC midnight, to us.
     fn day_spellings(t: i64) -> Vec<(String, i64)> {
-        let Fields {
-            y,
-            mo,
-            d,
-            month,
-            mon,
-            weekday,
-            wdy,
-            ..
-        } = fields(t, 0);
+        let Fields { y, mo, d, month, mon, weekday, wdy, .. } = fields(t, 0);
         let midnight = t - t.rem_euclid(86400);
         [
             format!("{y:04}-{mo:02}-{d:02}"),
@@ -1460,9 +1047,7 @@ mod git_baseline {
         let cases: Vec<(String, i64)> = instants()
             .into_iter()
             .map(|t| {
-                let Fields {
-                    y, mo, d, h, mi, s, ..
-                } = fields(t, 0);
+                let Fields { y, mo, d, h, mi, s, .. } = fields(t, 0);
                 (format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}"), t)
             })
             .collect();
@@ -1470,10 +1055,7 @@ mod git_baseline {
         let specs: Vec<String> = cases.iter().map(|(spec, _)| spec.clone()).collect();
         let now = AFTERNOON + 1;
         for (theirs, (spec, t)) in before_all(&git, &specs, "UTC", now).into_iter().zip(&cases) {
-            assert_ne!(
-                theirs, *t,
-                "{spec:?}: our deviation, documented on parse_date()"
-            );
+            assert_ne!(theirs, *t, "{spec:?}: our deviation, documented on parse_date()");
         }
     }
 
@@ -1484,10 +1066,7 @@ mod git_baseline {
         let cases: Vec<(String, i64)> = instants().into_iter().flat_map(day_spellings).collect();
         assert_we_read(&cases);
         for now in [AFTERNOON, MORNING] {
-            let with_clock: Vec<(String, i64)> = cases
-                .iter()
-                .map(|(spec, midnight)| (spec.clone(), midnight + now.rem_euclid(86400)))
-                .collect();
+            let with_clock: Vec<(String, i64)> = cases.iter().map(|(spec, midnight)| (spec.clone(), midnight + now.rem_euclid(86400))).collect();
             assert_git_reads(&git, &with_clock, "UTC", now);
         }
     }
@@ -1537,8 +1116,7 @@ mod git_baseline {
             .iter()
             .flat_map(|(name, hours)| {
                 let want = noon - i64::from(*hours) * 3600;
-                [name.to_string(), name.to_lowercase()]
-                    .map(|n| (format!("2022-12-19 12:00:00 {n}"), want))
+                [name.to_string(), name.to_lowercase()].map(|n| (format!("2022-12-19 12:00:00 {n}"), want))
             })
             .collect();
         for tz in ["UTC", EAST] {
@@ -1546,18 +1124,12 @@ mod git_baseline {
         }
         for (spec, want) in &cases {
             let name = spec.rsplit(' ').next().expect("a name");
-            match calendar::AMBIGUOUS_ZONE_NAMES
-                .iter()
-                .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
-            {
+            match calendar::AMBIGUOUS_ZONE_NAMES.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name)) {
                 None => assert_eq!(absolute(spec), *want, "{spec:?}"),
                 Some((_, git_offset, _)) => {
                     let hours = (noon - want) / 3600;
                     assert_eq!(*git_offset, format!("{hours:+03}00"), "{name}");
-                    assert!(
-                        matches!(calendar_problem(spec), DateProblem::AmbiguousZone { .. }),
-                        "{spec:?}"
-                    );
+                    assert!(matches!(calendar_problem(spec), DateProblem::AmbiguousZone { .. }), "{spec:?}");
                 }
             }
         }
@@ -1579,18 +1151,8 @@ mod git_baseline {
             &["Feb", "29", "2024"],
             &["Feb", "29", "2023"],
         ];
-        let times = [
-            "12:00:00",
-            "23:59",
-            "7:05:09",
-            "00:00:01",
-            "12:30 PM",
-            "12:00:00 am",
-            "9:15 pm",
-        ];
-        let zones = [
-            "UTC", "z", "GMT", "EST", "cest", "JST", "NZDT", "+0200", "-05:30", "+01", "-0000",
-        ];
+        let times = ["12:00:00", "23:59", "7:05:09", "00:00:01", "12:30 PM", "12:00:00 am", "9:15 pm"];
+        let zones = ["UTC", "z", "GMT", "EST", "cest", "JST", "NZDT", "+0200", "-05:30", "+01", "-0000"];
         let others = [
             "20221219T120000",
             "2022-12-19T12:00:00Z",
@@ -1643,9 +1205,7 @@ mod git_baseline {
         for now in [AFTERNOON, MORNING] {
             let cases: Vec<(String, i64)> = read
                 .iter()
-                .filter(|(_, date)| {
-                    now == AFTERNOON || date.time_of_day != calendar::TimeOfDay::Noon
-                })
+                .filter(|(_, date)| now == AFTERNOON || date.time_of_day != calendar::TimeOfDay::Noon)
                 .map(|(spec, date)| {
                     let time_of_day = match date.time_of_day {
                         calendar::TimeOfDay::Unwritten => now.rem_euclid(86400),
@@ -1699,20 +1259,10 @@ mod git_baseline {
     #[test]
     fn zoneless_forms_match_git_in_utc() {
         let git = Git::new();
-        for spec in [
-            "2022-12-18T18:37:02",
-            "2022-12-18 18:37:02",
-            "2022-12-18 18:37",
-            "20221218T183702",
-            "1999-12-31 23:59:59",
-        ] {
+        for spec in ["2022-12-18T18:37:02", "2022-12-18 18:37:02", "2022-12-18 18:37", "20221218T183702", "1999-12-31 23:59:59"] {
             let ours = absolute(spec);
             assert_eq!(git.before(spec, "UTC", None), ours, "{spec:?} with TZ=UTC");
-            assert_eq!(
-                git.before(spec, EAST, None),
-                ours - 9 * 3600,
-                "{spec:?}: git reads it in the local zone; that is our documented deviation"
-            );
+            assert_eq!(git.before(spec, EAST, None), ours - 9 * 3600, "{spec:?}: git reads it in the local zone; that is our documented deviation");
         }
     }
 
@@ -1727,11 +1277,7 @@ mod git_baseline {
             assert_eq!(theirs.div_euclid(86400) * 86400, ours, "{spec:?}: {theirs}");
             // With its clock fixed, git's time of day is visibly the clock's: our deviation.
             let now = INSTANT + 3;
-            assert_eq!(
-                git.before_at(spec, now),
-                ours + now.rem_euclid(86400),
-                "{spec:?}"
-            );
+            assert_eq!(git.before_at(spec, now), ours + now.rem_euclid(86400), "{spec:?}");
         }
     }
 
@@ -1770,11 +1316,7 @@ mod git_baseline {
             datetime!(2021-01-01 00:00:00 UTC).unix_timestamp(),
         ] {
             for spec in RELATIVE {
-                assert_eq!(
-                    git.before_at(spec, now),
-                    relative(spec, now),
-                    "{spec:?} at {now}"
-                );
+                assert_eq!(git.before_at(spec, now), relative(spec, now), "{spec:?} at {now}");
             }
         }
     }
@@ -1787,10 +1329,7 @@ mod git_baseline {
             let ours = parse_date(spec, now).expect("valid").unix_seconds;
             let theirs = git.before(spec, "UTC", None);
             // git reads the clock a little later; allow for a slow machine.
-            assert!(
-                (0..=5).contains(&(theirs - ours)),
-                "{spec:?}: ours {ours}, git {theirs}"
-            );
+            assert!((0..=5).contains(&(theirs - ours)), "{spec:?}: ours {ours}, git {theirs}");
         }
     }
 
@@ -1800,39 +1339,16 @@ mod git_baseline {
     fn git_guesses_where_we_refuse() {
         let git = Git::new();
         let now = INSTANT;
-        for spec in [
-            "garbage",
-            "",
-            "12345",
-            "20221218",
-            "99999999",
-            "@0",
-            "@99999999",
-        ] {
-            assert_eq!(
-                git.before_at(spec, now),
-                now,
-                "git reads {spec:?} as the current time"
-            );
+        for spec in ["garbage", "", "12345", "20221218", "99999999", "@0", "@99999999"] {
+            assert_eq!(git.before_at(spec, now), now, "git reads {spec:?} as the current time");
         }
         assert_eq!(absolute("@0"), 0);
         assert_eq!(absolute("@99999999"), 99_999_999);
-        assert_eq!(
-            git.before_at("-5", now),
-            datetime!(2022-12-05 18:37:02 UTC).unix_timestamp(),
-            "git reads -5 as a day of the current month"
-        );
+        assert_eq!(git.before_at("-5", now), datetime!(2022-12-05 18:37:02 UTC).unix_timestamp(), "git reads -5 as a day of the current month");
         // git's calendar covers 1970 to 2099 only; outside, it keeps what fits of the input.
         assert_eq!(git.before_at("4102444800", now), now);
-        assert_eq!(
-            absolute("4102444800"),
-            datetime!(2100-01-01 00:00:00 UTC).unix_timestamp()
-        );
-        assert_eq!(
-            git.before_at("2100-01-01T00:00:00Z", now),
-            datetime!(2022-01-01 00:00:00 UTC).unix_timestamp(),
-            "git takes the current year"
-        );
+        assert_eq!(absolute("4102444800"), datetime!(2100-01-01 00:00:00 UTC).unix_timestamp());
+        assert_eq!(git.before_at("2100-01-01T00:00:00Z", now), datetime!(2022-01-01 00:00:00 UTC).unix_timestamp(), "git takes the current year");
         assert_eq!(absolute("2100-01-01T00:00:00Z"), 4102444800);
         assert_ne!(git.before_at("1969-12-31T23:59:59Z", now), -1);
         assert_eq!(absolute("1969-12-31T23:59:59Z"), -1);
@@ -1843,72 +1359,27 @@ mod git_baseline {
         );
         let before_noon = datetime!(2022-12-19 10:00:00 UTC).unix_timestamp();
         for (spec, theirs, ours, why) in [
-            (
-                "last friday",
-                datetime!(2022-12-16 18:37:02 UTC).unix_timestamp(),
-                None,
-                "git counts back from its clock to a weekday",
-            ),
-            (
-                "noon",
-                datetime!(2022-12-18 12:00:00 UTC).unix_timestamp(),
-                None,
-                "git takes its clock's date",
-            ),
-            (
-                "06/05/2009",
-                datetime!(2009-06-05 18:37:02 UTC).unix_timestamp(),
-                None,
-                "git reads month first with '/'",
-            ),
-            (
-                "06.05.2009",
-                datetime!(2009-05-06 18:37:02 UTC).unix_timestamp(),
-                None,
-                "git reads day first with '.'",
-            ),
-            (
-                "2022-02-30 12:00:00",
-                datetime!(2022-03-02 12:00:00 UTC).unix_timestamp(),
-                None,
-                "git rolls a day past the month's end over",
-            ),
-            (
-                "2022-12-19 12:00:00 IST",
-                datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
-                None,
-                "git ignores a zone name it does not know, and uses TZ",
-            ),
-            (
-                "2022-12-12 EST",
-                datetime!(2022-12-12 18:37:02 UTC).unix_timestamp(),
-                None,
-                "git ignores a zone on a date without a time",
-            ),
+            ("last friday", datetime!(2022-12-16 18:37:02 UTC).unix_timestamp(), None, "git counts back from its clock to a weekday"),
+            ("noon", datetime!(2022-12-18 12:00:00 UTC).unix_timestamp(), None, "git takes its clock's date"),
+            ("06/05/2009", datetime!(2009-06-05 18:37:02 UTC).unix_timestamp(), None, "git reads month first with '/'"),
+            ("06.05.2009", datetime!(2009-05-06 18:37:02 UTC).unix_timestamp(), None, "git reads day first with '.'"),
+            ("2022-02-30 12:00:00", datetime!(2022-03-02 12:00:00 UTC).unix_timestamp(), None, "git rolls a day past the month's end over"),
+            ("2022-12-19 12:00:00 IST", datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(), None, "git ignores a zone name it does not know, and uses TZ"),
+            ("2022-12-12 EST", datetime!(2022-12-12 18:37:02 UTC).unix_timestamp(), None, "git ignores a zone on a date without a time"),
             (
                 "2022-12-19 12:00:00 +0100 CET +0000",
                 datetime!(2022-12-19 12:00:00 UTC).unix_timestamp(),
                 None,
                 "git takes the last offset, and a name only without one",
             ),
-            (
-                "3.5 days ago",
-                datetime!(2022-05-03 18:37:02 UTC).unix_timestamp(),
-                None,
-                "git reads 3.5 as the 3rd of May",
-            ),
+            ("3.5 days ago", datetime!(2022-05-03 18:37:02 UTC).unix_timestamp(), None, "git reads 3.5 as the 3rd of May"),
             (
                 "Dec 19 2022",
                 datetime!(2022-12-19 18:37:02 UTC).unix_timestamp(),
                 Some(datetime!(2022-12-19 00:00:00 UTC).unix_timestamp()),
                 "git takes its clock's time of day on a date alone",
             ),
-            (
-                "20221218183702",
-                now,
-                Some(INSTANT),
-                "to git, 14 digits are Unix seconds beyond its calendar",
-            ),
+            ("20221218183702", now, Some(INSTANT), "to git, 14 digits are Unix seconds beyond its calendar"),
         ] {
             assert_eq!(git.before_at(spec, now), theirs, "{spec:?}: {why}");
             match ours {
@@ -1918,31 +1389,18 @@ mod git_baseline {
                 }
             }
         }
-        assert_eq!(
-            git.before_at("20221218183702", INSTANT + 86400),
-            INSTANT + 86400,
-            "git reads lastModifiedDate as its clock"
-        );
+        assert_eq!(git.before_at("20221218183702", INSTANT + 86400), INSTANT + 86400, "git reads lastModifiedDate as its clock");
         assert_eq!(
             git.before_at("2022-12-19 noon", before_noon),
             datetime!(2022-12-18 12:00:00 UTC).unix_timestamp(),
             "before noon on git's clock, 'DATE noon' is noon of the day before"
         );
-        assert_eq!(
-            absolute("2022-12-19 noon"),
-            datetime!(2022-12-19 12:00:00 UTC).unix_timestamp()
-        );
+        assert_eq!(absolute("2022-12-19 noon"), datetime!(2022-12-19 12:00:00 UTC).unix_timestamp());
         for spec in ["garbage", "1 fortnight ago", "3.5 days ago"] {
-            assert!(
-                matches!(error(spec), DateError::Unrecognized { .. }),
-                "{spec:?}"
-            );
+            assert!(matches!(error(spec), DateError::Unrecognized { .. }), "{spec:?}");
         }
         for spec in ["12345", "20221218", "99999999", "-5"] {
-            assert!(
-                matches!(error(spec), DateError::AmbiguousNumber { .. }),
-                "{spec:?}"
-            );
+            assert!(matches!(error(spec), DateError::AmbiguousNumber { .. }), "{spec:?}");
         }
     }
 }

@@ -325,7 +325,9 @@ impl ReadError {
             ReadError::Missing => "the object is missing".into(),
             ReadError::Corrupt(reason) => reason.clone(),
             ReadError::OutOfMemory { size } => format!("out of memory: the object needs {size} bytes"),
-            ReadError::HashMismatch { actual } => format!("object hash mismatch: its content hashes to {actual} (git and libgit2 refuse it; the repository is corrupt, try git fsck)"),
+            ReadError::HashMismatch { actual } => {
+                format!("object hash mismatch: its content hashes to {actual} (git and libgit2 refuse it; the repository is corrupt, try git fsck)")
+            }
         }
     }
 }

@@ -100,4 +100,3 @@ pub enum ExportError {
     #[error("cannot write the NAR: {0}")]
     Write(#[from] std::io::Error),
 }
-

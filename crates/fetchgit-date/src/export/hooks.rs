@@ -63,4 +63,3 @@ pub struct Hooks<'h> {
     /// Supplies submodules (`options.submodules`).
     pub submodules: Option<Box<dyn Submodules>>,
 }
-

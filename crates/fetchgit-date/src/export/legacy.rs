@@ -106,7 +106,8 @@ impl Settings {
             settings.ignore_case = parse_bool(value.as_deref()).ok_or("bad boolean config value for 'core.ignorecase'")?;
         }
         if let Some(Some(value)) = raw("bigfilethreshold") {
-            settings.big_file_threshold = parse_ulong(&value).ok_or_else(|| format!("bad numeric config value '{}' for 'core.bigfilethreshold'", value.as_bstr()))?;
+            settings.big_file_threshold =
+                parse_ulong(&value).ok_or_else(|| format!("bad numeric config value '{}' for 'core.bigfilethreshold'", value.as_bstr()))?;
         }
         settings.drivers = config.subsections("filter").into_iter().map(Vec::from).collect();
         Ok(settings)

@@ -20,11 +20,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use gix::ObjectId;
-use nixstore::hash::{HashingWriter, NixHash};
 use crate::nix_version::Generation;
 use crate::repo_config::{Reader, RepoConfig};
 use crate::repo_files::native_path;
+use gix::ObjectId;
+use nixstore::hash::{HashingWriter, NixHash};
 
 pub mod attributes;
 pub mod blob;
@@ -61,7 +61,13 @@ pub fn write_nar<W: Write>(repo: &gix::Repository, commit: ObjectId, options: Ex
 }
 
 /// [`write_nar`], with the `hooks` the options need.
-pub fn write_nar_with<W: Write>(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, hooks: Hooks<'_>, out: &mut W) -> Result<ExportStats, ExportError> {
+pub fn write_nar_with<W: Write>(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    options: ExportOptions,
+    hooks: Hooks<'_>,
+    out: &mut W,
+) -> Result<ExportStats, ExportError> {
     if options.lfs && (options.generation == Generation::Legacy || hooks.smudge.is_none()) {
         return Err(ExportError::LfsUnavailable);
     }
@@ -151,7 +157,8 @@ pub fn key_suffix(repo: &gix::Repository, options: ExportOptions) -> Result<Stri
             };
             let mut sources = Vec::new();
             let config = RepoConfig::load(repo, Reader::Libgit2).map_err(|err| ExportError::Config(crate::error_chain(&err)))?;
-            let global = config.attributes_file(workdir, Reader::Libgit2, attributes::libgit2::MAX_FILE_SIZE).map_err(|err| ExportError::Config(err.to_string()))?;
+            let global =
+                config.attributes_file(workdir, Reader::Libgit2, attributes::libgit2::MAX_FILE_SIZE).map_err(|err| ExportError::Config(err.to_string()))?;
             sources.extend(global.unwrap_or_default());
             sources.push(0);
             sources.extend(attributes::libgit2::read_worktree_file(&repo.common_dir().join("info/attributes")).unwrap_or_default());
@@ -175,7 +182,8 @@ pub fn key_suffix(repo: &gix::Repository, options: ExportOptions) -> Result<Stri
             // The configuration as git reads it (every included file) and the attributes file
             // its core.attributesFile names.
             let config = RepoConfig::load(repo, Reader::Git).map_err(|err| ExportError::Config(crate::error_chain(&err)))?;
-            let global = config.attributes_file(workdir, Reader::Git, attributes::git::MAX_FILE_SIZE as u64).map_err(|err| ExportError::Config(err.to_string()))?;
+            let global =
+                config.attributes_file(workdir, Reader::Git, attributes::git::MAX_FILE_SIZE as u64).map_err(|err| ExportError::Config(err.to_string()))?;
             let mut sources = config.fingerprint().to_vec();
             sources.push(0);
             sources.extend(global.unwrap_or_default());

@@ -38,4 +38,3 @@ pub struct ExportStats {
     /// Submodules exported in place of their gitlinks (nested ones by their whole path).
     pub submodules: Vec<BString>,
 }
-

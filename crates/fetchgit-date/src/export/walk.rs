@@ -13,14 +13,14 @@ use sha2::{Digest, Sha256};
 
 use super::attributes::{git as git_attributes, libgit2, Value};
 use super::blob::{Objects, ReadError, STREAM_ABOVE};
-use super::git_archive::GitArchive;
-use super::legacy::{self, Settings};
-use crate::repo_config::{Reader, RepoConfig};
-use super::tree::{self, Kind};
 use super::error::ExportError;
+use super::git_archive::GitArchive;
 use super::hooks::{Smudge, Smudged, SmudgedContentError, Submodules, MAX_SMUDGE_INPUT};
+use super::legacy::{self, Settings};
 use super::options::{ExportOptions, ExportStats};
+use super::tree::{self, Kind};
 use crate::nix_version::Generation;
+use crate::repo_config::{Reader, RepoConfig};
 
 /// The longest symlink target taken from a Git LFS object (Nix has no limit; a target that long
 /// is no path any system resolves).
@@ -167,7 +167,8 @@ fn export_tree<W: Write>(
         (Some(settings), _, _) => (settings, None),
         (None, Generation::Legacy, Some(workdir)) => {
             let config = RepoConfig::load(repo, Reader::Git).map_err(|err| ExportError::Config(crate::error_chain(&err)))?;
-            let global = config.attributes_file(workdir, Reader::Git, git_attributes::MAX_FILE_SIZE as u64).map_err(|err| ExportError::Config(err.to_string()))?;
+            let global =
+                config.attributes_file(workdir, Reader::Git, git_attributes::MAX_FILE_SIZE as u64).map_err(|err| ExportError::Config(err.to_string()))?;
             (Settings::from_config(&config).map_err(ExportError::Config)?, global)
         }
         _ => (Settings::default(), None),
@@ -500,7 +501,8 @@ impl Walker<'_, '_> {
         // git clones a submodule without `refs/replace/`; libgit2 never reads them.
         let inner = Placement { replace_refs: false, path_prefix: self.path_prefix + self.path.len() + 1, settings: submodule.settings };
         let smudge = submodule.smudge.as_deref_mut().map(|smudge| smudge as &mut dyn Smudge);
-        let stats = export_tree(nar, &submodule.repo, None, commit, self.options, smudge, Some(submodule.submodules), inner).map_err(|err| within(err, &self.path))?;
+        let stats =
+            export_tree(nar, &submodule.repo, None, commit, self.options, smudge, Some(submodule.submodules), inner).map_err(|err| within(err, &self.path))?;
         let mount = self.path.clone();
         let own = &mut self.stats;
         let moved = |from: Vec<BString>, to: &mut Vec<BString>| to.extend(from.iter().map(|path| within_path(&mount, path)));
@@ -614,9 +616,14 @@ impl Walker<'_, '_> {
     /// Writes the object's contents as a file, from a stream when it is large.
     fn write_raw<W: Write>(&mut self, nar: &mut Nar<'_, W>, oid: ObjectId, size: u64, executable: bool) -> Result<(), ExportError> {
         if size > STREAM_ABOVE {
-            let stream = self.objects.open_stream(oid, size).map_err(|err| ExportError::Corrupt { id: oid, path: self.path.clone(), reason: err.describe() })?;
+            let stream =
+                self.objects.open_stream(oid, size).map_err(|err| ExportError::Corrupt { id: oid, path: self.path.clone(), reason: err.describe() })?;
             if let Some(mut reader) = stream {
-                return nar.file(executable, size, &mut reader).map_err(|err| ExportError::Corrupt { id: oid, path: self.path.clone(), reason: format!("cannot stream the object: {err}") });
+                return nar.file(executable, size, &mut reader).map_err(|err| ExportError::Corrupt {
+                    id: oid,
+                    path: self.path.clone(),
+                    reason: format!("cannot stream the object: {err}"),
+                });
             }
         }
         let mut buf = std::mem::take(&mut self.buf);
@@ -647,7 +654,10 @@ impl Walker<'_, '_> {
         let header = self.header(oid)?;
         if self.generation == Generation::Modern {
             if header.kind != ObjectKind::Blob {
-                return Err(self.nix_fails(format!("it is a file whose object {oid} is a {}, which libgit2 reads as a blob anyway (undefined behaviour; Nix 2.26 runs out of memory)", header.kind)));
+                return Err(self.nix_fails(format!(
+                    "it is a file whose object {oid} is a {}, which libgit2 reads as a blob anyway (undefined behaviour; Nix 2.26 runs out of memory)",
+                    header.kind
+                )));
             }
             if let Some(smudged) = self.smudged(oid, header.size)? {
                 let path = self.path.clone();
@@ -673,13 +683,18 @@ impl Walker<'_, '_> {
         if let (Value::Value(driver), false, false) = (&filter, self.settings.has_driver(&filter), self.checkout) {
             let key = self.git_archive()?.filter_program(driver.as_ref());
             if let Some(key) = key {
-                return Err(ExportError::Program(crate::no_exec::refusal(&key, &self.path, "Nix <= 2.19 runs it through git archive and its output is the file's content in the hash")));
+                return Err(ExportError::Program(crate::no_exec::refusal(
+                    &key,
+                    &self.path,
+                    "Nix <= 2.19 runs it through git archive and its output is the file's content in the hash",
+                )));
             }
         }
         if subst || legacy::needs_encoding(&encoding) || self.settings.has_driver(&filter) {
             let path = self.path.clone();
             if self.checkout && self.settings.has_driver(&filter) {
-                let reason = "a filter driver configured in the repository runs when Nix checks the tree out, which fetchgit-date does not reproduce".to_owned();
+                let reason =
+                    "a filter driver configured in the repository runs when Nix checks the tree out, which fetchgit-date does not reproduce".to_owned();
                 return Err(ExportError::Unsupported { commit: self.commit, path, generation: self.generation, reason });
             }
             if subst_set && self.checkout {
@@ -689,7 +704,11 @@ impl Walker<'_, '_> {
             let archive = self.git_archive()?;
             if let Value::Value(driver) = &filter {
                 if let Some(key) = archive.filter_program(driver.as_ref()) {
-                    return Err(ExportError::Program(crate::no_exec::refusal(&key, &path, "Nix <= 2.19 runs it through git archive and its output is the file's content in the hash")));
+                    return Err(ExportError::Program(crate::no_exec::refusal(
+                        &key,
+                        &path,
+                        "Nix <= 2.19 runs it through git archive and its output is the file's content in the hash",
+                    )));
                 }
             }
             let bytes = if subst { archive.substituted(path.as_ref()) } else { archive.one(path.as_ref()) };
@@ -751,7 +770,8 @@ impl Walker<'_, '_> {
     /// The first `max` bytes of the object (or all of it, when shorter).
     fn read_prefix(&mut self, oid: ObjectId, size: u64, max: u64) -> Result<Vec<u8>, ExportError> {
         if size > STREAM_ABOVE {
-            let stream = self.objects.open_stream(oid, size).map_err(|err| ExportError::Corrupt { id: oid, path: self.path.clone(), reason: err.describe() })?;
+            let stream =
+                self.objects.open_stream(oid, size).map_err(|err| ExportError::Corrupt { id: oid, path: self.path.clone(), reason: err.describe() })?;
             if let Some(reader) = stream {
                 let mut out = Vec::new();
                 reader.take(max).read_to_end(&mut out).map_err(|err| ExportError::Corrupt { id: oid, path: self.path.clone(), reason: err.to_string() })?;
@@ -768,13 +788,20 @@ impl Walker<'_, '_> {
         match self.generation {
             Generation::Modern => {
                 if header.kind != ObjectKind::Blob {
-                    return Err(self.nix_fails(format!("it is a symlink whose object {oid} is a {}, which libgit2 reads as a blob anyway (undefined behaviour; Nix 2.26 runs out of memory)", header.kind)));
+                    return Err(self.nix_fails(format!(
+                        "it is a symlink whose object {oid} is a {}, which libgit2 reads as a blob anyway (undefined behaviour; Nix 2.26 runs out of memory)",
+                        header.kind
+                    )));
                 }
                 // Nix reads symlink targets through the same smudging blob reader as files.
                 if let Some(smudged) = self.smudged(oid, header.size)? {
                     let path = self.path.clone();
                     let mut target = Vec::new();
-                    smudged.reader.take(MAX_SMUDGED_SYMLINK + 1).read_to_end(&mut target).map_err(|err| ExportError::Lfs { path: path.clone(), reason: err.to_string() })?;
+                    smudged
+                        .reader
+                        .take(MAX_SMUDGED_SYMLINK + 1)
+                        .read_to_end(&mut target)
+                        .map_err(|err| ExportError::Lfs { path: path.clone(), reason: err.to_string() })?;
                     if target.len() as u64 != smudged.size || smudged.size > MAX_SMUDGED_SYMLINK {
                         return Err(ExportError::Lfs { path, reason: format!("a symlink target from Git LFS must be at most {MAX_SMUDGED_SYMLINK} bytes") });
                     }
@@ -788,7 +815,9 @@ impl Walker<'_, '_> {
                     return Err(self.nix_fails("it is a symlink whose target is empty (up to its first NUL byte), which Nix cannot create in the store (\"creating symlink ... -> '': No such file or directory\")"));
                 }
                 if on_disk as u64 > MAX_LINK_TARGET {
-                    return Err(self.nix_fails(format!("it is a symlink whose target is {on_disk} bytes long, more than Linux allows, so Nix cannot create it (File name too long)")));
+                    return Err(self.nix_fails(format!(
+                        "it is a symlink whose target is {on_disk} bytes long, more than Linux allows, so Nix cannot create it (File name too long)"
+                    )));
                 }
                 Ok(nar.symlink(&target)?)
             }
@@ -801,7 +830,9 @@ impl Walker<'_, '_> {
                     None => &prefix[..],
                 };
                 if target.len() as u64 > MAX_LINK_TARGET {
-                    return Err(self.nix_fails(format!("it is a symlink whose target is longer than {MAX_LINK_TARGET} bytes, which cannot be unpacked (File name too long)")));
+                    return Err(self.nix_fails(format!(
+                        "it is a symlink whose target is longer than {MAX_LINK_TARGET} bytes, which cannot be unpacked (File name too long)"
+                    )));
                 }
                 if target.is_empty() {
                     // libarchive has no symlink to make of an empty target and writes an empty

@@ -1,8 +1,8 @@
 //! The cache repository of one remote URL: where it lives, its lock, its fetch stamps, and what
 //! it holds. Nothing in it is believed or run (see [`open_cache`]).
 
-use std::path::{Path, PathBuf};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -11,8 +11,8 @@ use gix::ObjectId;
 
 use crate::error_chain;
 
-use super::error::RemoteError;
 use super::error::printable;
+use super::error::RemoteError;
 
 /// The cache root for remote repositories under `cache_base` (`.../fetchgit-date/v1`).
 pub fn cache_root(cache_base: &Path) -> PathBuf {
@@ -34,7 +34,6 @@ pub(super) fn ref_target(dir: &Path, name: &str) -> Option<ObjectId> {
     has_commit_in(&repo, &id).then_some(id)
 }
 
-
 /// Drops from the `shallow` file the commits that are not in the repository. A server may name a
 /// commit as a shallow boundary without sending it (`deepen-since` with clock skew: a commit
 /// newer than the cut-off that is reachable only through an older, excluded one; git's own client
@@ -46,10 +45,7 @@ pub(super) fn sanitize_shallow(dir: &Path) -> std::io::Result<()> {
     let Ok(Some(bytes)) = crate::cache::read_regular_file(&path, 64 << 20) else { return Ok(()) };
     let Ok(text) = String::from_utf8(bytes) else { return Ok(()) };
     let Ok(repo) = open_cache(dir) else { return Ok(()) };
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|line| ObjectId::from_hex(line.trim().as_bytes()).is_ok_and(|id| repo.has_object(id)))
-        .collect();
+    let kept: Vec<&str> = text.lines().filter(|line| ObjectId::from_hex(line.trim().as_bytes()).is_ok_and(|id| repo.has_object(id))).collect();
     if kept.len() == text.lines().count() {
         return Ok(());
     }
@@ -92,7 +88,8 @@ pub(super) fn open_cache(dir: &Path) -> gix::Result<gix::Repository> {
             config.append(globals.clone())?;
         }
         let mut overrides = Vec::new();
-        for (var, key) in [("GIT_SSH_COMMAND", "core.sshCommand"), ("GIT_SSH", "gitoxide.ssh.commandWithoutShellFallback"), ("GIT_SSH_VARIANT", "ssh.variant")] {
+        for (var, key) in [("GIT_SSH_COMMAND", "core.sshCommand"), ("GIT_SSH", "gitoxide.ssh.commandWithoutShellFallback"), ("GIT_SSH_VARIANT", "ssh.variant")]
+        {
             if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
                 let mut setting = gix::bstr::BString::from(format!("{key}="));
                 setting.extend_from_slice(value.as_encoded_bytes());

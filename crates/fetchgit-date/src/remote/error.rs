@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use gix::ObjectId;
 
-
 /// Why a remote could not be brought into the cache.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {

@@ -40,7 +40,6 @@
 //! of the commit is fetched without a filter (`want <commit>`, no haves): what a full fetch
 //! brings.
 
-
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,10 +61,9 @@ pub const COMMITS_ONLY: &str = "tree:0";
 /// clone: filtered fetches, and later `want`s of trees and blobs no ref names.
 pub fn filter_usable(protocol: Protocol, capabilities: &Capabilities) -> bool {
     match protocol {
-        Protocol::V2 => capabilities
-            .capability("fetch")
-            .and_then(|fetch| fetch.values().map(|mut values| values.any(|value| value == "filter")))
-            .unwrap_or(false),
+        Protocol::V2 => {
+            capabilities.capability("fetch").and_then(|fetch| fetch.values().map(|mut values| values.any(|value| value == "filter"))).unwrap_or(false)
+        }
         Protocol::V0 | Protocol::V1 => capabilities.contains("filter") && capabilities.contains("allow-reachable-sha1-in-want"),
     }
 }
@@ -271,7 +269,8 @@ mod tests {
         let mut out = Vec::new();
         let report = FilterReport::default();
         {
-            let mut injector = Injector { out: Box::new(&mut out), pending: Vec::new(), filter: packet(b"filter tree:0\n"), state: Section::Start, report: report.clone() };
+            let mut injector =
+                Injector { out: Box::new(&mut out), pending: Vec::new(), filter: packet(b"filter tree:0\n"), state: Section::Start, report: report.clone() };
             for p in packets {
                 // Split every packet in two writes, as a writer may.
                 let (a, b) = p.split_at(p.len() / 2);
@@ -286,7 +285,8 @@ mod tests {
     fn the_filter_goes_after_the_v2_delimiter_of_a_fetch_only() {
         let fetch: &[&[u8]] = &[&packet(b"command=fetch\n"), &packet(b"agent=x\n"), b"0001", &packet(b"want 1234\n"), b"0000"];
         let (out, used) = rewrite(fetch);
-        let expected = [packet(b"command=fetch\n"), packet(b"agent=x\n"), b"0001".to_vec(), packet(b"filter tree:0\n"), packet(b"want 1234\n"), b"0000".to_vec()].concat();
+        let expected =
+            [packet(b"command=fetch\n"), packet(b"agent=x\n"), b"0001".to_vec(), packet(b"filter tree:0\n"), packet(b"want 1234\n"), b"0000".to_vec()].concat();
         assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected));
         assert!(used);
         let ls_refs: &[&[u8]] = &[&packet(b"command=ls-refs\n"), b"0001", &packet(b"peel\n"), b"0000"];
@@ -299,7 +299,15 @@ mod tests {
     fn the_filter_ends_the_v0_want_section() {
         let first: &[&[u8]] = &[&packet(b"want 1234 filter ofs-delta\n"), &packet(b"want 5678\n"), b"0000", &packet(b"have 9abc\n"), &packet(b"done\n")];
         let (out, used) = rewrite(first);
-        let expected = [packet(b"want 1234 filter ofs-delta\n"), packet(b"want 5678\n"), packet(b"filter tree:0\n"), b"0000".to_vec(), packet(b"have 9abc\n"), packet(b"done\n")].concat();
+        let expected = [
+            packet(b"want 1234 filter ofs-delta\n"),
+            packet(b"want 5678\n"),
+            packet(b"filter tree:0\n"),
+            b"0000".to_vec(),
+            packet(b"have 9abc\n"),
+            packet(b"done\n"),
+        ]
+        .concat();
         assert_eq!(out, expected);
         assert!(used);
         // A later round of a stateful connection sends only haves.
@@ -307,4 +315,3 @@ mod tests {
         assert_eq!(rewrite(later).0, later.concat());
     }
 }
-

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-
 use crate::url::RemoteUrl;
 
 use super::cache_dir::{has_commit, hold, open_cache, ref_target, stamp_age, stamp_path, write_stamp};

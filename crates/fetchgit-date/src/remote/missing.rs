@@ -169,7 +169,10 @@ fn complete_tree(url: &RemoteUrl, dir: &Path, commit: ObjectId, options: &Remote
     let first = lacking.trees.first().or(lacking.blobs.first()).expect("something is missing");
     Err(RemoteError::Fetch {
         url: url.redacted().to_owned(),
-        reason: format!("the server did not send object {first} of commit {commit} (and {} more) when asked for it", lacking.trees.len() + lacking.blobs.len() - 1),
+        reason: format!(
+            "the server did not send object {first} of commit {commit} (and {} more) when asked for it",
+            lacking.trees.len() + lacking.blobs.len() - 1
+        ),
     })
 }
 
@@ -201,7 +204,8 @@ fn fetch_chunk(url: &RemoteUrl, dir: &Path, wants: &[ObjectId], filter: Option<&
         Err(reason) => {
             let stderr = watch.stderr(Duration::from_secs(2));
             let reason = if stderr.is_empty() { reason } else { format!("{reason} (ssh: {})", stderr.join("; ")) };
-            let http_stall = || reason.contains("timed out").then_some(super::transport::Stall { waiting: "waiting for an answer from", after: options.timeout });
+            let http_stall =
+                || reason.contains("timed out").then_some(super::transport::Stall { waiting: "waiting for an answer from", after: options.timeout });
             return Err(classify(url, reason.clone(), watch.stall().or_else(http_stall)));
         }
     };
@@ -267,8 +271,9 @@ fn receive(
         transport.configure(&*options).map_err(|e| error_chain(&e))?;
     }
     let authenticate = |action| supply_credentials(repo, url, action);
-    let mut handshake = gix::protocol::handshake(&mut transport, gix::protocol::transport::Service::UploadPack, authenticate, Vec::new(), &mut progress.clone())
-        .map_err(|e| error_chain(&e))?;
+    let mut handshake =
+        gix::protocol::handshake(&mut transport, gix::protocol::transport::Service::UploadPack, authenticate, Vec::new(), &mut progress.clone())
+            .map_err(|e| error_chain(&e))?;
     let mut negotiate = ObjectWants { wants, filter, filtered: false };
     let mut pack = None;
     let shallow_file = repo.shallow_file().map_err(|e| error_chain(&e))?;
@@ -320,4 +325,3 @@ fn receive(
     fetched.map_err(|e| error_chain(&e))?;
     Ok((pack, negotiate.filtered))
 }
-

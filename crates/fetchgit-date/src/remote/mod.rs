@@ -29,7 +29,6 @@
 //! - With `rev`, Nix >= 2.20 fetches the commit itself; we do too, and fall back to the ref (or
 //!   all refs with `all_refs`) when the server refuses.
 
-
 mod cache_dir;
 mod error;
 mod filter;

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use gix::ObjectId;
 
-
 /// How much history to fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Depth {

@@ -89,7 +89,11 @@ fn full_cache_without_network(url: &RemoteUrl, want: &Want, options: &RemoteOpti
     let local_ref = want.full_ref.clone().unwrap_or_else(|| REMOTE_HEAD_REF.to_owned());
     let usable = match want.rev {
         Some(rev) => has_commit(&dir, &rev),
-        None => !options.refresh && stamp_age(&stamp_path(&dir, &local_ref, options.all_refs)).is_some_and(|age| age < options.ttl) && ref_target(&dir, &local_ref).is_some(),
+        None => {
+            !options.refresh
+                && stamp_age(&stamp_path(&dir, &local_ref, options.all_refs)).is_some_and(|age| age < options.ttl)
+                && ref_target(&dir, &local_ref).is_some()
+        }
     };
     Ok(usable.then_some(Updated { path: dir, local_ref, fetched: false, bytes_received: 0 }))
 }
@@ -141,7 +145,11 @@ fn partial(
                     let repo = open_cache(&dir).map_err(|e| cache_err(&dir, &error_chain(&e)))?;
                     let choose = |map: &gix::remote::fetch::RefMap| {
                         let known = map.mappings.iter().filter_map(|m| m.remote.as_id()).all(|id| has_commit_in(&repo, &id.to_owned()));
-                        if known { Shallow::NoChange } else { tip.clone() }
+                        if known {
+                            Shallow::NoChange
+                        } else {
+                            tip.clone()
+                        }
                     };
                     session.fetch_refs(want, &local_ref, &choose)?;
                     write_stamp(&stamp).map_err(|e| cache_err(&stamp, &e))?;

@@ -51,11 +51,7 @@ impl Session<'_> {
             return false;
         }
         let age = stamp_age(stamp).map_or_else(|| "at an unknown time".to_owned(), |age| format!("{} s ago", age.as_secs()));
-        eprintln!(
-            "fetchgit-date: warning: the cache at {} is read-only: using {local_ref} of {} as fetched {age}",
-            self.dir.display(),
-            self.url.redacted()
-        );
+        eprintln!("fetchgit-date: warning: the cache at {} is read-only: using {local_ref} of {} as fetched {age}", self.dir.display(), self.url.redacted());
         true
     }
 
@@ -89,11 +85,7 @@ impl Session<'_> {
             Err(RemoteError::Fetch { reason, .. }) if reason.contains("None of the refspec") => return Err(not_found()),
             other => other?,
         };
-        let found = outcome
-            .ref_map
-            .mappings
-            .iter()
-            .any(|m| m.spec_index == gix::remote::fetch::refmap::SpecIndex::ExplicitInRemote(0));
+        let found = outcome.ref_map.mappings.iter().any(|m| m.spec_index == gix::remote::fetch::refmap::SpecIndex::ExplicitInRemote(0));
         if !found {
             return Err(not_found());
         }
@@ -124,7 +116,8 @@ impl Session<'_> {
         let started = std::time::Instant::now();
         let (transport, watch) = super::transport::connect(&repo, gix_url.clone(), version, self.options.timeout).map_err(fail)?;
         let (transport, filter) = super::filter::for_fetch(transport, self.options);
-        let progress = crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted()));
+        let progress =
+            crate::progress::Progress::titled(self.options.progress, &format!("fetchgit-date: fetching {} from {}", specs.join(" "), url.redacted()));
         // gix turns `refs/*` into a protocol-v2 `ref-prefix` the server matches no ref with, so
         // `all_refs` asks for the whole ref list and maps it here.
         let all_refs = specs.iter().any(|spec| spec == "+refs/*:refs/*");
@@ -146,7 +139,8 @@ impl Session<'_> {
             Err(reason) => {
                 let reason = if stderr.is_empty() { reason } else { format!("{reason} (ssh: {})", stderr.join("; ")) };
                 // reqwest bounds http(s) itself and says "operation timed out".
-                let http_stall = || reason.contains("timed out").then_some(super::transport::Stall { waiting: "waiting for an answer from", after: self.options.timeout });
+                let http_stall =
+                    || reason.contains("timed out").then_some(super::transport::Stall { waiting: "waiting for an answer from", after: self.options.timeout });
                 return Err(classify(url, reason.clone(), watch.stall().or_else(http_stall)));
             }
         };
@@ -221,7 +215,6 @@ pub(super) fn supply_credentials(
     }
 }
 
-
 /// Sorts a transport failure into the error the user can act on. `reason` never holds
 /// credentials: gix is never given them in a URL.
 pub(super) fn classify(url: &RemoteUrl, reason: String, stall: Option<super::transport::Stall>) -> RemoteError {
@@ -232,12 +225,7 @@ pub(super) fn classify(url: &RemoteUrl, reason: String, stall: Option<super::tra
     }
     // Keywords are looked for outside URLs: a port like :42403 or a host named ssl.example.org
     // must not decide the kind of failure.
-    let lower = reason
-        .split_whitespace()
-        .filter(|word| !word.contains("://"))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
+    let lower = reason.split_whitespace().filter(|word| !word.contains("://")).collect::<Vec<_>>().join(" ").to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
     if has(&["shallow"]) && has(&["support", "capabilit", "lack feature"]) {
         RemoteError::NoShallow { url }
@@ -255,7 +243,17 @@ pub(super) fn classify(url: &RemoteUrl, reason: String, stall: Option<super::tra
         RemoteError::Auth { url, reason }
     } else if has(&["404", "not found", "does not appear to be a git repository", "no such file", "repository not exported", "not a git repository"]) {
         RemoteError::NotFound { url, reason }
-    } else if has(&["connection refused", "could not resolve", "dns", "unreachable", "failed to lookup", "connect", "connection reset", "could not read from remote", "eof"]) {
+    } else if has(&[
+        "connection refused",
+        "could not resolve",
+        "dns",
+        "unreachable",
+        "failed to lookup",
+        "connect",
+        "connection reset",
+        "could not read from remote",
+        "eof",
+    ]) {
         RemoteError::Unreachable { url, reason }
     } else {
         RemoteError::Fetch { url, reason }
@@ -290,7 +288,11 @@ mod tests {
     #[test]
     fn numbers_and_words_inside_urls_do_not_classify() {
         let url = RemoteUrl::new("https", "ssl.example.org:42403/tools/r.git").expect("valid");
-        let err = classify(&url, "error sending request for url (https://ssl.example.org:42403/tools/r.git/info/refs): tcp connect error: Connection refused (os error 111)".into(), None);
+        let err = classify(
+            &url,
+            "error sending request for url (https://ssl.example.org:42403/tools/r.git/info/refs): tcp connect error: Connection refused (os error 111)".into(),
+            None,
+        );
         assert!(matches!(err, RemoteError::Unreachable { .. }), "{err:?}");
         let err = classify(&url, "request to https://ssl.example.org:42403/r.git failed with HTTP status 403".into(), None);
         assert!(matches!(err, RemoteError::Auth { .. }), "{err:?}");

@@ -74,7 +74,8 @@ fn candidates(submodules: bool, lfs_candidates: bool) -> Vec<ExportOptions> {
 pub fn nar_hash_causes(repo: &gix::Repository, commit: ObjectId, release_export: ExportOptions, gives_locked: &dyn Fn(ExportOptions) -> bool) -> Vec<Cause> {
     let pointers = lfs_pointers(repo, commit);
     let lfs_candidates = release_export.lfs || !pointers.is_empty();
-    let matched = candidates(release_export.submodules, lfs_candidates).into_iter().filter(|options| *options != release_export).find(|options| gives_locked(*options));
+    let matched =
+        candidates(release_export.submodules, lfs_candidates).into_iter().filter(|options| *options != release_export).find(|options| gives_locked(*options));
     let Some(matched) = matched else {
         return vec![Cause::new(
             CauseKind::Unexplained,
@@ -82,14 +83,20 @@ pub fn nar_hash_causes(repo: &gix::Repository, commit: ObjectId, release_export:
         )];
     };
     let mut causes = Vec::new();
-    let stats = |options: ExportOptions| export::nar_hash(repo, commit, ExportOptions { submodules: false, lfs: false, ..options }).map(|(_, _, stats)| stats).ok();
+    let stats =
+        |options: ExportOptions| export::nar_hash(repo, commit, ExportOptions { submodules: false, lfs: false, ..options }).map(|(_, _, stats)| stats).ok();
     if matched.generation != release_export.generation {
         let legacy = stats(ExportOptions { generation: Generation::Legacy, export_ignore: true, lfs: false, submodules: false }).unwrap_or_default();
         if !legacy.converted.is_empty() {
-            causes.push(Cause::new(CauseKind::EolOrFilter, example("git converts", &legacy.converted, "(eol, text, ident, encoding or filter attributes; libgit2, Nix >= 2.20, does not)")));
+            causes.push(Cause::new(
+                CauseKind::EolOrFilter,
+                example("git converts", &legacy.converted, "(eol, text, ident, encoding or filter attributes; libgit2, Nix >= 2.20, does not)"),
+            ));
         }
         if release_export.submodules {
-            let gitlinks = stats(ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false, submodules: false }).map(|s| s.gitlinks).unwrap_or_default();
+            let gitlinks = stats(ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: false, submodules: false })
+                .map(|s| s.gitlinks)
+                .unwrap_or_default();
             causes.push(Cause::new(
                 CauseKind::Submodules,
                 example("legacy Nix checks out with git (checkout conversions, no export-subst or export-ignore), modern Nix exports the trees of the submodules at", &gitlinks, ""),
@@ -100,7 +107,10 @@ pub fn nar_hash_causes(repo: &gix::Repository, commit: ObjectId, release_export:
             }
             let modern_ignores = if matched.generation == Generation::Modern { matched.export_ignore } else { release_export.export_ignore };
             if !modern_ignores && !legacy.export_ignored.is_empty() {
-                causes.push(Cause::new(CauseKind::ExportIgnore, example("git archive drops", &legacy.export_ignored, "(a flake's git input keeps them from Nix 2.20 on: exportIgnore defaults to false)")));
+                causes.push(Cause::new(
+                    CauseKind::ExportIgnore,
+                    example("git archive drops", &legacy.export_ignored, "(a flake's git input keeps them from Nix 2.20 on: exportIgnore defaults to false)"),
+                ));
             }
         }
     } else if matched.export_ignore != release_export.export_ignore {

@@ -19,8 +19,8 @@ use super::git::Failure;
 use super::input::{Attrs, LockedInput, Options, ReleaseCheck, Status};
 use crate::error_chain;
 use crate::export::ExportOptions;
-use crate::nix_version::Generation;
 use crate::fetch::{Fetcher, Selector};
+use crate::nix_version::Generation;
 use crate::nix_version::NixVersion;
 
 /// The export a forge tarball is.
@@ -46,7 +46,12 @@ fn tarball(location: &str, rev: &str, options: &Options) -> Result<Tarball, Fail
     let fetched = fetcher.fetch(&selector, TARBALL_EXPORT, &name, DEFAULT_STORE_DIR).map_err(|err| Failure::Check(error_chain(&err)))?;
     let commit = fetched.commit.expect("a fetch by rev exports a commit");
     let stats = cause::stats(fetcher.repo(), commit, TARBALL_EXPORT).unwrap_or_default();
-    Ok(Tarball { nar_hash: fetched.nar_hash, last_modified: fetched.attrs.last_modified, substituted: stats.substituted, lfs_pointers: cause::lfs_pointers(fetcher.repo(), commit) })
+    Ok(Tarball {
+        nar_hash: fetched.nar_hash,
+        last_modified: fetched.attrs.last_modified,
+        substituted: stats.substituted,
+        lfs_pointers: cause::lfs_pointers(fetcher.repo(), commit),
+    })
 }
 
 /// Checks a forge input under each release (the tarball is the same for all of them).
@@ -71,10 +76,16 @@ fn compare(input: &LockedInput, release: &NixVersion, tarball: &Tarball) -> Rele
         status = Status::Differs;
         if let Some(first) = tarball.substituted.first() {
             status = Status::NotReproduced;
-            reason = Some(format!("the tree has {} export-subst file(s), e.g. '{first}': the forge expands them with its own refs and git release, which are not reproduced", tarball.substituted.len()));
+            reason = Some(format!(
+                "the tree has {} export-subst file(s), e.g. '{first}': the forge expands them with its own refs and git release, which are not reproduced",
+                tarball.substituted.len()
+            ));
         } else if let Some(first) = tarball.lfs_pointers.first() {
             status = Status::NotReproduced;
-            reason = Some(format!("the tree has {} Git LFS pointer file(s), e.g. '{first}': a forge may put their objects in its archives, which is not reproduced", tarball.lfs_pointers.len()));
+            reason = Some(format!(
+                "the tree has {} Git LFS pointer file(s), e.g. '{first}': a forge may put their objects in its archives, which is not reproduced",
+                tarball.lfs_pointers.len()
+            ));
         } else {
             causes.push(Cause::new(CauseKind::Unexplained, "the forge's git archive of the rev, unpacked as Nix does, gives another hash: the lock was made from another tarball (another rev, or a forge that changed its archives)"));
         }
@@ -94,7 +105,12 @@ fn compare(input: &LockedInput, release: &NixVersion, tarball: &Tarball) -> Rele
         status,
         mismatches,
         locked: input.locked_attrs(),
-        computed: Attrs { nar_hash: Some(tarball.nar_hash.to_sri()), rev: Some(input.rev.clone()), last_modified: Some(tarball.last_modified), rev_count: None },
+        computed: Attrs {
+            nar_hash: Some(tarball.nar_hash.to_sri()),
+            rev: Some(input.rev.clone()),
+            last_modified: Some(tarball.last_modified),
+            rev_count: None,
+        },
         causes,
         reason,
     }

@@ -11,8 +11,8 @@ use super::cause::{self, Cause, CauseKind};
 use super::input::{Attrs, LockedInput, Options, ReleaseCheck, Source, Status};
 use crate::error_chain;
 use crate::export::ExportOptions;
-use crate::nix_version::Generation;
 use crate::fetch::{Fetcher, Selector};
+use crate::nix_version::Generation;
 use crate::nix_version::{Change, NixVersion, CHANGES};
 use crate::remote::{Depth, RemoteOptions};
 
@@ -46,16 +46,20 @@ pub fn unchecked_reason(release: &NixVersion, submodules: bool, lfs: bool) -> Op
 }
 
 fn check_one(input: &LockedInput, location: &str, release: &NixVersion, options: &Options) -> Result<ReleaseCheck, Failure> {
-    let Source::Git { ref_name, submodules, shallow, lfs, export_ignore, .. } = &input.source else {
-        unreachable!("git::check is called for git inputs only")
-    };
+    let Source::Git { ref_name, submodules, shallow, lfs, export_ignore, .. } = &input.source else { unreachable!("git::check is called for git inputs only") };
     if let Some((status, reason)) = unchecked_reason(release, *submodules, *lfs) {
         return Ok(input.unchecked(release, status, reason));
     }
     let export = flake_export(release, *submodules, *lfs, *export_ignore);
-    let computed = compute(CommitSource { location, ref_name: ref_name.as_deref(), rev: &input.rev, shallow: *shallow, original_ref: input.original_ref.as_deref() }, release, export, options)?;
+    let computed = compute(
+        CommitSource { location, ref_name: ref_name.as_deref(), rev: &input.rev, shallow: *shallow, original_ref: input.original_ref.as_deref() },
+        release,
+        export,
+        options,
+    )?;
     let commit = computed.commit;
-    let gives_locked = |export: ExportOptions| NixHash::parse(&input.nar_hash).is_ok_and(|locked| some_release_gives(location, commit, export, &locked, options));
+    let gives_locked =
+        |export: ExportOptions| NixHash::parse(&input.nar_hash).is_ok_and(|locked| some_release_gives(location, commit, export, &locked, options));
     Ok(compare(input, release, computed, &gives_locked))
 }
 
@@ -146,7 +150,9 @@ fn classify(err: &crate::fetch::FetchError) -> Failure {
 /// Fetches the commit as `release` does and computes its attributes.
 pub fn compute(source: CommitSource<'_>, release: &NixVersion, export: ExportOptions, options: &Options) -> Result<Computed, Failure> {
     let remote = RemoteOptions { depth: if source.shallow { Depth::One } else { Depth::Full }, ..options.remote.clone() };
-    let open = |selector: &Selector| Fetcher::open_as(source.location, options.cache.clone(), selector, &remote, release).map_err(|err| Failure::Check(error_chain(&err)));
+    let open = |selector: &Selector| {
+        Fetcher::open_as(source.location, options.cache.clone(), selector, &remote, release).map_err(|err| Failure::Check(error_chain(&err)))
+    };
     let by_rev = Selector { ref_name: source.ref_name.map(str::to_owned), rev: Some(source.rev.to_owned()), ..Selector::default() };
     let fetcher = open(&by_rev)?;
     // A lock made by a release that does not peel tags holds the tag object as `rev`.
@@ -190,7 +196,8 @@ fn peel_to_commit(repo: &gix::Repository, id: ObjectId) -> Result<ObjectId, Stri
 pub fn some_release_gives(location: &str, commit: ObjectId, export: ExportOptions, locked: &NixHash, options: &Options) -> bool {
     NixVersion::generation_bounds().iter().filter(|release| release.generation() == export.generation).any(|release| {
         let selector = Selector { rev: Some(commit.to_string()), ..Selector::default() };
-        Fetcher::open_as(location, options.cache.clone(), &selector, &options.remote, release).is_ok_and(|fetcher| fetcher.nar_hash(commit, export).is_ok_and(|(hash, _)| hash == *locked))
+        Fetcher::open_as(location, options.cache.clone(), &selector, &options.remote, release)
+            .is_ok_and(|fetcher| fetcher.nar_hash(commit, export).is_ok_and(|(hash, _)| hash == *locked))
     })
 }
 
@@ -224,8 +231,15 @@ pub fn compare(input: &LockedInput, release: &NixVersion, computed: Computed, gi
         if computed.annotated_tag {
             let (peels, what) = if release.has(Change::PeelsTags) { (true, "its commit") } else { (false, "the tag object") };
             let first = first_release(Change::PeelsTags);
-            let since = if peels { format!("Nix >= {first} peels annotated tags") } else { format!("releases before Nix {first} (and Lix for work trees) lock the tag object") };
-            causes.push(Cause::new(CauseKind::TagPeeling, format!("'{}' is an annotated tag: Nix {release} locks {what}, {rev} ({since})", input.original_ref.as_deref().unwrap_or("ref"))));
+            let since = if peels {
+                format!("Nix >= {first} peels annotated tags")
+            } else {
+                format!("releases before Nix {first} (and Lix for work trees) lock the tag object")
+            };
+            causes.push(Cause::new(
+                CauseKind::TagPeeling,
+                format!("'{}' is an annotated tag: Nix {release} locks {what}, {rev} ({since})", input.original_ref.as_deref().unwrap_or("ref")),
+            ));
         }
     }
     if input.last_modified.is_some_and(|value| value != computed.last_modified) {

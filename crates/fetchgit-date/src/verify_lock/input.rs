@@ -234,4 +234,3 @@ impl Options {
         keys.iter().find_map(|key| self.mirrors.get(key)).cloned().unwrap_or(url)
     }
 }
-

@@ -28,8 +28,8 @@ use super::git::Failure;
 use super::input::{Attrs, Forge, LockedInput, Options, ReleaseCheck, Source, Status};
 use crate::error_chain;
 use crate::export::ExportOptions;
-use crate::nix_version::Generation;
 use crate::fetch::{Fetcher, Selector};
+use crate::nix_version::Generation;
 use crate::nix_version::{NixVersion, OLDEST_NIX_VERSION};
 
 /// What nixpkgs' fetchgit leaves: a checkout (conversions, no export-ignore or export-subst)
@@ -81,7 +81,8 @@ pub fn parse(text: &str, shown: &str) -> Result<Vec<LockedInput>, ListError> {
     entries.iter().enumerate().map(|(index, entry)| call(index, entry).map_err(|reason| ListError::Entry { path: shown.to_owned(), index, reason })).collect()
 }
 
-const KNOWN: [&str; 12] = ["fetcher", "url", "owner", "repo", "rev", "hash", "fetchSubmodules", "leaveDotGit", "deepClone", "forceFetchGit", "githubBase", "name"];
+const KNOWN: [&str; 12] =
+    ["fetcher", "url", "owner", "repo", "rev", "hash", "fetchSubmodules", "leaveDotGit", "deepClone", "forceFetchGit", "githubBase", "name"];
 
 fn call(index: usize, entry: &Value) -> Result<LockedInput, String> {
     let object = entry.as_object().ok_or("not an object")?;
@@ -163,7 +164,9 @@ fn checkout(input: &LockedInput, location: &str, options: &Options) -> Result<(N
     let commit = crate::resolve::rev_commit(fetcher.repo(), &input.rev).map_err(|err| Failure::Check(error_chain(&err)))?;
     if !submodules {
         if let Some(first) = cause::stats(fetcher.repo(), commit, TARBALL_EXPORT).and_then(|stats| stats.gitlinks.first().cloned()) {
-            return Err(Failure::NotReproduced(format!("without fetchSubmodules, git checkout leaves submodules (e.g. '{first}') as empty directories, which is not reproduced")));
+            return Err(Failure::NotReproduced(format!(
+                "without fetchSubmodules, git checkout leaves submodules (e.g. '{first}') as empty directories, which is not reproduced"
+            )));
         }
     }
     let (hash, _) = fetcher.nar_hash(commit, CHECKOUT_EXPORT).map_err(|err| Failure::Check(error_chain(&err)))?;
@@ -179,10 +182,22 @@ fn checkout_causes(fetcher: &Fetcher, commit: ObjectId, locked: &NixHash) -> Vec
         let stats = cause::stats(fetcher.repo(), commit, TARBALL_EXPORT).unwrap_or_default();
         let mut causes = Vec::new();
         if let Some(first) = stats.substituted.first() {
-            causes.push(Cause::new(CauseKind::ExportSubst, format!("the hash is the forge tarball's (fetchzip), where git archive expanded {} export-subst file(s), e.g. '{first}'; fetchgit checks out", stats.substituted.len())));
+            causes.push(Cause::new(
+                CauseKind::ExportSubst,
+                format!(
+                    "the hash is the forge tarball's (fetchzip), where git archive expanded {} export-subst file(s), e.g. '{first}'; fetchgit checks out",
+                    stats.substituted.len()
+                ),
+            ));
         }
         if let Some(first) = stats.export_ignored.first() {
-            causes.push(Cause::new(CauseKind::ExportIgnore, format!("the hash is the forge tarball's (fetchzip), which drops {} export-ignore path(s), e.g. '{first}'; fetchgit keeps them", stats.export_ignored.len())));
+            causes.push(Cause::new(
+                CauseKind::ExportIgnore,
+                format!(
+                    "the hash is the forge tarball's (fetchzip), which drops {} export-ignore path(s), e.g. '{first}'; fetchgit keeps them",
+                    stats.export_ignored.len()
+                ),
+            ));
         }
         if causes.is_empty() {
             causes.push(Cause::new(CauseKind::Submodules, "the hash is the forge tarball's (fetchzip), whose submodules are empty directories"));

@@ -128,7 +128,10 @@ fn input(name: &str, kind: &str, locked: &Value, original: Option<&Value>) -> Re
 fn forge_part(name: &str, value: String, allowed: &str) -> Result<String, String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || allowed.contains(c) || (name == "owner" && c == '/');
     if value.is_empty() || !value.chars().all(allowed) || value.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
-        return Err(format!("\"{name}\" {value:?} is not a forge name: letters, digits and {} only", if name == "owner" { "- . _ ~ /" } else { "- . _ (host: also :)" }));
+        return Err(format!(
+            "\"{name}\" {value:?} is not a forge name: letters, digits and {} only",
+            if name == "owner" { "- . _ ~ /" } else { "- . _ (host: also :)" }
+        ));
     }
     Ok(value)
 }
@@ -193,11 +196,26 @@ mod tests {
             (r#"{"version": 4, "nodes": {}}"#, "version 4"),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "file:///r", "narHash": "x"}}}}"#, "input 'a': no \"rev\""),
             (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": 5}}}}"#, "\"url\" is not a string"),
-            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r?x=1", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
-            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "/r", "rev": "0123456789012345678901234567890123456789", "narHash": "md5-x"}}}}"#, "\"narHash\""),
-            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "/r", "rev": "01234567", "narHash": "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}}"#, "\"rev\""),
-            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "gitlab", "owner": "../x", "repo": "r", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
-            (r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r", "host": "h/p@x", "rev": "0", "narHash": "x"}}}}"#, "is not a forge name"),
+            (
+                r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r?x=1", "rev": "0", "narHash": "x"}}}}"#,
+                "is not a forge name",
+            ),
+            (
+                r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "/r", "rev": "0123456789012345678901234567890123456789", "narHash": "md5-x"}}}}"#,
+                "\"narHash\"",
+            ),
+            (
+                r#"{"version": 7, "nodes": {"a": {"locked": {"type": "git", "url": "/r", "rev": "01234567", "narHash": "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}}"#,
+                "\"rev\"",
+            ),
+            (
+                r#"{"version": 7, "nodes": {"a": {"locked": {"type": "gitlab", "owner": "../x", "repo": "r", "rev": "0", "narHash": "x"}}}}"#,
+                "is not a forge name",
+            ),
+            (
+                r#"{"version": 7, "nodes": {"a": {"locked": {"type": "github", "owner": "o", "repo": "r", "host": "h/p@x", "rev": "0", "narHash": "x"}}}}"#,
+                "is not a forge name",
+            ),
         ] {
             let err = parse(text, "flake.lock").expect_err(text).to_string();
             assert!(err.contains(says), "{err}");

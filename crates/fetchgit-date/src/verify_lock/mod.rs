@@ -12,8 +12,8 @@
 pub mod cause;
 pub mod forge;
 pub mod git;
-pub mod list;
 pub mod input;
+pub mod list;
 pub mod lock;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,14 +80,25 @@ mod tests {
     fn default_releases_bound_each_generation() {
         let bounds = NixVersion::generation_bounds();
         let generations: Vec<(Generation, bool)> = bounds.iter().map(|v| (v.generation(), v.is_lix())).collect();
-        assert_eq!(generations, [(Generation::Legacy, false), (Generation::Legacy, false), (Generation::Modern, false), (Generation::Modern, false), (Generation::Legacy, true)]);
+        assert_eq!(
+            generations,
+            [(Generation::Legacy, false), (Generation::Legacy, false), (Generation::Modern, false), (Generation::Modern, false), (Generation::Legacy, true)]
+        );
         assert!(bounds[0].numbers() < bounds[1].numbers() && bounds[2].numbers() < bounds[3].numbers());
         assert!(bounds[2].has(crate::nix_version::Change::Libgit2) && !bounds[1].has(crate::nix_version::Change::Libgit2));
     }
 
     #[test]
     fn exit_codes_follow_the_worst_check() {
-        let input = LockedInput { name: "a".into(), source: Source::NixpkgsFetchgit { url: "/r".into(), submodules: false }, rev: "0".repeat(40), nar_hash: "x".into(), last_modified: None, rev_count: None, original_ref: None };
+        let input = LockedInput {
+            name: "a".into(),
+            source: Source::NixpkgsFetchgit { url: "/r".into(), submodules: false },
+            rev: "0".repeat(40),
+            nar_hash: "x".into(),
+            last_modified: None,
+            rev_count: None,
+            original_ref: None,
+        };
         let release = NixVersion::default_release();
         let check = |status| {
             let mut c = input.unchecked(&release, status, String::new());

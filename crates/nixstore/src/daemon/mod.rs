@@ -252,9 +252,7 @@ impl ProtocolError {
             return ProtocolError::TimedOut { after: *after };
         }
         match e.kind() {
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset => ProtocolError::Closed,
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => ProtocolError::Closed,
             _ => ProtocolError::Io(e),
         }
     }
@@ -383,12 +381,7 @@ enum Peer {
     Socket { path: PathBuf, stream: UnixStream },
     /// A `nix-daemon --stdio` child whose stdin and stdout are the other end of `stream`
     /// (a socket, not pipes, so a dead daemon is an error on write, never SIGPIPE).
-    Child {
-        stream: UnixStream,
-        command: String,
-        child: Child,
-        stderr: Option<JoinHandle<Vec<u8>>>,
-    },
+    Child { stream: UnixStream, command: String, child: Child, stderr: Option<JoinHandle<Vec<u8>>> },
 }
 
 impl Peer {
@@ -522,18 +515,11 @@ fn handshake(r: &mut dyn Read, w: &mut dyn Write) -> Result<Hello, HandshakeErro
     w.flush().map_err(io_to_handshake)?;
     let magic = read_u64(r)?;
     if magic != wire::WORKER_MAGIC_2 {
-        return Err(ProtocolError::BadMagic {
-            expected: wire::WORKER_MAGIC_2,
-            found: magic,
-        }
-        .into());
+        return Err(ProtocolError::BadMagic { expected: wire::WORKER_MAGIC_2, found: magic }.into());
     }
     let daemon_version = read_u64(r)?;
     if daemon_version >> 8 != 1 {
-        return Err(ProtocolError::UnsupportedMajor {
-            version: daemon_version,
-        }
-        .into());
+        return Err(ProtocolError::UnsupportedMajor { version: daemon_version }.into());
     }
     let daemon_minor = (daemon_version & 0xff) as u8;
     if daemon_minor < MINIMUM_MINOR {
@@ -547,12 +533,7 @@ fn handshake(r: &mut dyn Read, w: &mut dyn Write) -> Result<Hello, HandshakeErro
         w.flush().map_err(io_to_handshake)?;
         let count = read_u64(r)?;
         if count > 1024 {
-            return Err(ProtocolError::TooLong {
-                what: "feature list",
-                len: count,
-                max: 1024,
-            }
-            .into());
+            return Err(ProtocolError::TooLong { what: "feature list", len: count, max: 1024 }.into());
         }
         for _ in 0..count {
             read_string(r, "feature name")?;
@@ -561,23 +542,13 @@ fn handshake(r: &mut dyn Read, w: &mut dyn Write) -> Result<Hello, HandshakeErro
     write_u64(w, 0).map_err(io_to_handshake)?; // obsolete CPU affinity (>= 1.14)
     write_u64(w, 0).map_err(io_to_handshake)?; // obsolete reserveSpace (>= 1.11)
     w.flush().map_err(io_to_handshake)?;
-    let nix_version = if minor >= 33 {
-        Some(read_string(r, "Nix version")?)
-    } else {
-        None
-    };
+    let nix_version = if minor >= 33 { Some(read_string(r, "Nix version")?) } else { None };
     let trusted = if minor >= 35 {
         match read_u64(r)? {
             0 => None,
             1 => Some(true),
             2 => Some(false),
-            value => {
-                return Err(ProtocolError::BadReply {
-                    what: "the trust flag",
-                    value,
-                }
-                .into())
-            }
+            value => return Err(ProtocolError::BadReply { what: "the trust flag", value }.into()),
         }
     } else {
         None
@@ -585,12 +556,7 @@ fn handshake(r: &mut dyn Read, w: &mut dyn Write) -> Result<Hello, HandshakeErro
     if let Some(message) = wire::process_stderr(r, minor)? {
         return Err(HandshakeError::Refused(message));
     }
-    Ok(Hello {
-        daemon_version,
-        minor,
-        nix_version,
-        trusted,
-    })
+    Ok(Hello { daemon_version, minor, nix_version, trusted })
 }
 
 impl DaemonConnection {
@@ -617,22 +583,14 @@ impl DaemonConnection {
     }
 
     fn connect_socket(path: &Path, timeout: Duration) -> Result<Self, ConnectError> {
-        let stream = connect_unix(path, timeout).map_err(|source| ConnectError::Socket {
-            path: path.to_owned(),
-            source,
-        })?;
+        let stream = connect_unix(path, timeout).map_err(|source| ConnectError::Socket { path: path.to_owned(), source })?;
         Self::over_socket(path.to_owned(), stream, timeout)
     }
 
     /// Handshake over an already connected socket (`path` only names it in messages).
     pub(crate) fn over_socket(path: PathBuf, stream: UnixStream, timeout: Duration) -> Result<Self, ConnectError> {
         let quiet = Arc::new(AtomicBool::new(false));
-        let timed = |s: &UnixStream| {
-            Timed::new(s, timeout, &quiet).map_err(|source| ConnectError::Socket {
-                path: path.clone(),
-                source,
-            })
-        };
+        let timed = |s: &UnixStream| Timed::new(s, timeout, &quiet).map_err(|source| ConnectError::Socket { path: path.clone(), source });
         let reader: Box<dyn Read + Send> = Box::new(timed(&stream)?);
         let writer: Box<dyn Write + Send> = Box::new(timed(&stream)?);
         Self::finish_connect(reader, writer, Peer::Socket { path, stream }, quiet)
@@ -643,14 +601,8 @@ impl DaemonConnection {
         if let Some(store) = store {
             args.extend(["--store".to_owned(), store.to_owned()]);
         }
-        let command = std::iter::once(NIX_DAEMON.to_owned())
-            .chain(args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let spawn_error = |source| ConnectError::Spawn {
-            command: command.clone(),
-            source,
-        };
+        let command = std::iter::once(NIX_DAEMON.to_owned()).chain(args.iter().cloned()).collect::<Vec<_>>().join(" ");
+        let spawn_error = |source| ConnectError::Spawn { command: command.clone(), source };
         let (ours, theirs) = UnixStream::pair().map_err(spawn_error)?;
         let theirs_out = theirs.try_clone().map_err(spawn_error)?;
         let quiet = Arc::new(AtomicBool::new(false));
@@ -679,25 +631,10 @@ impl DaemonConnection {
             }
             kept
         });
-        Self::finish_connect(
-            Box::new(reader),
-            Box::new(writer),
-            Peer::Child {
-                stream: ours,
-                command,
-                child,
-                stderr: Some(stderr),
-            },
-            quiet,
-        )
+        Self::finish_connect(Box::new(reader), Box::new(writer), Peer::Child { stream: ours, command, child, stderr: Some(stderr) }, quiet)
     }
 
-    fn finish_connect(
-        reader: Box<dyn Read + Send>,
-        writer: Box<dyn Write + Send>,
-        peer: Peer,
-        quiet: Arc<AtomicBool>,
-    ) -> Result<Self, ConnectError> {
+    fn finish_connect(reader: Box<dyn Read + Send>, writer: Box<dyn Write + Send>, peer: Peer, quiet: Arc<AtomicBool>) -> Result<Self, ConnectError> {
         let mut conn = DaemonConnection {
             reader: BufReader::with_capacity(64 * 1024, reader),
             writer: Some(BufWriter::with_capacity(64 * 1024, writer)),
@@ -718,20 +655,11 @@ impl DaemonConnection {
                 conn.trusted = hello.trusted;
                 Ok(conn)
             }
-            Err(HandshakeError::TooOld(version)) => Err(ConnectError::TooOld {
-                via: conn.via.clone(),
-                daemon: ((version >> 8) as u8, (version & 0xff) as u8),
-                minimum: (1, MINIMUM_MINOR),
-            }),
-            Err(HandshakeError::Refused(message)) => Err(ConnectError::Refused {
-                via: conn.via.clone(),
-                message,
-            }),
-            Err(HandshakeError::Protocol(source)) => Err(ConnectError::Handshake {
-                via: conn.via.clone(),
-                source,
-                daemon_stderr: conn.close(),
-            }),
+            Err(HandshakeError::TooOld(version)) => {
+                Err(ConnectError::TooOld { via: conn.via.clone(), daemon: ((version >> 8) as u8, (version & 0xff) as u8), minimum: (1, MINIMUM_MINOR) })
+            }
+            Err(HandshakeError::Refused(message)) => Err(ConnectError::Refused { via: conn.via.clone(), message }),
+            Err(HandshakeError::Protocol(source)) => Err(ConnectError::Handshake { via: conn.via.clone(), source, daemon_stderr: conn.close() }),
         }
     }
 
@@ -742,10 +670,7 @@ impl DaemonConnection {
 
     /// The protocol version the daemon announced (major, minor), before negotiation.
     pub fn daemon_protocol_version(&self) -> (u8, u8) {
-        (
-            (self.daemon_version >> 8) as u8,
-            (self.daemon_version & 0xff) as u8,
-        )
+        ((self.daemon_version >> 8) as u8, (self.daemon_version & 0xff) as u8)
     }
 
     /// The daemon's Nix version (e.g. `2.8.0`), sent since protocol 1.33.
@@ -762,9 +687,7 @@ impl DaemonConnection {
     pub fn is_valid_path(&mut self, path: &str) -> Result<bool, DaemonError> {
         const OPERATION: &str = "check the validity of";
         let Some(writer) = self.writer.as_mut() else {
-            return Err(DaemonError::Broken {
-                via: self.via.clone(),
-            });
+            return Err(DaemonError::Broken { via: self.via.clone() });
         };
         let sent = (|| {
             write_u64(writer, OP_IS_VALID_PATH)?;
@@ -774,28 +697,15 @@ impl DaemonConnection {
         if let Err(e) = sent {
             return Err(self.connection_error(OPERATION, path, ProtocolError::from_io(e)));
         }
-        let answer =
-            wire::process_stderr(&mut self.reader, self.minor).and_then(|error| match error {
-                Some(message) => Ok(Err(message)),
-                None => read_u64(&mut self.reader).map(Ok),
-            });
+        let answer = wire::process_stderr(&mut self.reader, self.minor).and_then(|error| match error {
+            Some(message) => Ok(Err(message)),
+            None => read_u64(&mut self.reader).map(Ok),
+        });
         match answer {
             Ok(Ok(0)) => Ok(false),
             Ok(Ok(1)) => Ok(true),
-            Ok(Ok(value)) => Err(self.connection_error(
-                OPERATION,
-                path,
-                ProtocolError::BadReply {
-                    what: "IsValidPath",
-                    value,
-                },
-            )),
-            Ok(Err(message)) => Err(DaemonError::Daemon {
-                via: self.via.clone(),
-                operation: OPERATION,
-                path: path.to_owned(),
-                message,
-            }),
+            Ok(Ok(value)) => Err(self.connection_error(OPERATION, path, ProtocolError::BadReply { what: "IsValidPath", value })),
+            Ok(Err(message)) => Err(DaemonError::Daemon { via: self.via.clone(), operation: OPERATION, path: path.to_owned(), message }),
             Err(source) => Err(self.connection_error(OPERATION, path, source)),
         }
     }
@@ -819,9 +729,7 @@ impl DaemonConnection {
         const OPERATION: &str = "add";
         let abs = path.to_absolute_path(store_dir);
         let Some(mut writer) = self.writer.take() else {
-            return Err(DaemonError::Broken {
-                via: self.via.clone(),
-            });
+            return Err(DaemonError::Broken { via: self.via.clone() });
         };
         let ca = format!("fixed:r:{}", nar_hash.to_typed_base32());
         let header = (|| {
@@ -874,31 +782,14 @@ impl DaemonConnection {
 
         match (sent, reply) {
             (Ok(()), Ok(None)) => Ok(()),
-            (Ok(()), Ok(Some(message))) => Err(DaemonError::Daemon {
-                via: self.via.clone(),
-                operation: OPERATION,
-                path: abs,
-                message,
-            }),
+            (Ok(()), Ok(Some(message))) => Err(DaemonError::Daemon { via: self.via.clone(), operation: OPERATION, path: abs, message }),
             (Ok(()), Err(source)) => Err(self.connection_error(OPERATION, &abs, source)),
             (Err(failure), reply) => {
                 let daemon_stderr = self.close();
                 match (failure, reply) {
-                    (SendFailure::Producer(source), _) => {
-                        Err(DaemonError::Producer { path: abs, source })
-                    }
-                    (SendFailure::Size { actual, more }, _) => Err(DaemonError::SizeMismatch {
-                        path: abs,
-                        announced: nar_size,
-                        actual,
-                        more,
-                    }),
-                    (SendFailure::Daemon(_), Ok(Some(message))) => Err(DaemonError::Daemon {
-                        via: self.via.clone(),
-                        operation: OPERATION,
-                        path: abs,
-                        message,
-                    }),
+                    (SendFailure::Producer(source), _) => Err(DaemonError::Producer { path: abs, source }),
+                    (SendFailure::Size { actual, more }, _) => Err(DaemonError::SizeMismatch { path: abs, announced: nar_size, actual, more }),
+                    (SendFailure::Daemon(_), Ok(Some(message))) => Err(DaemonError::Daemon { via: self.via.clone(), operation: OPERATION, path: abs, message }),
                     (SendFailure::Daemon(e), Ok(None)) => Err(DaemonError::Connection {
                         via: self.via.clone(),
                         operation: OPERATION,
@@ -923,20 +814,9 @@ impl DaemonConnection {
     }
 
     /// Mark the connection unusable and build the error, with a child daemon's stderr.
-    fn connection_error(
-        &mut self,
-        operation: &'static str,
-        path: &str,
-        source: ProtocolError,
-    ) -> DaemonError {
+    fn connection_error(&mut self, operation: &'static str, path: &str, source: ProtocolError) -> DaemonError {
         let daemon_stderr = self.close();
-        DaemonError::Connection {
-            via: self.via.clone(),
-            operation,
-            path: path.to_owned(),
-            source: Box::new(source),
-            daemon_stderr,
-        }
+        DaemonError::Connection { via: self.via.clone(), operation, path: path.to_owned(), source: Box::new(source), daemon_stderr }
     }
 
     /// Close the connection (idempotent). For a child daemon: end its input, give it time
@@ -953,9 +833,7 @@ impl DaemonConnection {
                 loop {
                     match child.try_wait() {
                         Ok(Some(_)) => break,
-                        Ok(None) if Instant::now() < deadline => {
-                            thread::sleep(Duration::from_millis(10))
-                        }
+                        Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
                         _ => {
                             let _ = child.kill();
                             let _ = child.wait();
@@ -963,10 +841,7 @@ impl DaemonConnection {
                         }
                     }
                 }
-                let text = stderr
-                    .take()
-                    .and_then(|h| h.join().ok())
-                    .unwrap_or_default();
+                let text = stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
                 wire::clean_message(&String::from_utf8_lossy(&text))
             }
         }
@@ -1000,22 +875,13 @@ fn send_frames<W: Write>(
         if frames.daemon_failed() {
             return Err(SendFailure::Daemon(e));
         }
-        if let Some(FrameError::TooLong { .. }) = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<FrameError>())
-        {
-            return Err(SendFailure::Size {
-                actual: frames.written(),
-                more: true,
-            });
+        if let Some(FrameError::TooLong { .. }) = e.get_ref().and_then(|inner| inner.downcast_ref::<FrameError>()) {
+            return Err(SendFailure::Size { actual: frames.written(), more: true });
         }
         return Err(SendFailure::Producer(e));
     }
     if frames.written() != nar_size {
-        return Err(SendFailure::Size {
-            actual: frames.written(),
-            more: false,
-        });
+        return Err(SendFailure::Size { actual: frames.written(), more: false });
     }
     frames.finish().map_err(SendFailure::Daemon)
 }

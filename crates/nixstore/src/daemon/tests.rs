@@ -93,18 +93,10 @@ impl Fake {
 }
 
 /// Run `daemon` on one end of a socket pair and connect to the other.
-fn with_fake(
-    daemon: impl FnOnce(&mut Fake) + Send + 'static,
-) -> (
-    Result<DaemonConnection, ConnectError>,
-    thread::JoinHandle<()>,
-) {
+fn with_fake(daemon: impl FnOnce(&mut Fake) + Send + 'static) -> (Result<DaemonConnection, ConnectError>, thread::JoinHandle<()>) {
     let (ours, theirs) = UnixStream::pair().expect("socket pair");
     let handle = thread::spawn(move || daemon(&mut Fake(theirs)));
-    (
-        DaemonConnection::over_socket(PathBuf::from("fake"), ours, DEFAULT_TIMEOUT),
-        handle,
-    )
+    (DaemonConnection::over_socket(PathBuf::from("fake"), ours, DEFAULT_TIMEOUT), handle)
 }
 
 fn test_path() -> (StorePath, NixHash) {
@@ -177,30 +169,16 @@ fn protocol_1_34_is_valid_path_and_add() {
     assert_eq!(conn.trusted(), None);
     assert!(conn.is_valid_path(&abs).expect("is_valid_path"));
     let err = conn
-        .add_ca_nar(
-            &path,
-            DEFAULT_STORE_DIR,
-            &hash,
-            nar.len() as u64,
-            &mut |w| {
-                for chunk in nar.chunks(10_000) {
-                    w.write_all(chunk)?;
-                }
-                Ok(())
-            },
-        )
+        .add_ca_nar(&path, DEFAULT_STORE_DIR, &hash, nar.len() as u64, &mut |w| {
+            for chunk in nar.chunks(10_000) {
+                w.write_all(chunk)?;
+            }
+            Ok(())
+        })
         .expect_err("the fake refuses");
     match &err {
-        DaemonError::Daemon {
-            message,
-            path: p,
-            operation,
-            ..
-        } => {
-            assert_eq!(
-                message,
-                "hash mismatch importing path '/nix/store/x'; specified: sha256:aaa; got: sha256:bbb; while adding it"
-            );
+        DaemonError::Daemon { message, path: p, operation, .. } => {
+            assert_eq!(message, "hash mismatch importing path '/nix/store/x'; specified: sha256:aaa; got: sha256:bbb; while adding it");
             assert_eq!(p, &abs);
             assert_eq!(*operation, "add");
         }
@@ -239,16 +217,7 @@ fn bad_trust_value_is_a_protocol_error() {
         d.w(7);
     });
     let err = conn.expect_err("7 is no trust value");
-    assert!(
-        matches!(
-            err,
-            ConnectError::Handshake {
-                source: ProtocolError::BadReply { value: 7, .. },
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConnectError::Handshake { source: ProtocolError::BadReply { value: 7, .. }, .. }), "{err:?}");
     daemon.join().expect("fake daemon");
 }
 
@@ -289,10 +258,7 @@ fn protocol_1_25_has_no_version_and_plain_errors() {
     assert_eq!(conn.protocol_version(), (1, 25));
     assert_eq!(conn.daemon_nix_version(), None);
     let err = conn.is_valid_path("/x").expect_err("refused");
-    assert!(
-        matches!(&err, DaemonError::Daemon { message, .. } if message == "path '/x' is not in the Nix store"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, DaemonError::Daemon { message, .. } if message == "path '/x' is not in the Nix store"), "{err:?}");
     daemon.join().expect("fake daemon");
 }
 
@@ -302,17 +268,7 @@ fn refuses_daemon_older_than_1_23() {
         d.announce(0x115);
     });
     let err = conn.expect_err("1.21 is too old");
-    assert!(
-        matches!(
-            err,
-            ConnectError::TooOld {
-                daemon: (1, 21),
-                minimum: (1, 23),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConnectError::TooOld { daemon: (1, 21), minimum: (1, 23), .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("1.21") && text.contains("1.23"), "{text}");
     daemon.join().expect("fake daemon");
@@ -325,27 +281,12 @@ fn refuses_a_peer_that_is_not_a_daemon() {
         d.w(0x1234);
     });
     let err = conn.expect_err("bad greeting");
-    assert!(
-        matches!(
-            err,
-            ConnectError::Handshake {
-                source: ProtocolError::BadMagic { found: 0x1234, .. },
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConnectError::Handshake { source: ProtocolError::BadMagic { found: 0x1234, .. }, .. }), "{err:?}");
     daemon.join().expect("fake daemon");
     let (conn, daemon) = with_fake(|d| {
         d.announce(0x222);
     });
-    assert!(matches!(
-        conn.expect_err("major 2"),
-        ConnectError::Handshake {
-            source: ProtocolError::UnsupportedMajor { version: 0x222 },
-            ..
-        }
-    ));
+    assert!(matches!(conn.expect_err("major 2"), ConnectError::Handshake { source: ProtocolError::UnsupportedMajor { version: 0x222 }, .. }));
     daemon.join().expect("fake daemon");
 }
 
@@ -355,16 +296,10 @@ fn error_at_handshake_is_a_refusal() {
         d.greet(0x122);
         d.obsolete();
         d.ws("2.8.0");
-        d.structured_error(
-            "cannot open connection: \u{1b}[1mPermission denied\u{1b}[0m",
-            &[],
-        );
+        d.structured_error("cannot open connection: \u{1b}[1mPermission denied\u{1b}[0m", &[]);
     });
     let err = conn.expect_err("refused");
-    assert!(
-        matches!(&err, ConnectError::Refused { message, .. } if message == "cannot open connection: Permission denied"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, ConnectError::Refused { message, .. } if message == "cannot open connection: Permission denied"), "{err:?}");
     daemon.join().expect("fake daemon");
 }
 
@@ -402,14 +337,8 @@ fn early_daemon_error_stops_the_transfer() {
             Ok(())
         })
         .expect_err("the daemon refused");
-    assert!(
-        matches!(&err, DaemonError::Daemon { message, .. } if message == "cannot add path: disk on fire"),
-        "{err:?}"
-    );
-    assert!(matches!(
-        conn.is_valid_path("/nix/store/x"),
-        Err(DaemonError::Broken { .. })
-    ));
+    assert!(matches!(&err, DaemonError::Daemon { message, .. } if message == "cannot add path: disk on fire"), "{err:?}");
+    assert!(matches!(conn.is_valid_path("/nix/store/x"), Err(DaemonError::Broken { .. })));
     daemon.join().expect("fake daemon");
 }
 
@@ -447,45 +376,21 @@ fn clean_message_makes_one_line() {
         "opening lock file '/x.lock': Operation not permitted"
     );
     assert_eq!(clean_message("a\n\n   b\r\nc;\nd"), "a; b; c; d");
-    assert_eq!(
-        clean_message("see \u{1b}]8;;https://nixos.org\u{7}docs\u{1b}]8;;\u{7} now"),
-        "see docs now"
-    );
+    assert_eq!(clean_message("see \u{1b}]8;;https://nixos.org\u{7}docs\u{1b}]8;;\u{7} now"), "see docs now");
     assert_eq!(clean_message(""), "");
 }
 
 #[test]
 fn store_uri_parsing() {
     assert_eq!("auto".parse(), Ok(StoreUri::Auto));
-    assert_eq!(
-        "daemon".parse(),
-        Ok(StoreUri::Socket(default_socket_path()))
-    );
-    assert_eq!(
-        "unix://".parse(),
-        Ok(StoreUri::Socket(default_socket_path()))
-    );
-    assert_eq!(
-        "unix:///run/nix/sock".parse(),
-        Ok(StoreUri::Socket(PathBuf::from("/run/nix/sock")))
-    );
-    assert_eq!(
-        "local?root=/tmp/s".parse(),
-        Ok(StoreUri::Local("local?root=/tmp/s".to_owned()))
-    );
+    assert_eq!("daemon".parse(), Ok(StoreUri::Socket(default_socket_path())));
+    assert_eq!("unix://".parse(), Ok(StoreUri::Socket(default_socket_path())));
+    assert_eq!("unix:///run/nix/sock".parse(), Ok(StoreUri::Socket(PathBuf::from("/run/nix/sock"))));
+    assert_eq!("local?root=/tmp/s".parse(), Ok(StoreUri::Local("local?root=/tmp/s".to_owned())));
     assert_eq!("".parse::<StoreUri>(), Err(ParseStoreUriError::Empty));
-    assert!(matches!(
-        "--option".parse::<StoreUri>(),
-        Err(ParseStoreUriError::LooksLikeOption { .. })
-    ));
-    assert!(matches!(
-        "a\0b".parse::<StoreUri>(),
-        Err(ParseStoreUriError::Nul { .. })
-    ));
-    assert!(matches!(
-        "unix://relative".parse::<StoreUri>(),
-        Err(ParseStoreUriError::RelativeSocket { .. })
-    ));
+    assert!(matches!("--option".parse::<StoreUri>(), Err(ParseStoreUriError::LooksLikeOption { .. })));
+    assert!(matches!("a\0b".parse::<StoreUri>(), Err(ParseStoreUriError::Nul { .. })));
+    assert!(matches!("unix://relative".parse::<StoreUri>(), Err(ParseStoreUriError::RelativeSocket { .. })));
     for uri in ["auto", "unix:///run/nix/sock", "local?root=/tmp/s"] {
         assert_eq!(uri.parse::<StoreUri>().expect(uri).to_string(), uri);
     }
@@ -513,10 +418,7 @@ fn a_daemon_that_accepts_and_never_answers_times_out_in_the_handshake() {
     let started = Instant::now();
     let err = DaemonConnection::connect_with_timeout(&StoreUri::Socket(socket.clone()), SHORT).expect_err("no answer");
     assert_prompt(started, "handshake");
-    assert!(
-        matches!(err, ConnectError::Handshake { source: ProtocolError::TimedOut { .. }, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConnectError::Handshake { source: ProtocolError::TimedOut { .. }, .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains(&socket.display().to_string()) && text.contains("did not answer within"), "{text}");
     assert!(!text.contains('\n'), "{text}");

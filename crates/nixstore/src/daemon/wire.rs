@@ -47,17 +47,10 @@ pub(crate) fn read_u64<R: Read + ?Sized>(r: &mut R) -> Result<u64, ProtocolError
     Ok(u64::from_le_bytes(buf))
 }
 
-pub(crate) fn read_bytes<R: Read + ?Sized>(
-    r: &mut R,
-    what: &'static str,
-) -> Result<Vec<u8>, ProtocolError> {
+pub(crate) fn read_bytes<R: Read + ?Sized>(r: &mut R, what: &'static str) -> Result<Vec<u8>, ProtocolError> {
     let len = read_u64(r)?;
     if len > MAX_STRING {
-        return Err(ProtocolError::TooLong {
-            what,
-            len,
-            max: MAX_STRING,
-        });
+        return Err(ProtocolError::TooLong { what, len, max: MAX_STRING });
     }
     let padded = usize::try_from(len.div_ceil(8) * 8).expect("bounded by MAX_STRING");
     let mut buf = vec![0u8; padded];
@@ -66,21 +59,14 @@ pub(crate) fn read_bytes<R: Read + ?Sized>(
     Ok(buf)
 }
 
-pub(crate) fn read_string<R: Read + ?Sized>(
-    r: &mut R,
-    what: &'static str,
-) -> Result<String, ProtocolError> {
+pub(crate) fn read_string<R: Read + ?Sized>(r: &mut R, what: &'static str) -> Result<String, ProtocolError> {
     Ok(String::from_utf8_lossy(&read_bytes(r, what)?).into_owned())
 }
 
 fn read_count<R: Read + ?Sized>(r: &mut R, what: &'static str) -> Result<u64, ProtocolError> {
     let n = read_u64(r)?;
     if n > MAX_ITEMS {
-        return Err(ProtocolError::TooLong {
-            what,
-            len: n,
-            max: MAX_ITEMS,
-        });
+        return Err(ProtocolError::TooLong { what, len: n, max: MAX_ITEMS });
     }
     Ok(n)
 }
@@ -102,10 +88,7 @@ fn skip_fields<R: Read + ?Sized>(r: &mut R) -> Result<(), ProtocolError> {
 
 /// Read the daemon's log stream up to `STDERR_LAST` (`Ok(None)`) or `STDERR_ERROR`
 /// (`Ok(Some(message))`, already cleaned to one line). Log lines and activities are skipped.
-pub(crate) fn process_stderr<R: Read + ?Sized>(
-    r: &mut R,
-    minor: u8,
-) -> Result<Option<String>, ProtocolError> {
+pub(crate) fn process_stderr<R: Read + ?Sized>(r: &mut R, minor: u8) -> Result<Option<String>, ProtocolError> {
     loop {
         match read_u64(r)? {
             STDERR_LAST => return Ok(None),
@@ -129,9 +112,7 @@ pub(crate) fn process_stderr<R: Read + ?Sized>(
                 read_u64(r)?; // result type
                 skip_fields(r)?;
             }
-            code @ (STDERR_READ | STDERR_WRITE) => {
-                return Err(ProtocolError::UnexpectedMessage { code })
-            }
+            code @ (STDERR_READ | STDERR_WRITE) => return Err(ProtocolError::UnexpectedMessage { code }),
             code => return Err(ProtocolError::UnknownMessage { code }),
         }
     }
@@ -146,24 +127,18 @@ fn read_error<R: Read + ?Sized>(r: &mut R, minor: u8) -> Result<String, Protocol
     }
     let kind = read_string(r, "error type")?;
     if kind != "Error" {
-        return Err(ProtocolError::BadError {
-            reason: format!("error type {kind:?} instead of \"Error\""),
-        });
+        return Err(ProtocolError::BadError { reason: format!("error type {kind:?} instead of \"Error\"") });
     }
     read_u64(r)?; // verbosity level
     read_bytes(r, "error name")?; // always "Error"
     let message = read_string(r, "error message")?;
     let mut text = clean_message(&message);
     if read_u64(r)? != 0 {
-        return Err(ProtocolError::BadError {
-            reason: "error carries a position, which Nix never sends".to_owned(),
-        });
+        return Err(ProtocolError::BadError { reason: "error carries a position, which Nix never sends".to_owned() });
     }
     for _ in 0..read_count(r, "error trace list")? {
         if read_u64(r)? != 0 {
-            return Err(ProtocolError::BadError {
-                reason: "error trace carries a position, which Nix never sends".to_owned(),
-            });
+            return Err(ProtocolError::BadError { reason: "error trace carries a position, which Nix never sends".to_owned() });
         }
         let trace = clean_message(&read_string(r, "error trace")?);
         if !trace.is_empty() {
@@ -213,11 +188,7 @@ pub(crate) fn clean_message(message: &str) -> String {
         let line = line.strip_prefix("error: ").unwrap_or(line);
         let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
         if !out.is_empty() {
-            out.push_str(if out.ends_with([';', ':', ',']) {
-                " "
-            } else {
-                "; "
-            });
+            out.push_str(if out.ends_with([';', ':', ',']) { " " } else { "; " });
         }
         out.push_str(&line);
     }
@@ -258,14 +229,7 @@ impl<'a, W: Write> FrameWriter<'a, W> {
     /// Frames to `inner`; refuses more than `announced` bytes, and stops once `stop` is set
     /// (the daemon has answered or gone away).
     pub(crate) fn new(inner: &'a mut W, announced: u64, stop: &'a AtomicBool) -> Self {
-        FrameWriter {
-            inner,
-            buf: Vec::with_capacity(FRAME_SIZE),
-            written: 0,
-            announced,
-            stop,
-            daemon_failed: false,
-        }
+        FrameWriter { inner, buf: Vec::with_capacity(FRAME_SIZE), written: 0, announced, stop, daemon_failed: false }
     }
 
     /// Bytes accepted so far.
@@ -284,13 +248,9 @@ impl<'a, W: Write> FrameWriter<'a, W> {
         }
         if self.stop.load(Ordering::SeqCst) {
             self.daemon_failed = true;
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                FrameError::DaemonStopped,
-            ));
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, FrameError::DaemonStopped));
         }
-        let sent = write_u64(self.inner, self.buf.len() as u64)
-            .and_then(|()| self.inner.write_all(&self.buf));
+        let sent = write_u64(self.inner, self.buf.len() as u64).and_then(|()| self.inner.write_all(&self.buf));
         if sent.is_err() {
             self.daemon_failed = true;
         }
@@ -313,12 +273,7 @@ impl<W: Write> Write for FrameWriter<'_, W> {
             return Ok(0);
         }
         if self.written + data.len() as u64 > self.announced {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                FrameError::TooLong {
-                    announced: self.announced,
-                },
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, FrameError::TooLong { announced: self.announced }));
         }
         if self.buf.len() == FRAME_SIZE {
             self.send_frame()?;

@@ -77,13 +77,7 @@ pub fn hash_path(path: &Path) -> io::Result<(NixHash, u64)> {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
-    move |source| {
-        DumpError::Io {
-            path: path.to_owned(),
-            source,
-        }
-        .into()
-    }
+    move |source| DumpError::Io { path: path.to_owned(), source }.into()
 }
 
 fn dump_node<W: Write>(path: &Path, node: writer::Node<'_, W>) -> io::Result<()> {
@@ -92,31 +86,19 @@ fn dump_node<W: Write>(path: &Path, node: writer::Node<'_, W>) -> io::Result<()>
     if file_type.is_file() {
         let executable = meta.permissions().mode() & 0o100 != 0;
         let mut file = File::open(path).map_err(io_err(path))?;
-        node.file(executable, meta.len(), &mut file)
-            .map_err(|source| {
-                if source
-                    .get_ref()
-                    .and_then(|e| e.downcast_ref::<writer::Error>())
-                    .is_some()
-                {
-                    DumpError::Changed {
-                        path: path.to_owned(),
-                        source,
-                    }
-                    .into()
-                } else {
-                    io_err(path)(source)
-                }
-            })
+        node.file(executable, meta.len(), &mut file).map_err(|source| {
+            if source.get_ref().and_then(|e| e.downcast_ref::<writer::Error>()).is_some() {
+                DumpError::Changed { path: path.to_owned(), source }.into()
+            } else {
+                io_err(path)(source)
+            }
+        })
     } else if file_type.is_symlink() {
         let target = fs::read_link(path).map_err(io_err(path))?;
         node.symlink(target.as_os_str().as_bytes())
     } else if file_type.is_dir() {
-        let mut names = fs::read_dir(path)
-            .map_err(io_err(path))?
-            .map(|entry| entry.map(|e| e.file_name()))
-            .collect::<io::Result<Vec<_>>>()
-            .map_err(io_err(path))?;
+        let mut names =
+            fs::read_dir(path).map_err(io_err(path))?.map(|entry| entry.map(|e| e.file_name())).collect::<io::Result<Vec<_>>>().map_err(io_err(path))?;
         names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         let mut dir = node.directory()?;
         for name in names {
@@ -125,10 +107,7 @@ fn dump_node<W: Write>(path: &Path, node: writer::Node<'_, W>) -> io::Result<()>
         }
         dir.close()
     } else {
-        Err(DumpError::UnsupportedType {
-            path: path.to_owned(),
-        }
-        .into())
+        Err(DumpError::UnsupportedType { path: path.to_owned() }.into())
     }
 }
 

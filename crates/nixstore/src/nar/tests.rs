@@ -11,9 +11,7 @@ const EMPTY_DIR: &str = "sha256-pQpattmS9VmO3ZIQUFn66az8GSmB4IvYhTTCFn6SUmo=";
 const DIR_WITH_X: &str = "sha256-wzlAGjxKxpaWdqVhlq55q5Gxo4Bf860+kLeEa/v02As=";
 
 fn writer_error(e: &io::Error) -> &Error {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<Error>())
-        .unwrap_or_else(|| panic!("not a NAR writer error: {e:?}"))
+    e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()).unwrap_or_else(|| panic!("not a NAR writer error: {e:?}"))
 }
 
 /// Hand-built expected NAR token stream, independent of the writer's helpers.
@@ -32,31 +30,17 @@ fn tokens(parts: &[&[u8]]) -> Vec<u8> {
 #[test]
 fn empty_directory_vector() {
     let mut nar = Vec::new();
-    writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec")
-        .close()
-        .expect("vec");
+    writer::open(&mut nar).expect("vec").directory().expect("vec").close().expect("vec");
     assert_eq!(sha256(&nar).to_sri(), EMPTY_DIR);
-    assert_eq!(
-        nar,
-        tokens(&[b"nix-archive-1", b"(", b"type", b"directory", b")"])
-    );
+    assert_eq!(nar, tokens(&[b"nix-archive-1", b"(", b"type", b"directory", b")"]));
     assert_eq!(nar.len(), 96); // `nix-store --dump EMPTYDIR | wc -c` (Nix 2.8)
 }
 
 #[test]
 fn directory_with_file_vector() {
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
-    dir.entry(b"x")
-        .expect("valid")
-        .file(false, 4, &mut &b"foo\n"[..])
-        .expect("exact size");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
+    dir.entry(b"x").expect("valid").file(false, 4, &mut &b"foo\n"[..]).expect("exact size");
     dir.close().expect("complete");
     assert_eq!(sha256(&nar).to_sri(), DIR_WITH_X);
 }
@@ -64,23 +48,11 @@ fn directory_with_file_vector() {
 #[test]
 fn file_symlink_and_executable_layout() {
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
-    dir.entry(b"a")
-        .expect("ok")
-        .file(true, 0, &mut io::empty())
-        .expect("ok");
-    dir.entry(b"b")
-        .expect("ok")
-        .symlink(b"/dangling")
-        .expect("ok");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
+    dir.entry(b"a").expect("ok").file(true, 0, &mut io::empty()).expect("ok");
+    dir.entry(b"b").expect("ok").symlink(b"/dangling").expect("ok");
     let mut sub = dir.entry(b"c").expect("ok").directory().expect("ok");
-    sub.entry(b"d")
-        .expect("ok")
-        .file(false, 9, &mut &b"123456789"[..])
-        .expect("ok");
+    sub.entry(b"d").expect("ok").file(false, 9, &mut &b"123456789"[..]).expect("ok");
     sub.close().expect("ok");
     dir.close().expect("ok");
     #[rustfmt::skip]
@@ -107,88 +79,35 @@ fn file_symlink_and_executable_layout() {
 #[test]
 fn root_file_and_symlink() {
     let mut nar = Vec::new();
-    writer::open(&mut nar)
-        .expect("vec")
-        .file(false, 3, &mut &b"abc"[..])
-        .expect("ok");
-    assert_eq!(
-        nar,
-        tokens(&[
-            b"nix-archive-1",
-            b"(",
-            b"type",
-            b"regular",
-            b"contents",
-            b"abc",
-            b")"
-        ])
-    );
+    writer::open(&mut nar).expect("vec").file(false, 3, &mut &b"abc"[..]).expect("ok");
+    assert_eq!(nar, tokens(&[b"nix-archive-1", b"(", b"type", b"regular", b"contents", b"abc", b")"]));
     let mut nar = Vec::new();
-    writer::open(&mut nar)
-        .expect("vec")
-        .symlink(b"t")
-        .expect("ok");
-    assert_eq!(
-        nar,
-        tokens(&[
-            b"nix-archive-1",
-            b"(",
-            b"type",
-            b"symlink",
-            b"target",
-            b"t",
-            b")"
-        ])
-    );
+    writer::open(&mut nar).expect("vec").symlink(b"t").expect("ok");
+    assert_eq!(nar, tokens(&[b"nix-archive-1", b"(", b"type", b"symlink", b"target", b"t", b")"]));
 }
 
 #[test]
 fn invalid_names_are_refused_and_stop_writing() {
     for bad in [&b""[..], b".", b"..", b"a/b", b"/", b"nul\0byte"] {
         let mut nar = Vec::new();
-        let mut dir = writer::open(&mut nar)
-            .expect("vec")
-            .directory()
-            .expect("vec");
+        let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
         let err = dir.entry(bad).expect_err("invalid name");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-        assert!(
-            matches!(writer_error(&err), Error::InvalidName { name, .. } if name.as_bytes() == bad),
-            "{err}"
-        );
-        assert!(err
-            .to_string()
-            .contains(&format!("{:?}", String::from_utf8_lossy(bad))));
+        assert!(matches!(writer_error(&err), Error::InvalidName { name, .. } if name.as_bytes() == bad), "{err}");
+        assert!(err.to_string().contains(&format!("{:?}", String::from_utf8_lossy(bad))));
         // Nothing more is accepted, so a caller that ignores the error cannot produce a NAR.
-        assert!(matches!(
-            writer_error(&dir.entry(b"zzz").expect_err("poisoned")),
-            Error::Poisoned { .. }
-        ));
-        assert!(matches!(
-            writer_error(&dir.close().expect_err("poisoned")),
-            Error::Poisoned { .. }
-        ));
-        assert_eq!(
-            nar,
-            tokens(&[b"nix-archive-1", b"(", b"type", b"directory"])
-        );
+        assert!(matches!(writer_error(&dir.entry(b"zzz").expect_err("poisoned")), Error::Poisoned { .. }));
+        assert!(matches!(writer_error(&dir.close().expect_err("poisoned")), Error::Poisoned { .. }));
+        assert_eq!(nar, tokens(&[b"nix-archive-1", b"(", b"type", b"directory"]));
     }
 }
 
 #[test]
 fn out_of_order_and_duplicate_entries_are_refused() {
     // Git order (`foo.c` < `foo/` < `foo0` with `foo` a tree) is not NAR order: `foo` < `foo.c` < `foo0`.
-    for (first, second) in [
-        (&b"foo.c"[..], &b"foo"[..]),
-        (b"b", b"a"),
-        (b"a", b"a"),
-        (b"a", b"B"),
-    ] {
+    for (first, second) in [(&b"foo.c"[..], &b"foo"[..]), (b"b", b"a"), (b"a", b"a"), (b"a", b"B")] {
         let mut nar = Vec::new();
-        let mut dir = writer::open(&mut nar)
-            .expect("vec")
-            .directory()
-            .expect("vec");
+        let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
         dir.entry(first).expect("first").symlink(b"t").expect("ok");
         let err = dir.entry(second).expect_err("out of order");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
@@ -202,33 +121,16 @@ fn out_of_order_and_duplicate_entries_are_refused() {
         assert!(dir.close().is_err());
         // Nothing was written for the refused entry or the refused close.
         let mut expected = Vec::new();
-        let mut good = writer::open(&mut expected)
-            .expect("vec")
-            .directory()
-            .expect("vec");
+        let mut good = writer::open(&mut expected).expect("vec").directory().expect("vec");
         good.entry(first).expect("first").symlink(b"t").expect("ok");
         drop(good);
         assert_eq!(nar, expected);
     }
     // Bytewise order is accepted, including non-UTF-8 and bytes >= 0x80.
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
-    for name in [
-        &b"B"[..],
-        b"a",
-        b"foo",
-        b"foo.c",
-        b"foo0",
-        b"\xc3\xa9",
-        b"\xff",
-    ] {
-        dir.entry(name)
-            .expect("increasing")
-            .symlink(b"t")
-            .expect("ok");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
+    for name in [&b"B"[..], b"a", b"foo", b"foo.c", b"foo0", b"\xc3\xa9", b"\xff"] {
+        dir.entry(name).expect("increasing").symlink(b"t").expect("ok");
     }
     dir.close().expect("ok");
 }
@@ -236,64 +138,30 @@ fn out_of_order_and_duplicate_entries_are_refused() {
 #[test]
 fn short_and_long_readers_are_refused() {
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
-    let err = dir
-        .entry(b"f")
-        .expect("ok")
-        .file(false, 10, &mut &b"12345"[..])
-        .expect_err("short");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
+    let err = dir.entry(b"f").expect("ok").file(false, 10, &mut &b"12345"[..]).expect_err("short");
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-    assert_eq!(
-        writer_error(&err),
-        &Error::ShortFile {
-            expected: 10,
-            actual: 5
-        }
-    );
-    assert!(
-        matches!(writer_error(&dir.entry(b"g").expect_err("poisoned")), Error::Poisoned { name } if name == "f")
-    );
+    assert_eq!(writer_error(&err), &Error::ShortFile { expected: 10, actual: 5 });
+    assert!(matches!(writer_error(&dir.entry(b"g").expect_err("poisoned")), Error::Poisoned { name } if name == "f"));
     assert!(dir.close().is_err());
 
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
-    let err = dir
-        .entry(b"f")
-        .expect("ok")
-        .file(false, 3, &mut &b"12345"[..])
-        .expect_err("long");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
+    let err = dir.entry(b"f").expect("ok").file(false, 3, &mut &b"12345"[..]).expect_err("long");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert_eq!(writer_error(&err), &Error::LongFile { expected: 3 });
     assert!(dir.close().is_err());
 
     // At the root too.
     let mut nar = Vec::new();
-    let err = writer::open(&mut nar)
-        .expect("vec")
-        .file(true, 1, &mut io::empty())
-        .expect_err("short");
-    assert_eq!(
-        writer_error(&err),
-        &Error::ShortFile {
-            expected: 1,
-            actual: 0
-        }
-    );
+    let err = writer::open(&mut nar).expect("vec").file(true, 1, &mut io::empty()).expect_err("short");
+    assert_eq!(writer_error(&err), &Error::ShortFile { expected: 1, actual: 0 });
 }
 
 #[test]
 fn dropped_nodes_and_directories_are_detected() {
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
     drop(dir.entry(b"a").expect("ok"));
     let err = dir.entry(b"b").expect_err("a was dropped");
     assert_eq!(writer_error(&err), &Error::Unfinished { name: "a".into() });
@@ -301,47 +169,30 @@ fn dropped_nodes_and_directories_are_detected() {
     assert!(dir.close().is_err());
 
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
     drop(dir.entry(b"a").expect("ok"));
-    assert!(matches!(
-        writer_error(&dir.close().expect_err("a was dropped")),
-        Error::Unfinished { .. }
-    ));
+    assert!(matches!(writer_error(&dir.close().expect_err("a was dropped")), Error::Unfinished { .. }));
 
     // A subdirectory dropped without close(), even after writing entries.
     let mut nar = Vec::new();
-    let mut dir = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
+    let mut dir = writer::open(&mut nar).expect("vec").directory().expect("vec");
     let mut sub = dir.entry(b"sub").expect("ok").directory().expect("ok");
     sub.entry(b"x").expect("ok").symlink(b"t").expect("ok");
     drop(sub);
-    assert_eq!(
-        writer_error(&dir.close().expect_err("sub not closed")),
-        &Error::Unfinished { name: "sub".into() }
-    );
+    assert_eq!(writer_error(&dir.close().expect_err("sub not closed")), &Error::Unfinished { name: "sub".into() });
 }
 
 #[test]
 fn errors_deep_inside_poison_every_ancestor() {
     let mut nar = Vec::new();
-    let mut top = writer::open(&mut nar)
-        .expect("vec")
-        .directory()
-        .expect("vec");
+    let mut top = writer::open(&mut nar).expect("vec").directory().expect("vec");
     let mut mid = top.entry(b"mid").expect("ok").directory().expect("ok");
     let mut low = mid.entry(b"low").expect("ok").directory().expect("ok");
     assert!(low.entry(b"..").is_err());
     // Even if the caller ignores the error and closes the inner directories...
     assert!(low.close().is_err());
     assert!(mid.close().is_err());
-    assert!(
-        matches!(writer_error(&top.close().expect_err("poisoned")), Error::Poisoned { name } if name == "mid")
-    );
+    assert!(matches!(writer_error(&top.close().expect_err("poisoned")), Error::Poisoned { name } if name == "mid"));
 }
 
 #[derive(Debug)]
@@ -368,10 +219,7 @@ fn dump_path_vectors() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("source");
     fs::create_dir(&dir).expect("mkdir");
-    assert_eq!(
-        hash_path(&dir).expect("dump").0,
-        NixHash::parse(EMPTY_DIR).expect("vector")
-    );
+    assert_eq!(hash_path(&dir).expect("dump").0, NixHash::parse(EMPTY_DIR).expect("vector"));
     fs::write(dir.join("x"), "foo\n").expect("write");
     let (hash, size) = hash_path(&dir).expect("dump");
     assert_eq!(hash.to_sri(), DIR_WITH_X);
@@ -393,26 +241,11 @@ fn dump_path_records_only_owner_exec_bit_and_sorts() {
     let mut nar = Vec::new();
     dump_path(root, &mut nar).expect("dump");
     let mut expected = Vec::new();
-    let mut dir = writer::open(&mut expected)
-        .expect("vec")
-        .directory()
-        .expect("vec");
-    dir.entry(b"a")
-        .expect("ok")
-        .file(true, 1, &mut &b"a"[..])
-        .expect("ok");
-    dir.entry(b"b")
-        .expect("ok")
-        .file(false, 1, &mut &b"b"[..])
-        .expect("ok");
-    dir.entry(b"c")
-        .expect("ok")
-        .file(false, 1, &mut &b"c"[..])
-        .expect("ok");
-    dir.entry(b"d")
-        .expect("ok")
-        .symlink(b"nowhere")
-        .expect("ok");
+    let mut dir = writer::open(&mut expected).expect("vec").directory().expect("vec");
+    dir.entry(b"a").expect("ok").file(true, 1, &mut &b"a"[..]).expect("ok");
+    dir.entry(b"b").expect("ok").file(false, 1, &mut &b"b"[..]).expect("ok");
+    dir.entry(b"c").expect("ok").file(false, 1, &mut &b"c"[..]).expect("ok");
+    dir.entry(b"d").expect("ok").symlink(b"nowhere").expect("ok");
     dir.close().expect("ok");
     assert_eq!(nar, expected);
 }
@@ -424,16 +257,10 @@ fn dump_path_errors_name_the_path() {
     let err = hash_path(&missing).expect_err("missing");
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
     assert!(err.to_string().contains("missing"), "{err}");
-    assert!(matches!(
-        err.get_ref().and_then(|e| e.downcast_ref::<DumpError>()),
-        Some(DumpError::Io { .. })
-    ));
+    assert!(matches!(err.get_ref().and_then(|e| e.downcast_ref::<DumpError>()), Some(DumpError::Io { .. })));
 
     let fifo = tmp.path().join("fifo");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("run mkfifo");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
     assert!(status.success());
     let err = hash_path(tmp.path()).expect_err("fifo");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
@@ -499,13 +326,7 @@ mod flat_writer {
         Node::Dir(vec![
             (b"a", Node::File(true, b"")),
             (b"b", Node::Link(b"../x")),
-            (
-                b"c",
-                Node::Dir(vec![
-                    (b"d", Node::Dir(vec![])),
-                    (b"e", Node::Dir(vec![(b"f", Node::File(false, b"12345678901"))])),
-                ]),
-            ),
+            (b"c", Node::Dir(vec![(b"d", Node::Dir(vec![])), (b"e", Node::Dir(vec![(b"f", Node::File(false, b"12345678901"))]))])),
             (b"z", Node::File(false, b"foo\n")),
         ])
     }

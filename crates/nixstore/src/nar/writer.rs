@@ -179,21 +179,14 @@ pub struct Directory<'a, W: Write> {
 /// Start a NAR on `writer`: writes the `nix-archive-1` header and returns the root node.
 pub fn open<W: Write>(writer: &mut W) -> io::Result<Node<'_, W>> {
     write_str(writer, MAGIC)?;
-    Ok(Node {
-        w: writer,
-        parent: None,
-    })
+    Ok(Node { w: writer, parent: None })
 }
 
 impl<'a, W: Write> Node<'a, W> {
     /// Record the outcome of writing this node in the parent's slot and pass it on.
     fn finish(parent: Option<&'a mut Slot>, result: io::Result<()>) -> io::Result<()> {
         if let Some(slot) = parent {
-            *slot = if result.is_ok() {
-                Slot::Idle
-            } else {
-                Slot::Failed
-            };
+            *slot = if result.is_ok() { Slot::Idle } else { Slot::Failed };
         }
         result
     }
@@ -218,8 +211,7 @@ impl<'a, W: Write> Node<'a, W> {
     /// Write a symbolic link pointing at `target` (stored verbatim; may dangle).
     pub fn symlink(self, target: &[u8]) -> io::Result<()> {
         let Node { w, parent } = self;
-        let result = write_tokens(w, &[b"(", b"type", b"symlink", b"target", target])
-            .and_then(|()| close_node(w, parent.is_some()));
+        let result = write_tokens(w, &[b"(", b"type", b"symlink", b"target", target]).and_then(|()| close_node(w, parent.is_some()));
         Self::finish(parent, result)
     }
 
@@ -227,14 +219,7 @@ impl<'a, W: Write> Node<'a, W> {
     pub fn directory(self) -> io::Result<Directory<'a, W>> {
         let Node { w, parent } = self;
         match write_tokens(w, &[b"(", b"type", b"directory"]) {
-            Ok(()) => Ok(Directory {
-                w,
-                parent,
-                state: DirState {
-                    last: None,
-                    slot: Slot::Idle,
-                },
-            }),
+            Ok(()) => Ok(Directory { w, parent, state: DirState { last: None, slot: Slot::Idle } }),
             Err(e) => {
                 if let Some(slot) = parent {
                     *slot = Slot::Failed;
@@ -250,11 +235,7 @@ pub(crate) fn write_contents<W: Write>(w: &mut W, size: u64, reader: &mut dyn Re
     w.write_all(&size.to_le_bytes())?;
     let copied = io::copy(&mut reader.take(size), w)?;
     if copied != size {
-        return Err(Error::ShortFile {
-            expected: size,
-            actual: copied,
-        }
-        .into());
+        return Err(Error::ShortFile { expected: size, actual: copied }.into());
     }
     let mut probe = [0u8; 1];
     loop {
@@ -297,12 +278,8 @@ impl<W: Write> Directory<'_, W> {
     fn check_previous(&mut self) -> Result<(), Error> {
         match self.state.slot {
             Slot::Idle => Ok(()),
-            Slot::Pending => Err(Error::Unfinished {
-                name: self.state.last_name(),
-            }),
-            Slot::Failed => Err(Error::Poisoned {
-                name: self.state.last_name(),
-            }),
+            Slot::Pending => Err(Error::Unfinished { name: self.state.last_name() }),
+            Slot::Failed => Err(Error::Poisoned { name: self.state.last_name() }),
         }
     }
 
@@ -325,19 +302,13 @@ impl<W: Write> Directory<'_, W> {
             return self.fail(e.into());
         }
         if let Some(reason) = invalid_name_reason(name) {
-            let e = Error::InvalidName {
-                name: String::from_utf8_lossy(name).into_owned(),
-                reason,
-            };
+            let e = Error::InvalidName { name: String::from_utf8_lossy(name).into_owned(), reason };
             self.state.last = Some(name.to_vec());
             return self.fail(e.into());
         }
         if let Some(previous) = &self.state.last {
             if name <= previous.as_slice() {
-                let e = Error::OutOfOrder {
-                    previous: String::from_utf8_lossy(previous).into_owned(),
-                    name: String::from_utf8_lossy(name).into_owned(),
-                };
+                let e = Error::OutOfOrder { previous: String::from_utf8_lossy(previous).into_owned(), name: String::from_utf8_lossy(name).into_owned() };
                 self.state.last = Some(name.to_vec());
                 return self.fail(e.into());
             }
@@ -347,10 +318,7 @@ impl<W: Write> Directory<'_, W> {
             return self.fail(e);
         }
         self.state.slot = Slot::Pending;
-        Ok(Node {
-            w: self.w,
-            parent: Some(&mut self.state.slot),
-        })
+        Ok(Node { w: self.w, parent: Some(&mut self.state.slot) })
     }
 
     /// Finish the directory. Fails if the last entry was not finished or an error occurred.

@@ -354,10 +354,7 @@ impl Libgit2Attributes {
     fn with_sources(repo: &gix::Repository, workdir: Option<&Path>, file_source: bool, commit_root: Option<&[u8]>) -> Result<Self, String> {
         let mut macros: Macros = HashMap::new();
         // git_attr_cache__init: "binary" is "-diff -merge -text -crlf".
-        macros.insert(
-            "binary".into(),
-            ["diff", "merge", "text", "crlf"].iter().map(|n| (BString::from(*n), Value::Unset)).collect(),
-        );
+        macros.insert("binary".into(), ["diff", "merge", "text", "crlf"].iter().map(|n| (BString::from(*n), Value::Unset)).collect());
         let mut attributes = Libgit2Attributes {
             info: File::default(),
             global: File::default(),
@@ -528,7 +525,17 @@ mod tests {
             let relative = if dir.is_empty() { ".gitattributes".to_owned() } else { format!("{dir}/.gitattributes") };
             levels.push(Level { files: vec![parse(text.as_bytes(), Some(relative.as_str().into()), dir.is_empty(), &mut macros)] });
         }
-        let attributes = Libgit2Attributes { info: File::default(), global: File::default(), workdir: None, file_source: true, index: None, macros, levels, root_files: Vec::new(), outside: Vec::new() };
+        let attributes = Libgit2Attributes {
+            info: File::default(),
+            global: File::default(),
+            workdir: None,
+            file_source: true,
+            index: None,
+            macros,
+            levels,
+            root_files: Vec::new(),
+            outside: Vec::new(),
+        };
         attributes.export_ignored(path.into())
     }
 
