@@ -664,6 +664,24 @@ fn string_map(value: Option<&serde_json::Value>) -> Vec<(String, String)> {
     value.and_then(|h| h.as_object()).map(|map| map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()).unwrap_or_default()
 }
 
+/// The Git LFS pointer files (with `filter=lfs`) a modern `lfs = true` export of `commit`
+/// would replace, replacing none and fetching nothing; `None` when the export fails.
+pub fn pointer_files(repo: &gix::Repository, commit: gix::ObjectId, export_ignore: bool) -> Option<Vec<gix::bstr::BString>> {
+    /// Lists the pointer files it is shown, replacing none.
+    struct Probe(Vec<gix::bstr::BString>);
+    impl Smudge for Probe {
+        fn smudge(&mut self, path: &BStr, blob: &[u8]) -> Result<Option<Smudged>, String> {
+            if matches!(parse_pointer(blob), PointerParse::Pointer(_)) {
+                self.0.push(path.to_owned());
+            }
+            Ok(None)
+        }
+    }
+    let mut probe = Probe(Vec::new());
+    let options = crate::export::ExportOptions { generation: crate::nix_version::Generation::Modern, export_ignore, lfs: true, submodules: false };
+    crate::export::nar_hash_with(repo, commit, options, crate::export::Hooks { smudge: Some(&mut probe), submodules: None }).ok().map(|_| probe.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

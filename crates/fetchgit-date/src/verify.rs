@@ -123,24 +123,11 @@ pub fn verify_with(fetcher: &crate::fetch::Fetcher, commit: ObjectId, expected: 
             verdict.variants.push(Variant { label, options, result });
         }
     } else if verdict.matching().is_none() {
-        let mut probe = LfsProbe(Vec::new());
-        if export::nar_hash_with(repo, commit, lfs_variants()[0].1, export::Hooks { smudge: Some(&mut probe), submodules: None }).is_ok() {
-            verdict.lfs_pointers = probe.0;
+        if let Some(pointers) = crate::lfs::pointer_files(repo, commit, lfs_variants()[0].1.export_ignore) {
+            verdict.lfs_pointers = pointers;
         }
     }
     Ok(verdict)
-}
-
-/// Lists the pointer files an LFS export would replace, replacing none.
-struct LfsProbe(Vec<gix::bstr::BString>);
-
-impl export::Smudge for LfsProbe {
-    fn smudge(&mut self, path: &gix::bstr::BStr, blob: &[u8]) -> Result<Option<export::Smudged>, String> {
-        if matches!(crate::lfs::parse_pointer(blob), crate::lfs::PointerParse::Pointer(_)) {
-            self.0.push(path.to_owned());
-        }
-        Ok(None)
-    }
 }
 
 impl Verdict {

@@ -150,24 +150,7 @@ fn example(what: &str, paths: &[gix::bstr::BString], after: &str) -> String {
 
 /// The Git LFS pointer files (with `filter=lfs`) an `lfs = true` export would replace.
 pub fn lfs_pointers(repo: &gix::Repository, commit: ObjectId) -> Vec<gix::bstr::BString> {
-    let mut probe = LfsProbe(Vec::new());
-    let options = ExportOptions { generation: Generation::Modern, export_ignore: false, lfs: true, submodules: false };
-    match export::nar_hash_with(repo, commit, options, export::Hooks { smudge: Some(&mut probe), submodules: None }) {
-        Ok(_) => probe.0,
-        Err(_) => Vec::new(),
-    }
-}
-
-/// Lists the pointer files an LFS export would replace, replacing none.
-struct LfsProbe(Vec<gix::bstr::BString>);
-
-impl export::Smudge for LfsProbe {
-    fn smudge(&mut self, path: &gix::bstr::BStr, blob: &[u8]) -> Result<Option<export::Smudged>, String> {
-        if matches!(crate::lfs::parse_pointer(blob), crate::lfs::PointerParse::Pointer(_)) {
-            self.0.push(path.to_owned());
-        }
-        Ok(None)
-    }
+    crate::lfs::pointer_files(repo, commit, false).unwrap_or_default()
 }
 
 /// The stats of a plain export, for callers naming causes of their own.
