@@ -26,7 +26,7 @@
 //! - Where a release's **hash** depends on running such a program (a filter driver in a legacy
 //!   export or dirty check, `gpg.program` for `%G` placeholders), the fetch is refused with a
 //!   one-line error naming the program's key and the file ([`ConfiguredPrograms`]).
-//! - Cache repositories ignore their own configuration altogether (`remote.rs`).
+//! - Cache repositories ignore their own configuration altogether (`remote/cache_dir.rs`).
 //!
 //! ### Deviation
 //! Nix 2.8 runs all of these through its git commands (Nix >= 2.20 runs none, libgit2 has no

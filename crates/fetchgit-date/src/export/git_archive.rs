@@ -16,7 +16,7 @@
 //!   whose refs are its branches and tags, and whose `HEAD` is `refs/heads/__nix_dummy_branch`,
 //!   like the cache repository Nix 2.8 creates (`git init --bare` with that initial branch,
 //!   then `git fetch URL REF:REF`, which also fetches the tags pointing into the history).
-//!   fetchgit-date's fetches bring those tags along too (`Tags::Included` in `remote.rs`).
+//!   fetchgit-date's fetches bring those tags along too (`Tags::Included` in `remote/session.rs`).
 //! - git runs with no user or system configuration (`GIT_CONFIG_NOSYSTEM`,
 //!   `GIT_CONFIG_GLOBAL=/dev/null`, `HOME` and `XDG_CONFIG_HOME` that do not exist, `GIT_ATTR_NOSYSTEM`),
 //!   every other `GIT_*` variable removed, so nothing from the caller's environment reaches
