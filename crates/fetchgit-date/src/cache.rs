@@ -141,17 +141,18 @@ impl Cache {
         let Some(dir) = &self.dir else { return false };
         let top = dir.parent().unwrap_or(dir);
         // A directory found ours stays ours for the life of the process (only we, or root, could
-        // change its owner or mode): its chain is checked once, the entry itself every time.
-        static TRUSTED_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-        let parent = path.parent().filter(|parent| parent.starts_with(top));
-        let known = |dirs: &Vec<PathBuf>| parent.is_some_and(|parent| dirs.iter().any(|known| known == parent));
+        // change its owner or mode): its chain from `top` is checked once, the entry itself every
+        // time. Remembered with its `top`, since a chain checked from a deeper top proves less.
+        static TRUSTED_DIRS: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
         let trusted_dirs = || TRUSTED_DIRS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let untrusted = if known(&trusted_dirs()) {
+        let parent = path.parent().filter(|parent| parent.starts_with(top));
+        let known = parent.is_some_and(|parent| trusted_dirs().iter().any(|(t, p)| t == top && p == parent));
+        let untrusted = if known {
             crate::cache_trust::untrusted(path)
         } else {
             let chain = crate::cache_trust::untrusted_chain(top, path);
             if let (None, Some(parent)) = (&chain, parent) {
-                trusted_dirs().push(parent.to_owned());
+                trusted_dirs().push((top.to_owned(), parent.to_owned()));
             }
             chain
         };

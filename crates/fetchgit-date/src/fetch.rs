@@ -438,19 +438,22 @@ impl Fetcher {
         }
         // Many calls of one evaluation ask about one rev on one ref: the walk is made once.
         let memo_key = (tips.clone(), id);
-        if let Some(&on_ref) = self.revs_on_refs.borrow().get(&memo_key) {
-            return if on_ref { Ok(resolve::rev_commit(&self.repo, rev)?) } else { Err(not_on_ref()) };
-        }
-        let walk = self.repo.rev_walk(tips).all().map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
-        let mut on_ref = false;
-        for info in walk {
-            let info = info.map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
-            if info.id == id {
-                on_ref = true;
-                break;
+        let known = self.revs_on_refs.borrow().get(&memo_key).copied();
+        let on_ref = match known {
+            Some(on_ref) => on_ref,
+            None => {
+                let walk = self.repo.rev_walk(tips).all().map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?;
+                let mut on_ref = false;
+                for info in walk {
+                    if info.map_err(|e| HistoryError::Corrupt { id, reason: error_chain(&e) })?.id == id {
+                        on_ref = true;
+                        break;
+                    }
+                }
+                self.revs_on_refs.borrow_mut().insert(memo_key, on_ref);
+                on_ref
             }
-        }
-        self.revs_on_refs.borrow_mut().insert(memo_key, on_ref);
+        };
         if on_ref {
             Ok(resolve::rev_commit(&self.repo, rev)?)
         } else {

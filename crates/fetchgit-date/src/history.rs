@@ -220,19 +220,14 @@ pub struct HistoryView {
 impl HistoryView {
     /// Reads the view of `repo`.
     pub fn read(repo: &gix::Repository) -> HistoryView {
-        let grafts = read_grafts(repo);
+        let grafts_file = crate::repo_files::read_regular(&repo.common_dir().join("info/grafts"), crate::repo_files::METADATA_LIMIT);
+        let grafts = grafts_file.as_deref().map(parse_grafts).unwrap_or_default();
         let shallow = repo.shallow_commits().ok().flatten().map(|commits| commits.iter().copied().collect()).unwrap_or_default();
         let mut replacements: Vec<(ObjectId, ObjectId)> = repo.objects.store_ref().replacements().collect();
         replacements.sort_unstable();
         let graph = if grafts.is_empty() { repo.commit_graph_if_enabled().ok().flatten().map(Arc::new) } else { None };
-        HistoryView {
-            grafts,
-            shallow,
-            replacements,
-            graph,
-            object_dirs: crate::export::blob::object_dirs(repo),
-            fingerprints: [view_fingerprint(repo, false), view_fingerprint(repo, true)],
-        }
+        let fingerprints = [view_fingerprint(grafts_file.as_deref(), &[]), view_fingerprint(grafts_file.as_deref(), &replacements)];
+        HistoryView { grafts, shallow, replacements, graph, object_dirs: crate::export::blob::object_dirs(repo), fingerprints }
     }
 
     /// [`view_fingerprint`] of the repository as read.
@@ -558,9 +553,6 @@ impl<'repo> History<'repo> {
     }
 }
 
-/// `$GIT_DIR/info/grafts` as git's `read_graft_line` reads it (lines of hex ids, the commit
-/// then its parents; blank lines and '#' comments skipped; a bad line is ignored).
-/// `GIT_GRAFT_FILE` is not read: the environment never changes a result.
 /// Whether a committer time (git's unsigned `timestamp_t`) is at or before `boundary`, as
 /// git's `--before` compares them; a negative boundary is before every commit.
 pub fn at_or_before(time: u64, boundary: i64) -> bool {
@@ -568,37 +560,33 @@ pub fn at_or_before(time: u64, boundary: i64) -> bool {
 }
 
 /// A short hash of everything besides the commits themselves that decides which parents a walk
-/// sees: `info/grafts` and (when `replace`) `refs/replace/`; `None` when there is neither, the
-/// common case. Cache keys of counts and truncations carry it, so two repositories holding the
-/// same commit with different grafts never share a result. (A shallow boundary cannot change a
-/// result: a walk that reaches it fails instead.)
-pub fn view_fingerprint(repo: &gix::Repository, replace: bool) -> Option<String> {
+/// sees: the `info/grafts` file as read and `replacements` (`refs/replace/`, sorted; empty for
+/// walks without them); `None` when there is neither, the common case. Cache keys of counts and
+/// truncations carry it, so two repositories holding the same commit with different grafts never
+/// share a result. (A shallow boundary cannot change a result: a walk that reaches it fails
+/// instead.)
+fn view_fingerprint(grafts_file: Option<&[u8]>, replacements: &[(ObjectId, ObjectId)]) -> Option<String> {
     let mut view = Vec::new();
-    if let Some(grafts) = crate::repo_files::read_regular(&repo.common_dir().join("info/grafts"), crate::repo_files::METADATA_LIMIT) {
+    if let Some(grafts) = grafts_file {
         view.extend_from_slice(b"grafts\0");
         view.extend_from_slice(&(grafts.len() as u64).to_le_bytes());
-        view.extend_from_slice(&grafts);
+        view.extend_from_slice(grafts);
     }
-    if replace {
-        let mut replacements: Vec<(ObjectId, ObjectId)> = repo.objects.store_ref().replacements().collect();
-        if !replacements.is_empty() {
-            replacements.sort_unstable();
-            view.extend_from_slice(b"replace\0");
-            for (from, to) in replacements {
-                view.extend_from_slice(from.as_bytes());
-                view.extend_from_slice(to.as_bytes());
-            }
+    if !replacements.is_empty() {
+        view.extend_from_slice(b"replace\0");
+        for (from, to) in replacements {
+            view.extend_from_slice(from.as_bytes());
+            view.extend_from_slice(to.as_bytes());
         }
     }
     (!view.is_empty()).then(|| nixstore::hash::sha256(&view).to_hex()[..16].to_owned())
 }
 
-fn read_grafts(repo: &gix::Repository) -> gix::hashtable::HashMap<ObjectId, Vec<ObjectId>> {
+/// `$GIT_DIR/info/grafts` as git's `read_graft_line` reads it (lines of hex ids, the commit
+/// then its parents; blank lines and '#' comments skipped; a bad line is ignored).
+/// `GIT_GRAFT_FILE` is not read: the environment never changes a result.
+fn parse_grafts(data: &[u8]) -> gix::hashtable::HashMap<ObjectId, Vec<ObjectId>> {
     let mut grafts = gix::hashtable::HashMap::default();
-    let path = repo.common_dir().join("info/grafts");
-    let Some(data) = crate::repo_files::read_regular(&path, crate::repo_files::METADATA_LIMIT) else {
-        return grafts;
-    };
     for line in data.split(|&c| c == b'\n') {
         let line = line.trim_ascii_end();
         if line.is_empty() || line[0] == b'#' {

@@ -122,10 +122,12 @@ pub fn run(request: &Request, fetcher: &Fetcher, store: &dyn Store) -> Result<Ou
     let path = nixstore::store_path::build_ca_path(&name, &fetched.nar_hash, store.store_dir());
     let repo_path = fetcher.path().to_owned();
     // A remote's cache may lack the commit's files (a partial clone): they are fetched only when
-    // the store lacks the path, except with LFS, whose endpoint may be in the tree's `.lfsconfig`.
-    let partial = fetcher.partial_cache();
-    if let (Some(partial), Some(commit)) = (&partial, fetched.commit.filter(|_| export.lfs)) {
-        partial.complete_tree(commit).map_err(FetchError::from)?;
+    // the store lacks the path, except with LFS, whose endpoint may be in the tree's `.lfsconfig`
+    // (then before the LFS fetcher, and the writer need not look again).
+    let mut partial = fetcher.partial_cache();
+    if let (Some(cache), Some(commit), true) = (&partial, fetched.commit, export.lfs) {
+        cache.complete_tree(commit).map_err(FetchError::from)?;
+        partial = None;
     }
     let mut lfs = fetched.commit.and_then(|commit| fetcher.lfs_fetcher(commit, export));
     let superproject = fetcher.superproject(export);
