@@ -6,8 +6,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use nixstore::hash::NixHash;
 use support::*;
@@ -57,15 +56,6 @@ fn fetch_adds_through_nix_daemon_stdio_and_sends_once() {
     assert!(!stderr.contains("added"), "second run sent the NAR again: {stderr}");
 }
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn fetch_adds_through_a_running_daemon() {
     if !require_nix("fetch_adds_through_a_running_daemon") {
@@ -76,21 +66,7 @@ fn fetch_adds_through_a_running_daemon() {
     // Create the store before the daemon serves it (Nix 2.8 sets it up per connection).
     nix_store(&store, &["--init"]);
     let socket = dir.join("socket");
-    let _daemon = Daemon(
-        Command::new("nix-daemon")
-            .args(["--store", &store])
-            .env("NIX_DAEMON_SOCKET_PATH", &socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nix-daemon"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline, "nix-daemon did not listen on {}", socket.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _daemon = NixDaemon::start(&store, &socket, &[]);
     let uri = format!("unix://{}", socket.display());
     let rev = git(&fixtures().repo("files"), &["rev-parse", "main~1"]);
     let (attrs, stderr) = fetch_into(&uri, rev.trim(), &[]);

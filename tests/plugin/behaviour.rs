@@ -7,7 +7,6 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::support::*;
 use serde_json::Value;
@@ -198,15 +197,6 @@ fn build_and_check_references(home: &Path, repo: &Path, tip: &str, store_opts: &
     }
 }
 
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn derivations_build_in_the_default_store_through_a_daemon_with_the_plugin_and_in_a_chroot_store() {
     if !require_nix("derivations_build_in_the_default_store_through_a_daemon_with_the_plugin_and_in_a_chroot_store") {
@@ -223,21 +213,7 @@ fn derivations_build_in_the_default_store_through_a_daemon_with_the_plugin_and_i
     run_ok(nix_cmd("nix-store", tmp.path()).args(["--store", &store, "--init"]));
     let socket = tmp.path().join("socket");
     let plugin = plugin_path().display().to_string();
-    let _daemon = Daemon(
-        Command::new("nix-daemon")
-            .args(["--store", &store, "--option", "plugin-files", &plugin])
-            .env("NIX_DAEMON_SOCKET_PATH", &socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nix-daemon"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline, "nix-daemon did not listen on {}", socket.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _daemon = NixDaemon::start(&store, &socket, &["--option", "plugin-files", &plugin]);
     let uri = format!("unix://{}", socket.display());
     build_and_check_references(tmp.path(), &repo, &tip, &["--store", &uri], false);
     // The path the plugin added through the daemon is valid in the daemon's store.

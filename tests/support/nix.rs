@@ -138,3 +138,39 @@ pub fn assert_no_diffs(what: &str, checked: usize, diffs: &[String]) {
     }
     eprintln!("{what}: {checked} check(s) passed");
 }
+
+/// A `nix-daemon` serving `store` on the socket `socket`, killed on drop.
+pub struct NixDaemon(std::process::Child);
+
+impl NixDaemon {
+    /// Starts `nix-daemon --store STORE EXTRA...` on `socket` and waits (at most 20 s) until it
+    /// listens.
+    pub fn start(store: &str, socket: &std::path::Path, extra: &[&str]) -> NixDaemon {
+        use std::process::Stdio;
+        use std::time::{Duration, Instant};
+        let daemon = NixDaemon(
+            Command::new("nix-daemon")
+                .args(["--store", store])
+                .args(extra)
+                .env("NIX_DAEMON_SOCKET_PATH", socket)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start nix-daemon"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            assert!(Instant::now() < deadline, "nix-daemon did not listen on {}", socket.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+}
+
+impl Drop for NixDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
