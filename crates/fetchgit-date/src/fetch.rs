@@ -263,12 +263,14 @@ pub struct Fetcher {
     remote_url: Option<String>,
     /// How remotes are fetched (for submodules).
     remote_options: RemoteOptions,
-    /// The repository's state that every call reads the same way, read at the first call that
-    /// needs it: what the walks see ([`HistoryView`]) and what export cache keys depend on
-    /// besides the commit, per export. A `Fetcher` lives for one CLI run or, in the plugin, one
-    /// evaluation: Nix too reads a repository once per evaluation.
+    /// What the walks see of the repository ([`HistoryView`]), read at the first call that needs
+    /// it. A `Fetcher` lives for one CLI run or, in the plugin, one evaluation: Nix too reads a
+    /// repository once per evaluation. The view keys what it computes (its fingerprint is in the
+    /// truncation and count cache keys), so a stale view never files a result under another
+    /// state's key. What an export's cache key reads (attribute files, configuration) is read
+    /// again on every call: the export itself reads them fresh, so a remembered key could file
+    /// a hash under the wrong state.
     view: OnceCell<HistoryView>,
-    key_suffixes: RefCell<HashMap<ExportOptions, String>>,
     /// Whether a rev is on the history of these ref tips ([`Fetcher::rev_target`]).
     revs_on_refs: RefCell<HashMap<(Vec<ObjectId>, ObjectId), bool>>,
 }
@@ -310,7 +312,6 @@ impl Fetcher {
             all_refs: options.all_refs,
             url: url.to_owned(),
             view: OnceCell::new(),
-            key_suffixes: RefCell::default(),
             revs_on_refs: RefCell::default(),
         };
         match url::parse(url)? {
@@ -532,17 +533,6 @@ impl Fetcher {
         self.view.get_or_init(|| HistoryView::read(&self.repo))
     }
 
-    /// What the cache key of an export with `options` depends on besides the commit, read once
-    /// per export ([`export::key_suffix`]).
-    fn key_suffix(&self, options: ExportOptions) -> Result<String, ExportError> {
-        if let Some(suffix) = self.key_suffixes.borrow().get(&options) {
-            return Ok(suffix.clone());
-        }
-        let suffix = export::key_suffix(&self.repo, options)?;
-        self.key_suffixes.borrow_mut().insert(options, suffix.clone());
-        Ok(suffix)
-    }
-
     /// `history` as the repository Nix reads sees it: a repository Nix clones has no
     /// `info/grafts` (grafts are local to a repository, a clone never gets them).
     fn cloned_view<'a>(&self, history: History<'a>) -> History<'a> {
@@ -643,7 +633,7 @@ impl Fetcher {
 
     /// NAR hash and size of `commit` exported with `options`, from the cache when known.
     pub fn nar_hash(&self, commit: ObjectId, options: ExportOptions) -> Result<(NixHash, u64), FetchError> {
-        let mut key = export::cache_key_with(&self.repo, commit, options, &self.key_suffix(options)?)?;
+        let mut key = export::cache_key(&self.repo, commit, options)?;
         let superproject = self.superproject(options);
         if let Some(superproject) = &superproject {
             // Whether the submodules resolve (and Nix fails if not) depends on the URL they are

@@ -230,7 +230,7 @@ impl HistoryView {
         HistoryView { grafts, shallow, replacements, graph, object_dirs: crate::export::blob::object_dirs(repo), fingerprints }
     }
 
-    /// [`view_fingerprint`] of the repository as read.
+    /// `view_fingerprint` of the repository as read.
     pub fn fingerprint(&self, replace: bool) -> Option<&str> {
         self.fingerprints[usize::from(replace)].as_deref()
     }

@@ -110,14 +110,14 @@ fn replacements_suffix(repo: &gix::Repository) -> String {
 }
 
 /// A key that names the export of `commit` with `options` and nothing else, for the cache:
-/// [`cache_key_with`] and [`key_suffix`].
+/// `cache_key_with` and `key_suffix`.
 pub fn cache_key(repo: &gix::Repository, commit: ObjectId, options: ExportOptions) -> Result<String, ExportError> {
     cache_key_with(repo, commit, options, &key_suffix(repo, options)?)
 }
 
 /// [`cache_key`] from `suffix`, the part that does not depend on the commit ([`key_suffix`] of
 /// the same repository and options).
-pub fn cache_key_with(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, suffix: &str) -> Result<String, ExportError> {
+fn cache_key_with(repo: &gix::Repository, commit: ObjectId, options: ExportOptions, suffix: &str) -> Result<String, ExportError> {
     let lfs = if options.lfs { "_lfs" } else { "" };
     Ok(match (options.submodules, options.generation) {
         (true, Generation::Legacy) => format!("legacy_submodules_{commit}{suffix}"),
@@ -139,7 +139,7 @@ pub fn cache_key_with(repo: &gix::Repository, commit: ObjectId, options: ExportO
 /// replace refs. Submodules are exported from a fresh checkout (legacy) or from the commit alone
 /// (modern), at the commits the tree records: nothing but the commit (and, legacy, replace refs)
 /// decides the files.
-pub fn key_suffix(repo: &gix::Repository, options: ExportOptions) -> Result<String, ExportError> {
+fn key_suffix(repo: &gix::Repository, options: ExportOptions) -> Result<String, ExportError> {
     let workdir = workdir_of(repo);
     if options.submodules {
         return Ok(match options.generation {

@@ -31,7 +31,7 @@ const WANTS_PER_REQUEST: usize = 50_000;
 /// trees a server left out, blobs).
 const ROUNDS: usize = 4;
 
-/// The cache repository of a remote, which may be a partial clone ([`super::filter`]): the
+/// The cache repository of a remote, which may be a partial clone (`remote/filter.rs`): the
 /// trees and blobs of a commit are fetched when an export needs them. Owned data only, so that an
 /// exporter on another thread can use it.
 #[derive(Debug, Clone)]

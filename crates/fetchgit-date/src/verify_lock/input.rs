@@ -37,7 +37,7 @@ pub enum Source {
         /// Another host than the forge's public one.
         host: Option<String>,
     },
-    /// nixpkgs' `fetchgit` (a checkout without `.git`): see [`list`].
+    /// nixpkgs' `fetchgit` (a checkout without `.git`): see [`super::list`].
     NixpkgsFetchgit {
         /// The URL.
         url: String,
